@@ -1,0 +1,203 @@
+import type { Logger } from "pino";
+import type { DataSource } from "typeorm";
+import type { HandoverConfig } from "./config/schema.js";
+import { parseDuration } from "./config/duration.js";
+import { PortalSignIn } from "./domain/access/sign-in.js";
+import { AuditTrail } from "./domain/audit/audit-trail.js";
+import { type Clock, systemClock } from "./domain/clock.js";
+import { BotCommands } from "./domain/commands/bot-commands.js";
+import { EventPump } from "./domain/intake/event-pump.js";
+import { TransactionIntake } from "./domain/intake/transaction-intake.js";
+import { RoomClassifier } from "./domain/rooms/room-classifier.js";
+import { RoomEvents } from "./domain/rooms/room-events.js";
+import type { Overview } from "./http/contract.js";
+import { apiHandlers } from "./http/api-handlers.js";
+import { HandoverMetrics } from "./http/metrics.js";
+import { WebServer } from "./http/web-server.js";
+import { createLogger } from "./logger.js";
+import { BotClient } from "./matrix/bot-client.js";
+import { PasswordAuthenticator } from "./matrix/password-authenticator.js";
+import type { AppserviceTokens } from "./matrix/registration-file.js";
+import { TransactionEndpoint } from "./matrix/transaction-endpoint.js";
+import { PostgresAuditStore } from "./storage/audit-store.js";
+import { createDataSource } from "./storage/data-source.js";
+import { PostgresInboxStore } from "./storage/inbox-store.js";
+import { PostgresRoomStore } from "./storage/room-store.js";
+import { PostgresSessionStore } from "./storage/session-store.js";
+import { SynapseAdminClient } from "./synapse/admin-client.js";
+import { VERSION } from "./version.js";
+
+const HOUR_MS = 3_600_000;
+
+export interface HandoverOptions {
+  logger?: Logger;
+  clock?: Clock;
+}
+
+/**
+ * The composition root: builds every part from the config (no I/O in the constructor);
+ * start() connects, checks migrations and opens both listeners; stop() closes them.
+ */
+export class Handover {
+  readonly logger: Logger;
+  readonly metrics = new HandoverMetrics();
+  readonly db: DataSource;
+  readonly botUserId: string;
+  readonly audit: AuditTrail;
+  readonly rooms: PostgresRoomStore;
+  readonly inbox: PostgresInboxStore;
+  readonly pump: EventPump;
+  readonly bot: BotClient;
+  private readonly endpoint: TransactionEndpoint;
+  private readonly web: WebServer;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly sessions: PostgresSessionStore;
+  private readonly clock: Clock;
+  webPort = 0;
+
+  constructor(
+    readonly config: HandoverConfig,
+    tokens: AppserviceTokens,
+    options: HandoverOptions = {},
+  ) {
+    this.logger = options.logger ?? createLogger(config.logging.level);
+    this.clock = options.clock ?? systemClock;
+    this.botUserId = `@${config.appservice.botLocalpart}:${config.homeserver.serverName}`;
+    this.db = createDataSource(config.database.url, config.database.poolSize);
+    this.audit = new AuditTrail(new PostgresAuditStore(this.db));
+    this.rooms = new PostgresRoomStore(this.db);
+    this.inbox = new PostgresInboxStore(this.db);
+    this.sessions = new PostgresSessionStore(this.db);
+    const admin = new SynapseAdminClient(config.homeserver.url, config.homeserver.adminAccessToken);
+    this.bot = new BotClient(config.homeserver.url, tokens.asToken, this.botUserId, admin);
+    const classifier = new RoomClassifier({ rooms: this.rooms, stateWriter: this.bot, audit: this.audit, clock: this.clock });
+    const commands = new BotCommands({
+      notifier: this.bot,
+      powerLevels: this.bot,
+      classify: (roomId, kind, actor) => classifier.classify(roomId, kind, actor, "command"),
+      room: (roomId) => this.rooms.get(roomId),
+      version: VERSION,
+    });
+    const roomEvents = new RoomEvents({
+      botUserId: this.botUserId,
+      serverName: config.homeserver.serverName,
+      rooms: this.rooms,
+      classifier,
+      commands,
+      membership: this.bot,
+      audit: this.audit,
+    });
+    this.pump = new EventPump(this.inbox, (event) => roomEvents.handle(event), {
+      handled: () => this.metrics.events.inc({ outcome: "handled" }),
+      failed: (event, error, gaveUp) => {
+        this.metrics.events.inc({ outcome: gaveUp ? "gave_up" : "failed" });
+        this.logger.warn({ eventId: event.event_id, roomId: event.room_id, type: event.type, err: error, gaveUp }, "event handling failed");
+      },
+    });
+    const intake = new TransactionIntake(this.inbox, this.pump, {
+      quarantined: (txnId, reason) => {
+        this.metrics.events.inc({ outcome: "quarantined" });
+        this.logger.warn({ txnId, reason }, "malformed event set aside");
+      },
+    });
+    this.endpoint = new TransactionEndpoint({
+      hsToken: tokens.hsToken,
+      maxBodyBytes: config.appservice.maxBodyBytes,
+      intake,
+      observeAck: (seconds, outcome) => {
+        this.metrics.ackSeconds.observe(seconds);
+        this.metrics.transactions.inc({ outcome });
+      },
+      onError: (error) => this.logger.error({ err: error }, "could not store transaction"),
+    });
+    const signIn = new PortalSignIn({
+      authenticator: new PasswordAuthenticator(config.homeserver.url, config.homeserver.serverName),
+      sessions: this.sessions,
+      audit: this.audit,
+      clock: this.clock,
+      roleOf: (userId) => config.access.roles[userId],
+      sessionTtlMs: parseDuration(config.access.sessionTtl) ?? 8 * HOUR_MS,
+    });
+    this.web = new WebServer({
+      handlers: apiHandlers({ signIn, rooms: this.rooms, classifier, audit: this.audit, overview: () => this.overview() }),
+      resolveSession: (token) => signIn.resolve(token),
+      readiness: () => this.readiness(),
+      metrics: this.metrics,
+      logger: this.logger,
+      publicUrl: config.web.publicUrl,
+      portalDir: config.web.portalDir,
+      version: VERSION,
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.db.initialize();
+    if (await this.db.showMigrations()) {
+      throw new Error("the database has migrations pending: run `handover migrate` first");
+    }
+    await this.pump.recover();
+    await this.endpoint.start(this.config.appservice.port, this.config.appservice.bindAddress);
+    this.webPort = await this.web.start(this.config.web.port, this.config.web.bindAddress);
+    this.every(30_000, () => this.pump.recover());
+    this.every(HOUR_MS, async () => {
+      await this.inbox.pruneTransactions(new Date(this.clock.now().getTime() - 7 * 24 * HOUR_MS));
+      await this.sessions.deleteExpired(this.clock.now());
+    });
+    this.logger.info({ botUserId: this.botUserId, appservicePort: this.config.appservice.port, webPort: this.webPort, version: VERSION }, "Handover started");
+  }
+
+  async stop(): Promise<void> {
+    for (const timer of this.timers.splice(0)) clearInterval(timer);
+    await this.endpoint.stop();
+    await this.web.stop();
+    await this.pump.idle();
+    if (this.db.isInitialized) await this.db.destroy();
+  }
+
+  private every(ms: number, task: () => Promise<unknown>): void {
+    const timer = setInterval(() => {
+      task().catch((error: unknown) => this.logger.error({ err: error }, "periodic task failed"));
+    }, ms);
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  private async homeserverVersions(): Promise<string[] | null> {
+    try {
+      const response = await fetch(new URL("/_matrix/client/versions", this.config.homeserver.url), { signal: AbortSignal.timeout(5_000) });
+      if (!response.ok) return null;
+      return ((await response.json()) as { versions?: string[] }).versions ?? [];
+    } catch {
+      return null;
+    }
+  }
+
+  async readiness(): Promise<Record<string, boolean>> {
+    const [database, homeserver] = await Promise.all([
+      this.db.query("SELECT 1").then(
+        () => true,
+        () => false,
+      ),
+      this.homeserverVersions().then((versions) => versions !== null),
+    ]);
+    return { database, homeserver };
+  }
+
+  async overview(): Promise<Overview> {
+    const [versions, registered, lastTransactionAt, rooms] = await Promise.all([
+      this.homeserverVersions(),
+      this.bot.whoami().then(
+        (userId) => userId === this.botUserId,
+        () => false,
+      ),
+      this.inbox.lastTransactionAt(),
+      this.rooms.countByKind(),
+    ]);
+    return {
+      trust: { serverName: this.config.homeserver.serverName, botUserId: this.botUserId },
+      homeserver: { reachable: versions !== null, versions: versions ?? [] },
+      appservice: { registered, lastTransactionAt: lastTransactionAt?.toISOString() ?? null },
+      rooms,
+    };
+  }
+}

@@ -1,0 +1,121 @@
+#!/usr/bin/env node
+import { writeFile } from "node:fs/promises";
+import { Command } from "commander";
+import { ConfigError, loadConfig } from "./config/load.js";
+import { sampleConfig } from "./config/sample.js";
+import type { HandoverConfig } from "./config/schema.js";
+import { AuditTrail } from "./domain/audit/audit-trail.js";
+import { Handover } from "./app.js";
+import { buildRegistration, renderRegistration } from "./matrix/registration.js";
+import { readRegistrationTokens } from "./matrix/registration-file.js";
+import { PostgresAuditStore } from "./storage/audit-store.js";
+import { createDataSource, migrate } from "./storage/data-source.js";
+import { VERSION } from "./version.js";
+
+const DEFAULT_CONFIG = process.env.HANDOVER_CONFIG ?? "config.yaml";
+
+async function withDatabase<T>(config: HandoverConfig, work: (db: ReturnType<typeof createDataSource>) => Promise<T>): Promise<T> {
+  const db = createDataSource(config.database.url, 2);
+  await db.initialize();
+  try {
+    return await work(db);
+  } finally {
+    await db.destroy();
+  }
+}
+
+const program = new Command("handover").description("Handover: a clinical messenger a trust owns").version(VERSION);
+const configOption = ["-c, --config <path>", "config file", DEFAULT_CONFIG] as const;
+
+program
+  .command("generate-registration")
+  .description("write the appservice registration file (fresh tokens) for Synapse's app_service_config_files")
+  .option(...configOption)
+  .option("-o, --output <path>", "where to write it (default: appservice.registrationFile)")
+  .option("--force", "overwrite an existing file (changes the tokens)")
+  .action(async (options: { config: string; output?: string; force?: boolean }) => {
+    const config = await loadConfig(options.config);
+    const output = options.output ?? config.appservice.registrationFile;
+    const registration = buildRegistration({
+      id: config.appservice.id,
+      url: config.appservice.url,
+      serverName: config.homeserver.serverName,
+      botLocalpart: config.appservice.botLocalpart,
+    });
+    await writeFile(output, renderRegistration(registration), { mode: 0o600, flag: options.force ? "w" : "wx" }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === "EEXIST") throw new Error(`${output} exists; pass --force to replace it (Synapse must then be restarted)`);
+      throw error;
+    });
+    console.log(`wrote ${output}; add it to Synapse's app_service_config_files and restart Synapse`);
+  });
+
+program
+  .command("migrate")
+  .description("apply pending database migrations")
+  .option(...configOption)
+  .action(async (options: { config: string }) => {
+    const config = await loadConfig(options.config);
+    const applied = await withDatabase(config, migrate);
+    console.log(applied.length === 0 ? "database is up to date" : `applied: ${applied.join(", ")}`);
+  });
+
+program
+  .command("serve")
+  .description("run the appservice, admin API and portal")
+  .option(...configOption)
+  .option("--migrate", "apply pending migrations first")
+  .action(async (options: { config: string; migrate?: boolean }) => {
+    const config = await loadConfig(options.config);
+    if (options.migrate) await withDatabase(config, migrate);
+    const handover = new Handover(config, await readRegistrationTokens(config.appservice.registrationFile));
+    await handover.start();
+    const shutdown = (signal: string) => {
+      handover.logger.info({ signal }, "stopping");
+      handover.stop().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    };
+    process.once("SIGTERM", shutdown);
+    process.once("SIGINT", shutdown);
+  });
+
+const configCommand = program.command("config").description("configuration tools");
+configCommand
+  .command("check")
+  .description("validate the config file and report every problem")
+  .option(...configOption)
+  .action(async (options: { config: string }) => {
+    const config = await loadConfig(options.config);
+    await readRegistrationTokens(config.appservice.registrationFile);
+    console.log(`${options.config}: valid`);
+  });
+configCommand
+  .command("sample")
+  .description("print a sample config generated from the schema")
+  .action(() => {
+    process.stdout.write(sampleConfig());
+  });
+
+program
+  .command("audit")
+  .description("audit trail tools")
+  .command("verify")
+  .description("check the audit trail's hash chain; exits 1 when it was tampered with")
+  .option(...configOption)
+  .action(async (options: { config: string }) => {
+    const config = await loadConfig(options.config);
+    const result = await withDatabase(config, (db) => new AuditTrail(new PostgresAuditStore(db)).verify());
+    if (result.ok) {
+      console.log(`audit trail intact: ${result.checked} entries checked`);
+      return;
+    }
+    console.error(`audit trail BROKEN: ${result.problems.length} problem(s) in ${result.checked} entries`);
+    for (const problem of result.problems) console.error(`  entry ${problem.seq}: ${problem.problem}`);
+    process.exitCode = 1;
+  });
+
+program.parseAsync().catch((error: unknown) => {
+  console.error(error instanceof ConfigError ? error.message : `handover: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(error instanceof ConfigError ? 2 : 1);
+});

@@ -1,0 +1,88 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { formatDuration, parseDuration } from "./duration.js";
+import { ConfigError, parseConfig } from "./load.js";
+import { sampleConfig } from "./sample.js";
+
+const minimal = () => ({
+  homeserver: { serverName: "trust-a.test", url: "http://127.0.0.1:8008", adminAccessToken: "secret" },
+  appservice: { url: "http://127.0.0.1:9000", registrationFile: "/tmp/reg.yaml" },
+  database: { url: "postgres://localhost/handover" },
+  web: { publicUrl: "http://localhost:8090" },
+});
+
+function problemsOf(document: unknown, env: NodeJS.ProcessEnv = {}): string[] {
+  try {
+    parseConfig(document, env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+describe("config", () => {
+  it("fills defaults for a minimal config", () => {
+    const config = parseConfig(minimal());
+    expect(config.appservice.botLocalpart).toBe("handover");
+    expect(config.web.port).toBe(8090);
+    expect(config.access.sessionTtl).toBe("8h");
+    expect(config.logging.level).toBe("info");
+  });
+
+  it("names unknown keys with their full path", () => {
+    const document = minimal() as Record<string, unknown>;
+    (document.homeserver as Record<string, unknown>).adminToken = "x";
+    document.extra = true;
+    expect(problemsOf(document)).toEqual(expect.arrayContaining(["homeserver.adminToken: unknown key", "extra: unknown key"]));
+  });
+
+  it("names the key of a malformed duration", () => {
+    const document = { ...minimal(), access: { sessionTtl: "eight hours" } };
+    expect(problemsOf(document)).toEqual(["access.sessionTtl: expected duration (e.g. 90s, 15m, 8h, 30d)"]);
+  });
+
+  it("reports every missing required section at once", () => {
+    expect(problemsOf({}).map((p) => p.split(":")[0])).toEqual(["homeserver", "appservice", "database", "web"]);
+  });
+
+  it("rejects a role that does not exist and a malformed user ID", () => {
+    const problems = problemsOf({ ...minimal(), access: { roles: { "@a:trust-a.test": "superuser", "not-a-user": "admin" } } });
+    expect(problems.some((p) => p.startsWith("access.roles.@a:trust-a.test"))).toBe(true);
+    expect(problems.some((p) => p.includes("expected a Matrix user ID"))).toBe(true);
+  });
+
+  it("applies env overrides with nested, snake-case names", () => {
+    const config = parseConfig(minimal(), {
+      HANDOVER__DATABASE__URL: "postgres://db/other",
+      HANDOVER__HOMESERVER__ADMIN_ACCESS_TOKEN: "from-env",
+      HANDOVER__WEB__PORT: "9999",
+      UNRELATED: "x",
+    });
+    expect(config.database.url).toBe("postgres://db/other");
+    expect(config.homeserver.adminAccessToken).toBe("from-env");
+    expect(config.web.port).toBe(9999);
+  });
+
+  it("rejects an env override for a key that does not exist, naming it", () => {
+    expect(problemsOf(minimal(), { HANDOVER__WEB__PROT: "1" })).toEqual(["web.prot: unknown key"]);
+  });
+
+  it("ships a sample that is generated from the schema and is itself valid", () => {
+    const committed = readFileSync(new URL("../../config.sample.yaml", import.meta.url), "utf8");
+    expect(committed).toBe(sampleConfig());
+    expect(() => parseConfig(parse(committed))).not.toThrow();
+  });
+});
+
+describe("durations", () => {
+  it("parses and formats", () => {
+    expect(parseDuration("30d")).toBe(30 * 86_400_000);
+    expect(parseDuration("90s")).toBe(90_000);
+    expect(parseDuration("8 hours")).toBeUndefined();
+    expect(parseDuration("-1h")).toBeUndefined();
+    expect(formatDuration(86_400_000)).toBe("1d");
+    expect(formatDuration(1500)).toBe("1500ms");
+  });
+});

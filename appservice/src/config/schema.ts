@@ -1,0 +1,93 @@
+import { z } from "zod";
+import { roleSchema } from "../http/contract.js";
+import { parseDuration } from "./duration.js";
+
+/**
+ * The one configuration schema: it is the type, the validator and the source of
+ * config.sample.yaml (`handover config sample`). Every object is strict so a misspelt key is
+ * an error that names it rather than a setting silently ignored.
+ */
+
+const duration = (example: string) =>
+  z
+    .string()
+    .refine((text) => parseDuration(text) !== undefined, { message: "expected duration (e.g. 90s, 15m, 8h, 30d)" })
+    .meta({ examples: [example] });
+
+
+const matrixUserId = z
+  .string()
+  .regex(/^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:\d+)?$/, { message: "expected a Matrix user ID like @alice:trust.example" });
+
+const homeserverSchema = z
+  .strictObject({
+    serverName: z.string().min(1).describe("The trust's Matrix server name: the part after ':' in user IDs.").meta({ examples: ["matrix.trust.nhs.uk"] }),
+    url: z.url().describe("Client-server API base URL Handover uses to reach Synapse.").meta({ examples: ["http://synapse:8008"] }),
+    adminAccessToken: z
+      .string()
+      .min(1)
+      .describe("Access token of a Synapse server admin account used for the admin API. Prefer the env var HANDOVER__HOMESERVER__ADMIN_ACCESS_TOKEN.")
+      .meta({ examples: ["syt_..."] }),
+  })
+  .describe("The trust's own Synapse homeserver.");
+
+const appserviceSchema = z
+  .strictObject({
+    id: z.string().min(1).default("handover").describe("Appservice id in the registration file."),
+    botLocalpart: z.string().regex(/^[a-z0-9._=\-/]+$/).default("handover").describe("Localpart of the bot user, @<botLocalpart>:<serverName>."),
+    bindAddress: z.string().default("127.0.0.1").describe("Address the transaction endpoint listens on."),
+    port: z.number().int().min(1).max(65535).default(9000).describe("Port the transaction endpoint listens on."),
+    url: z.url().describe("URL Synapse uses to reach the transaction endpoint (written into the registration).").meta({ examples: ["http://handover:9000"] }),
+    registrationFile: z
+      .string()
+      .min(1)
+      .describe("Path of the registration YAML (holds as_token and hs_token); written by `handover generate-registration`.")
+      .meta({ examples: ["/data/handover-registration.yaml"] }),
+    maxBodyBytes: z.number().int().positive().default(5_000_000).describe("Largest transaction body accepted."),
+  })
+  .describe("The Matrix application service side.");
+
+const databaseSchema = z
+  .strictObject({
+    url: z.string().regex(/^postgres(ql)?:\/\//, { message: "expected a postgres:// URL" }).describe("PostgreSQL connection URL. Env: HANDOVER__DATABASE__URL.").meta({ examples: ["postgres://handover:secret@postgres:5432/handover"] }),
+    poolSize: z.number().int().min(1).max(100).default(10).describe("Connections in the pool."),
+  })
+  .describe("Handover's own PostgreSQL database.");
+
+const webSchema = z
+  .strictObject({
+    bindAddress: z.string().default("127.0.0.1").describe("Address the admin API and portal listen on."),
+    port: z.number().int().min(1).max(65535).default(8090).describe("Port the admin API and portal listen on."),
+    publicUrl: z.url().describe("URL people use to open the portal; cookies are marked Secure when it is https.").meta({ examples: ["https://handover.trust.nhs.uk"] }),
+    portalDir: z.string().optional().describe("Directory of the built portal to serve; unset serves the API only."),
+  })
+  .describe("Admin API (/api/v1) and portal.");
+
+const accessSchema = z
+  .strictObject({
+    roles: z
+      .record(matrixUserId, roleSchema)
+      .default({})
+      .describe("Who may use the portal: Matrix user ID -> admin | ig-lead | auditor. Anyone not listed is refused.")
+      .meta({ examples: [{ "@alice.admin:matrix.trust.nhs.uk": "admin", "@bob.ig:matrix.trust.nhs.uk": "ig-lead" }] }),
+    sessionTtl: duration("8h").default("8h").describe("How long a portal sign-in lasts."),
+  })
+  .describe("Portal sign-in and roles. People sign in with their own Matrix account on the trust's homeserver.");
+
+const loggingSchema = z
+  .strictObject({
+    level: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info").describe("Log level (JSON logs; message bodies are never logged)."),
+  })
+  .default({ level: "info" });
+
+export const configSchema = z.strictObject({
+  homeserver: homeserverSchema,
+  appservice: appserviceSchema,
+  database: databaseSchema,
+  web: webSchema,
+  access: accessSchema.default({ roles: {}, sessionTtl: "8h" }),
+  logging: loggingSchema,
+});
+
+export type HandoverConfig = z.infer<typeof configSchema>;
+export type HandoverConfigInput = z.input<typeof configSchema>;

@@ -1,0 +1,72 @@
+import type { AuditPage, AuditVerification } from "../../http/contract.js";
+import { type ChainHead, type ChainedAuditRecord, ChainVerifier } from "./chain.js";
+import { redactAuditDetails } from "./redaction.js";
+
+export interface AuditEvent {
+  /** Matrix user ID of a person, or `handover:<component>` for Handover acting on its own. */
+  actor: string;
+  action: string;
+  target: string;
+  details?: Record<string, unknown>;
+}
+
+export interface AuditQueryInput {
+  limit: number;
+  before?: number | undefined;
+  action?: string | undefined;
+  actor?: string | undefined;
+}
+
+/** Storage for the chain; appending is serialised by the store so seq and prevHash never race. */
+export interface AuditStore {
+  append(event: Required<AuditEvent>): Promise<ChainedAuditRecord>;
+  page(query: AuditQueryInput): Promise<ChainedAuditRecord[]>;
+  /** Every record in seq order, in batches, for verification. */
+  scan(batchSize: number): AsyncIterable<ChainedAuditRecord[]>;
+  head(): Promise<ChainHead | null>;
+}
+
+export interface AuditRecorder {
+  record(event: AuditEvent): Promise<void>;
+}
+
+export class AuditTrail implements AuditRecorder {
+  constructor(private readonly store: AuditStore) {}
+
+  async record(event: AuditEvent): Promise<void> {
+    await this.store.append({
+      actor: event.actor,
+      action: event.action,
+      target: event.target,
+      details: redactAuditDetails(event.details ?? {}) as Record<string, unknown>,
+    });
+  }
+
+  async page(query: AuditQueryInput): Promise<AuditPage> {
+    const records = await this.store.page({ ...query, limit: query.limit + 1 });
+    const entries = records.slice(0, query.limit).map((record) => ({
+      seq: record.seq,
+      at: record.at.toISOString(),
+      actor: record.actor,
+      action: record.action,
+      target: record.target,
+      details: record.details,
+      hash: record.hash,
+    }));
+    const last = entries[entries.length - 1];
+    return { entries, nextBefore: records.length > query.limit && last ? last.seq : null };
+  }
+
+  async verify(): Promise<AuditVerification> {
+    const verifier = new ChainVerifier();
+    // Read the head first: entries appended during the scan then only extend past it.
+    const head = await this.store.head();
+    for await (const batch of this.store.scan(1000)) {
+      for (const record of batch) {
+        if (head !== null && record.seq > head.seq) break;
+        verifier.add(record);
+      }
+    }
+    return verifier.finish(head);
+  }
+}

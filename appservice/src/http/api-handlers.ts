@@ -1,0 +1,54 @@
+import type { PortalSignIn } from "../domain/access/sign-in.js";
+import type { AuditTrail } from "../domain/audit/audit-trail.js";
+import type { Room, RoomStore } from "../domain/rooms/room.js";
+import type { RoomClassifier } from "../domain/rooms/room-classifier.js";
+import type { Overview, RoomSummary, Session } from "./contract.js";
+import type { RouteHandlers } from "./web-server.js";
+
+export interface ApiServices {
+  signIn: PortalSignIn;
+  rooms: RoomStore;
+  classifier: RoomClassifier;
+  audit: AuditTrail;
+  overview(): Promise<Overview>;
+}
+
+export function roomSummary(room: Room): RoomSummary {
+  return {
+    roomId: room.roomId,
+    name: room.name,
+    kind: room.kind,
+    encrypted: room.encrypted,
+    botJoined: room.botMembership === "join",
+    classifiedBy: room.classifiedBy,
+    classifiedAt: room.classifiedAt?.toISOString() ?? null,
+  };
+}
+
+/** Signed-in routes always have a session; this narrows the type where the table guarantees it. */
+function signedIn(session: Session | null): Session {
+  if (!session) throw new Error("route table guarantees a session here");
+  return session;
+}
+
+export function apiHandlers(services: ApiServices): RouteHandlers {
+  return {
+    signIn: async ({ body, setSession }) => {
+      const { token, session } = await services.signIn.signIn(body.username, body.password);
+      setSession(token, new Date(session.expiresAt));
+      return session;
+    },
+    currentSession: async ({ session }) => signedIn(session),
+    signOut: async ({ session, sessionToken, clearSession }) => {
+      if (sessionToken) await services.signIn.signOut(sessionToken, signedIn(session).userId);
+      clearSession();
+      return {};
+    },
+    overview: async () => services.overview(),
+    listRooms: async () => ({ rooms: (await services.rooms.list()).map(roomSummary) }),
+    classifyRoom: async ({ params, body, session }) =>
+      roomSummary(await services.classifier.classify(params.roomId, body.kind, signedIn(session).userId, "portal")),
+    listAudit: async ({ query }) => services.audit.page(query),
+    verifyAudit: async () => services.audit.verify(),
+  };
+}

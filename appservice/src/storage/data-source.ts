@@ -1,0 +1,24 @@
+import { DataSource } from "typeorm";
+import { Initial1732280000000 } from "./migrations/1732280000000-initial.js";
+
+export const MIGRATIONS = [Initial1732280000000];
+
+/** Schema changes only through migrations: `synchronize` stays off everywhere. */
+export function createDataSource(url: string, poolSize = 10): DataSource {
+  return new DataSource({
+    type: "postgres",
+    url,
+    synchronize: false,
+    migrationsRun: false,
+    migrations: MIGRATIONS,
+    migrationsTableName: "schema_migrations",
+    extra: { max: poolSize, application_name: "handover" },
+    logging: false,
+  });
+}
+
+/** Applies pending migrations; returns the names applied. */
+export async function migrate(dataSource: DataSource): Promise<string[]> {
+  const applied = await dataSource.runMigrations({ transaction: "each" });
+  return applied.map((migration) => migration.name);
+}

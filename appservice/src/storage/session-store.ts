@@ -1,0 +1,39 @@
+import type { DataSource } from "typeorm";
+import type { SessionStore, StoredSession } from "../domain/access/sign-in.js";
+import type { Role } from "../http/contract.js";
+
+interface SessionRow {
+  token_hash: string;
+  user_id: string;
+  role: Role;
+  created_at: Date;
+  expires_at: Date;
+}
+
+export class PostgresSessionStore implements SessionStore {
+  constructor(private readonly db: DataSource) {}
+
+  async create(session: StoredSession): Promise<void> {
+    await this.db.query("INSERT INTO portal_sessions (token_hash, user_id, role, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)", [
+      session.tokenHash,
+      session.userId,
+      session.role,
+      session.createdAt,
+      session.expiresAt,
+    ]);
+  }
+
+  async find(tokenHash: string): Promise<StoredSession | null> {
+    const [row] = (await this.db.query("SELECT * FROM portal_sessions WHERE token_hash = $1", [tokenHash])) as SessionRow[];
+    return row ? { tokenHash: row.token_hash, userId: row.user_id, role: row.role, createdAt: row.created_at, expiresAt: row.expires_at } : null;
+  }
+
+  async delete(tokenHash: string): Promise<void> {
+    await this.db.query("DELETE FROM portal_sessions WHERE token_hash = $1", [tokenHash]);
+  }
+
+  async deleteExpired(now: Date): Promise<number> {
+    const [, count] = (await this.db.query("DELETE FROM portal_sessions WHERE expires_at <= $1", [now])) as [unknown, number];
+    return count;
+  }
+}

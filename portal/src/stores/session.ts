@@ -1,0 +1,65 @@
+import { API, type Role, type Session, type SignInRequest } from "@handover/appservice/contract";
+import { defineStore } from "pinia";
+import { computed, readonly, ref, shallowRef } from "vue";
+import * as sessionApi from "../api/session";
+import { ApiError } from "../api/http";
+
+/** The signed-in person. Views read it; only the actions here change it. */
+export const useSessionStore = defineStore("session", () => {
+  const current = shallowRef<Session | null>(null);
+  const restored = ref(false);
+
+  const signedIn = computed(() => current.value !== null);
+  const userId = computed(() => current.value?.userId ?? null);
+  const role = computed<Role | null>(() => current.value?.role ?? null);
+  // People sign in with an account on the trust's own homeserver, so the server part of
+  // their Matrix ID is the trust's server name.
+  const serverName = computed(() => current.value?.userId.split(":").slice(1).join(":") ?? null);
+  // Read from the route table so the portal and the server agree on who may classify.
+  const canClassifyRooms = computed(() => {
+    const allowed: readonly Role[] = API.classifyRoom.access;
+    return role.value !== null && allowed.includes(role.value);
+  });
+
+  /** Picks up a session from an earlier visit; once per page load. */
+  async function restore(): Promise<void> {
+    try {
+      current.value = await sessionApi.currentSession();
+    } catch (error) {
+      // Anything but "not signed in" is left for the sign-in form to report when it is used.
+      if (!(error instanceof ApiError)) throw error;
+      current.value = null;
+    } finally {
+      restored.value = true;
+    }
+  }
+
+  async function signIn(credentials: SignInRequest): Promise<void> {
+    current.value = await sessionApi.signIn(credentials);
+    restored.value = true;
+  }
+
+  async function signOut(): Promise<void> {
+    await sessionApi.signOut();
+    current.value = null;
+  }
+
+  /** The server no longer knows the session (expired or revoked). */
+  function forget(): void {
+    current.value = null;
+  }
+
+  return {
+    session: readonly(current),
+    restored: readonly(restored),
+    signedIn,
+    userId,
+    role,
+    serverName,
+    canClassifyRooms,
+    restore,
+    signIn,
+    signOut,
+    forget,
+  };
+});

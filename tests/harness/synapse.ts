@@ -1,0 +1,212 @@
+import type { ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { closeSync, mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { stringify } from "yaml";
+import type { Registration } from "../../appservice/src/matrix/registration.js";
+import { buildRegistration, renderRegistration } from "../../appservice/src/matrix/registration.js";
+import type { MatrixUser } from "./client.js";
+import { registerUser } from "./client.js";
+import { homeserverConfig, makeTlsCertificate, pathInRoot, signingKey } from "./synapse-config.js";
+import { deepMerge, freePortExcept, onProcessExit, sleep, tailFile, terminate, withOrphanGuard } from "./util.js";
+
+export type { MatrixUser, SynapseEndpoint } from "./client.js";
+export { login, matrixRequest, registerUser } from "./client.js";
+
+export interface SynapseOptions {
+  /** The chroot holding matrix-synapse (build-synapse-root.sh prints it). */
+  root: string;
+  /** Short name of the trust, e.g. "a": the host name becomes trust-a.test. */
+  key: string;
+  /** Host path of this homeserver's files; must lie inside `root` because Synapse runs chrooted. */
+  runDir: string;
+  /** Must resolve to 127.0.0.1 inside the root (its /etc/hosts). */
+  hostname?: string;
+  federationPort?: number;
+  clientPort?: number;
+  appservicePort?: number;
+  /** Ports other homeservers of the same run already took. */
+  avoidPorts?: readonly number[];
+  botLocalpart?: string;
+  registrationId?: string;
+  extraConfig?: Record<string, unknown>;
+  startTimeoutMs?: number;
+  /** Leave the run directory on stop, to read logs after a failure. */
+  keepFiles?: boolean;
+}
+
+/** What a test needs to reach one homeserver; all of it survives JSON. */
+export interface SynapseInfo {
+  key: string;
+  serverName: string;
+  hostname: string;
+  clientUrl: string;
+  clientPort: number;
+  federationPort: number;
+  /** Synapse sends transactions to http://127.0.0.1:<appservicePort>: start Handover there. */
+  appservicePort: number;
+  registration: Registration;
+  /** Host path of the registration YAML. */
+  registrationPath: string;
+  /** Path of the config inside the root (what `synapse_register_new_matrix_user -c` takes). */
+  configPathInRoot: string;
+  configPath: string;
+  registrationSharedSecret: string;
+  admin: MatrixUser;
+  synapseLogPath: string;
+  runDir: string;
+  pid: number;
+}
+
+export interface SynapseServer extends SynapseInfo {
+  stop(): Promise<void>;
+}
+
+export const ADMIN_LOCALPART = "handover-admin";
+
+export async function startSynapse(opts: SynapseOptions): Promise<SynapseServer> {
+  const hostname = opts.hostname ?? `trust-${opts.key}.test`;
+  const avoid = [...(opts.avoidPorts ?? [])];
+  // The server name embeds the federation port (no .well-known needed), so it is fixed first.
+  const federationPort = opts.federationPort ?? (await freePortExcept(avoid));
+  const clientPort = opts.clientPort ?? (await freePortExcept([...avoid, federationPort]));
+  const appservicePort = opts.appservicePort ?? (await freePortExcept([...avoid, federationPort, clientPort]));
+  const serverName = `${hostname}:${federationPort}`;
+  const clientUrl = `http://127.0.0.1:${clientPort}`;
+
+  const runDir = resolve(opts.runDir);
+  const dir = pathInRoot(opts.root, runDir);
+  mkdirSync(join(runDir, "media"), { recursive: true });
+  const registration = buildRegistration({
+    id: opts.registrationId ?? "handover",
+    url: `http://127.0.0.1:${appservicePort}`,
+    serverName,
+    botLocalpart: opts.botLocalpart ?? "handover",
+  });
+  const registrationPath = join(runDir, "handover-registration.yaml");
+  writeFileSync(registrationPath, renderRegistration(registration));
+  writeFileSync(join(runDir, "signing.key"), signingKey(), { mode: 0o600 });
+  await makeTlsCertificate(runDir, hostname);
+  const sharedSecret = randomBytes(24).toString("hex");
+  const config = deepMerge(
+    homeserverConfig({
+      serverName,
+      clientPort,
+      federationPort,
+      dir,
+      registrationPath: `${dir}/handover-registration.yaml`,
+      sharedSecret,
+    }),
+    opts.extraConfig ?? {},
+  );
+  const configPath = join(runDir, "homeserver.yaml");
+  writeFileSync(configPath, stringify(config));
+
+  const synapseLogPath = join(runDir, "homeserver.log");
+  const logFd = openSync(synapseLogPath, "a");
+  let child: ChildProcess;
+  try {
+    const [command, args] = withOrphanGuard("TERM", "chroot", [
+      ...[opts.root, "python3", "-m", "synapse.app.homeserver", "-c", `${dir}/homeserver.yaml`],
+    ]);
+    child = spawn(command, args, {
+      stdio: ["ignore", logFd, logFd],
+      env: {
+        PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        LANG: "C.UTF-8",
+        HOME: "/root",
+        PYTHONUNBUFFERED: "1",
+      },
+    });
+  } finally {
+    closeSync(logFd);
+  }
+  // An 'error' event (chroot missing) must not crash the process; waitReady reports it.
+  let spawnError: Error | undefined;
+  child.on("error", (error) => {
+    spawnError = error;
+  });
+
+  let keepFiles = opts.keepFiles ?? false;
+  let stopped: Promise<void> | undefined;
+  const unregister = onProcessExit({
+    sync: () => {
+      child.kill("SIGKILL");
+      if (!keepFiles) rmSync(runDir, { recursive: true, force: true });
+    },
+    async: () => stop(),
+  });
+  const stop = (): Promise<void> => {
+    stopped ??= (async () => {
+      unregister();
+      await terminate(child);
+      if (!keepFiles) rmSync(runDir, { recursive: true, force: true });
+    })();
+    return stopped;
+  };
+
+  try {
+    await waitReady(clientUrl, child, () => spawnError, synapseLogPath, opts.startTimeoutMs ?? 90_000);
+    const admin = await registerUser(
+      { clientUrl, registrationSharedSecret: sharedSecret },
+      ADMIN_LOCALPART,
+      randomBytes(12).toString("hex"),
+      {
+        admin: true,
+      },
+    );
+    return {
+      key: opts.key,
+      serverName,
+      hostname,
+      clientUrl,
+      clientPort,
+      federationPort,
+      appservicePort,
+      registration,
+      registrationPath,
+      configPath,
+      configPathInRoot: `${dir}/homeserver.yaml`,
+      registrationSharedSecret: sharedSecret,
+      admin,
+      synapseLogPath,
+      runDir,
+      pid: child.pid ?? -1,
+      stop,
+    };
+  } catch (error) {
+    // Keep the log of a homeserver that never came up: the error names it.
+    keepFiles = true;
+    await stop();
+    throw error;
+  }
+}
+
+async function waitReady(
+  clientUrl: string,
+  child: ChildProcess,
+  spawnError: () => Error | undefined,
+  logPath: string,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const fail = (why: string) => new Error(`Synapse at ${clientUrl} ${why}. Last lines of ${logPath}:\n${tailFile(logPath)}`);
+  for (;;) {
+    const error = spawnError();
+    if (error) throw fail(`could not be started (${error.message})`);
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw fail(`exited during start-up (${child.exitCode ?? child.signalCode})`);
+    }
+    try {
+      const res = await fetch(`${clientUrl}/_matrix/client/versions`, {
+        signal: AbortSignal.timeout(2000),
+      });
+      if (res.ok) return;
+    } catch {
+      // Not listening yet.
+    }
+    if (Date.now() > deadline) throw fail(`did not answer /_matrix/client/versions within ${timeoutMs / 1000} s`);
+    await sleep(150);
+  }
+}
