@@ -69,7 +69,7 @@ export class Handover {
     this.inbox = new PostgresInboxStore(this.db);
     this.sessions = new PostgresSessionStore(this.db);
     const admin = new SynapseAdminClient(config.homeserver.url, config.homeserver.adminAccessToken);
-    this.bot = new BotClient(config.homeserver.url, tokens.asToken, this.botUserId, admin);
+    this.bot = new BotClient(config.homeserver.url, tokens.asToken, this.botUserId, admin, this.logger);
     const classifier = new RoomClassifier({ rooms: this.rooms, stateWriter: this.bot, audit: this.audit, clock: this.clock });
     const commands = new BotCommands({
       notifier: this.bot,

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import { type MatrixClient, MatrixError, Method, createClient } from "matrix-js-sdk";
+import { type Logger as SdkLogger, type MatrixClient, MatrixError, Method, createClient } from "matrix-js-sdk";
+import type { Logger } from "pino";
 import type { PowerLevelReader, RoomNotifier } from "../domain/commands/bot-commands.js";
 import { HandoverError } from "../domain/errors.js";
 import type { RoomStateWriter } from "../domain/rooms/room-classifier.js";
@@ -19,6 +20,14 @@ interface StateEvent {
 }
 
 const path = (template: string, ...values: string[]) => values.reduce((out, value) => out.replace("$", encodeURIComponent(value)), template);
+
+/** matrix-js-sdk logs every request at debug level: route that into Handover's own logs. */
+function sdkLogger(logger: Logger): SdkLogger {
+  const child = logger.child({ component: "matrix-js-sdk" });
+  const at = (level: "trace" | "debug" | "info" | "warn" | "error") => (...msg: unknown[]) => child[level](msg.map(String).join(" "));
+  const sdk: SdkLogger = { trace: at("trace"), debug: at("trace"), info: at("debug"), warn: at("warn"), error: at("error"), getChild: () => sdk };
+  return sdk;
+}
 
 /** Matrix errors become Handover errors here, once, so the domain never sees SDK exceptions. */
 export function toHandoverError(error: unknown, doing: string): HandoverError {
@@ -40,8 +49,9 @@ export class BotClient implements RoomNotifier, PowerLevelReader, RoomStateWrite
     asToken: string,
     readonly botUserId: string,
     private readonly admin: RoomAdminGranter,
+    logger: Logger,
   ) {
-    this.client = createClient({ baseUrl, accessToken: asToken, userId: botUserId, useAuthorizationHeader: true });
+    this.client = createClient({ baseUrl, accessToken: asToken, userId: botUserId, useAuthorizationHeader: true, logger: sdkLogger(logger) });
   }
 
   private async request<T>(method: Method, endpoint: string, body: Record<string, unknown> | undefined, doing: string): Promise<T> {

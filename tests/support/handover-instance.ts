@@ -1,0 +1,56 @@
+import { Handover } from "../../appservice/src/app.js";
+import { parseConfig } from "../../appservice/src/config/load.js";
+import type { HandoverConfig } from "../../appservice/src/config/schema.js";
+import type { Role } from "../../appservice/src/http/contract.js";
+import { createLogger } from "../../appservice/src/logger.js";
+import { readRegistrationTokens } from "../../appservice/src/matrix/registration-file.js";
+import { createDataSource, migrate } from "../../appservice/src/storage/data-source.js";
+import type { TrustInfo } from "../harness/stack.js";
+import { freePort } from "../harness/util.js";
+
+export interface InstanceOptions {
+  roles?: Record<string, Role>;
+  portalDir?: string;
+  webPort?: number;
+  logLevel?: HandoverConfig["logging"]["level"];
+}
+
+/** A Handover config for one trust of a running stack. */
+export async function configFor(trust: TrustInfo, databaseUrl: string, options: InstanceOptions = {}): Promise<HandoverConfig> {
+  const webPort = options.webPort ?? (await freePort());
+  return parseConfig({
+    homeserver: { serverName: trust.serverName, url: trust.clientUrl, adminAccessToken: trust.admin.accessToken },
+    appservice: {
+      id: trust.registration.id,
+      botLocalpart: trust.registration.sender_localpart,
+      port: trust.appservicePort,
+      url: trust.registration.url,
+      registrationFile: trust.registrationPath,
+    },
+    database: { url: databaseUrl, poolSize: 5 },
+    web: { port: webPort, publicUrl: `http://127.0.0.1:${webPort}`, ...(options.portalDir ? { portalDir: options.portalDir } : {}) },
+    access: { roles: options.roles ?? {} },
+    logging: { level: options.logLevel ?? (process.env.HANDOVER_LOG_LEVEL as HandoverConfig["logging"]["level"] | undefined) ?? "warn" },
+  });
+}
+
+export async function migrateDatabase(url: string): Promise<void> {
+  const db = createDataSource(url, 1);
+  await db.initialize();
+  try {
+    await migrate(db);
+  } finally {
+    await db.destroy();
+  }
+}
+
+/** Migrates the trust's database and starts a real Handover (both listeners) for it. */
+export async function startHandover(trust: TrustInfo, databaseUrl: string, options: InstanceOptions = {}): Promise<Handover> {
+  const config = await configFor(trust, databaseUrl, options);
+  await migrateDatabase(databaseUrl);
+  const handover = new Handover(config, await readRegistrationTokens(config.appservice.registrationFile), {
+    logger: createLogger(config.logging.level, `handover-${trust.key}`),
+  });
+  await handover.start();
+  return handover;
+}
