@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { type Logger as SdkLogger, type MatrixClient, MatrixError, Method, createClient } from "matrix-js-sdk";
+import { type MatrixClient, MatrixError, Method, createClient } from "matrix-js-sdk";
 import type { Logger } from "pino";
 import type { PowerLevelReader, RoomNotifier } from "../domain/commands/bot-commands.js";
 import { HandoverError } from "../domain/errors.js";
@@ -20,6 +20,8 @@ interface StateEvent {
 }
 
 const path = (template: string, ...values: string[]) => values.reduce((out, value) => out.replace("$", encodeURIComponent(value)), template);
+
+type SdkLogger = NonNullable<Parameters<typeof createClient>[0]["logger"]>;
 
 /** matrix-js-sdk logs every request at debug level: route that into Handover's own logs. */
 function sdkLogger(logger: Logger): SdkLogger {
