@@ -1,0 +1,79 @@
+import AxeBuilder from "@axe-core/playwright";
+import { type Page, expect, test } from "@playwright/test";
+
+interface E2eInfo {
+  portalUrl: string;
+  clientUrl: string;
+  roomId: string;
+  admin: { userId: string; accessToken: string };
+  auditor: { userId: string };
+  nurse: { userId: string };
+  password: string;
+}
+
+const info = JSON.parse(process.env.HANDOVER_E2E ?? "{}") as E2eInfo;
+
+async function expectAccessible(page: Page): Promise<void> {
+  const results = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]).analyze();
+  expect(results.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`)).toEqual([]);
+}
+
+async function signIn(page: Page, userId: string): Promise<void> {
+  await page.goto(`${info.portalUrl}/sign-in`);
+  await page.getByLabel("Matrix user ID").fill(userId);
+  await page.getByLabel("Password").fill(info.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+async function roomKind(): Promise<string | undefined> {
+  const response = await fetch(`${info.clientUrl}/_matrix/client/v3/rooms/${encodeURIComponent(info.roomId)}/state/org.handover.classification/`, {
+    headers: { authorization: `Bearer ${info.admin.accessToken}` },
+  });
+  return response.ok ? ((await response.json()) as { kind?: string }).kind : undefined;
+}
+
+test("an admin signs in with their Matrix account, sees the room and changes its kind", async ({ page }) => {
+  await signIn(page, info.admin.userId);
+  await expect(page.getByRole("heading", { level: 1, name: "Overview" })).toBeVisible();
+  await expectAccessible(page);
+
+  await page.getByRole("link", { name: "Rooms", exact: true }).click();
+  const table = page.getByRole("table", { name: "Rooms" });
+  await expect(table.getByRole("row", { name: /Ward 9 handover/ })).toBeVisible();
+  await expectAccessible(page);
+
+  await table.getByRole("row", { name: /Ward 9 handover/ }).getByRole("link", { name: /Change kind/ }).click();
+  await expectAccessible(page);
+  await page.getByLabel("Operational").check();
+  await page.getByRole("button", { name: "Save kind" }).click();
+  await expect(page.getByText(/operational/i).first()).toBeVisible();
+  await expect.poll(roomKind).toBe("operational");
+
+  await page.getByRole("link", { name: "Audit", exact: true }).click();
+  await expect(page.getByRole("cell", { name: "room.classify" }).first()).toBeVisible();
+  await expectAccessible(page);
+});
+
+test("an auditor sees rooms but cannot change their kind", async ({ page }) => {
+  await signIn(page, info.auditor.userId);
+  await expect(page.getByRole("heading", { level: 1, name: "Overview" })).toBeVisible();
+  await page.goto(`${info.portalUrl}/rooms/${encodeURIComponent(info.roomId)}`);
+  await expect(page.getByRole("heading", { level: 1 })).toBeVisible();
+  await expect(page.getByRole("button", { name: "Save kind" })).toHaveCount(0);
+});
+
+test("a person without a role is refused, with an accessible error", async ({ page }) => {
+  await signIn(page, info.nurse.userId);
+  const summary = page.getByRole("alert");
+  await expect(summary).toContainText("no role in Handover");
+  await expect(page).toHaveURL(/sign-in/);
+  await expectAccessible(page);
+});
+
+test("a wrong password is refused", async ({ page }) => {
+  await page.goto(`${info.portalUrl}/sign-in`);
+  await page.getByLabel("Matrix user ID").fill(info.admin.userId);
+  await page.getByLabel("Password").fill("not the password");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("alert")).toContainText(/did not accept/);
+});
