@@ -32,7 +32,7 @@ async function seed(trust: TrustInfo, handover: Handover, people: Record<string,
     await eventually(`the bot to join ${name}`, async () => (await owner.members(roomId))[handover.botUserId] === "join");
     if (kind) {
       await owner.send(roomId, `!handover classify ${kind}`);
-      await eventually(`${name} to be classified`, async () => (await owner.state<{ kind?: string }>(roomId, CLASSIFICATION_EVENT_TYPE).catch(() => ({}))).kind === kind);
+      await eventually(`${name} to be classified`, async () => (await owner.state<{ kind?: string }>(roomId, CLASSIFICATION_EVENT_TYPE).catch(() => ({ kind: undefined }))).kind === kind);
     }
   }
   return users;

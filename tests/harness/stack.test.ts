@@ -7,6 +7,7 @@ import { login, matrixRequest, registerUser } from "./synapse.js";
 import { sleep } from "./util.js";
 
 const stack = inject("stack");
+if (!stack) throw new Error("no test stack: run with tests/harness/global-setup.ts as the Vitest globalSetup");
 const { a, b } = stack.trusts;
 
 function call<T>(trust: TrustInfo, user: { accessToken: string } | undefined, method: string, path: string, body?: unknown): Promise<T> {

@@ -41,7 +41,7 @@ export interface StackOptions<K extends TrustKey> {
   trusts: readonly K[];
   /** Default: HANDOVER_SYNAPSE_ROOT or ~/.cache/handover/synapse-root (must already be built). */
   root?: string;
-  /** Must be inside root; default root/var/lib/handover-test/<run-id>. */
+  /** Must be inside root (Synapse runs chrooted); default root/var/lib/handover-test/<run-id>. Removed on stop. */
   runDir?: string;
   /** Merged into every homeserver.yaml; a function gives each trust its own. */
   extraSynapseConfig?: Record<string, unknown> | ((key: K) => Record<string, unknown>);
@@ -75,12 +75,6 @@ export async function buildSynapseRoot(): Promise<string> {
   }
 }
 
-function take(pool: number[]): number {
-  const port = pool.pop();
-  if (port === undefined) throw new Error("port pool exhausted");
-  return port;
-}
-
 /** Runs killed with SIGKILL leave their directories: remove those whose owner has gone. */
 function removeStaleRuns(base: string): void {
   if (!existsSync(base)) return;
@@ -99,10 +93,11 @@ export async function startStack<K extends TrustKey>(opts: StackOptions<K>): Pro
   }
   const base = join(root, "var/lib/handover-test");
   removeStaleRuns(base);
-  const runId = `${new Date()
+  const stamp = new Date()
     .toISOString()
     .replace(/[-:.TZ]/g, "")
-    .slice(0, 14)}-${randomBytes(3).toString("hex")}`;
+    .slice(0, 14);
+  const runId = `${stamp}-${randomBytes(3).toString("hex")}`;
   const runDir = resolve(opts.runDir ?? join(base, runId));
   mkdirSync(runDir, { recursive: true });
   writeFileSync(join(runDir, "owner.pid"), `${process.pid}\n`);
@@ -114,19 +109,22 @@ export async function startStack<K extends TrustKey>(opts: StackOptions<K>): Pro
     async: async () => {},
   });
 
-  // Choose every port up front: parallel start-ups could otherwise be handed the same one.
+  // Appservice ports are only bound later, by Handover, so nothing at start-up would notice two
+  // trusts sharing one: choose them all here. Synapse's own ports clash loudly and are retried.
   const fixed = Object.values(opts.ports ?? {}).flatMap((p) => Object.values(p as Record<string, number>));
-  const pool = await freePorts(opts.trusts.length * 3, fixed);
-  const synapses = opts.trusts.map((key) => {
+  const appservicePorts = await freePorts(opts.trusts.length, fixed);
+  const avoidPorts = [...fixed, ...appservicePorts];
+  const synapses = opts.trusts.map((key, i) => {
     const ports = opts.ports?.[key] ?? {};
     const extra = typeof opts.extraSynapseConfig === "function" ? opts.extraSynapseConfig(key) : opts.extraSynapseConfig;
     return startSynapse({
       root,
       key,
       runDir: join(runDir, `trust-${key}`),
-      federationPort: ports.federation ?? take(pool),
-      clientPort: ports.client ?? take(pool),
-      appservicePort: ports.appservice ?? take(pool),
+      avoidPorts,
+      appservicePort: ports.appservice ?? appservicePorts[i] ?? 0,
+      ...(ports.federation ? { federationPort: ports.federation } : {}),
+      ...(ports.client ? { clientPort: ports.client } : {}),
       keepFiles,
       ...(extra ? { extraConfig: extra } : {}),
       ...(opts.botLocalpart ? { botLocalpart: opts.botLocalpart } : {}),
@@ -150,9 +148,14 @@ export async function startStack<K extends TrustKey>(opts: StackOptions<K>): Pro
   const pgServer = (await postgres) as PostgresServer;
   const databaseUrls = {} as Record<K, string>;
   const trusts = {} as Record<K, TrustInfo>;
-  for (const [i, key] of opts.trusts.entries()) {
-    databaseUrls[key] = i === 0 ? pgServer.url : await pgServer.createDatabase();
-    trusts[key] = toTrustInfo(key, (await synapses[i]) as SynapseServer);
+  try {
+    for (const [i, key] of opts.trusts.entries()) {
+      databaseUrls[key] = i === 0 ? pgServer.url : await pgServer.createDatabase();
+      trusts[key] = toTrustInfo(key, (await synapses[i]) as SynapseServer);
+    }
+  } catch (error) {
+    await stopAll();
+    throw error;
   }
   const info: StackInfo<K> = {
     root,

@@ -65,9 +65,27 @@ export interface SynapseServer extends SynapseInfo {
 
 export const ADMIN_LOCALPART = "handover-admin";
 
+/**
+ * Ports we choose are free when chosen, but another process (or a homeserver starting in
+ * parallel) can bind one before Synapse does: then start again with new ones.
+ */
 export async function startSynapse(opts: SynapseOptions): Promise<SynapseServer> {
+  const retryable = opts.federationPort === undefined && opts.clientPort === undefined;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(opts);
+    } catch (error) {
+      if (!(retryable && attempt < 3 && error instanceof PortClash)) throw error;
+      rmSync(opts.runDir, { recursive: true, force: true });
+    }
+  }
+}
+
+class PortClash extends Error {}
+
+async function startOnce(opts: SynapseOptions): Promise<SynapseServer> {
   const hostname = opts.hostname ?? `trust-${opts.key}.test`;
-  const avoid = [...(opts.avoidPorts ?? [])];
+  const avoid = [...(opts.avoidPorts ?? []), ...[opts.federationPort, opts.clientPort, opts.appservicePort].filter((p) => p !== undefined)];
   // The server name embeds the federation port (no .well-known needed), so it is fixed first.
   const federationPort = opts.federationPort ?? (await freePortExcept(avoid));
   const clientPort = opts.clientPort ?? (await freePortExcept([...avoid, federationPort]));
@@ -196,7 +214,10 @@ async function waitReady(
     const error = spawnError();
     if (error) throw fail(`could not be started (${error.message})`);
     if (child.exitCode !== null || child.signalCode !== null) {
-      throw fail(`exited during start-up (${child.exitCode ?? child.signalCode})`);
+      const log = tailFile(logPath);
+      const why = `exited during start-up (${child.exitCode ?? child.signalCode})`;
+      if (log.includes("Address already in use")) throw new PortClash(fail(`${why}: a port was taken`).message);
+      throw fail(why);
     }
     try {
       const res = await fetch(`${clientUrl}/_matrix/client/versions`, {

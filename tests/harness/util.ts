@@ -117,7 +117,7 @@ interface Cleanup {
 }
 
 const cleanups = new Set<Cleanup>();
-let handlersInstalled = false;
+const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
 function runSyncCleanups(): void {
   for (const cleanup of cleanups) {
@@ -130,27 +130,29 @@ function runSyncCleanups(): void {
   cleanups.clear();
 }
 
-async function onSignal(signal: NodeJS.Signals): Promise<void> {
-  await Promise.allSettled([...cleanups].map((cleanup) => cleanup.async()));
-  // Whatever is still registered (e.g. a run directory) goes in the 'exit' handler.
-  process.exit(signal === "SIGINT" ? 130 : 143);
+function onSignal(signal: NodeJS.Signals): void {
+  // Someone else listening (Vitest, a dev-stack script) decides whether and when to exit.
+  const alone = process.listenerCount(signal) === 1;
+  void Promise.allSettled([...cleanups].map((cleanup) => cleanup.async())).then(() => {
+    // Whatever is still registered (e.g. a run directory) goes in the 'exit' handler.
+    if (alone) process.exit(signal === "SIGINT" ? 130 : 143);
+  });
 }
 
-/** Registers a resource to release if the process exits or is interrupted before stop(). */
+/**
+ * Registers a resource to release if the process exits or is interrupted before stop().
+ * Signal handlers exist only while something is registered, so Node's defaults come back.
+ */
 export function onProcessExit(cleanup: Cleanup): () => void {
-  if (!handlersInstalled) {
-    handlersInstalled = true;
+  if (cleanups.size === 0) {
     process.on("exit", runSyncCleanups);
-    // Only act on a signal when we hold something: otherwise keep Node's default behaviour.
-    for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-      process.on(signal, () => {
-        if (cleanups.size === 0) process.exit(signal === "SIGINT" ? 130 : 143);
-        void onSignal(signal);
-      });
-    }
+    for (const signal of SIGNALS) process.on(signal, onSignal);
   }
   cleanups.add(cleanup);
   return () => {
-    cleanups.delete(cleanup);
+    if (cleanups.delete(cleanup) && cleanups.size === 0) {
+      process.off("exit", runSyncCleanups);
+      for (const signal of SIGNALS) process.off(signal, onSignal);
+    }
   };
 }
