@@ -16,7 +16,7 @@ step() {
 
 step "lint and format (biome)" npx biome check .
 step "types: appservice" npx tsc -p appservice/tsconfig.json --noEmit
-step "types: portal" npx vue-tsc --noEmit -p portal/tsconfig.json
+step "types: portal" npm run typecheck -w portal
 step "types: tests, bench, scripts" npx tsc -p tsconfig.json --noEmit
 step "unit" npx vitest run --project unit --project portal --reporter=default --reporter=json --outputFile.json="$results/unit.json"
 step "integration" npx vitest run --project integration --reporter=default --reporter=json --outputFile.json="$results/integration.json"

@@ -1,4 +1,6 @@
 import type { Logger } from "pino";
+import { CAPABILITIES } from "./capabilities.js";
+import type { Capability, Platform } from "./capability.js";
 import type { DataSource } from "typeorm";
 import type { HandoverConfig } from "./config/schema.js";
 import { parseDuration } from "./config/duration.js";
@@ -10,6 +12,7 @@ import { EventPump } from "./domain/intake/event-pump.js";
 import { TransactionIntake } from "./domain/intake/transaction-intake.js";
 import { RoomClassifier } from "./domain/rooms/room-classifier.js";
 import { RoomEvents } from "./domain/rooms/room-events.js";
+import type { MatrixEvent } from "./domain/matrix-event.js";
 import type { Overview } from "./http/contract.js";
 import { apiHandlers } from "./http/api-handlers.js";
 import { HandoverMetrics } from "./http/metrics.js";
@@ -21,6 +24,7 @@ import type { AppserviceTokens } from "./matrix/registration-file.js";
 import { TransactionEndpoint } from "./matrix/transaction-endpoint.js";
 import { PostgresAuditStore } from "./storage/audit-store.js";
 import { createDataSource } from "./storage/data-source.js";
+import { JobScheduler } from "./storage/job-scheduler.js";
 import { PostgresInboxStore } from "./storage/inbox-store.js";
 import { PostgresRoomStore } from "./storage/room-store.js";
 import { PostgresSessionStore } from "./storage/session-store.js";
@@ -48,6 +52,8 @@ export class Handover {
   readonly inbox: PostgresInboxStore;
   readonly pump: EventPump;
   readonly bot: BotClient;
+  readonly jobs: JobScheduler;
+  readonly capabilities: Capability[];
   private readonly endpoint: TransactionEndpoint;
   private readonly web: WebServer;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -87,7 +93,26 @@ export class Handover {
       membership: this.bot,
       audit: this.audit,
     });
-    this.pump = new EventPump(this.inbox, (event) => roomEvents.handle(event), {
+    this.jobs = new JobScheduler(this.db, this.logger);
+    const platform: Platform = {
+      config,
+      db: this.db,
+      logger: this.logger,
+      clock: this.clock,
+      metrics: this.metrics,
+      audit: this.audit,
+      rooms: this.rooms,
+      bot: this.bot,
+      admin,
+      botUserId: this.botUserId,
+      jobs: this.jobs,
+    };
+    this.capabilities = CAPABILITIES.map((factory) => factory(platform));
+    const handleEvent = async (event: MatrixEvent) => {
+      await roomEvents.handle(event);
+      for (const capability of this.capabilities) await capability.onEvent?.(event);
+    };
+    this.pump = new EventPump(this.inbox, handleEvent, {
       handled: () => this.metrics.events.inc({ outcome: "handled" }),
       failed: (event, error, gaveUp) => {
         this.metrics.events.inc({ outcome: gaveUp ? "gave_up" : "failed" });
@@ -119,7 +144,10 @@ export class Handover {
       sessionTtlMs: parseDuration(config.access.sessionTtl) ?? 8 * HOUR_MS,
     });
     this.web = new WebServer({
-      handlers: apiHandlers({ signIn, rooms: this.rooms, classifier, audit: this.audit, overview: () => this.overview() }),
+      handlers: Object.assign(
+        apiHandlers({ signIn, rooms: this.rooms, classifier, audit: this.audit, overview: () => this.overview() }),
+        ...this.capabilities.map((capability) => capability.handlers ?? {}),
+      ),
       resolveSession: (token) => signIn.resolve(token),
       readiness: () => this.readiness(),
       metrics: this.metrics,
@@ -135,6 +163,8 @@ export class Handover {
     if (await this.db.showMigrations()) {
       throw new Error("the database has migrations pending: run `handover migrate` first");
     }
+    for (const capability of this.capabilities) await capability.start?.();
+    this.jobs.start();
     await this.pump.recover();
     await this.endpoint.start(this.config.appservice.port, this.config.appservice.bindAddress);
     this.webPort = await this.web.start(this.config.web.port, this.config.web.bindAddress);
@@ -151,6 +181,8 @@ export class Handover {
     await this.endpoint.stop();
     await this.web.stop();
     await this.pump.idle();
+    await this.jobs.stop();
+    for (const capability of [...this.capabilities].reverse()) await capability.stop?.();
     if (this.db.isInitialized) await this.db.destroy();
   }
 
@@ -180,7 +212,8 @@ export class Handover {
       ),
       this.homeserverVersions().then((versions) => versions !== null),
     ]);
-    return { database, homeserver };
+    const extra = await Promise.all(this.capabilities.map((capability) => capability.readiness?.() ?? Promise.resolve({})));
+    return Object.assign({ database, homeserver }, ...extra);
   }
 
   async overview(): Promise<Overview> {

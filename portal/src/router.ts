@@ -1,4 +1,4 @@
-import { createRouter, createWebHistory, type Router, type RouterHistory } from "vue-router";
+import { createRouter, createWebHistory, type LocationQuery, type Router, type RouterHistory } from "vue-router";
 import { showPageTitle } from "./display/pageTitle";
 import { useSessionStore } from "./stores/session";
 import AuditView from "./views/AuditView.vue";
@@ -27,6 +27,15 @@ const comingLater = [
   { path: "/federation", section: "Federation", purpose: "manage agreements to message other organisations' homeservers" },
 ];
 
+/** Which audit page a URL asks for; anything malformed means the newest, unfiltered page. */
+function auditPageFrom(query: LocationQuery): { action: string; before: number | null } {
+  const before = Number(query.before);
+  return {
+    action: typeof query.action === "string" ? query.action : "",
+    before: Number.isInteger(before) && before > 0 ? before : null,
+  };
+}
+
 export function createPortalRouter(history: RouterHistory = createWebHistory()): Router {
   const router = createRouter({
     history,
@@ -36,7 +45,7 @@ export function createPortalRouter(history: RouterHistory = createWebHistory()):
       { path: "/", component: OverviewView, meta: { title: "Overview" } },
       { path: "/rooms", component: RoomsView, meta: { title: "Rooms" } },
       { path: "/rooms/:roomId", name: "room", component: RoomDetailView, props: true, meta: { title: "Room" } },
-      { path: "/audit", component: AuditView, meta: { title: "Audit trail" } },
+      { path: "/audit", component: AuditView, props: (route) => auditPageFrom(route.query), meta: { title: "Audit trail" } },
       ...comingLater.map(({ path, section, purpose }) => ({
         path,
         component: NotYetAvailableView,

@@ -31,7 +31,8 @@ function signedIn(session: Session | null): Session {
   return session;
 }
 
-export function apiHandlers(services: ApiServices): RouteHandlers {
+/** Handlers of the core routes; capabilities bring their own. */
+export function apiHandlers(services: ApiServices): Partial<RouteHandlers> {
   return {
     signIn: async ({ body, setSession }) => {
       const { token, session } = await services.signIn.signIn(body.username, body.password);

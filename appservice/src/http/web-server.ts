@@ -30,7 +30,8 @@ export interface RequestContext<K extends RouteName> {
 export type RouteHandlers = { [K in RouteName]: (context: RequestContext<K>) => Promise<Output<K>> };
 
 export interface WebServerOptions {
-  handlers: RouteHandlers;
+  /** Merged from the core and every capability; each route of the contract needs exactly one. */
+  handlers: Partial<RouteHandlers>;
   resolveSession(token: string): Promise<Session | null>;
   readiness(): Promise<Record<string, boolean>>;
   metrics: HandoverMetrics;
@@ -94,6 +95,8 @@ export class WebServer {
     api.get("/openapi.json", (_req, res) => {
       res.send(openApiDocument(options.version));
     });
+    const missing = Object.keys(API).filter((name) => !(name in options.handlers));
+    if (missing.length > 0) throw new Error(`admin API routes without a handler: ${missing.join(", ")}`);
     for (const [name, route] of Object.entries(API) as [RouteName, RouteContract][]) {
       api[route.method](route.path, (req, res, next) => {
         this.handle(name, route, req, res).catch(next);
@@ -152,7 +155,7 @@ export class WebServer {
     const handoverError = toHandoverError(error);
     if (handoverError.code === "INTERNAL") this.options.logger.error({ err: error, path: req.path }, "admin API request failed");
     const status = STATUS_OF[handoverError.code];
-    this.options.metrics.httpRequests.inc({ route: req.path, status: String(status) });
+    this.options.metrics.httpRequests.inc({ route: "(error)", status: String(status) });
     res.status(status).set("cache-control", "no-store").send(errorBody(handoverError));
   };
 

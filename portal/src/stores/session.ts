@@ -1,8 +1,8 @@
 import { API, type Role, type Session, type SignInRequest } from "@handover/appservice/contract";
 import { defineStore } from "pinia";
 import { computed, readonly, ref, shallowRef } from "vue";
-import * as sessionApi from "../api/session";
 import { ApiError } from "../api/http";
+import * as sessionApi from "../api/session";
 
 /** The signed-in person. Views read it; only the actions here change it. */
 export const useSessionStore = defineStore("session", () => {
@@ -40,7 +40,12 @@ export const useSessionStore = defineStore("session", () => {
   }
 
   async function signOut(): Promise<void> {
-    await sessionApi.signOut();
+    try {
+      await sessionApi.signOut();
+    } catch (error) {
+      // Already expired on the server: the person is signed out either way.
+      if (!(error instanceof ApiError && error.status === 401)) throw error;
+    }
     current.value = null;
   }
 

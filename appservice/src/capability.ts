@@ -1,0 +1,48 @@
+import type { Logger } from "pino";
+import type { DataSource } from "typeorm";
+import type { HandoverConfig } from "./config/schema.js";
+import type { AuditTrail } from "./domain/audit/audit-trail.js";
+import type { Clock } from "./domain/clock.js";
+import type { MatrixEvent } from "./domain/matrix-event.js";
+import type { RoomStore } from "./domain/rooms/room.js";
+import type { HandoverMetrics } from "./http/metrics.js";
+import type { RouteHandlers } from "./http/web-server.js";
+import type { BotClient } from "./matrix/bot-client.js";
+import type { JobScheduler } from "./storage/job-scheduler.js";
+import type { SynapseAdminClient } from "./synapse/admin-client.js";
+
+/**
+ * A product capability (retention, directory sync, EHR filing, federation) plugged into the
+ * core. Its factory takes what it needs from the Platform and builds its own domain services
+ * with narrow dependencies; the core only routes events and requests to it and runs its
+ * lifecycle. Factories do no I/O: start() does.
+ */
+export interface Capability {
+  readonly name: string;
+  /** Every homeserver event, in order, after the core's room bookkeeping has seen it. */
+  onEvent?(event: MatrixEvent): Promise<void>;
+  /** Handlers for this capability's routes in the API contract. */
+  handlers?: Partial<RouteHandlers>;
+  start?(): Promise<void>;
+  stop?(): Promise<void>;
+  /** Extra readiness checks shown at /readyz. */
+  readiness?(): Promise<Record<string, boolean>>;
+}
+
+/** What the core offers capabilities. */
+export interface Platform {
+  config: HandoverConfig;
+  db: DataSource;
+  logger: Logger;
+  clock: Clock;
+  metrics: HandoverMetrics;
+  audit: AuditTrail;
+  rooms: RoomStore;
+  bot: BotClient;
+  admin: SynapseAdminClient;
+  botUserId: string;
+  /** Periodic jobs that run in one Handover process at a time (a PostgreSQL advisory lock). */
+  jobs: JobScheduler;
+}
+
+export type CapabilityFactory = (platform: Platform) => Capability;
