@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
-import { type SuiteResult, meets } from "./figures.js";
+import { meets, type SuiteResult } from "./figures.js";
 import { ingest } from "./suites/ingest.js";
 
 /** `npm run bench [suite ...]`: runs the suites and writes bench/results/latest.json. */

@@ -9,7 +9,7 @@ import type { Handover } from "../appservice/src/app.js";
 import { CLASSIFICATION_EVENT_TYPE } from "../appservice/src/domain/rooms/room.js";
 import { buildSynapseRoot, startStack, type TrustInfo } from "../tests/harness/stack.js";
 import { startHandover } from "../tests/support/handover-instance.js";
-import { TestUser, eventually } from "../tests/support/matrix-user.js";
+import { eventually, TestUser } from "../tests/support/matrix-user.js";
 
 const PASSWORD = "handover-demo";
 const PORTS = {
@@ -32,7 +32,10 @@ async function seed(trust: TrustInfo, handover: Handover, people: Record<string,
     await eventually(`the bot to join ${name}`, async () => (await owner.members(roomId))[handover.botUserId] === "join");
     if (kind) {
       await owner.send(roomId, `!handover classify ${kind}`);
-      await eventually(`${name} to be classified`, async () => (await owner.state<{ kind?: string }>(roomId, CLASSIFICATION_EVENT_TYPE).catch(() => ({ kind: undefined }))).kind === kind);
+      await eventually(
+        `${name} to be classified`,
+        async () => (await owner.state<{ kind?: string }>(roomId, CLASSIFICATION_EVENT_TYPE).catch(() => ({ kind: undefined }))).kind === kind,
+      );
     }
   }
   return users;
@@ -64,7 +67,12 @@ async function main(): Promise<void> {
         .filter(([, role]) => role !== "no role")
         .map(([localpart, role]) => [`@${localpart}:${trust.serverName}`, role as "admin" | "ig-lead" | "auditor"]),
     );
-    const handover = await startHandover(trust, stack.databaseUrls[key], { roles, portalDir: resolve("portal/dist"), webPort: PORTS[key].web, logLevel: "info" });
+    const handover = await startHandover(trust, stack.databaseUrls[key], {
+      roles,
+      portalDir: resolve("portal/dist"),
+      webPort: PORTS[key].web,
+      logLevel: "info",
+    });
     handovers.push(handover);
     await seed(trust, handover, people[key]);
   }

@@ -2,11 +2,11 @@
 // A smaller young generation keeps the resident set under the ingest target (docs/performance.md).
 import { writeFile } from "node:fs/promises";
 import { Command } from "commander";
+import { Handover } from "./app.js";
 import { ConfigError, loadConfig } from "./config/load.js";
 import { sampleConfig } from "./config/sample.js";
 import type { HandoverConfig } from "./config/schema.js";
 import { AuditTrail } from "./domain/audit/audit-trail.js";
-import { Handover } from "./app.js";
 import { buildRegistration, renderRegistration } from "./matrix/registration.js";
 import { readRegistrationTokens } from "./matrix/registration-file.js";
 import { PostgresAuditStore } from "./storage/audit-store.js";

@@ -8,7 +8,7 @@ import { buildRegistration, renderRegistration } from "../../appservice/src/matr
 import { startPostgres } from "../../tests/harness/postgres.js";
 import { freePorts } from "../../tests/harness/util.js";
 import { migrateDatabase } from "../../tests/support/handover-instance.js";
-import { type SuiteResult, percentile, round } from "../figures.js";
+import { percentile, round, type SuiteResult } from "../figures.js";
 
 const EVENTS_PER_TXN = 100;
 /** The flags the `handover` launcher and the container run Node with (docs/performance.md). */
@@ -72,7 +72,9 @@ export async function ingest(): Promise<SuiteResult> {
   writeFileSync(join(dir, "config.yaml"), stringify(config));
   await migrateDatabase(postgres.url);
   let output = "";
-  const child = spawn(process.execPath, [...HANDOVER_NODE_FLAGS, "appservice/dist/cli.js", "serve", "--config", join(dir, "config.yaml")], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [...HANDOVER_NODE_FLAGS, "appservice/dist/cli.js", "serve", "--config", join(dir, "config.yaml")], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
   const db = new pg.Client({ connectionString: postgres.url });

@@ -3,7 +3,7 @@ import { resolve } from "node:path";
 import type { Handover } from "../../appservice/src/app.js";
 import { buildSynapseRoot, startStack } from "../harness/stack.js";
 import { startHandover } from "../support/handover-instance.js";
-import { TestUser, eventually } from "../support/matrix-user.js";
+import { eventually, TestUser } from "../support/matrix-user.js";
 
 export const PASSWORD = "e2e-password-123";
 

@@ -1,5 +1,5 @@
 import AxeBuilder from "@axe-core/playwright";
-import { type Page, expect, test } from "@playwright/test";
+import { expect, type Page, test } from "@playwright/test";
 
 interface E2eInfo {
   portalUrl: string;
@@ -42,7 +42,10 @@ test("an admin signs in with their Matrix account, sees the room and changes its
   await expect(table.getByRole("row", { name: /Ward 9 handover/ })).toBeVisible();
   await expectAccessible(page);
 
-  await table.getByRole("row", { name: /Ward 9 handover/ }).getByRole("link", { name: /Change kind/ }).click();
+  await table
+    .getByRole("row", { name: /Ward 9 handover/ })
+    .getByRole("link", { name: /Change kind/ })
+    .click();
   await expectAccessible(page);
   await page.getByLabel("Operational").check();
   await page.getByRole("button", { name: "Save kind" }).click();

@@ -134,9 +134,7 @@ async function startThrowaway(dirOption: string | undefined, first: string, keep
   if (owner) {
     chownSync(dir, owner.uid, owner.gid);
     if (spawnSync(...asOwner("test", ["-w", dir])).status !== 0) {
-      throw new Error(
-        `the postgres OS user cannot write ${dir} (is a parent directory private to root?): pick a directory under ${tmpdir()}`,
-      );
+      throw new Error(`the postgres OS user cannot write ${dir} (is a parent directory private to root?): pick a directory under ${tmpdir()}`);
     }
   }
   let keep = keepOption;
@@ -146,19 +144,7 @@ async function startThrowaway(dirOption: string | undefined, first: string, keep
 
   try {
     await execFileAsync(
-      ...asOwner(join(bin, "initdb"), [
-        "-D",
-        dataDir,
-        "-U",
-        "postgres",
-        "-A",
-        "trust",
-        "-E",
-        "UTF8",
-        "--locale=C",
-        "--no-sync",
-        "--no-instructions",
-      ]),
+      ...asOwner(join(bin, "initdb"), ["-D", dataDir, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"]),
       { cwd: dir },
     );
   } catch (error) {
@@ -235,11 +221,7 @@ async function waitReady(url: string, child: ChildProcess, spawnError: () => Err
     const error = spawnError();
     const exited = child.exitCode ?? child.signalCode;
     if (error || exited !== null || Date.now() > deadline) {
-      const why = error
-        ? `could not start (${error.message})`
-        : exited !== null
-          ? `exited (${exited})`
-          : "did not accept connections within 30 s";
+      const why = error ? `could not start (${error.message})` : exited !== null ? `exited (${exited})` : "did not accept connections within 30 s";
       throw new Error(`PostgreSQL ${why}. Last lines of ${logPath}:\n${tailFile(logPath)}`);
     }
     const client = new pg.Client({ connectionString: url });

@@ -125,9 +125,7 @@ async function startOnce(opts: SynapseOptions): Promise<SynapseServer> {
   const logFd = openSync(synapseLogPath, "a");
   let child: ChildProcess;
   try {
-    const [command, args] = withOrphanGuard("TERM", "chroot", [
-      ...[opts.root, "python3", "-m", "synapse.app.homeserver", "-c", `${dir}/homeserver.yaml`],
-    ]);
+    const [command, args] = withOrphanGuard("TERM", "chroot", [...[opts.root, "python3", "-m", "synapse.app.homeserver", "-c", `${dir}/homeserver.yaml`]]);
     child = spawn(command, args, {
       stdio: ["ignore", logFd, logFd],
       env: {
@@ -166,14 +164,9 @@ async function startOnce(opts: SynapseOptions): Promise<SynapseServer> {
 
   try {
     await waitReady(clientUrl, child, () => spawnError, synapseLogPath, opts.startTimeoutMs ?? 90_000);
-    const admin = await registerUser(
-      { clientUrl, registrationSharedSecret: sharedSecret },
-      ADMIN_LOCALPART,
-      randomBytes(12).toString("hex"),
-      {
-        admin: true,
-      },
-    );
+    const admin = await registerUser({ clientUrl, registrationSharedSecret: sharedSecret }, ADMIN_LOCALPART, randomBytes(12).toString("hex"), {
+      admin: true,
+    });
     return {
       key: opts.key,
       serverName,
@@ -201,13 +194,7 @@ async function startOnce(opts: SynapseOptions): Promise<SynapseServer> {
   }
 }
 
-async function waitReady(
-  clientUrl: string,
-  child: ChildProcess,
-  spawnError: () => Error | undefined,
-  logPath: string,
-  timeoutMs: number,
-): Promise<void> {
+async function waitReady(clientUrl: string, child: ChildProcess, spawnError: () => Error | undefined, logPath: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const fail = (why: string) => new Error(`Synapse at ${clientUrl} ${why}. Last lines of ${logPath}:\n${tailFile(logPath)}`);
   for (;;) {

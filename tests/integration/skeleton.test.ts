@@ -10,7 +10,7 @@ import type { Handover } from "../../appservice/src/app.js";
 import { CLASSIFICATION_EVENT_TYPE } from "../../appservice/src/domain/rooms/room.js";
 import type { ErrorResponse, RoomList, Session } from "../../appservice/src/http/contract.js";
 import { startHandover } from "../support/handover-instance.js";
-import { TestUser, eventually } from "../support/matrix-user.js";
+import { eventually, TestUser } from "../support/matrix-user.js";
 
 const run = promisify(execFile);
 const stack = inject("stack");
@@ -25,7 +25,11 @@ let roomId: string;
 const api = (path: string) => `http://127.0.0.1:${handover.webPort}/api/v1${path}`;
 
 async function signIn(username: string, password: string): Promise<{ status: number; cookie: string; body: unknown }> {
-  const response = await fetch(api("/session"), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username, password }) });
+  const response = await fetch(api("/session"), {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ username, password }),
+  });
   return { status: response.status, cookie: (response.headers.get("set-cookie") ?? "").split(";")[0] ?? "", body: await response.json() };
 }
 
@@ -67,7 +71,12 @@ describe("walking skeleton on a real homeserver", () => {
     expect(session.status).toBe(201);
     expect(session.body).toMatchObject({ userId: alice.userId, role: "admin" } satisfies Partial<Session>);
     const rooms = (await (await fetch(api("/rooms"), { headers: { cookie: session.cookie } })).json()) as RoomList;
-    expect(rooms.rooms.find((room) => room.roomId === roomId)).toMatchObject({ kind: "clinical", name: "Ward 7 clinical", botJoined: true, classifiedBy: alice.userId });
+    expect(rooms.rooms.find((room) => room.roomId === roomId)).toMatchObject({
+      kind: "clinical",
+      name: "Ward 7 clinical",
+      botJoined: true,
+      classifiedBy: alice.userId,
+    });
   });
 
   it("answers help and status, and refuses classification by a member below moderator", async () => {
@@ -112,23 +121,34 @@ describe("walking skeleton on a real homeserver", () => {
     expect(await count()).toBe(before);
     // A malformed event inside a good transaction is set aside, not lost, and does not block the rest.
     expect((await transaction(`partly-bad-${Date.now()}`, { events: [{ type: "m.room.message" }] })).status).toBe(200);
-    expect(Number((await db.query("SELECT count(*) FROM quarantined_events WHERE reason = 'event_id missing or not a string'")).rows[0].count)).toBeGreaterThan(0);
+    expect(Number((await db.query("SELECT count(*) FROM quarantined_events WHERE reason = 'event_id missing or not a string'")).rows[0].count)).toBeGreaterThan(
+      0,
+    );
     await db.end();
   });
 
   it("changes a room's kind from the API, audited with the actor; unknown fields are refused", async () => {
     const { cookie } = await signIn(alice.userId, alice.user.password);
     const put = (body: unknown) =>
-      fetch(api(`/rooms/${encodeURIComponent(roomId)}/classification`), { method: "PUT", headers: { cookie, "content-type": "application/json" }, body: JSON.stringify(body) });
+      fetch(api(`/rooms/${encodeURIComponent(roomId)}/classification`), {
+        method: "PUT",
+        headers: { cookie, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
     const refused = await put({ kind: "operational", colour: "blue" });
     expect(refused.status).toBe(400);
-    expect(((await refused.json()) as ErrorResponse).error).toMatchObject({ code: "VALIDATION_FAILED", details: [{ path: "colour", message: "unknown field" }] });
+    expect(((await refused.json()) as ErrorResponse).error).toMatchObject({
+      code: "VALIDATION_FAILED",
+      details: [{ path: "colour", message: "unknown field" }],
+    });
     expect((await alice.state<{ kind: string }>(roomId, CLASSIFICATION_EVENT_TYPE)).kind).toBe("clinical");
 
     const changed = await put({ kind: "operational" });
     expect(changed.status).toBe(200);
     expect((await alice.state<{ kind: string }>(roomId, CLASSIFICATION_EVENT_TYPE)).kind).toBe("operational");
-    const audit = (await (await fetch(api("/audit?action=room.classify&limit=1"), { headers: { cookie } })).json()) as { entries: { actor: string; target: string; details: unknown }[] };
+    const audit = (await (await fetch(api("/audit?action=room.classify&limit=1"), { headers: { cookie } })).json()) as {
+      entries: { actor: string; target: string; details: unknown }[];
+    };
     expect(audit.entries[0]).toMatchObject({ actor: alice.userId, target: roomId, details: { kind: "operational", previous: "clinical", via: "portal" } });
   });
 
@@ -157,10 +177,11 @@ describe("walking skeleton on a real homeserver", () => {
     const dir = mkdtempSync(join(tmpdir(), "handover-cli-"));
     const configPath = join(dir, "config.yaml");
     writeFileSync(configPath, stringify({ ...handover.config, web: { ...handover.config.web, portalDir: undefined } }));
-    const cli = (...args: string[]) => run(process.execPath, ["--import", "tsx", "appservice/src/cli.ts", ...args, "--config", configPath]).then(
-      ({ stdout }) => ({ code: 0, out: stdout }),
-      (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, out: error.stdout + error.stderr }),
-    );
+    const cli = (...args: string[]) =>
+      run(process.execPath, ["--import", "tsx", "appservice/src/cli.ts", ...args, "--config", configPath]).then(
+        ({ stdout }) => ({ code: 0, out: stdout }),
+        (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, out: error.stdout + error.stderr }),
+      );
     const intact = await cli("audit", "verify");
     expect(intact).toMatchObject({ code: 0, out: expect.stringMatching(/audit trail intact/) });
 
@@ -181,8 +202,13 @@ describe("walking skeleton on a real homeserver", () => {
   it("`handover config check` names the bad key of an invalid config", async () => {
     const dir = mkdtempSync(join(tmpdir(), "handover-cli-"));
     const configPath = join(dir, "config.yaml");
-    writeFileSync(configPath, stringify({ ...handover.config, web: { ...handover.config.web, portalDir: undefined }, access: { sessionTtl: "forever", rolez: {} } }));
-    const result = await run(process.execPath, ["--import", "tsx", "appservice/src/cli.ts", "config", "check", "--config", configPath]).catch((error: { code: number; stderr: string }) => error);
+    writeFileSync(
+      configPath,
+      stringify({ ...handover.config, web: { ...handover.config.web, portalDir: undefined }, access: { sessionTtl: "forever", rolez: {} } }),
+    );
+    const result = await run(process.execPath, ["--import", "tsx", "appservice/src/cli.ts", "config", "check", "--config", configPath]).catch(
+      (error: { code: number; stderr: string }) => error,
+    );
     expect(result).toMatchObject({ code: 2 });
     expect((result as { stderr: string }).stderr).toMatch(/access.rolez: unknown key/);
     expect((result as { stderr: string }).stderr).toMatch(/access.sessionTtl: expected duration/);

@@ -1,5 +1,5 @@
-import { matrixRequest, registerUser } from "../harness/client.js";
 import type { MatrixUser } from "../harness/client.js";
+import { matrixRequest, registerUser } from "../harness/client.js";
 import type { TrustInfo } from "../harness/stack.js";
 
 /** A person using the client-server API the way any Matrix client does. */
@@ -18,7 +18,11 @@ export class TestUser {
   }
 
   request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    return matrixRequest<T>(`${this.trust.clientUrl}/_matrix/client/v3${path}`, { method, accessToken: this.user.accessToken, ...(body === undefined ? {} : { body }) });
+    return matrixRequest<T>(`${this.trust.clientUrl}/_matrix/client/v3${path}`, {
+      method,
+      accessToken: this.user.accessToken,
+      ...(body === undefined ? {} : { body }),
+    });
   }
 
   async createRoom(name: string, options: Record<string, unknown> = {}): Promise<string> {
@@ -32,7 +36,10 @@ export class TestUser {
 
   async send(roomId: string, body: string): Promise<string> {
     const txn = `t${Date.now()}${Math.random().toString(36).slice(2)}`;
-    const { event_id } = await this.request<{ event_id: string }>("PUT", `/rooms/${encodeURIComponent(roomId)}/send/m.room.message/${txn}`, { msgtype: "m.text", body });
+    const { event_id } = await this.request<{ event_id: string }>("PUT", `/rooms/${encodeURIComponent(roomId)}/send/m.room.message/${txn}`, {
+      msgtype: "m.text",
+      body,
+    });
     return event_id;
   }
 
@@ -41,7 +48,10 @@ export class TestUser {
   }
 
   async members(roomId: string): Promise<Record<string, string>> {
-    const { chunk } = await this.request<{ chunk: { state_key: string; content: { membership: string } }[] }>("GET", `/rooms/${encodeURIComponent(roomId)}/members`);
+    const { chunk } = await this.request<{ chunk: { state_key: string; content: { membership: string } }[] }>(
+      "GET",
+      `/rooms/${encodeURIComponent(roomId)}/members`,
+    );
     return Object.fromEntries(chunk.map((event) => [event.state_key, event.content.membership]));
   }
 

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { parse } from "yaml";
 import type { z } from "zod";
-import { type HandoverConfig, configSchema } from "./schema.js";
+import { configSchema, type HandoverConfig } from "./schema.js";
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {

@@ -38,7 +38,10 @@ function render(node: JsonSchemaNode, depth: number): string[] {
     if (value === undefined) {
       lines.push(`${indent}# ${key}:`);
     } else if (typeof value === "object" && value !== null) {
-      const nested = stringify(value, { lineWidth: 0 }).trimEnd().split("\n").map((line) => `${indent}  ${line}`);
+      const nested = stringify(value, { lineWidth: 0 })
+        .trimEnd()
+        .split("\n")
+        .map((line) => `${indent}  ${line}`);
       lines.push(`${indent}${key}:`, ...nested);
     } else {
       lines.push(`${indent}${key}: ${scalar(value)}`);

@@ -14,15 +14,19 @@ const duration = (example: string) =>
     .refine((text) => parseDuration(text) !== undefined, { message: "expected duration (e.g. 90s, 15m, 8h, 30d)" })
     .meta({ examples: [example] });
 
-
-const matrixUserId = z
-  .string()
-  .regex(/^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:\d+)?$/, { message: "expected a Matrix user ID like @alice:trust.example" });
+const matrixUserId = z.string().regex(/^@[a-z0-9._=\-/+]+:[A-Za-z0-9.-]+(:\d+)?$/, { message: "expected a Matrix user ID like @alice:trust.example" });
 
 const homeserverSchema = z
   .strictObject({
-    serverName: z.string().min(1).describe("The trust's Matrix server name: the part after ':' in user IDs.").meta({ examples: ["matrix.trust.nhs.uk"] }),
-    url: z.url().describe("Client-server API base URL Handover uses to reach Synapse.").meta({ examples: ["http://synapse:8008"] }),
+    serverName: z
+      .string()
+      .min(1)
+      .describe("The trust's Matrix server name: the part after ':' in user IDs.")
+      .meta({ examples: ["matrix.trust.nhs.uk"] }),
+    url: z
+      .url()
+      .describe("Client-server API base URL Handover uses to reach Synapse.")
+      .meta({ examples: ["http://synapse:8008"] }),
     adminAccessToken: z
       .string()
       .min(1)
@@ -34,10 +38,17 @@ const homeserverSchema = z
 const appserviceSchema = z
   .strictObject({
     id: z.string().min(1).default("handover").describe("Appservice id in the registration file."),
-    botLocalpart: z.string().regex(/^[a-z0-9._=\-/]+$/).default("handover").describe("Localpart of the bot user, @<botLocalpart>:<serverName>."),
+    botLocalpart: z
+      .string()
+      .regex(/^[a-z0-9._=\-/]+$/)
+      .default("handover")
+      .describe("Localpart of the bot user, @<botLocalpart>:<serverName>."),
     bindAddress: z.string().default("127.0.0.1").describe("Address the transaction endpoint listens on."),
     port: z.number().int().min(1).max(65535).default(9000).describe("Port the transaction endpoint listens on."),
-    url: z.url().describe("URL Synapse uses to reach the transaction endpoint (written into the registration).").meta({ examples: ["http://handover:9000"] }),
+    url: z
+      .url()
+      .describe("URL Synapse uses to reach the transaction endpoint (written into the registration).")
+      .meta({ examples: ["http://handover:9000"] }),
     registrationFile: z
       .string()
       .min(1)
@@ -49,7 +60,11 @@ const appserviceSchema = z
 
 const databaseSchema = z
   .strictObject({
-    url: z.string().regex(/^postgres(ql)?:\/\//, { message: "expected a postgres:// URL" }).describe("PostgreSQL connection URL. Env: HANDOVER__DATABASE__URL.").meta({ examples: ["postgres://handover:secret@postgres:5432/handover"] }),
+    url: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, { message: "expected a postgres:// URL" })
+      .describe("PostgreSQL connection URL. Env: HANDOVER__DATABASE__URL.")
+      .meta({ examples: ["postgres://handover:secret@postgres:5432/handover"] }),
     poolSize: z.number().int().min(1).max(100).default(10).describe("Connections in the pool."),
   })
   .describe("Handover's own PostgreSQL database.");
@@ -58,7 +73,10 @@ const webSchema = z
   .strictObject({
     bindAddress: z.string().default("127.0.0.1").describe("Address the admin API and portal listen on."),
     port: z.number().int().min(1).max(65535).default(8090).describe("Port the admin API and portal listen on."),
-    publicUrl: z.url().describe("URL people use to open the portal; cookies are marked Secure when it is https.").meta({ examples: ["https://handover.trust.nhs.uk"] }),
+    publicUrl: z
+      .url()
+      .describe("URL people use to open the portal; cookies are marked Secure when it is https.")
+      .meta({ examples: ["https://handover.trust.nhs.uk"] }),
     portalDir: z.string().optional().describe("Directory of the built portal to serve; unset serves the API only."),
   })
   .describe("Admin API (/api/v1) and portal.");

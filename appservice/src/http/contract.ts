@@ -131,7 +131,15 @@ export interface RouteContract {
 
 /** The route table: one row per endpoint under /api/v1. */
 export const API = {
-  signIn: { method: "post", path: "/session", summary: "Sign in with a Matrix account on this trust's homeserver", access: "public", body: signInRequestSchema, response: sessionSchema, status: 201 },
+  signIn: {
+    method: "post",
+    path: "/session",
+    summary: "Sign in with a Matrix account on this trust's homeserver",
+    access: "public",
+    body: signInRequestSchema,
+    response: sessionSchema,
+    status: 201,
+  },
   currentSession: { method: "get", path: "/session", summary: "The signed-in person and role", access: "session", response: sessionSchema },
   signOut: { method: "delete", path: "/session", summary: "Sign out", access: "session", response: emptySchema },
   overview: { method: "get", path: "/overview", summary: "Health of this trust's Handover", access: "session", response: overviewSchema },
@@ -146,7 +154,13 @@ export const API = {
     response: roomSummarySchema,
   },
   listAudit: { method: "get", path: "/audit", summary: "Audit trail, newest first", access: "session", query: auditQuerySchema, response: auditPageSchema },
-  verifyAudit: { method: "get", path: "/audit/verification", summary: "Check the audit trail's hash chain", access: "session", response: auditVerificationSchema },
+  verifyAudit: {
+    method: "get",
+    path: "/audit/verification",
+    summary: "Check the audit trail's hash chain",
+    access: "session",
+    response: auditVerificationSchema,
+  },
 } as const satisfies Record<string, RouteContract>;
 
 export const API_PREFIX = "/api/v1";

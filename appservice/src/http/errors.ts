@@ -1,5 +1,5 @@
-import type { ErrorCode, ErrorResponse } from "./contract.js";
 import { HandoverError } from "../domain/errors.js";
+import type { ErrorCode, ErrorResponse } from "./contract.js";
 
 /** The one table from error code to HTTP status. */
 export const STATUS_OF: Record<ErrorCode, number> = {

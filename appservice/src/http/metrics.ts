@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
 
 /** Prometheus metrics of one Handover instance (its own registry: tests run two in a process). */
 export class HandoverMetrics {

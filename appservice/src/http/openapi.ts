@@ -1,11 +1,14 @@
 import { z } from "zod";
-import { API, API_PREFIX, type RouteContract, errorResponseSchema } from "./contract.js";
+import { API, API_PREFIX, errorResponseSchema, type RouteContract } from "./contract.js";
 
 const jsonSchema = (schema: z.ZodType, io: "input" | "output") => z.toJSONSchema(schema, { io, unrepresentable: "any" });
 
 function parameters(route: RouteContract): unknown[] {
   const out: unknown[] = [];
-  for (const [where, schema] of [["path", route.params], ["query", route.query]] as const) {
+  for (const [where, schema] of [
+    ["path", route.params],
+    ["query", route.query],
+  ] as const) {
     if (!schema) continue;
     const shape = jsonSchema(schema, "input") as { properties?: Record<string, unknown>; required?: string[] };
     for (const [name, property] of Object.entries(shape.properties ?? {})) {

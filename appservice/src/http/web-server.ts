@@ -1,12 +1,12 @@
 import { existsSync } from "node:fs";
-import { type Server, createServer } from "node:http";
+import { createServer, type Server } from "node:http";
 import { join, resolve } from "node:path";
 import express, { type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "pino";
 import type { z } from "zod";
 import { HandoverError } from "../domain/errors.js";
 import { API, API_PREFIX, type RouteContract, type Session } from "./contract.js";
-import { STATUS_OF, errorBody, toHandoverError } from "./errors.js";
+import { errorBody, STATUS_OF, toHandoverError } from "./errors.js";
 import type { HandoverMetrics } from "./metrics.js";
 import { openApiDocument } from "./openapi.js";
 

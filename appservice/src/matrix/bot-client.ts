@@ -1,10 +1,10 @@
 import { createHash } from "node:crypto";
-import { type MatrixClient, MatrixError, Method, createClient } from "matrix-js-sdk";
+import { createClient, type MatrixClient, MatrixError, Method } from "matrix-js-sdk";
 import type { Logger } from "pino";
 import type { PowerLevelReader, RoomNotifier } from "../domain/commands/bot-commands.js";
 import { HandoverError } from "../domain/errors.js";
-import type { RoomStateWriter } from "../domain/rooms/room-classifier.js";
 import { CLASSIFICATION_EVENT_TYPE } from "../domain/rooms/room.js";
+import type { RoomStateWriter } from "../domain/rooms/room-classifier.js";
 import type { RoomMembershipActions, RoomSnapshot } from "../domain/rooms/room-events.js";
 
 export interface RoomAdminGranter {
@@ -26,7 +26,10 @@ type SdkLogger = NonNullable<Parameters<typeof createClient>[0]["logger"]>;
 /** matrix-js-sdk logs every request at debug level: route that into Handover's own logs. */
 function sdkLogger(logger: Logger): SdkLogger {
   const child = logger.child({ component: "matrix-js-sdk" });
-  const at = (level: "trace" | "debug" | "info" | "warn" | "error") => (...msg: unknown[]) => child[level](msg.map(String).join(" "));
+  const at =
+    (level: "trace" | "debug" | "info" | "warn" | "error") =>
+    (...msg: unknown[]) =>
+      child[level](msg.map(String).join(" "));
   const sdk: SdkLogger = { trace: at("trace"), debug: at("trace"), info: at("debug"), warn: at("warn"), error: at("error"), getChild: () => sdk };
   return sdk;
 }
@@ -85,7 +88,7 @@ export class BotClient implements RoomNotifier, PowerLevelReader, RoomStateWrite
     try {
       await this.request(Method.Put, endpoint, content, `set ${type}`);
     } catch (error) {
-      const forbidden = (error as { cause?: unknown }).cause instanceof MatrixError && ((error as { cause: MatrixError }).cause.errcode === "M_FORBIDDEN");
+      const forbidden = (error as { cause?: unknown }).cause instanceof MatrixError && (error as { cause: MatrixError }).cause.errcode === "M_FORBIDDEN";
       if (!forbidden) throw error;
       // The bot lacks power in a room it was invited to: take it through the admin API, then retry.
       await this.admin.makeRoomAdmin(roomId, this.botUserId);

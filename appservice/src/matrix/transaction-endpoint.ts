@@ -1,5 +1,5 @@
 import { timingSafeEqual } from "node:crypto";
-import { type Server, createServer } from "node:http";
+import { createServer, type Server } from "node:http";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { AppService } from "matrix-appservice";
 import { HandoverError } from "../domain/errors.js";

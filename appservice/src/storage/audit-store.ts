@@ -1,6 +1,6 @@
 import type { DataSource } from "typeorm";
 import type { AuditEvent, AuditQueryInput, AuditStore } from "../domain/audit/audit-trail.js";
-import { type ChainHead, type ChainedAuditRecord, GENESIS_HASH, hashRecord } from "../domain/audit/chain.js";
+import { type ChainedAuditRecord, type ChainHead, GENESIS_HASH, hashRecord } from "../domain/audit/chain.js";
 
 interface AuditRow {
   seq: string;
@@ -41,14 +41,20 @@ export class PostgresAuditStore implements AuditStore {
       const at = new Date();
       const record = { seq, at, actor: event.actor, action: event.action, target: event.target, details: event.details };
       const hash = hashRecord(record, prevHash);
-      await tx.query(
-        "INSERT INTO audit_log (seq, at, actor, action, target, details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        [seq, at, event.actor, event.action, event.target, JSON.stringify(event.details), prevHash, hash],
-      );
-      await tx.query(
-        "INSERT INTO audit_head (id, seq, hash) VALUES (1, $1, $2) ON CONFLICT (id) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash",
-        [seq, hash],
-      );
+      await tx.query("INSERT INTO audit_log (seq, at, actor, action, target, details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", [
+        seq,
+        at,
+        event.actor,
+        event.action,
+        event.target,
+        JSON.stringify(event.details),
+        prevHash,
+        hash,
+      ]);
+      await tx.query("INSERT INTO audit_head (id, seq, hash) VALUES (1, $1, $2) ON CONFLICT (id) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash", [
+        seq,
+        hash,
+      ]);
       return { ...record, prevHash, hash };
     });
   }

@@ -42,10 +42,11 @@ export class PostgresInboxStore implements InboxStore {
   }
 
   async failed(id: number, error: string, giveUp: boolean): Promise<void> {
-    await this.db.query(
-      "UPDATE inbound_events SET attempts = attempts + 1, last_error = $2, failed_at = CASE WHEN $3 THEN now() ELSE NULL END WHERE id = $1",
-      [id, error.slice(0, 2000), giveUp],
-    );
+    await this.db.query("UPDATE inbound_events SET attempts = attempts + 1, last_error = $2, failed_at = CASE WHEN $3 THEN now() ELSE NULL END WHERE id = $1", [
+      id,
+      error.slice(0, 2000),
+      giveUp,
+    ]);
   }
 
   async lastTransactionAt(): Promise<Date | null> {

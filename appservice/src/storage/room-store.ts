@@ -1,6 +1,6 @@
 import type { DataSource } from "typeorm";
-import type { RoomKind } from "../http/contract.js";
 import type { BotMembership, Room, RoomStore } from "../domain/rooms/room.js";
+import type { RoomKind } from "../http/contract.js";
 
 interface RoomRow {
   room_id: string;
@@ -61,7 +61,10 @@ export class PostgresRoomStore implements RoomStore {
     const values = entries.map(([, value]) => value);
     const insertColumns = ["room_id", ...columns].join(", ");
     const placeholders = values.map((_, i) => `$${i + 2}`);
-    const updates = columns.map((column) => `${column} = EXCLUDED.${column}`).concat("updated_at = now()").join(", ");
+    const updates = columns
+      .map((column) => `${column} = EXCLUDED.${column}`)
+      .concat("updated_at = now()")
+      .join(", ");
     const [row] = (await this.db.query(
       `INSERT INTO rooms (${insertColumns}) VALUES ($1${placeholders.map((p) => `, ${p}`).join("")})
        ON CONFLICT (room_id) DO UPDATE SET ${updates} RETURNING *`,

@@ -1,5 +1,5 @@
 import type { AuditEvent, AuditQueryInput, AuditRecorder, AuditStore } from "../domain/audit/audit-trail.js";
-import { type ChainHead, type ChainedAuditRecord, GENESIS_HASH, hashRecord } from "../domain/audit/chain.js";
+import { type ChainedAuditRecord, type ChainHead, GENESIS_HASH, hashRecord } from "../domain/audit/chain.js";
 import type { Clock } from "../domain/clock.js";
 import type { InboxItem, InboxStore, Quarantined } from "../domain/intake/inbox.js";
 import type { MatrixEvent } from "../domain/matrix-event.js";
@@ -67,7 +67,15 @@ export class MemoryRoomStore implements RoomStore {
     return counts;
   }
   async upsert(roomId: string, fields: Partial<Omit<Room, "roomId">>): Promise<Room> {
-    const base: Room = this.rooms.get(roomId) ?? { roomId, name: null, kind: null, encrypted: false, botMembership: "invite", classifiedBy: null, classifiedAt: null };
+    const base: Room = this.rooms.get(roomId) ?? {
+      roomId,
+      name: null,
+      kind: null,
+      encrypted: false,
+      botMembership: "invite",
+      classifiedBy: null,
+      classifiedAt: null,
+    };
     const defined = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
     const room = { ...base, ...defined };
     this.rooms.set(roomId, room);

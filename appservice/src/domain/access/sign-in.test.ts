@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { FakeClock, RecordingAudit } from "../../testing/fakes.js";
 import type { Role } from "../../http/contract.js";
+import { FakeClock, RecordingAudit } from "../../testing/fakes.js";
 import { HandoverError } from "../errors.js";
 import { PortalSignIn, type SessionStore, type StoredSession } from "./sign-in.js";
 

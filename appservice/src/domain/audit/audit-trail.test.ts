@@ -7,7 +7,8 @@ import { isValidNhsNumberDigits, redactAuditDetails } from "./redaction.js";
 async function trailWith(count: number) {
   const store = new MemoryAuditStore();
   const trail = new AuditTrail(store);
-  for (let i = 0; i < count; i++) await trail.record({ actor: "@alice:trust-a.test", action: "room.classify", target: `!r${i}:trust-a.test`, details: { kind: "clinical" } });
+  for (let i = 0; i < count; i++)
+    await trail.record({ actor: "@alice:trust-a.test", action: "room.classify", target: `!r${i}:trust-a.test`, details: { kind: "clinical" } });
   return { store, trail };
 }
 

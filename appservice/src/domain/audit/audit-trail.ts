@@ -1,5 +1,5 @@
 import type { AuditPage, AuditVerification } from "../../http/contract.js";
-import { type ChainHead, type ChainedAuditRecord, ChainVerifier } from "./chain.js";
+import { type ChainedAuditRecord, type ChainHead, ChainVerifier } from "./chain.js";
 import { redactAuditDetails } from "./redaction.js";
 
 export interface AuditEvent {

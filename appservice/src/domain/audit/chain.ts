@@ -81,7 +81,10 @@ export class ChainVerifier {
     const lastSeq = this.expectedSeq - 1;
     if (head === null && lastSeq > 0) this.problems.push({ seq: lastSeq, problem: "chain head record is missing" });
     if (head !== null && (head.seq !== lastSeq || head.hash !== this.prevHash)) {
-      this.problems.push({ seq: head.seq, problem: `chain head says entry ${head.seq} is last, but the trail ends at ${lastSeq}: entries were deleted or altered` });
+      this.problems.push({
+        seq: head.seq,
+        problem: `chain head says entry ${head.seq} is last, but the trail ends at ${lastSeq}: entries were deleted or altered`,
+      });
     }
     return { ok: this.problems.length === 0, checked: this.checked, problems: this.problems };
   }

@@ -15,9 +15,7 @@ export function isValidNhsNumberDigits(digits: string): boolean {
 }
 
 function redactString(text: string): string {
-  return text.replace(TEN_DIGITS, (match, a: string, b: string, c: string) =>
-    isValidNhsNumberDigits(`${a}${b}${c}`) ? "[nhs-number]" : match,
-  );
+  return text.replace(TEN_DIGITS, (match, a: string, b: string, c: string) => (isValidNhsNumberDigits(`${a}${b}${c}`) ? "[nhs-number]" : match));
 }
 
 export function redactAuditDetails(value: unknown): unknown {

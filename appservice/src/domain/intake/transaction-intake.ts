@@ -33,7 +33,8 @@ export class TransactionIntake {
       throw new HandoverError("VALIDATION_FAILED", "transaction body must be a JSON object");
     }
     const rawEvents = (body as { events?: unknown }).events ?? [];
-    if (!Array.isArray(rawEvents)) throw new HandoverError("VALIDATION_FAILED", "transaction 'events' must be an array", [{ path: "events", message: "expected array" }]);
+    if (!Array.isArray(rawEvents))
+      throw new HandoverError("VALIDATION_FAILED", "transaction 'events' must be an array", [{ path: "events", message: "expected array" }]);
     const events: MatrixEvent[] = [];
     const quarantined: Quarantined[] = [];
     for (const raw of rawEvents) {

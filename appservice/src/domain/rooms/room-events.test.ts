@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { FakeClock, MemoryRoomStore, RecordingAudit, messageEvent } from "../../testing/fakes.js";
+import { FakeClock, MemoryRoomStore, messageEvent, RecordingAudit } from "../../testing/fakes.js";
 import { BotCommands } from "../commands/bot-commands.js";
 import type { MatrixEvent } from "../matrix-event.js";
 import { CLASSIFICATION_EVENT_TYPE } from "./room.js";
@@ -53,7 +53,9 @@ const member = (membership: string, extra: Partial<MatrixEvent> = {}): MatrixEve
 describe("room events", () => {
   it("accepts an invite to a room on its own server, and records the room on join", async () => {
     const { events, joined, rooms, audit } = setup();
-    await events.handle(member("invite", { unsigned: { invite_room_state: [{ type: "m.room.create", sender: "@alice:trust-a.test", state_key: "", content: {} }] } }));
+    await events.handle(
+      member("invite", { unsigned: { invite_room_state: [{ type: "m.room.create", sender: "@alice:trust-a.test", state_key: "", content: {} }] } }),
+    );
     expect(joined).toEqual(["!r:trust-a.test"]);
     await events.handle(member("join", { sender: BOT }));
     expect(await rooms.get("!r:trust-a.test")).toMatchObject({ botMembership: "join", name: "Ward 7", kind: null });
@@ -75,7 +77,11 @@ describe("room events", () => {
   });
 
   it("picks up an existing classification when it joins", async () => {
-    const { events, rooms } = setup({ name: null, encrypted: true, classification: { content: { kind: "operational", classified_by: "@x:trust-a.test" }, sender: "@bot", ts: 1 } });
+    const { events, rooms } = setup({
+      name: null,
+      encrypted: true,
+      classification: { content: { kind: "operational", classified_by: "@x:trust-a.test" }, sender: "@bot", ts: 1 },
+    });
     await events.handle(member("join", { sender: BOT }));
     expect(await rooms.get("!r:trust-a.test")).toMatchObject({ kind: "operational", classifiedBy: "@x:trust-a.test", encrypted: true });
   });
@@ -84,10 +90,20 @@ describe("room events", () => {
     const { events, rooms, states, notices, audit } = setup();
     await events.handle(member("join", { sender: BOT }));
     await events.handle(messageEvent({ room_id: "!r:trust-a.test", body: "!handover classify clinical" }));
-    expect(states).toEqual([{ roomId: "!r:trust-a.test", type: CLASSIFICATION_EVENT_TYPE, content: expect.objectContaining({ kind: "clinical", classified_by: "@alice:trust-a.test" }) }]);
+    expect(states).toEqual([
+      {
+        roomId: "!r:trust-a.test",
+        type: CLASSIFICATION_EVENT_TYPE,
+        content: expect.objectContaining({ kind: "clinical", classified_by: "@alice:trust-a.test" }),
+      },
+    ]);
     expect((await rooms.get("!r:trust-a.test"))?.kind).toBe("clinical");
     expect(notices).toEqual(["This room is now classified as clinical."]);
-    expect(audit.events.at(-1)).toMatchObject({ action: "room.classify", actor: "@alice:trust-a.test", details: { kind: "clinical", previous: null, via: "command" } });
+    expect(audit.events.at(-1)).toMatchObject({
+      action: "room.classify",
+      actor: "@alice:trust-a.test",
+      details: { kind: "clinical", previous: null, via: "command" },
+    });
   });
 
   it("mirrors a classification state event and ignores a bogus kind", async () => {

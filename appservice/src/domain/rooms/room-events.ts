@@ -1,5 +1,5 @@
 import type { AuditRecorder } from "../audit/audit-trail.js";
-import { BotCommands, isCommand } from "../commands/bot-commands.js";
+import { type BotCommands, isCommand } from "../commands/bot-commands.js";
 import { type MatrixEvent, serverNameOf } from "../matrix-event.js";
 import { CLASSIFICATION_EVENT_TYPE, type RoomStore } from "./room.js";
 import type { RoomClassifier } from "./room-classifier.js";
