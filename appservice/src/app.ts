@@ -24,6 +24,7 @@ import type { AppserviceTokens } from "./matrix/registration-file.js";
 import { TransactionEndpoint } from "./matrix/transaction-endpoint.js";
 import { PostgresAuditStore } from "./storage/audit-store.js";
 import { createDataSource } from "./storage/data-source.js";
+import { PostgresFilingLedger } from "./storage/filing-ledger-store.js";
 import { PostgresInboxStore } from "./storage/inbox-store.js";
 import { JobScheduler } from "./storage/job-scheduler.js";
 import { PostgresRoomStore } from "./storage/room-store.js";
@@ -106,6 +107,7 @@ export class Handover {
       admin,
       botUserId: this.botUserId,
       jobs: this.jobs,
+      filings: new PostgresFilingLedger(this.db),
     };
     this.capabilities = CAPABILITIES.map((factory) => factory(platform));
     const handleEvent = async (event: MatrixEvent) => {

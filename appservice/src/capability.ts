@@ -3,6 +3,7 @@ import type { DataSource } from "typeorm";
 import type { HandoverConfig } from "./config/schema.js";
 import type { AuditTrail } from "./domain/audit/audit-trail.js";
 import type { Clock } from "./domain/clock.js";
+import type { FilingLedger } from "./domain/filing/filed-range.js";
 import type { MatrixEvent } from "./domain/matrix-event.js";
 import type { RoomStore } from "./domain/rooms/room.js";
 import type { HandoverMetrics } from "./http/metrics.js";
@@ -41,6 +42,8 @@ export interface Platform {
   bot: BotClient;
   admin: SynapseAdminClient;
   botUserId: string;
+  /** Filed ranges: written by EHR filing, read by retention. */
+  filings: FilingLedger;
   /** Periodic jobs that run in one Handover process at a time (a PostgreSQL advisory lock). */
   jobs: JobScheduler;
 }

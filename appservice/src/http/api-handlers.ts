@@ -1,5 +1,6 @@
 import type { PortalSignIn } from "../domain/access/sign-in.js";
 import type { AuditTrail } from "../domain/audit/audit-trail.js";
+import { HandoverError } from "../domain/errors.js";
 import type { Room, RoomStore } from "../domain/rooms/room.js";
 import type { RoomClassifier } from "../domain/rooms/room-classifier.js";
 import type { Overview, RoomSummary, Session } from "./contract.js";
@@ -47,6 +48,11 @@ export function apiHandlers(services: ApiServices): Partial<RouteHandlers> {
     },
     overview: async () => services.overview(),
     listRooms: async () => ({ rooms: (await services.rooms.list()).map(roomSummary) }),
+    getRoom: async ({ params }) => {
+      const room = await services.rooms.get(params.roomId);
+      if (room === null || room.botMembership === "leave") throw new HandoverError("NOT_FOUND", `Handover's bot is not in room ${params.roomId}`);
+      return roomSummary(room);
+    },
     classifyRoom: async ({ params, body, session }) =>
       roomSummary(await services.classifier.classify(params.roomId, body.kind, signedIn(session).userId, "portal")),
     listAudit: async ({ query }) => services.audit.page(query),

@@ -5,38 +5,24 @@
  * This module imports nothing but zod: the portal bundles it.
  */
 import { z } from "zod";
+import { emptySchema, type RouteContract, roleSchema, roomIdParamsSchema, roomKindSchema } from "./contract-shared.js";
 
-export const ROLES = ["admin", "ig-lead", "auditor"] as const;
-export const roleSchema = z.enum(ROLES);
-export type Role = z.infer<typeof roleSchema>;
-
-export const ROOM_KINDS = ["clinical", "operational"] as const;
-export const roomKindSchema = z.enum(ROOM_KINDS);
-export type RoomKind = z.infer<typeof roomKindSchema>;
-
-export const ERROR_CODES = [
-  "VALIDATION_FAILED",
-  "UNAUTHENTICATED",
-  "SIGN_IN_FAILED",
-  "NO_ROLE",
-  "FORBIDDEN",
-  "NOT_FOUND",
-  "CONFLICT",
-  "HOMESERVER_UNAVAILABLE",
-  "HOMESERVER_REFUSED",
-  "INTERNAL",
-] as const;
-export const errorCodeSchema = z.enum(ERROR_CODES);
-export type ErrorCode = z.infer<typeof errorCodeSchema>;
-
-export const errorResponseSchema = z.object({
-  error: z.object({
-    code: errorCodeSchema,
-    message: z.string(),
-    details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
-  }),
-});
-export type ErrorResponse = z.infer<typeof errorResponseSchema>;
+export {
+  ERROR_CODES,
+  type ErrorCode,
+  type ErrorResponse,
+  emptySchema,
+  errorCodeSchema,
+  errorResponseSchema,
+  ROLES,
+  ROOM_KINDS,
+  type Role,
+  type RoomKind,
+  type RouteContract,
+  roleSchema,
+  roomIdParamsSchema,
+  roomKindSchema,
+} from "./contract-shared.js";
 
 export const signInRequestSchema = z.strictObject({
   username: z.string().min(1).max(255).describe("Matrix user ID or localpart on this trust's homeserver."),
@@ -76,10 +62,6 @@ export type RoomList = z.infer<typeof roomListSchema>;
 export const classifyRoomRequestSchema = z.strictObject({ kind: roomKindSchema });
 export type ClassifyRoomRequest = z.infer<typeof classifyRoomRequestSchema>;
 
-export const roomIdParamsSchema = z.strictObject({
-  roomId: z.string().regex(/^![^\s]+$/, { message: "expected a Matrix room ID like !abc:server" }),
-});
-
 export const auditEntrySchema = z.object({
   seq: z.number().int(),
   at: z.iso.datetime(),
@@ -112,25 +94,8 @@ export const auditVerificationSchema = z.object({
 });
 export type AuditVerification = z.infer<typeof auditVerificationSchema>;
 
-export const emptySchema = z.strictObject({});
-
-type Method = "get" | "post" | "put" | "delete";
-
-export interface RouteContract {
-  method: Method;
-  path: string;
-  summary: string;
-  /** Roles allowed; "public" needs no session, "session" any signed-in person. */
-  access: "public" | "session" | readonly Role[];
-  params?: z.ZodType;
-  query?: z.ZodType;
-  body?: z.ZodType;
-  response: z.ZodType;
-  status?: number;
-}
-
-/** The route table: one row per endpoint under /api/v1. */
-export const API = {
+/** The core's routes. */
+export const CORE_API = {
   signIn: {
     method: "post",
     path: "/session",
@@ -144,6 +109,14 @@ export const API = {
   signOut: { method: "delete", path: "/session", summary: "Sign out", access: "session", response: emptySchema },
   overview: { method: "get", path: "/overview", summary: "Health of this trust's Handover", access: "session", response: overviewSchema },
   listRooms: { method: "get", path: "/rooms", summary: "Rooms the bot knows, with their kind", access: "session", response: roomListSchema },
+  getRoom: {
+    method: "get",
+    path: "/rooms/:roomId",
+    summary: "One room the bot knows",
+    access: "session",
+    params: roomIdParamsSchema,
+    response: roomSummarySchema,
+  },
   classifyRoom: {
     method: "put",
     path: "/rooms/:roomId/classification",
@@ -161,6 +134,14 @@ export const API = {
     access: "session",
     response: auditVerificationSchema,
   },
+} as const satisfies Record<string, RouteContract>;
+
+/**
+ * The route table: one row per endpoint under /api/v1. Each capability keeps its schemas and
+ * routes in its own contract-<capability>.ts and adds its table here.
+ */
+export const API = {
+  ...CORE_API,
 } as const satisfies Record<string, RouteContract>;
 
 export const API_PREFIX = "/api/v1";

@@ -1,7 +1,9 @@
 import { DataSource } from "typeorm";
 import { Initial1732280000000 } from "./migrations/1732280000000-initial.js";
+import { FiledRanges1732280000001 } from "./migrations/1732280000001-filed-ranges.js";
 
-export const MIGRATIONS = [Initial1732280000000];
+/** In order. A capability adds its own migration file and one entry here. */
+export const MIGRATIONS = [Initial1732280000000, FiledRanges1732280000001];
 
 /** Schema changes only through migrations: `synchronize` stays off everywhere. */
 export function createDataSource(url: string, poolSize = 10): DataSource {
