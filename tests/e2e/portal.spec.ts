@@ -1,17 +1,9 @@
 import AxeBuilder from "@axe-core/playwright";
 import { expect, type Page, test } from "@playwright/test";
+import { e2eInfo } from "./e2e-info.js";
 
-interface E2eInfo {
-  portalUrl: string;
-  clientUrl: string;
-  roomId: string;
-  admin: { userId: string; accessToken: string };
-  auditor: { userId: string };
-  nurse: { userId: string };
-  password: string;
-}
-
-const info = JSON.parse(process.env.HANDOVER_E2E ?? "{}") as E2eInfo;
+const all = e2eInfo();
+const info = { ...all.trusts.a, password: all.password };
 
 async function expectAccessible(page: Page): Promise<void> {
   const results = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]).analyze();
@@ -39,11 +31,11 @@ test("an admin signs in with their Matrix account, sees the room and changes its
 
   await page.getByRole("link", { name: "Rooms", exact: true }).click();
   const table = page.getByRole("table", { name: "Rooms" });
-  await expect(table.getByRole("row", { name: /Ward 9 handover/ })).toBeVisible();
+  await expect(table.getByRole("row", { name: /Ward 9 handover \(A\)/ })).toBeVisible();
   await expectAccessible(page);
 
   await table
-    .getByRole("row", { name: /Ward 9 handover/ })
+    .getByRole("row", { name: /Ward 9 handover \(A\)/ })
     .getByRole("link", { name: /Change kind/ })
     .click();
   await expectAccessible(page);
