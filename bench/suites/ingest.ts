@@ -93,7 +93,9 @@ export async function ingest(): Promise<SuiteResult> {
       return performance.now() - started;
     };
     const drained = async () => {
+      const deadline = Date.now() + 120_000;
       for (;;) {
+        if (Date.now() > deadline) throw new Error("events were not all handled within 2 minutes");
         const { rows } = await db.query("SELECT count(*)::int AS n FROM inbound_events");
         if (rows[0].n === 0) return;
         await new Promise((resolve) => setTimeout(resolve, 5));
