@@ -78,12 +78,14 @@ export class Handover {
     const admin = new SynapseAdminClient(config.homeserver.url, config.homeserver.adminAccessToken);
     this.bot = new BotClient(config.homeserver.url, tokens.asToken, this.botUserId, admin, this.logger);
     const classifier = new RoomClassifier({ rooms: this.rooms, stateWriter: this.bot, audit: this.audit, clock: this.clock });
+    const capabilityCommands = new Map<string, string>();
     const commands = new BotCommands({
       notifier: this.bot,
       powerLevels: this.bot,
       classify: (roomId, kind, actor) => classifier.classify(roomId, kind, actor, "command"),
       room: (roomId) => this.rooms.get(roomId),
       version: VERSION,
+      capabilityCommands,
     });
     const roomEvents = new RoomEvents({
       botUserId: this.botUserId,
@@ -110,6 +112,9 @@ export class Handover {
       filings: new PostgresFilingLedger(this.db),
     };
     this.capabilities = CAPABILITIES.map((factory) => factory(platform));
+    for (const capability of this.capabilities) {
+      for (const [verb, help] of Object.entries(capability.commands ?? {})) capabilityCommands.set(verb.toLowerCase(), help);
+    }
     const handleEvent = async (event: MatrixEvent) => {
       await roomEvents.handle(event);
       for (const capability of this.capabilities) await capability.onEvent?.(event);
@@ -136,6 +141,7 @@ export class Handover {
         this.metrics.transactions.inc({ outcome });
       },
       onError: (error) => this.logger.error({ err: error }, "could not store transaction"),
+      routes: this.capabilities.flatMap((capability) => (capability.homeserverRoutes ? [capability.homeserverRoutes] : [])),
     });
     const signIn = new PortalSignIn({
       authenticator: new PasswordAuthenticator(config.homeserver.url, config.homeserver.serverName),
@@ -157,6 +163,7 @@ export class Handover {
       publicUrl: config.web.publicUrl,
       portalDir: config.web.portalDir,
       version: VERSION,
+      routes: this.capabilities.flatMap((capability) => (capability.webRoutes ? [capability.webRoutes] : [])),
     });
   }
 

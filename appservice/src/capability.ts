@@ -1,3 +1,4 @@
+import type { RequestHandler } from "express";
 import type { Logger } from "pino";
 import type { DataSource } from "typeorm";
 import type { HandoverConfig } from "./config/schema.js";
@@ -20,6 +21,11 @@ import type { SynapseAdminClient } from "./synapse/admin-client.js";
  */
 export interface Capability {
   readonly name: string;
+  /**
+   * `!handover <verb>` commands this capability answers itself (from onEvent), verb -> one help
+   * line. The core's command handler then leaves them alone and lists them in its help.
+   */
+  commands?: Readonly<Record<string, string>>;
   /** Every homeserver event, in order, after the core's room bookkeeping has seen it. */
   onEvent?(event: MatrixEvent): Promise<void>;
   /** Handlers for this capability's routes in the API contract. */
@@ -28,6 +34,13 @@ export interface Capability {
   stop?(): Promise<void>;
   /** Extra readiness checks shown at /readyz. */
   readiness?(): Promise<Record<string, boolean>>;
+  /**
+   * Routes outside the admin API contract, mounted at the web listener's root before the portal
+   * (e.g. /.well-known/... documents and peer-to-peer endpoints). They handle their own auth.
+   */
+  webRoutes?: RequestHandler;
+  /** Routes on the appservice listener for Synapse-side callers (e.g. a Synapse module), behind the homeserver token. */
+  homeserverRoutes?: RequestHandler;
 }
 
 /** What the core offers capabilities. */

@@ -9,6 +9,8 @@ import type { HandoverConfig } from "./config/schema.js";
 import { AuditTrail } from "./domain/audit/audit-trail.js";
 import { buildRegistration, renderRegistration } from "./matrix/registration.js";
 import { readRegistrationTokens } from "./matrix/registration-file.js";
+import { retentionPlanner } from "./retention/capability.js";
+import { roomRetentionView } from "./retention/handlers.js";
 import { PostgresAuditStore } from "./storage/audit-store.js";
 import { createDataSource, migrate } from "./storage/data-source.js";
 import { VERSION } from "./version.js";
@@ -81,6 +83,19 @@ program
     process.once("SIGINT", shutdown);
   });
 
+program
+  .command("sync")
+  .description("run directory sync once: print the changes (with --dry-run, only print them)")
+  .option(...configOption)
+  .option("--dry-run", "compute and print the changes without making them")
+  .action(async (options: { config: string; dryRun?: boolean }) => {
+    const { syncFromCli, describeRun } = await import("./directory/cli.js");
+    const { createLogger } = await import("./logger.js");
+    const config = await loadConfig(options.config);
+    const tokens = await readRegistrationTokens(config.appservice.registrationFile);
+    console.log(describeRun(await syncFromCli(config, tokens, createLogger("warn"), options.dryRun ?? false)));
+  });
+
 const configCommand = program.command("config").description("configuration tools");
 configCommand
   .command("check")
@@ -96,6 +111,37 @@ configCommand
   .description("print a sample config generated from the schema")
   .action(() => {
     process.stdout.write(sampleConfig());
+  });
+
+program
+  .command("retention")
+  .description("retention tools")
+  .command("plan")
+  .description("dry run: per room, what the next retention sweep would delete, when and why (changes nothing)")
+  .option(...configOption)
+  .option("--json", "print JSON instead of a table")
+  .option("--due", "only rooms with something due now")
+  .action(async (options: { config: string; json?: boolean; due?: boolean }) => {
+    const config = await loadConfig(options.config);
+    const plans = await withDatabase(config, (db) => retentionPlanner(db, config.retention).plan());
+    const shown = options.due ? plans.filter((plan) => plan.status === "due") : plans;
+    if (options.json) {
+      console.log(JSON.stringify(shown.map(roomRetentionView), null, 2));
+      return;
+    }
+    if (!config.retention) console.log("retention is off in this config (no `retention` section): nothing will be deleted until it is added\n");
+    for (const plan of shown.map(roomRetentionView)) {
+      console.log(`${plan.roomId}  ${plan.name ?? ""}`);
+      console.log(`  kind: ${plan.kind ?? "unclassified"}  policy: ${plan.policy?.name ?? "none"}  status: ${plan.status}`);
+      if (plan.deleteUpTo)
+        console.log(
+          `  would delete ${plan.dueEvents} message(s) sent up to ${plan.deleteUpTo}${plan.includesUnfiled ? " (including unfiled clinical content)" : ""}`,
+        );
+      if (plan.nextDeletionAt) console.log(`  next deletion: ${plan.nextDeletionAt}`);
+      if (plan.warningDueAt) console.log(`  would warn the room of a deletion on ${plan.warningDueAt}`);
+      console.log(`  filed: ${plan.filedEvents}  unfiled: ${plan.unfiledEvents}  why: ${plan.reason}`);
+    }
+    console.log(`${shown.length} room(s); ${plans.filter((plan) => plan.status === "due").length} due now`);
   });
 
 program

@@ -12,6 +12,9 @@ export interface E2eTrust {
   databaseUrl: string;
 }
 
+/** Bearer token of trust A's SCIM endpoint (directory sync), as Entra ID would be given it. */
+export const E2E_SCIM_TOKEN = "e2e-scim-token-for-trust-a-directory-sync";
+
 export interface E2eInfo {
   password: string;
   trusts: Record<"a" | "b", E2eTrust>;

@@ -1,12 +1,25 @@
 import { execFileSync } from "node:child_process";
 import { resolve } from "node:path";
 import type { Handover } from "../../appservice/src/app.js";
-import { buildSynapseRoot, startStack } from "../harness/stack.js";
+import { startFhirServer } from "../harness/fhir-server.js";
+import { buildSynapseRoot, startStack, type TrustInfo } from "../harness/stack.js";
+import { freePort, freePortExcept } from "../harness/util.js";
 import { startHandover } from "../support/handover-instance.js";
 import { eventually, TestUser } from "../support/matrix-user.js";
-import type { E2eInfo, E2eTrust } from "./e2e-info.js";
+import { E2E_SCIM_TOKEN, type E2eInfo, type E2eTrust } from "./e2e-info.js";
 
 export const PASSWORD = "e2e-password-123";
+
+/** Federation between the two e2e trusts over loopback http (docs/federation.md). */
+function e2eFederationConfig(trust: TrustInfo, peer: TrustInfo, peerWebPort: number) {
+  const letter = trust.key.toUpperCase();
+  return {
+    organisation: { name: `Trust ${letter} NHS Foundation Trust`, odsCode: `R${letter}${letter}`, contact: `federation@trust-${trust.key}.test` },
+    keyEncryptionSecret: `e2e-secret-for-trust-${trust.key}-signing-key`,
+    peers: { [peer.serverName]: `http://127.0.0.1:${peerWebPort}` },
+    allowInsecurePeers: true,
+  };
+}
 
 /**
  * The whole stack for the browser tests: two trusts' real Synapses, PostgreSQL, and a Handover
@@ -18,20 +31,34 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   const root = await buildSynapseRoot();
   const stack = await startStack({ trusts: ["a", "b"], root });
   const handovers: Handover[] = [];
+  // The trusts' record system for EHR filing: a real FHIR server on loopback (docs/records.md).
+  const fhir = await startFhirServer();
   const stop = async () => {
     await Promise.allSettled(handovers.map((handover) => handover.stop()));
+    await fhir.stop();
     await stack.stop();
   };
   try {
     const trusts = {} as Record<"a" | "b", E2eTrust>;
+    // Chosen up front: each trust's Handover is told where to reach the other's (federation).
+    const webPorts = { a: await freePort(), b: 0 };
+    webPorts.b = await freePortExcept([webPorts.a]);
     for (const key of ["a", "b"] as const) {
       const trust = stack.trusts[key];
       const admin = await TestUser.register(trust, "wardadmin", PASSWORD);
       const auditor = await TestUser.register(trust, "auditor", PASSWORD);
       const nurse = await TestUser.register(trust, "nurse", PASSWORD);
+      const peer = stack.trusts[key === "a" ? "b" : "a"];
       const handover = await startHandover(trust, stack.databaseUrls[key], {
         roles: { [admin.userId]: "admin", [auditor.userId]: "auditor" },
         portalDir: resolve("portal/dist"),
+        webPort: webPorts[key],
+        federation: e2eFederationConfig(trust, peer, webPorts[key === "a" ? "b" : "a"]),
+        records: { destination: "fhir", fhir: { baseUrl: fhir.baseUrl } },
+        // Directory sync on trust A, fed by SCIM as Entra ID would (docs/directory.md).
+        ...(key === "a"
+          ? { directory: { schedule: "1h", exempt: [admin.userId], scim: { name: "entra", bearerToken: E2E_SCIM_TOKEN, syncDelay: "1s" } } }
+          : {}),
       });
       handovers.push(handover);
       const roomId = await admin.createRoom(`Ward 9 handover (${key.toUpperCase()})`);

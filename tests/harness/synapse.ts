@@ -1,7 +1,7 @@
 import type { ChildProcess } from "node:child_process";
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { closeSync, mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, cpSync, mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { stringify } from "yaml";
 import type { Registration } from "../../appservice/src/matrix/registration.js";
@@ -31,6 +31,10 @@ export interface SynapseOptions {
   botLocalpart?: string;
   registrationId?: string;
   extraConfig?: Record<string, unknown>;
+  /** Synapse modules: each host directory is copied into the run directory (inside the chroot) and put on PYTHONPATH. */
+  modules?: readonly SynapseModule[];
+  /** Extra environment for the Synapse process. */
+  env?: Record<string, string>;
   startTimeoutMs?: number;
   /** Leave the run directory on stop, to read logs after a failure. */
   keepFiles?: boolean;
@@ -64,6 +68,15 @@ export interface SynapseServer extends SynapseInfo {
 }
 
 export const ADMIN_LOCALPART = "handover-admin";
+
+export interface SynapseModule {
+  /** Host directory holding the module's Python file(s). */
+  directory: string;
+  /** Dotted class name for homeserver.yaml's `modules:`. */
+  module: string;
+  /** The module's config, given the homeserver's directory as Synapse sees it (inside the chroot). */
+  config(dirInRoot: string): Record<string, unknown>;
+}
 
 /**
  * Ports we choose are free when chosen, but another process (or a homeserver starting in
@@ -107,6 +120,12 @@ async function startOnce(opts: SynapseOptions): Promise<SynapseServer> {
   writeFileSync(join(runDir, "signing.key"), signingKey(), { mode: 0o600 });
   await makeTlsCertificate(runDir, hostname);
   const sharedSecret = randomBytes(24).toString("hex");
+  const pythonPath = (opts.modules ?? []).map((mod, i) => {
+    const target = join(runDir, "python", String(i));
+    cpSync(mod.directory, target, { recursive: true });
+    return `${dir}/python/${i}`;
+  });
+  const modules = (opts.modules ?? []).map((mod) => ({ module: mod.module, config: mod.config(dir) }));
   const config = deepMerge(
     homeserverConfig({
       serverName,
@@ -116,7 +135,7 @@ async function startOnce(opts: SynapseOptions): Promise<SynapseServer> {
       registrationPath: `${dir}/handover-registration.yaml`,
       sharedSecret,
     }),
-    opts.extraConfig ?? {},
+    { ...(modules.length > 0 ? { modules } : {}), ...opts.extraConfig },
   );
   const configPath = join(runDir, "homeserver.yaml");
   writeFileSync(configPath, stringify(config));
@@ -133,6 +152,8 @@ async function startOnce(opts: SynapseOptions): Promise<SynapseServer> {
         LANG: "C.UTF-8",
         HOME: "/root",
         PYTHONUNBUFFERED: "1",
+        ...(pythonPath.length > 0 ? { PYTHONPATH: pythonPath.join(":") } : {}),
+        ...opts.env,
       },
     });
   } finally {

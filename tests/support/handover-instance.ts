@@ -1,6 +1,6 @@
 import { Handover } from "../../appservice/src/app.js";
 import { parseConfig } from "../../appservice/src/config/load.js";
-import type { HandoverConfig } from "../../appservice/src/config/schema.js";
+import type { HandoverConfig, HandoverConfigInput } from "../../appservice/src/config/schema.js";
 import type { Role } from "../../appservice/src/http/contract.js";
 import { createLogger } from "../../appservice/src/logger.js";
 import { readRegistrationTokens } from "../../appservice/src/matrix/registration-file.js";
@@ -13,6 +13,14 @@ export interface InstanceOptions {
   portalDir?: string;
   webPort?: number;
   logLevel?: HandoverConfig["logging"]["level"];
+  /** The `federation` config section (absent: federation off). */
+  federation?: HandoverConfigInput["federation"];
+  /** The `retention` config section (absent: retention off). */
+  retention?: HandoverConfigInput["retention"];
+  /** The `directory` config section (absent: directory sync off). */
+  directory?: HandoverConfigInput["directory"];
+  /** The `records` config section (absent: EHR filing off). */
+  records?: HandoverConfigInput["records"];
 }
 
 /** A Handover config for one trust of a running stack. */
@@ -30,6 +38,10 @@ export async function configFor(trust: TrustInfo, databaseUrl: string, options: 
     database: { url: databaseUrl, poolSize: 5 },
     web: { port: webPort, publicUrl: `http://127.0.0.1:${webPort}`, ...(options.portalDir ? { portalDir: options.portalDir } : {}) },
     access: { roles: options.roles ?? {} },
+    ...(options.federation ? { federation: options.federation } : {}),
+    ...(options.retention ? { retention: options.retention } : {}),
+    ...(options.directory ? { directory: options.directory } : {}),
+    ...(options.records ? { records: options.records } : {}),
     logging: { level: options.logLevel ?? (process.env.HANDOVER_LOG_LEVEL as HandoverConfig["logging"]["level"] | undefined) ?? "warn" },
   });
 }

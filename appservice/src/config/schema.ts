@@ -1,6 +1,9 @@
 import { z } from "zod";
 import { roleSchema } from "../http/contract.js";
+import { directorySchema } from "./directory.js";
 import { parseDuration } from "./duration.js";
+import { recordsSchema } from "./records.js";
+import { retentionSchema } from "./retention.js";
 
 /**
  * The one configuration schema: it is the type, the validator and the source of
@@ -98,6 +101,56 @@ const loggingSchema = z
   })
   .default({ level: "info" });
 
+const federationSchema = z
+  .strictObject({
+    organisation: z
+      .strictObject({
+        name: z
+          .string()
+          .min(1)
+          .max(200)
+          .describe("The trust's name as partners see it.")
+          .meta({ examples: ["Example Hospitals NHS Foundation Trust"] }),
+        odsCode: z
+          .string()
+          .regex(/^[A-Z0-9]{3,10}$/, { message: "expected an ODS code like RXX or RXX01" })
+          .describe("The trust's ODS code (https://fhir.nhs.uk/Id/ods-organization-code).")
+          .meta({ examples: ["RXX"] }),
+        contact: z
+          .string()
+          .min(3)
+          .max(320)
+          .describe("Who partners contact about the agreement (an email address).")
+          .meta({ examples: ["matrix-federation@example.nhs.uk"] }),
+      })
+      .describe("This trust's identity in agreements, published at /.well-known/handover/organisation."),
+    keyEncryptionSecret: z
+      .string()
+      .min(16)
+      .describe("Secret that encrypts the organisation's Ed25519 private signing key in the database. Env: HANDOVER__FEDERATION__KEY_ENCRYPTION_SECRET.")
+      .meta({ examples: ["change-me-to-a-long-random-secret"] }),
+    peers: z
+      .record(z.string().min(1), z.url())
+      .default({})
+      .describe(
+        "Where to reach a partner's Handover, by its Matrix server name. Unlisted partners are reached at https://<host of the server name>, whose reverse proxy must route /.well-known/handover/ and /_handover/ to Handover's web listener.",
+      )
+      .meta({ examples: [{ "matrix.partner.nhs.uk": "https://handover.partner.nhs.uk" }] }),
+    allowInsecurePeers: z
+      .boolean()
+      .default(false)
+      .describe("Allow plain http:// partner URLs. Only for tests on loopback: production traffic between trusts must be HTTPS."),
+    messageLifetime: duration("1h").default("1h").describe("How long a signed message stays valid after it is issued."),
+    clockSkew: duration("5m").default("5m").describe("Clock difference tolerated between two trusts' servers."),
+    aclSyncInterval: duration("1m").default("1m").describe("How often every managed room's server ACL is checked against the agreements."),
+    redeliveryInterval: duration("30s").default("30s").describe("How often undelivered messages to partners are sent again."),
+    roomAcls: z.boolean().default(true).describe("Write m.room.server_acl (this trust plus partners in scope) in every room Handover manages."),
+    moduleCheckWindow: duration("2m").default("2m").describe("The Synapse module counts as reachable if it asked for the allowed servers within this time."),
+  })
+  .describe(
+    "Federation agreements with other trusts. Leave out to run without federation: the Synapse module then enforces nothing and no server ACLs are written.",
+  );
+
 export const configSchema = z.strictObject({
   homeserver: homeserverSchema,
   appservice: appserviceSchema,
@@ -105,6 +158,10 @@ export const configSchema = z.strictObject({
   web: webSchema,
   access: accessSchema.default({ roles: {}, sessionTtl: "8h" }),
   logging: loggingSchema,
+  directory: directorySchema.optional(),
+  federation: federationSchema.optional(),
+  retention: retentionSchema.optional(),
+  records: recordsSchema.optional(),
 });
 
 export type HandoverConfig = z.infer<typeof configSchema>;

@@ -23,6 +23,7 @@ export const ERROR_CODES = [
   "CONFLICT",
   "HOMESERVER_UNAVAILABLE",
   "HOMESERVER_REFUSED",
+  "PEER_UNAVAILABLE",
   "INTERNAL",
 ] as const;
 export const errorCodeSchema = z.enum(ERROR_CODES);
@@ -56,4 +57,6 @@ export interface RouteContract {
   body?: z.ZodType;
   response: z.ZodType;
   status?: number;
+  /** A non-JSON answer: the handler returns the body as a string (e.g. a CSV export). */
+  produces?: "text/csv";
 }

@@ -5,7 +5,82 @@
  * This module imports nothing but zod: the portal bundles it.
  */
 import { z } from "zod";
+import { DIRECTORY_API } from "./contract-directory.js";
+import { FEDERATION_API } from "./contract-federation.js";
+import { RECORDS_API } from "./contract-records.js";
+import { RETENTION_API } from "./contract-retention.js";
 import { emptySchema, type RouteContract, roleSchema, roomIdParamsSchema, roomKindSchema } from "./contract-shared.js";
+
+export {
+  ACTION_KINDS,
+  type DirectoryAction,
+  type DirectoryRule,
+  type DirectoryRuleInput,
+  type DirectoryRuleList,
+  type DirectoryRun,
+  type DirectoryRunDetail,
+  type DirectoryRunList,
+  type DirectoryStatus,
+  directoryRuleSchema,
+  type PersonExplanation,
+  type PreviewRequest,
+  type RejectRequest,
+  RUN_STATUSES,
+  type SourceTest,
+} from "./contract-directory.js";
+export {
+  AGREEMENT_ACTIONS,
+  AGREEMENT_STATUSES,
+  type Agreement,
+  type AgreementActionRequest,
+  type AgreementDetail,
+  type AgreementList,
+  type AgreementMessage,
+  type AgreementScope,
+  type AgreementStatus,
+  type AgreementTerms,
+  type EnforcementHealth,
+  type Organisation,
+  type OurOrganisation,
+  type ProposeAgreementRequest,
+  proposeAgreementRequestSchema,
+  type WhitelistSnippet,
+} from "./contract-federation.js";
+
+export {
+  FILING_STATUSES,
+  type FiledPdf,
+  type FilingList,
+  type FilingReceiptSummary,
+  type FilingStatus,
+  type FilingSummary,
+  type LinkPatient,
+  type LinkPatientResult,
+  linkPatientSchema,
+  PATIENT_LOOKUPS,
+  type PatientLinkList,
+  type PatientLinkSummary,
+  type PatientSummary,
+  type RequestFiling,
+  requestFilingSchema,
+} from "./contract-records.js";
+export {
+  type DeletionList,
+  type DeletionQuery,
+  type DeletionRecord,
+  type LegalHoldList,
+  type LegalHoldView,
+  PLAN_STATUSES,
+  type PlaceHoldRequest,
+  type PolicyDraftInput,
+  type PolicyList,
+  type PolicyPreviewRequest,
+  type PolicyScopeInput,
+  type RetentionPlan,
+  type RetentionPolicyView,
+  type RoomRetention,
+  type SweepResult,
+} from "./contract-retention.js";
 
 export {
   ERROR_CODES,
@@ -142,6 +217,10 @@ export const CORE_API = {
  */
 export const API = {
   ...CORE_API,
+  ...DIRECTORY_API,
+  ...FEDERATION_API,
+  ...RETENTION_API,
+  ...RECORDS_API,
 } as const satisfies Record<string, RouteContract>;
 
 export const API_PREFIX = "/api/v1";

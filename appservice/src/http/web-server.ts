@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { join, resolve } from "node:path";
-import express, { type NextFunction, type Request, type Response } from "express";
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from "express";
 import type { Logger } from "pino";
 import type { z } from "zod";
 import { HandoverError } from "../domain/errors.js";
@@ -39,6 +39,8 @@ export interface WebServerOptions {
   publicUrl: string;
   portalDir: string | undefined;
   version: string;
+  /** Extra routers mounted at the root, after the API and before the portal (capabilities' own endpoints). */
+  routes?: RequestHandler[];
 }
 
 function readCookie(header: string | undefined, name: string): string | null {
@@ -105,6 +107,7 @@ export class WebServer {
     api.use((_req, _res, next) => next(new HandoverError("NOT_FOUND", "No such API endpoint")));
     api.use(this.errors);
     app.use(API_PREFIX, api);
+    for (const routes of options.routes ?? []) app.use(routes);
     if (options.portalDir) this.servePortal(resolve(options.portalDir));
   }
 
@@ -147,6 +150,7 @@ export class WebServer {
     const handler = this.options.handlers[name] as (context: unknown) => Promise<unknown>;
     const result = await handler(context);
     res.set("cache-control", "no-store");
+    if (route.produces) res.type(route.produces).attachment(`${name}.${route.produces.split("/")[1]}`);
     res.status(route.status ?? 200).send(result);
     this.options.metrics.httpRequests.inc({ route: name, status: String(route.status ?? 200) });
   }

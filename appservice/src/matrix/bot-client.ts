@@ -11,6 +11,17 @@ export interface RoomAdminGranter {
   makeRoomAdmin(roomId: string, userId: string): Promise<void>;
 }
 
+/** A timeline event as the client-server API returns it. */
+export interface TimelineEvent {
+  event_id: string;
+  sender: string;
+  type: string;
+  origin_server_ts: number;
+  content: Record<string, unknown>;
+  state_key?: string;
+  unsigned?: Record<string, unknown>;
+}
+
 interface StateEvent {
   type: string;
   state_key: string;
@@ -73,6 +84,18 @@ export class BotClient implements RoomNotifier, PowerLevelReader, RoomStateWrite
     await this.request(Method.Put, path("/rooms/$/send/m.room.message/$", roomId, txnId), { msgtype: "m.notice", body: text }, "post a notice");
   }
 
+  /** As notice(), returning the notice's event id (retention keeps the room's latest event with it). */
+  async postNotice(roomId: string, text: string, idempotencyKey: string): Promise<string> {
+    const txnId = createHash("sha256").update(idempotencyKey).digest("base64url");
+    const answer = await this.request<{ event_id: string }>(
+      Method.Put,
+      path("/rooms/$/send/m.room.message/$", roomId, txnId),
+      { msgtype: "m.notice", body: text },
+      "post a notice",
+    );
+    return answer.event_id;
+  }
+
   async userLevel(roomId: string, userId: string): Promise<number> {
     const levels = await this.request<{ users?: Record<string, number>; users_default?: number }>(
       Method.Get,
@@ -114,6 +137,98 @@ export class BotClient implements RoomNotifier, PowerLevelReader, RoomStateWrite
       encrypted: find("m.room.encryption") !== undefined,
       classification: classification ? { content: classification.content, sender: classification.sender, ts: classification.origin_server_ts } : null,
     };
+  }
+
+  async invite(roomId: string, userId: string, reason: string): Promise<void> {
+    await this.request(Method.Post, path("/rooms/$/invite", roomId), { user_id: userId, reason }, "invite a user");
+  }
+
+  async kick(roomId: string, userId: string, reason: string): Promise<void> {
+    await this.request(Method.Post, path("/rooms/$/kick", roomId), { user_id: userId, reason }, "remove a user");
+  }
+
+  /** The room's whole m.room.power_levels content. */
+  async powerLevels(roomId: string): Promise<Record<string, unknown>> {
+    return this.request<Record<string, unknown>>(Method.Get, path("/rooms/$/state/m.room.power_levels/", roomId), undefined, "read power levels");
+  }
+
+  async createRoom(options: Record<string, unknown>): Promise<string> {
+    const answer = await this.request<{ room_id: string }>(Method.Post, "/createRoom", options, "create a room");
+    return answer.room_id;
+  }
+
+  /** Content of one state event, or null when the room has none. */
+  async stateContent(roomId: string, type: string, stateKey = ""): Promise<Record<string, unknown> | null> {
+    try {
+      return await this.client.http.authedRequest<Record<string, unknown>>(Method.Get, path("/rooms/$/state/$/$", roomId, type, stateKey));
+    } catch (error) {
+      if (error instanceof MatrixError && error.errcode === "M_NOT_FOUND") return null;
+      throw Object.assign(toHandoverError(error, `read ${type}`), { cause: error });
+    }
+  }
+
+  /** User IDs of joined and invited members. */
+  async memberIds(roomId: string): Promise<string[]> {
+    const answer = await this.request<{ chunk: StateEvent[] }>(Method.Get, path("/rooms/$/members", roomId), undefined, "list room members");
+    return answer.chunk.filter((event) => event.content.membership === "join" || event.content.membership === "invite").map((event) => event.state_key);
+  }
+
+  /** Kicks a member (or withdraws an invite); takes power through the admin API if it lacks it. */
+  async removeMember(roomId: string, userId: string, reason: string): Promise<void> {
+    const endpoint = path("/rooms/$/kick", roomId);
+    try {
+      await this.request(Method.Post, endpoint, { user_id: userId, reason }, "remove a member");
+    } catch (error) {
+      const forbidden = (error as { cause?: unknown }).cause instanceof MatrixError && (error as { cause: MatrixError }).cause.errcode === "M_FORBIDDEN";
+      if (!forbidden) throw error;
+      await this.admin.makeRoomAdmin(roomId, this.botUserId);
+      await this.request(Method.Post, endpoint, { user_id: userId, reason }, "remove a member");
+    }
+  }
+
+  /** Room IDs a space lists as children (m.space.child with a `via`). */
+  async spaceChildren(spaceId: string): Promise<string[]> {
+    const state = await this.request<StateEvent[]>(Method.Get, path("/rooms/$/state", spaceId), undefined, "read the space");
+    return state
+      .filter((event) => event.type === "m.space.child" && Array.isArray(event.content.via) && event.content.via.length > 0)
+      .map((event) => event.state_key);
+  }
+
+  /** One page of the room's timeline, newest first, as the bot sees it (GET /rooms/{roomId}/messages, dir=b). */
+  async roomMessages(roomId: string, from: string | null, limit: number): Promise<{ chunk: TimelineEvent[]; end?: string }> {
+    const query: Record<string, string> = { dir: "b", limit: String(limit), ...(from ? { from } : {}) };
+    try {
+      return await this.client.http.authedRequest<{ chunk: TimelineEvent[]; end?: string }>(Method.Get, path("/rooms/$/messages", roomId), query);
+    } catch (error) {
+      throw Object.assign(toHandoverError(error, "read the room's messages"), { cause: error });
+    }
+  }
+
+  /** Display names of everyone who has been a member, by user ID. */
+  async memberDisplayNames(roomId: string): Promise<Record<string, string>> {
+    const answer = await this.request<{ chunk: StateEvent[] }>(Method.Get, path("/rooms/$/members", roomId), undefined, "list room members");
+    return Object.fromEntries(
+      answer.chunk.filter((event) => typeof event.content.displayname === "string").map((event) => [event.state_key, event.content.displayname as string]),
+    );
+  }
+
+  /** Downloads media through the authenticated media API (GET /_matrix/client/v1/media/download) as the bot. */
+  async downloadMedia(mxcUrl: string, maxBytes: number): Promise<{ bytes: Uint8Array; contentType: string }> {
+    const match = /^mxc:\/\/([^/]+)\/([A-Za-z0-9_-]+)$/.exec(mxcUrl);
+    if (!match) throw new HandoverError("VALIDATION_FAILED", `Not an mxc:// URL: ${mxcUrl}`);
+    const url = `${this.client.baseUrl}/_matrix/client/v1/media/download/${encodeURIComponent(match[1] as string)}/${encodeURIComponent(match[2] as string)}`;
+    let response: Response;
+    try {
+      response = await fetch(url, { headers: { authorization: `Bearer ${this.client.getAccessToken()}` }, signal: AbortSignal.timeout(60_000) });
+    } catch (error) {
+      throw toHandoverError(error, "download media");
+    }
+    if (!response.ok) throw new HandoverError("HOMESERVER_REFUSED", `The homeserver refused to download media: HTTP ${response.status}`);
+    const length = Number(response.headers.get("content-length") ?? "0");
+    if (length > maxBytes) throw new HandoverError("VALIDATION_FAILED", `Media larger than ${maxBytes} bytes`);
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    if (bytes.byteLength > maxBytes) throw new HandoverError("VALIDATION_FAILED", `Media larger than ${maxBytes} bytes`);
+    return { bytes, contentType: response.headers.get("content-type")?.split(";")[0] ?? "application/octet-stream" };
   }
 
   async whoami(): Promise<string> {

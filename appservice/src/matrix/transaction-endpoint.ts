@@ -1,6 +1,6 @@
 import { timingSafeEqual } from "node:crypto";
 import { createServer, type Server } from "node:http";
-import express, { type NextFunction, type Request, type Response } from "express";
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from "express";
 import { AppService } from "matrix-appservice";
 import { HandoverError } from "../domain/errors.js";
 import type { TransactionIntake } from "../domain/intake/transaction-intake.js";
@@ -11,6 +11,8 @@ export interface TransactionEndpointOptions {
   intake: TransactionIntake;
   observeAck(seconds: number, outcome: "accepted" | "duplicate" | "rejected" | "error"): void;
   onError(error: unknown): void;
+  /** Extra routes for Synapse-side callers (e.g. a Synapse module), served behind the homeserver token. */
+  routes?: RequestHandler[];
 }
 
 function sameToken(provided: string, expected: string): boolean {
@@ -37,6 +39,7 @@ export class TransactionEndpoint {
     this.app.post("/_matrix/app/v1/ping", this.authorise, (_req, res) => {
       res.send({});
     });
+    for (const routes of options.routes ?? []) this.app.use("/_handover", this.authorise, routes);
     this.app.use(appService.expressApp);
     this.app.use(this.bodyErrors);
   }

@@ -1,9 +1,20 @@
 import { DataSource } from "typeorm";
 import { Initial1732280000000 } from "./migrations/1732280000000-initial.js";
 import { FiledRanges1732280000001 } from "./migrations/1732280000001-filed-ranges.js";
+import { Retention1732280001000 } from "./migrations/1732280001000-retention.js";
+import { Directory1732280002000 } from "./migrations/1732280002000-directory.js";
+import { Records1732280003000 } from "./migrations/1732280003000-records.js";
+import { Federation1732280004000 } from "./migrations/1732280004000-federation.js";
 
 /** In order. A capability adds its own migration file and one entry here. */
-export const MIGRATIONS = [Initial1732280000000, FiledRanges1732280000001];
+export const MIGRATIONS = [
+  Initial1732280000000,
+  FiledRanges1732280000001,
+  Retention1732280001000,
+  Directory1732280002000,
+  Records1732280003000,
+  Federation1732280004000,
+];
 
 /** Schema changes only through migrations: `synchronize` stays off everywhere. */
 export function createDataSource(url: string, poolSize = 10): DataSource {

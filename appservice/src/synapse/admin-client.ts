@@ -41,4 +41,99 @@ export class SynapseAdminClient {
   async makeRoomAdmin(roomId: string, userId: string): Promise<void> {
     await this.call("POST", `/_synapse/admin/v1/rooms/${encodeURIComponent(roomId)}/make_room_admin`, { user_id: userId });
   }
+
+  /** Every current state event of a room (members of any membership, power levels), whoever is in it. */
+  async roomState(roomId: string): Promise<{ type: string; state_key: string; content: Record<string, unknown> }[]> {
+    const answer = await this.call<{ state: { type: string; state_key: string; content: Record<string, unknown> }[] }>(
+      "GET",
+      `/_synapse/admin/v1/rooms/${encodeURIComponent(roomId)}/state`,
+    );
+    return answer.state;
+  }
+
+  /** Joins a local user to a room without an invite (local users only). */
+  async forceJoin(roomId: string, userId: string): Promise<void> {
+    await this.call("POST", `/_synapse/admin/v1/join/${encodeURIComponent(roomId)}`, { user_id: userId });
+  }
+
+  /** The admin account's own user ID (the join API acts through it). */
+  async whoami(): Promise<string> {
+    return (await this.call<{ user_id: string }>("GET", "/_matrix/client/v3/account/whoami")).user_id;
+  }
+
+  /** The admin account joins a room it was invited to (client-server API, its own token). */
+  async joinAsAdmin(roomId: string): Promise<void> {
+    await this.call("POST", `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/join`, {});
+  }
+
+  async listDevices(userId: string): Promise<string[]> {
+    const answer = await this.call<{ devices: { device_id: string }[] }>("GET", `/_synapse/admin/v2/users/${encodeURIComponent(userId)}/devices`);
+    return answer.devices.map((device) => device.device_id);
+  }
+
+  /** Logs the given devices out (their access tokens stop working). */
+  async deleteDevices(userId: string, deviceIds: readonly string[]): Promise<void> {
+    await this.call("POST", `/_synapse/admin/v2/users/${encodeURIComponent(userId)}/delete_devices`, { devices: deviceIds });
+  }
+
+  async lockUser(userId: string): Promise<void> {
+    await this.call("PUT", `/_synapse/admin/v2/users/${encodeURIComponent(userId)}`, { locked: true });
+  }
+
+  async deactivateUser(userId: string): Promise<void> {
+    await this.call("POST", `/_synapse/admin/v1/deactivate/${encodeURIComponent(userId)}`, { erase: false });
+  }
+
+  // Retention (issue 3): history purge, its status, a room's history and media deletion.
+
+  /** Starts purging the room's history before `keepFromEventId` (kept), local users' events included. */
+  async purgeHistory(roomId: string, keepFromEventId: string): Promise<string> {
+    const answer = await this.call<{ purge_id: string }>("POST", `/_synapse/admin/v1/purge_history/${encodeURIComponent(roomId)}`, {
+      delete_local_events: true,
+      purge_up_to_event_id: keepFromEventId,
+    });
+    return answer.purge_id;
+  }
+
+  /** "unknown" when Synapse no longer knows the purge (e.g. after a restart). */
+  async purgeHistoryStatus(purgeId: string): Promise<"active" | "complete" | "failed" | "unknown"> {
+    try {
+      const answer = await this.call<{ status: string }>("GET", `/_synapse/admin/v1/purge_history_status/${encodeURIComponent(purgeId)}`);
+      return answer.status === "complete" || answer.status === "failed" ? answer.status : "active";
+    } catch (error) {
+      if (error instanceof HandoverError && /answered 404\b/.test(error.message)) return "unknown";
+      throw error;
+    }
+  }
+
+  /** One page of a room's events as a server admin sees them (every event, whoever can see it). */
+  async roomMessages(
+    roomId: string,
+    options: { dir: "b" | "f"; from?: string | undefined; limit: number },
+  ): Promise<{
+    chunk: {
+      event_id: string;
+      room_id: string;
+      sender: string;
+      type: string;
+      origin_server_ts: number;
+      content: Record<string, unknown>;
+      state_key?: string;
+    }[];
+    end?: string;
+  }> {
+    const query = new URLSearchParams({ dir: options.dir, limit: String(options.limit), ...(options.from ? { from: options.from } : {}) });
+    return this.call("GET", `/_synapse/admin/v1/rooms/${encodeURIComponent(roomId)}/messages?${query}`);
+  }
+
+  /** Deletes one local media item; false when Synapse has no such media. */
+  async deleteMedia(serverName: string, mediaId: string): Promise<boolean> {
+    try {
+      await this.call("DELETE", `/_synapse/admin/v1/media/${encodeURIComponent(serverName)}/${encodeURIComponent(mediaId)}`);
+      return true;
+    } catch (error) {
+      if (error instanceof HandoverError && /answered 404\b/.test(error.message)) return false;
+      throw error;
+    }
+  }
 }

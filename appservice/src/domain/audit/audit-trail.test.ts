@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { MemoryAuditStore } from "../../testing/fakes.js";
+import { isValidNhsNumberDigits } from "../records/nhs-number.js";
 import { AuditTrail } from "./audit-trail.js";
 import { canonicalJson, hashRecord } from "./chain.js";
-import { isValidNhsNumberDigits, redactAuditDetails } from "./redaction.js";
+import { redactAuditDetails } from "./redaction.js";
 
 async function trailWith(count: number) {
   const store = new MemoryAuditStore();

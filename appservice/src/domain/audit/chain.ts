@@ -1,4 +1,7 @@
 import { createHash } from "node:crypto";
+import { canonicalJson } from "../canonical-json.js";
+
+export { canonicalJson };
 
 /**
  * The audit trail is a hash chain: each entry's hash covers its own fields and the previous
@@ -20,18 +23,6 @@ export interface ChainedAuditRecord extends AuditRecord {
 }
 
 export const GENESIS_HASH = "0".repeat(64);
-
-/** JSON with object keys sorted, so the hash does not depend on key order after a database round trip. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  if (value !== null && typeof value === "object") {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
-  }
-  return JSON.stringify(value);
-}
 
 export function hashRecord(record: AuditRecord, prevHash: string): string {
   const body = canonicalJson({

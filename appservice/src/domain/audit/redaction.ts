@@ -1,18 +1,11 @@
+import { isValidNhsNumberDigits } from "../records/nhs-number.js";
+
 /**
  * The audit trail must never hold message content or NHS numbers. Callers pass identifiers
  * and counts; this is the last line of defence for values that slip through.
  */
 const FORBIDDEN_KEYS = new Set(["body", "formatted_body", "content", "password", "access_token", "accessToken"]);
 const TEN_DIGITS = /\b(\d{3})[ -]?(\d{3})[ -]?(\d{4})\b/g;
-
-export function isValidNhsNumberDigits(digits: string): boolean {
-  if (!/^\d{10}$/.test(digits)) return false;
-  let sum = 0;
-  for (let i = 0; i < 9; i++) sum += Number(digits[i]) * (10 - i);
-  const check = 11 - (sum % 11);
-  const expected = check === 11 ? 0 : check;
-  return expected !== 10 && expected === Number(digits[9]);
-}
 
 function redactString(text: string): string {
   return text.replace(TEN_DIGITS, (match, a: string, b: string, c: string) => (isValidNhsNumberDigits(`${a}${b}${c}`) ? "[nhs-number]" : match));

@@ -22,6 +22,8 @@ export interface CommandDeps {
   classify(roomId: string, kind: RoomKind, actor: string): Promise<Room>;
   room(roomId: string): Promise<Room | null>;
   version: string;
+  /** Verbs a capability answers itself, verb -> help line; filled once capabilities are built. */
+  capabilityCommands?: ReadonlyMap<string, string>;
 }
 
 export interface CommandInvocation {
@@ -50,16 +52,18 @@ export class BotCommands {
     const reply = (text: string) => this.deps.notifier.notice(invocation.roomId, text, `reply:${invocation.eventId}`);
     const words = invocation.body.slice(COMMAND_PREFIX.length).trim().split(/\s+/).filter(Boolean);
     const [verb, ...args] = words;
+    if (verb !== undefined && this.deps.capabilityCommands?.has(verb.toLowerCase())) return;
+    const help = [HELP, ...(this.deps.capabilityCommands?.values() ?? [])].join("\n");
     switch (verb?.toLowerCase()) {
       case undefined:
       case "help":
-        return reply(HELP);
+        return reply(help);
       case "status":
         return reply(await this.status(invocation.roomId));
       case "classify":
         return reply(await this.classify(invocation, args));
       default:
-        return reply(`Unknown command "${verb}". ${HELP}`);
+        return reply(`Unknown command "${verb}". ${help}`);
     }
   }
 

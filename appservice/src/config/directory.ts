@@ -1,0 +1,120 @@
+import { z } from "zod";
+import { parseDuration } from "./duration.js";
+
+/** The `directory` section of the config: directory sync (issue 4). Imported by schema.ts. */
+
+const duration = (example: string) =>
+  z
+    .string()
+    .refine((text) => parseDuration(text) !== undefined, { message: "expected duration (e.g. 90s, 15m, 8h, 30d)" })
+    .meta({ examples: [example] });
+
+const sourceName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/, { message: "expected a short lower-case name like ad or entra" });
+
+const ldapSourceSchema = z
+  .strictObject({
+    name: sourceName.describe("Name of this source in runs, reasons and the audit trail."),
+    url: z
+      .string()
+      .regex(/^ldaps?:\/\//, { message: "expected an ldap:// or ldaps:// URL" })
+      .describe("LDAP server URL.")
+      .meta({ examples: ["ldaps://dc1.trust.nhs.uk"] }),
+    bindDn: z.string().min(1).describe("DN (or user@domain for AD) Handover binds as: a read-only service account."),
+    bindPassword: z.string().min(1).describe("Password of the bind account. Prefer an environment variable."),
+    userBase: z
+      .string()
+      .min(1)
+      .describe("Where people are searched.")
+      .meta({ examples: ["OU=Staff,DC=trust,DC=nhs,DC=uk"] }),
+    userFilter: z.string().default("(objectClass=person)").describe("LDAP filter for people."),
+    groupBase: z
+      .string()
+      .min(1)
+      .describe("Where groups are searched.")
+      .meta({ examples: ["OU=Groups,DC=trust,DC=nhs,DC=uk"] }),
+    groupFilter: z.string().default("(|(objectClass=group)(objectClass=groupOfNames))").describe("LDAP filter for groups."),
+    usernameAttribute: z.string().default("sAMAccountName").describe("Attribute holding the login name (sAMAccountName in AD, uid in OpenLDAP)."),
+    mailAttribute: z.string().default("mail").describe("Attribute holding the email address."),
+    attributes: z
+      .array(z.string().min(1))
+      .default(["title", "department", "employeeID", "employeeNumber"])
+      .describe("Extra attributes read for rules, power levels and identity templates (ESR-derived attributes live here)."),
+    disabled: z
+      .strictObject({
+        attribute: z.string().default("userAccountControl").describe("Attribute that says an account is disabled."),
+        mode: z
+          .enum(["ad-account-control", "equals"])
+          .default("ad-account-control")
+          .describe("ad-account-control: disabled when bit 0x2 is set; equals: disabled when the attribute equals `value`."),
+        value: z.string().optional().describe("For mode equals: the value that means disabled (case-insensitive)."),
+      })
+      .default({ attribute: "userAccountControl", mode: "ad-account-control" })
+      .describe("How a disabled account is recognised."),
+    pageSize: z.number().int().min(1).max(5000).default(500).describe("Paged search page size (AD's MaxPageSize is 1000)."),
+    timeout: duration("30s").default("30s").describe("Time limit for each LDAP operation."),
+  })
+  .describe("An LDAP or Active Directory source.");
+
+const scimSchema = z
+  .strictObject({
+    name: sourceName.default("scim").describe("Name of the SCIM source in runs, reasons and the audit trail."),
+    bearerToken: z
+      .string()
+      .min(32, { message: "expected a long random secret (32+ characters)" })
+      .describe("Secret token Entra ID / Okta provisioning sends as `Authorization: Bearer`. Prefer an environment variable.")
+      .meta({ examples: ["a-long-random-secret-of-at-least-32-characters"] }),
+    syncDelay: duration("2s").default("2s").describe("How soon after a SCIM change a sync run starts (changes in that time share one run)."),
+  })
+  .describe("SCIM 2.0 endpoint at /scim/v2 on the web listener, for Entra ID or Okta provisioning. Unset: no endpoint.");
+
+export const directorySchema = z
+  .strictObject({
+    schedule: duration("5m").default("5m").describe("How often directory sync runs."),
+    identityTemplate: z
+      .string()
+      .default("{username}")
+      .describe("Directory person -> Matrix localpart, matching how Synapse logs people in: {username}, {mail.localpart} or {attr.<name>}."),
+    exempt: z
+      .array(z.string().regex(/^@[^:]+:.+$/, { message: "expected a Matrix user ID" }))
+      .default([])
+      .describe("Users directory sync never removes, demotes or locks (bots, break-glass accounts). Handover's own bot is always exempt."),
+    maxRemovalShare: z.number().min(0).max(1).default(0.05).describe("A run removing more than this share of managed memberships is held for approval."),
+    maxRemovals: z.number().int().min(0).default(500).describe("A run removing more than this many memberships is held for approval."),
+    writesPerSecond: z.number().positive().max(1000).default(10).describe("Homeserver writes per second at most."),
+    leavers: z
+      .strictObject({
+        endSessions: z.boolean().default(true).describe("Log out every device of a leaver at once."),
+        action: z.enum(["lock", "deactivate", "none"]).default("lock").describe("What happens to a leaver's account after the grace period."),
+        grace: duration("7d").default("7d").describe("Time between leaving and the account being locked or deactivated."),
+      })
+      .default({ endSessions: true, action: "lock", grace: "7d" })
+      .describe("Leavers: people disabled in, or gone from, the directory."),
+    ldap: z
+      .array(ldapSourceSchema)
+      .default([])
+      .describe("LDAP / Active Directory sources.")
+      .meta({
+        examples: [
+          [
+            {
+              name: "ad",
+              url: "ldaps://dc1.trust.nhs.uk",
+              bindDn: "svc-handover@trust.nhs.uk",
+              bindPassword: "from-an-environment-variable",
+              userBase: "OU=Staff,DC=trust,DC=nhs,DC=uk",
+              userFilter: "(&(objectCategory=person)(objectClass=user))",
+              groupBase: "OU=Groups,DC=trust,DC=nhs,DC=uk",
+              groupFilter: "(objectClass=group)",
+              usernameAttribute: "sAMAccountName",
+              attributes: ["title", "department", "employeeID"],
+              disabled: { attribute: "userAccountControl", mode: "ad-account-control" },
+            },
+          ],
+        ],
+      }),
+    scim: scimSchema.optional(),
+  })
+  .describe("Directory sync: room membership follows the staff directory. Off until a source is configured.");
+
+export type DirectoryConfig = z.infer<typeof directorySchema>;
+export type LdapSourceConfig = z.infer<typeof ldapSourceSchema>;

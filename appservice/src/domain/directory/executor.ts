@@ -1,0 +1,152 @@
+import type { AuditRecorder } from "../audit/audit-trail.js";
+import type { Clock } from "../clock.js";
+import { HandoverError } from "../errors.js";
+import type { MembershipAction } from "./planner.js";
+import type { AccountControl, MembershipWriter } from "./ports.js";
+
+export interface ExecutorOptions {
+  /** Homeserver writes per second at most. */
+  writesPerSecond: number;
+  /** Attempts per write when the homeserver is unreachable or rate-limits us. */
+  attempts: number;
+  wait(ms: number): Promise<void>;
+}
+
+const RETRYABLE = /M_LIMIT_EXCEEDED|\b429\b|\b5\d\d\b/;
+
+function retryable(error: unknown): boolean {
+  if (!(error instanceof HandoverError)) return false;
+  return error.code === "HOMESERVER_UNAVAILABLE" || (error.code === "HOMESERVER_REFUSED" && RETRYABLE.test(error.message));
+}
+
+/** One line per action for the audit trail's `action` column. */
+export const AUDIT_ACTION: Record<MembershipAction["kind"], string> = {
+  "take-room": "directory.room.take",
+  invite: "directory.member.invite",
+  "force-join": "directory.member.join",
+  kick: "directory.member.remove",
+  "set-power": "directory.power.set",
+  "end-sessions": "directory.leaver.sessions_ended",
+  lock: "directory.leaver.locked",
+  deactivate: "directory.leaver.deactivated",
+};
+
+/**
+ * Applies a plan's actions one homeserver write at a time, at most `writesPerSecond`, retrying
+ * what can be retried with backoff, and audits each applied change with its reason and run.
+ */
+export class ActionExecutor {
+  private nextSlot = 0;
+
+  constructor(
+    private readonly writer: MembershipWriter,
+    private readonly accounts: AccountControl,
+    private readonly audit: AuditRecorder,
+    private readonly clock: Clock,
+    private readonly options: ExecutorOptions,
+  ) {}
+
+  async apply(action: MembershipAction, context: { runId: number; actor: string }): Promise<void> {
+    await this.withRetries(() => this.write(action));
+    await this.audit.record({ actor: context.actor, action: AUDIT_ACTION[action.kind], target: target(action), details: details(action, context.runId) });
+  }
+
+  private async throttle(): Promise<void> {
+    const gap = 1000 / this.options.writesPerSecond;
+    const now = this.clock.now().getTime();
+    const slot = Math.max(now, this.nextSlot);
+    this.nextSlot = slot + gap;
+    if (slot > now) await this.options.wait(slot - now);
+  }
+
+  private async withRetries(write: () => Promise<void>): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      await this.throttle();
+      try {
+        await write();
+        return;
+      } catch (error) {
+        if (attempt >= this.options.attempts || !retryable(error)) throw error;
+        await this.options.wait(Math.min(30_000, 500 * 2 ** (attempt - 1)));
+      }
+    }
+  }
+
+  private async write(action: MembershipAction): Promise<void> {
+    switch (action.kind) {
+      case "take-room":
+        return this.writer.takeRoom(action.roomId);
+      case "invite":
+        return this.writer.invite(action.roomId, action.userId, reasonText(action));
+      case "force-join":
+        return this.writer.forceJoin(action.roomId, action.userId);
+      case "kick":
+        return this.writer.kick(action.roomId, action.userId, reasonText(action));
+      case "set-power":
+        return this.writer.setUserLevels(
+          action.roomId,
+          action.changes.map((change) => ({ userId: change.userId, level: change.to })),
+        );
+      case "end-sessions":
+        await this.accounts.endSessions(action.userId);
+        return;
+      case "lock":
+        return this.accounts.lock(action.userId);
+      case "deactivate":
+        return this.accounts.deactivate(action.userId);
+    }
+  }
+}
+
+export function target(action: MembershipAction): string {
+  if ("userId" in action) return "roomId" in action ? `${action.userId} in ${action.roomId}` : action.userId;
+  return action.roomId;
+}
+
+function details(action: MembershipAction, runId: number): Record<string, unknown> {
+  const base = { run: runId };
+  switch (action.kind) {
+    case "invite":
+    case "force-join":
+      return {
+        ...base,
+        room: action.roomId,
+        user: action.userId,
+        rules: action.reasons.map((r) => r.rule),
+        sources: unique(action.reasons.map((r) => r.source)),
+      };
+    case "kick":
+      return { ...base, room: action.roomId, user: action.userId, why: action.why };
+    case "set-power":
+      return {
+        ...base,
+        room: action.roomId,
+        changes: action.changes.map((change) => ({ user: change.userId, from: change.from, to: change.to, rules: change.reasons.map((r) => r.rule) })),
+      };
+    case "take-room":
+      return { ...base, room: action.roomId };
+    default:
+      return { ...base, user: action.userId, why: action.why };
+  }
+}
+
+function unique(values: string[]): string[] {
+  return [...new Set(values)];
+}
+
+/** The reason shown to people in the room's timeline. */
+export function reasonText(action: MembershipAction): string {
+  switch (action.kind) {
+    case "invite":
+    case "force-join":
+      return `Directory sync: rule ${unique(action.reasons.map((r) => r.rule)).join(", ")}`;
+    case "kick":
+      return action.why === "leaver"
+        ? "Directory sync: account disabled in the staff directory"
+        : action.why === "no-matching-rule"
+          ? "Directory sync: no longer in a directory group for this room"
+          : "Directory sync: not in the staff directory";
+    default:
+      return "Directory sync";
+  }
+}

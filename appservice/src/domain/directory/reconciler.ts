@@ -1,0 +1,280 @@
+import type { AuditRecorder } from "../audit/audit-trail.js";
+import type { Clock } from "../clock.js";
+import { HandoverError } from "../errors.js";
+import { type DesiredState, desiredState } from "./desired.js";
+import type { ActionExecutor } from "./executor.js";
+import { checkRemovals, type GuardLimits } from "./guard.js";
+import type { IdentityTemplate } from "./identity.js";
+import { DirectoryAnswerRefused, type DirectorySnapshot, type DirectorySource, type SyncRule } from "./model.js";
+import { type ActualRoom, type MembershipAction, type MembershipPlan, newLeavers, type PlanOptions, planMembership } from "./planner.js";
+import type { IdentityStore, MembershipReader, RuleStore, RunStatus, RunStore, RunSummary, RunTrigger } from "./ports.js";
+
+export interface DirectorySyncDeps {
+  sources: readonly DirectorySource[];
+  rules: RuleStore;
+  identity: IdentityTemplate;
+  reader: MembershipReader;
+  executor: ActionExecutor;
+  runs: RunStore;
+  identities: IdentityStore;
+  audit: AuditRecorder;
+  clock: Clock;
+  guard: GuardLimits;
+  plan: Omit<PlanOptions, "now">;
+}
+
+export interface RunResult {
+  runId: number | null;
+  status: RunStatus | "noop" | "dry-run";
+  reason: string | null;
+  summary: RunSummary;
+  actions: MembershipAction[];
+}
+
+/** How many rooms are read from the homeserver at once. */
+const READ_CONCURRENCY = 4;
+const SYSTEM_ACTOR = "handover:directory";
+
+/**
+ * Directory sync, end to end: ask every source, compute desired membership from the rules,
+ * read actual membership of the managed rooms, plan the difference, hold it if it removes too
+ * many, otherwise apply it. A run with nothing to change writes nothing, anywhere. Re-planning
+ * against the homeserver makes a run that was cut short converge without repeating itself.
+ */
+export class DirectorySync {
+  constructor(private readonly deps: DirectorySyncDeps) {}
+
+  /** `rules` replaces the stored rules, for previewing a draft; only with dryRun. */
+  async run(options: { trigger: RunTrigger; actor?: string; dryRun?: boolean; rules?: SyncRule[] }): Promise<RunResult> {
+    const actor = options.actor ?? SYSTEM_ACTOR;
+    const { runs, audit } = this.deps;
+    let snapshots: DirectorySnapshot[];
+    try {
+      snapshots = await this.snapshots();
+    } catch (error) {
+      if (!(error instanceof DirectoryAnswerRefused)) throw error;
+      const summary = emptySummary();
+      if (options.dryRun) return { runId: null, status: "refused", reason: error.message, summary, actions: [] };
+      const runId = await runs.create(
+        { trigger: options.trigger, actor, status: "refused", startedAt: this.deps.clock.now(), reason: error.message, fingerprint: "", summary },
+        [],
+      );
+      await audit.record({ actor, action: "directory.run.refused", target: `run ${runId}`, details: { run: runId, source: error.source, why: error.reason } });
+      return { runId, status: "refused", reason: error.message, summary, actions: [] };
+    }
+    const prepared = await this.prepare(snapshots, options.dryRun ? options.rules : undefined);
+    const { plan, summary } = prepared;
+    if (options.dryRun) return { runId: null, status: "dry-run", reason: null, summary, actions: plan.actions };
+    if (plan.actions.length === 0) {
+      // Identity bookkeeping only changes when someone joins or leaves the directory.
+      await this.recordIdentities(prepared);
+      return { runId: null, status: "noop", reason: null, summary, actions: [] };
+    }
+    const verdict = checkRemovals(plan, this.deps.guard);
+    const fingerprint = fingerprintOf(plan.actions);
+    if (verdict.held) return this.hold(options.trigger, actor, verdict.reason, fingerprint, plan, summary);
+    const runId = await runs.create(
+      { trigger: options.trigger, actor, status: "applying", startedAt: this.deps.clock.now(), reason: null, fingerprint, summary },
+      plan.actions,
+    );
+    await this.recordIdentities(prepared);
+    return this.apply(runId, actor, plan.actions, summary);
+  }
+
+  /** Approving a held run re-plans against the directory and homeserver now and applies that. */
+  async approve(runId: number, actor: string): Promise<RunResult> {
+    const held = await this.heldRun(runId);
+    const snapshots = await this.snapshots().catch((error: unknown) => {
+      if (error instanceof DirectoryAnswerRefused) throw new HandoverError("CONFLICT", `The directory answer is refused now: ${error.message}`);
+      throw error;
+    });
+    const prepared = await this.prepare(snapshots);
+    if (prepared.plan.removals > held.summary.removals) {
+      throw new HandoverError(
+        "CONFLICT",
+        `The directory changed since run ${runId} was held: it would now remove ${prepared.plan.removals} memberships, not ${held.summary.removals}. Run again and review the new plan.`,
+      );
+    }
+    await this.deps.runs.setStatus(runId, "applying", { decidedBy: actor, summary: prepared.summary });
+    await this.deps.runs.replaceActions(runId, prepared.plan.actions);
+    await this.deps.audit.record({
+      actor,
+      action: "directory.run.approved",
+      target: `run ${runId}`,
+      details: { run: runId, removals: prepared.plan.removals },
+    });
+    await this.recordIdentities(prepared);
+    return this.apply(runId, SYSTEM_ACTOR, prepared.plan.actions, prepared.summary);
+  }
+
+  async reject(runId: number, actor: string, reason: string): Promise<void> {
+    await this.heldRun(runId);
+    await this.deps.runs.setStatus(runId, "rejected", { decidedBy: actor, reason, finished: this.deps.clock.now() });
+    await this.deps.audit.record({ actor, action: "directory.run.rejected", target: `run ${runId}`, details: { run: runId, reason } });
+  }
+
+  /** Runs a process left half-applied when it died; the next run converges from the homeserver. */
+  async recoverInterrupted(): Promise<number[]> {
+    const ids = await this.deps.runs.interruptApplying();
+    for (const id of ids) {
+      await this.deps.audit.record({ actor: SYSTEM_ACTOR, action: "directory.run.interrupted", target: `run ${id}`, details: { run: id } });
+    }
+    return ids;
+  }
+
+  /** Desired state from the sources now: for previews and "why is this person in this room". */
+  async desired(): Promise<DesiredState> {
+    return desiredState(await this.snapshots(), await this.deps.rules.list(), this.deps.identity);
+  }
+
+  private async heldRun(runId: number) {
+    const run = await this.deps.runs.get(runId);
+    if (!run) throw new HandoverError("NOT_FOUND", `No directory sync run ${runId}`);
+    if (run.status !== "held") throw new HandoverError("CONFLICT", `Run ${runId} is ${run.status}, not held`);
+    return run;
+  }
+
+  private async snapshots(): Promise<DirectorySnapshot[]> {
+    if (this.deps.sources.length === 0) throw new DirectoryAnswerRefused("(none)", "empty", "No directory sources are configured");
+    const snapshots: DirectorySnapshot[] = [];
+    for (const source of this.deps.sources) {
+      let snapshot: DirectorySnapshot;
+      try {
+        snapshot = await source.snapshot();
+      } catch (error) {
+        if (error instanceof DirectoryAnswerRefused) throw error;
+        throw new DirectoryAnswerRefused(source.name, "error", `Source ${source.name} failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
+      if (snapshot.people.length === 0) throw new DirectoryAnswerRefused(source.name, "empty", `Source ${source.name} answered with nobody in it`);
+      snapshots.push(snapshot);
+    }
+    return snapshots;
+  }
+
+  private async prepare(snapshots: DirectorySnapshot[], rules?: SyncRule[]) {
+    const now = this.deps.clock.now();
+    const desired = desiredState(snapshots, rules ?? (await this.deps.rules.list()), this.deps.identity);
+    const previouslyActive = await this.deps.identities.active();
+    const known = await this.deps.identities.leavers();
+    const knownLeft = new Set(known.map((leaver) => leaver.userId));
+    const newlyLeft = newLeavers(desired, previouslyActive).filter((userId) => !knownLeft.has(userId));
+    const returned = known.filter((leaver) => desired.people.has(leaver.userId)).map((leaver) => leaver.userId);
+    const activeSet = new Set(previouslyActive);
+    const newlyActive = [...desired.people.keys()].filter((userId) => !activeSet.has(userId));
+    const leavers = [
+      ...known.filter((leaver) => !desired.people.has(leaver.userId)),
+      ...newlyLeft.map((userId) => ({ userId, leftAt: now, sessionsEnded: false, accountClosed: false })),
+    ];
+    const actual = await this.readRooms([...desired.rooms.keys()]);
+    const plan = planMembership(desired, actual, leavers, { ...this.deps.plan, now });
+    return { plan, newlyLeft, returned, newlyActive, summary: summarise(desired, plan), now };
+  }
+
+  private async readRooms(roomIds: string[]): Promise<Map<string, ActualRoom>> {
+    const rooms = new Map<string, ActualRoom>();
+    let next = 0;
+    const worker = async () => {
+      while (next < roomIds.length) {
+        const roomId = roomIds[next++] as string;
+        const room = await this.deps.reader.readRoom(roomId);
+        if (room) rooms.set(roomId, room);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, roomIds.length) }, worker));
+    return rooms;
+  }
+
+  private async recordIdentities(prepared: { newlyLeft: string[]; returned: string[]; newlyActive: string[]; now: Date }): Promise<void> {
+    const { identities } = this.deps;
+    if (prepared.newlyActive.length > 0) await identities.markActive(prepared.newlyActive);
+    if (prepared.newlyLeft.length > 0) await identities.markLeft(prepared.newlyLeft, prepared.now);
+  }
+
+  private async hold(trigger: RunTrigger, actor: string, reason: string, fingerprint: string, plan: MembershipPlan, summary: RunSummary): Promise<RunResult> {
+    const { runs, audit, clock } = this.deps;
+    const open = await runs.openHeld();
+    if (open && open.fingerprint === fingerprint) return { runId: open.id, status: "held", reason: open.reason, summary: open.summary, actions: plan.actions };
+    if (open) await runs.setStatus(open.id, "superseded", { finished: clock.now() });
+    const runId = await runs.create({ trigger, actor, status: "held", startedAt: clock.now(), reason, fingerprint, summary }, plan.actions);
+    await audit.record({
+      actor,
+      action: "directory.run.held",
+      target: `run ${runId}`,
+      details: { run: runId, removals: plan.removals, managed: plan.managedMemberships },
+    });
+    return { runId, status: "held", reason, summary, actions: plan.actions };
+  }
+
+  private async apply(runId: number, actor: string, actions: MembershipAction[], summary: RunSummary): Promise<RunResult> {
+    const { runs, executor, identities, clock } = this.deps;
+    let applied = 0;
+    let failed = 0;
+    const skippedRooms = new Set<string>();
+    for (const [index, action] of actions.entries()) {
+      if ("roomId" in action && skippedRooms.has(action.roomId)) {
+        await runs.setOutcome(runId, index, "failed", "the bot could not take this room");
+        failed++;
+        continue;
+      }
+      try {
+        await executor.apply(action, { runId, actor });
+        await runs.setOutcome(runId, index, "done", null);
+        if (action.kind === "end-sessions") await identities.markSessionsEnded(action.userId, clock.now());
+        if (action.kind === "lock" || action.kind === "deactivate") await identities.markClosed(action.userId, clock.now());
+        applied++;
+      } catch (error) {
+        if (action.kind === "take-room") skippedRooms.add(action.roomId);
+        await runs.setOutcome(runId, index, "failed", error instanceof Error ? error.message : String(error));
+        failed++;
+      }
+    }
+    const status: RunStatus = failed === 0 ? "applied" : "partial";
+    const finalSummary = { ...summary, applied, failed };
+    await runs.setStatus(runId, status, { summary: finalSummary, finished: clock.now() });
+    return { runId, status, reason: null, summary: finalSummary, actions };
+  }
+}
+
+export function emptySummary(): RunSummary {
+  return {
+    people: 0,
+    rooms: 0,
+    managedMemberships: 0,
+    removals: 0,
+    additions: 0,
+    powerChanges: 0,
+    leaverSteps: 0,
+    unreadableRooms: [],
+    unmapped: 0,
+    applied: 0,
+    failed: 0,
+  };
+}
+
+function summarise(desired: DesiredState, plan: MembershipPlan): RunSummary {
+  const count = (kinds: MembershipAction["kind"][]) => plan.actions.filter((action) => kinds.includes(action.kind)).length;
+  return {
+    people: desired.people.size,
+    rooms: desired.rooms.size,
+    managedMemberships: plan.managedMemberships,
+    removals: plan.removals,
+    additions: count(["invite", "force-join"]),
+    powerChanges: count(["set-power"]),
+    leaverSteps: count(["end-sessions", "lock", "deactivate"]),
+    unreadableRooms: plan.unreadableRooms,
+    unmapped: desired.unmapped,
+    applied: 0,
+    failed: 0,
+  };
+}
+
+/** A cheap stable hash of a plan, so a run held again with the same plan is not recorded twice. */
+export function fingerprintOf(actions: readonly MembershipAction[]): string {
+  let hash = 0x811c9dc5;
+  const text = JSON.stringify(actions.map((action) => [action.kind, "roomId" in action ? action.roomId : "", "userId" in action ? action.userId : ""]));
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return `${hash.toString(16)}-${actions.length}`;
+}

@@ -1,0 +1,131 @@
+import { createHash } from "node:crypto";
+import type { Bundle, BundleEntry, Coding, Communication, DocumentReference, Identifier } from "@medplum/fhirtypes";
+import { NHS_NUMBER_SYSTEM } from "./nhs-number.js";
+import type { PatientDetails } from "./patient.js";
+import type { TranscriptMessage } from "./transcript.js";
+
+export const UK_CORE_DOCUMENT_REFERENCE = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-DocumentReference";
+export const UK_CORE_COMMUNICATION = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Communication";
+export const PARTICIPATION_MODE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ParticipationMode";
+/** Matrix IDs as URIs (MSC2312 `matrix:u/...`), identified as RFC 3986 URIs. */
+export const URI_SYSTEM = "urn:ietf:rfc:3986";
+
+/** Per-trust codes for the filed document (defaults in the config schema, from UK Core). */
+export interface FilingCodes {
+  type: Coding[];
+  category: Coding[];
+}
+
+export interface FilingBundleInput {
+  exportId: string;
+  /** The trust's identifier system for Handover's export ids. */
+  identifierSystem: string;
+  patient: PatientDetails;
+  messages: TranscriptMessage[];
+  codes: FilingCodes;
+  title: string;
+  createdAt: Date;
+  /** The trust, by ODS code, as custodian; null when not configured. */
+  custodianOdsCode: string | null;
+}
+
+export interface PdfAttachment {
+  data: Uint8Array;
+}
+
+/** A stable urn:uuid for a resource in the bundle, so the same filing always builds the same bundle. */
+function urnFor(...parts: string[]): string {
+  const hex = createHash("sha1").update(parts.join("\u0000")).digest("hex");
+  const variant = ((Number.parseInt(hex.slice(16, 18), 16) & 0x3f) | 0x80).toString(16);
+  return `urn:uuid:${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${variant}${hex.slice(18, 20)}-${hex.slice(20, 32)}`;
+}
+
+export function matrixUri(userId: string): string {
+  return `matrix:u/${userId.replace(/^@/, "")}`;
+}
+
+function conditional(resourceType: string, identifier: Identifier) {
+  return { method: "POST" as const, url: resourceType, ifNoneExist: `identifier=${identifier.system}|${identifier.value}` };
+}
+
+function communicationFor(input: FilingBundleInput, message: TranscriptMessage, index: number, documentUrn: string, urnOf: Map<string, string>): Communication {
+  const subject = { identifier: { system: NHS_NUMBER_SYSTEM, value: input.patient.nhsNumber } };
+  const communication: Communication = {
+    resourceType: "Communication",
+    meta: { profile: [UK_CORE_COMMUNICATION] },
+    identifier: [{ system: input.identifierSystem, value: `${input.exportId}-${index + 1}` }],
+    status: "completed",
+    subject,
+    partOf: [{ reference: documentUrn }],
+    medium: [{ coding: [{ system: PARTICIPATION_MODE_SYSTEM, code: "ONLINEWRIT", display: "online written" }] }],
+    sent: message.sentAt.toISOString(),
+    sender: { identifier: { system: URI_SYSTEM, value: matrixUri(message.sender) }, display: message.senderName },
+    payload: [{ contentString: message.editedAt ? `${message.text} (edited ${message.editedAt.toISOString()})` : message.text }],
+  };
+  if (message.image) {
+    const attachment = {
+      contentType: message.image.mimetype,
+      title: message.image.name,
+      ...(message.image.bytes ? { size: message.image.bytes.byteLength, hash: sha1Base64(message.image.bytes) } : {}),
+    };
+    communication.payload = [{ contentString: `Image: ${message.image.name} (embedded in the filed PDF)` }, { contentAttachment: attachment }];
+  }
+  const repliedUrn = message.replyTo ? urnOf.get(message.replyTo.eventId) : undefined;
+  if (repliedUrn) communication.inResponseTo = [{ reference: repliedUrn }];
+  return communication;
+}
+
+export function sha1Base64(bytes: Uint8Array): string {
+  return createHash("sha1").update(bytes).digest("base64");
+}
+
+/**
+ * The FHIR R4 transaction that files a conversation: one UK Core DocumentReference (the PDF
+ * transcript) and one Communication per message, every entry a conditional create on its
+ * identifier, so sending the same bundle again creates nothing new. The patient is a logical
+ * reference by NHS number: many record systems refuse to create patients.
+ *
+ * Built in two steps because the PDF carries this bundle inside it: first without the PDF's
+ * bytes (that JSON is what the PDF attaches), then `withPdf` adds them.
+ */
+export function buildFilingBundle(input: FilingBundleInput): Bundle {
+  const documentUrn = urnFor(input.exportId, "DocumentReference");
+  const identifier = { system: input.identifierSystem, value: input.exportId };
+  const first = input.messages[0]?.sentAt ?? input.createdAt;
+  const last = input.messages[input.messages.length - 1]?.sentAt ?? input.createdAt;
+  const document: DocumentReference = {
+    resourceType: "DocumentReference",
+    meta: { profile: [UK_CORE_DOCUMENT_REFERENCE] },
+    identifier: [identifier],
+    status: "current",
+    docStatus: "final",
+    type: { coding: input.codes.type },
+    category: [{ coding: input.codes.category }],
+    subject: { identifier: { system: NHS_NUMBER_SYSTEM, value: input.patient.nhsNumber } },
+    date: input.createdAt.toISOString(),
+    description: input.title,
+    ...(input.custodianOdsCode ? { custodian: { identifier: { system: "https://fhir.nhs.uk/Id/ods-organization-code", value: input.custodianOdsCode } } } : {}),
+    content: [{ attachment: { contentType: "application/pdf", language: "en-GB", title: input.title, creation: input.createdAt.toISOString() } }],
+    context: { period: { start: first.toISOString(), end: last.toISOString() } },
+  };
+  const urnOf = new Map(input.messages.map((message) => [message.eventId, urnFor(input.exportId, message.eventId)]));
+  const entries: BundleEntry[] = [{ fullUrl: documentUrn, resource: document, request: conditional("DocumentReference", identifier) }];
+  input.messages.forEach((message, index) => {
+    const communication = communicationFor(input, message, index, documentUrn, urnOf);
+    entries.push({
+      fullUrl: urnOf.get(message.eventId) as string,
+      resource: communication,
+      request: conditional("Communication", communication.identifier?.[0] as Identifier),
+    });
+  });
+  return { resourceType: "Bundle", type: "transaction", entry: entries };
+}
+
+/** The same bundle with the PDF inline in the DocumentReference (data, size, SHA-1 hash). */
+export function withPdf(bundle: Bundle, pdf: PdfAttachment): Bundle {
+  const [documentEntry, ...rest] = bundle.entry ?? [];
+  const document = documentEntry?.resource as DocumentReference;
+  const content = document.content[0] ?? { attachment: { contentType: "application/pdf" } };
+  const attachment = { ...content.attachment, data: Buffer.from(pdf.data).toString("base64"), size: pdf.data.byteLength, hash: sha1Base64(pdf.data) };
+  return { ...bundle, entry: [{ ...documentEntry, resource: { ...document, content: [{ ...content, attachment }] } }, ...rest] };
+}

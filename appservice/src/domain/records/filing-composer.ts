@@ -1,0 +1,126 @@
+import type { Bundle } from "@medplum/fhirtypes";
+import type { Clock } from "../clock.js";
+import { HandoverError } from "../errors.js";
+import type { ConversationReader, TimelineRange } from "./conversation.js";
+import { buildFilingBundle, type FilingCodes, withPdf } from "./fhir-bundle.js";
+import type { FiledDocument, Filing } from "./filing.js";
+import type { PatientDetails } from "./patient.js";
+import { assembleTranscript, type TranscriptMessage } from "./transcript.js";
+import { type StructuralValidator, ukCoreProblems } from "./uk-core-checks.js";
+
+export interface TranscriptDocument {
+  exportId: string;
+  title: string;
+  roomName: string | null;
+  patient: PatientDetails;
+  messages: TranscriptMessage[];
+  createdAt: Date;
+  /** IANA zone times are shown in, with their offset. */
+  timeZone: string;
+  /** The FHIR bundle (without the PDF itself), attached inside the PDF. */
+  bundleJson: string;
+}
+
+/** Renders the PDF/A transcript. */
+export interface TranscriptRenderer {
+  render(document: TranscriptDocument): Promise<Uint8Array>;
+}
+
+export interface FilingComposerDeps {
+  reader: ConversationReader;
+  renderer: TranscriptRenderer;
+  structural: StructuralValidator;
+  clock: Clock;
+  botUserId: string;
+  identifierSystem: string;
+  codes: FilingCodes;
+  custodianOdsCode: string | null;
+  timeZone: string;
+  maxImageBytes: number;
+}
+
+/** What a filing would hold, shown before anyone confirms it. */
+export interface FilingPreview {
+  messages: TranscriptMessage[];
+  roomName: string | null;
+  /** The newest event read: the filing's end. */
+  upToEvent: { eventId: string; ts: Date } | null;
+}
+
+/** Reads a conversation and turns it into the filed document: PDF/A transcript plus FHIR bundle, checked. */
+export class FilingComposer {
+  constructor(private readonly deps: FilingComposerDeps) {}
+
+  async preview(roomId: string, threadRootId: string | null, afterEventId: string | null): Promise<FilingPreview> {
+    const timeline = await this.deps.reader.read(roomId, { afterEventId, upToEventId: null });
+    const messages = assembleTranscript(timeline, { botUserId: this.deps.botUserId, threadRootId });
+    const newest = timeline.events[timeline.events.length - 1];
+    return { messages, roomName: timeline.roomName, upToEvent: newest ? { eventId: newest.event_id, ts: new Date(newest.origin_server_ts) } : null };
+  }
+
+  async compose(filing: Filing): Promise<FiledDocument> {
+    const range: TimelineRange = { afterEventId: filing.afterEventId, upToEventId: filing.upToEventId };
+    const timeline = await this.deps.reader.read(filing.roomId, range);
+    const messages = assembleTranscript(timeline, { botUserId: this.deps.botUserId, threadRootId: filing.threadRootId });
+    if (messages.length === 0) throw new HandoverError("CONFLICT", "The messages of this filing can no longer be read from the room; nothing was filed.");
+    await this.downloadImages(messages);
+    return this.document(filing, timeline.roomName, messages);
+  }
+
+  /** Bundle and PDF from messages already read: also what the bench measures. */
+  async document(filing: Pick<Filing, "exportId" | "patient" | "roomId">, roomName: string | null, messages: TranscriptMessage[]): Promise<FiledDocument> {
+    const createdAt = this.deps.clock.now();
+    const title = `Conversation in ${roomName ?? filing.roomId} (${messages.length} messages)`;
+    const bundle = buildFilingBundle({
+      exportId: filing.exportId,
+      identifierSystem: this.deps.identifierSystem,
+      patient: filing.patient,
+      messages,
+      codes: this.deps.codes,
+      title,
+      createdAt,
+      custodianOdsCode: this.deps.custodianOdsCode,
+    });
+    const pdf = await this.deps.renderer.render({
+      exportId: filing.exportId,
+      title,
+      roomName,
+      patient: filing.patient,
+      messages,
+      createdAt,
+      timeZone: this.deps.timeZone,
+      bundleJson: JSON.stringify(bundle, null, 1),
+    });
+    const filed = withPdf(bundle, { data: pdf });
+    // Structure is checked before the PDF goes in (Medplum caps base64Binary at 1 MiB, which a
+    // transcript with images passes; record systems set their own limits); our own checks see
+    // the final bundle, including the attachment's data, size and hash.
+    this.check(filed, this.deps.structural.validate(bundle));
+    return { pdf, bundleJson: JSON.stringify(filed) };
+  }
+
+  private check(bundle: Bundle, structural: string[]): void {
+    const problems = [...ukCoreProblems(bundle), ...structural];
+    if (problems.length > 0) {
+      throw new HandoverError(
+        "VALIDATION_FAILED",
+        `The filing did not pass FHIR validation: ${problems.slice(0, 5).join("; ")}`,
+        problems.map((problem) => ({ path: problem.split(":")[0] ?? "", message: problem })),
+      );
+    }
+  }
+
+  private async downloadImages(messages: TranscriptMessage[]): Promise<void> {
+    for (const message of messages) {
+      if (!message.image) continue;
+      try {
+        const media = await this.deps.reader.media(message.image.mxcUrl, this.deps.maxImageBytes);
+        message.image.bytes = media.bytes;
+        message.image.mimetype = media.contentType || message.image.mimetype;
+      } catch {
+        // The transcript says the image could not be embedded; the rest of the record still matters.
+        message.image.bytes = null;
+      }
+    }
+  }
+}

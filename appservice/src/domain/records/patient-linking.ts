@@ -1,0 +1,55 @@
+import type { AuditRecorder } from "../audit/audit-trail.js";
+import type { Clock } from "../clock.js";
+import { HandoverError } from "../errors.js";
+import { describeNhsNumberProblem, parseNhsNumber } from "./nhs-number.js";
+import type { PatientDirectory, PatientLink, PatientLinkStore } from "./patient.js";
+
+export type PatientLookupOutcome = "found" | "not-found" | "unavailable" | "not-searched";
+
+export interface PatientLinkingDeps {
+  links: PatientLinkStore;
+  /** Null when the trust's record cannot be searched (a file drop). */
+  directory: PatientDirectory | null;
+  audit: AuditRecorder;
+  clock: Clock;
+}
+
+/** Links a conversation to a patient by NHS number, looking the patient up where the record allows. */
+export class PatientLinking {
+  constructor(private readonly deps: PatientLinkingDeps) {}
+
+  async link(
+    roomId: string,
+    threadRootId: string | null,
+    nhsNumberText: string,
+    actor: string,
+    via: "command" | "portal",
+  ): Promise<{ link: PatientLink; lookup: PatientLookupOutcome }> {
+    const parsed = parseNhsNumber(nhsNumberText);
+    if (!parsed.ok)
+      throw new HandoverError("VALIDATION_FAILED", describeNhsNumberProblem(parsed.problem), [
+        { path: "nhsNumber", message: describeNhsNumberProblem(parsed.problem) },
+      ]);
+    let lookup: PatientLookupOutcome = "not-searched";
+    let found: { name: string | null; birthDate: string | null } | null = null;
+    if (this.deps.directory) {
+      try {
+        found = await this.deps.directory.lookup(parsed.value);
+        lookup = found ? "found" : "not-found";
+      } catch {
+        lookup = "unavailable";
+      }
+    }
+    const link: PatientLink = {
+      roomId,
+      threadRootId,
+      patient: { nhsNumber: parsed.value, name: found?.name ?? null, birthDate: found?.birthDate ?? null },
+      linkedBy: actor,
+      linkedAt: this.deps.clock.now(),
+    };
+    await this.deps.links.save(link);
+    // Never the NHS number itself: the audit trail must not identify patients.
+    await this.deps.audit.record({ actor, action: "records.patient_linked", target: roomId, details: { threadRootId, via, lookup } });
+    return { link, lookup };
+  }
+}

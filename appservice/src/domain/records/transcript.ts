@@ -1,0 +1,135 @@
+import { COMMAND_PREFIX } from "../commands/bot-commands.js";
+import { HandoverError } from "../errors.js";
+import type { MatrixEvent } from "../matrix-event.js";
+import type { RoomTimeline } from "./conversation.js";
+
+export interface TranscriptImage {
+  mxcUrl: string;
+  mimetype: string;
+  name: string;
+  /** Filled in once downloaded; null when it could not be (the transcript says so). */
+  bytes: Uint8Array | null;
+}
+
+/** One message as it goes into the record: edits applied, reply fallbacks removed. */
+export interface TranscriptMessage {
+  eventId: string;
+  sender: string;
+  senderName: string;
+  sentAt: Date;
+  text: string;
+  kind: "text" | "image" | "file" | "removed";
+  replyTo: { eventId: string; senderName: string; excerpt: string } | null;
+  /** When the last edit was made; the text is the edited text. */
+  editedAt: Date | null;
+  threadRootId: string | null;
+  image: TranscriptImage | null;
+}
+
+export const ENCRYPTED_ROOM_MESSAGE =
+  "This room is end-to-end encrypted. Handover cannot read encrypted messages yet, so nothing was filed. File it from an unencrypted room or by hand.";
+
+function relation(content: Record<string, unknown>): { rel_type?: string; event_id?: string; "m.in_reply_to"?: { event_id?: string } } {
+  const value = content["m.relates_to"];
+  return typeof value === "object" && value !== null ? (value as ReturnType<typeof relation>) : {};
+}
+
+/** Reply fallbacks ("> <@a:b> quoted" lines then a blank line) repeat the quoted message: drop them. */
+export function stripReplyFallback(body: string): string {
+  const lines = body.split("\n");
+  let index = 0;
+  while (index < lines.length && lines[index]?.startsWith(">")) index++;
+  if (index === 0) return body;
+  while (index < lines.length && lines[index] === "") index++;
+  return lines.slice(index).join("\n");
+}
+
+function isCommandOrNotice(event: MatrixEvent, botUserId: string): boolean {
+  if (event.sender === botUserId) return true;
+  const body = event.content.body;
+  return typeof body === "string" && (body === COMMAND_PREFIX || body.startsWith(`${COMMAND_PREFIX} `));
+}
+
+export interface TranscriptOptions {
+  botUserId: string;
+  /** File one thread: its root and its replies only. */
+  threadRootId: string | null;
+}
+
+/**
+ * Turns a room's timeline into the messages that are filed: text, images and files from people
+ * (the bot's notices and `!handover` commands are left out), with edits applied to the message
+ * they edit and replies pointing at what they answer. Refuses encrypted rooms outright, so an
+ * encrypted room never yields an empty or partial record.
+ */
+export function assembleTranscript(timeline: RoomTimeline, options: TranscriptOptions): TranscriptMessage[] {
+  if (timeline.encrypted || timeline.events.some((event) => event.type === "m.room.encrypted")) {
+    throw new HandoverError("CONFLICT", ENCRYPTED_ROOM_MESSAGE);
+  }
+  const nameOf = (userId: string) => timeline.displayNames[userId] ?? userId;
+  const messages = new Map<string, TranscriptMessage>();
+  const edits: MatrixEvent[] = [];
+  for (const event of timeline.events) {
+    if (event.type !== "m.room.message" || isCommandOrNotice(event, options.botUserId)) continue;
+    const rel = relation(event.content);
+    if (rel.rel_type === "m.replace") {
+      edits.push(event);
+      continue;
+    }
+    const threadRootId = rel.rel_type === "m.thread" && typeof rel.event_id === "string" ? rel.event_id : null;
+    if (options.threadRootId !== null && event.event_id !== options.threadRootId && threadRootId !== options.threadRootId) continue;
+    messages.set(event.event_id, toMessage(event, threadRootId, nameOf, messages));
+  }
+  for (const edit of edits) {
+    const target = messages.get(relation(edit.content).event_id ?? "");
+    const replacement = edit.content["m.new_content"];
+    if (!target || edit.sender !== target.sender || typeof replacement !== "object" || replacement === null) continue;
+    const body = (replacement as { body?: unknown }).body;
+    if (typeof body === "string") {
+      target.text = body;
+      target.editedAt = new Date(edit.origin_server_ts);
+    }
+  }
+  return [...messages.values()];
+}
+
+function toMessage(
+  event: MatrixEvent,
+  threadRootId: string | null,
+  nameOf: (userId: string) => string,
+  earlier: Map<string, TranscriptMessage>,
+): TranscriptMessage {
+  const { content } = event;
+  const base = {
+    eventId: event.event_id,
+    sender: event.sender,
+    senderName: nameOf(event.sender),
+    sentAt: new Date(event.origin_server_ts),
+    editedAt: null,
+    threadRootId,
+  };
+  const repliedId = relation(content)["m.in_reply_to"]?.event_id;
+  const replied = typeof repliedId === "string" ? earlier.get(repliedId) : undefined;
+  const replyTo =
+    typeof repliedId === "string"
+      ? { eventId: repliedId, senderName: replied?.senderName ?? "an earlier message", excerpt: replied ? excerpt(replied.text) : "" }
+      : null;
+  const body = typeof content.body === "string" ? content.body : "";
+  if (Object.keys(content).length === 0) return { ...base, kind: "removed", text: "(message deleted)", replyTo: null, image: null };
+  const msgtype = content.msgtype;
+  if (msgtype === "m.image" && typeof content.url === "string") {
+    const info = typeof content.info === "object" && content.info !== null ? (content.info as { mimetype?: unknown }) : {};
+    const mimetype = typeof info.mimetype === "string" ? info.mimetype : "application/octet-stream";
+    const name = typeof content.filename === "string" ? content.filename : body || "image";
+    return { ...base, kind: "image", text: name, replyTo, image: { mxcUrl: content.url, mimetype, name, bytes: null } };
+  }
+  if ((msgtype === "m.file" || msgtype === "m.video" || msgtype === "m.audio") && typeof content.url === "string") {
+    return { ...base, kind: "file", text: `Attachment not embedded: ${body || "file"}`, replyTo, image: null };
+  }
+  return { ...base, kind: "text", text: replyTo ? stripReplyFallback(body) : body, replyTo, image: null };
+}
+
+function excerpt(text: string): string {
+  const line = text.replace(/\s+/g, " ").trim();
+  return line.length > 80 ? `${line.slice(0, 79)}…` : line;
+}

@@ -1,0 +1,141 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import type { Coding } from "@medplum/fhirtypes";
+import type { Capability, CapabilityFactory, Platform } from "../capability.js";
+import { parseDuration } from "../config/duration.js";
+import type { RecordsConfig } from "../config/records.js";
+import { FilingAttempts } from "../domain/records/filing-attempts.js";
+import { FilingComposer } from "../domain/records/filing-composer.js";
+import { FilingRequests } from "../domain/records/filing-requests.js";
+import type { PatientDirectory } from "../domain/records/patient.js";
+import { PatientLinking } from "../domain/records/patient-linking.js";
+import type { RecordDestination } from "../domain/records/record-destination.js";
+import { RECORDS_COMMANDS, RecordsCommands } from "../domain/records/records-commands.js";
+import { recordsHandlers } from "../http/records-handlers.js";
+import { ClientServerConversationReader } from "../matrix/conversation-reader.js";
+import { PostgresFilingStore } from "../storage/records-filing-store.js";
+import { PostgresPatientLinkStore } from "../storage/records-patient-store.js";
+import { bearerToken, type FhirAuthorizer, FhirServerDestination, noAuthorization } from "./fhir-destination.js";
+import { FileDropDestination } from "./file-drop-destination.js";
+import { MedplumStructuralValidator } from "./medplum-validator.js";
+import { SmartBackendAuth } from "./smart-backend-auth.js";
+import { PdfKitTranscriptRenderer } from "./transcript-pdf.js";
+
+const RETRY_JOB = "records.retry-filings";
+/** Confirmation codes: no 0/O or 1/I, so they survive being read out. */
+const CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+
+const ms = (text: string) => parseDuration(text) ?? 0;
+
+function codings(list: RecordsConfig["documentType"] | undefined): Coding[] {
+  return (list ?? []).map(({ system, code, display }) => ({ system, code, ...(display ? { display } : {}) }));
+}
+
+function confirmCode(): string {
+  return [...randomBytes(6)].map((byte) => CODE_ALPHABET[byte % CODE_ALPHABET.length]).join("");
+}
+
+function fhirDestination(config: RecordsConfig): FhirServerDestination | null {
+  const fhir = config.fhir;
+  if (config.destination !== "fhir" || !fhir) return null;
+  const timeoutMs = ms(fhir.timeout);
+  let auth: FhirAuthorizer = noAuthorization;
+  if (fhir.auth === "bearer" && fhir.bearerToken) auth = bearerToken(fhir.bearerToken);
+  if (fhir.auth === "client-credentials") {
+    // The config schema requires these for client-credentials.
+    auth = new SmartBackendAuth({
+      tokenUrl: fhir.tokenUrl as string,
+      clientId: fhir.clientId as string,
+      privateKeyPem: readFileSync(fhir.privateKeyFile as string, "utf8"),
+      keyId: fhir.keyId as string,
+      algorithm: fhir.signingAlgorithm,
+      scope: fhir.scope,
+      timeoutMs,
+    });
+  }
+  return new FhirServerDestination(fhir.baseUrl, auth, timeoutMs);
+}
+
+/** EHR filing (issue 5): patient links, `!handover patient|file|confirm`, filing with retries. */
+export const recordsCapability: CapabilityFactory = (platform: Platform): Capability => {
+  const config: RecordsConfig | undefined = platform.config.records;
+  const timeZone = config?.timeZone ?? "Europe/London";
+  const timeFormat = new Intl.DateTimeFormat("en-GB", { timeZone, day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", timeZoneName: "short" });
+  const formatTime = (at: Date) => timeFormat.format(at);
+  const filings = new PostgresFilingStore(platform.db);
+  const links = new PostgresPatientLinkStore(platform.db);
+  const fhir = config ? fhirDestination(config) : null;
+  const destination: RecordDestination | null =
+    fhir ?? (config?.destination === "file-drop" && config.fileDropDirectory ? new FileDropDestination(config.fileDropDirectory) : null);
+  const directory: PatientDirectory | null = fhir && config?.fhir?.patientSearch ? fhir : null;
+  const validator = new MedplumStructuralValidator();
+  const composer = new FilingComposer({
+    reader: new ClientServerConversationReader(platform.bot),
+    renderer: new PdfKitTranscriptRenderer(),
+    structural: validator,
+    clock: platform.clock,
+    botUserId: platform.botUserId,
+    identifierSystem: config?.identifierSystem ?? `https://${platform.config.homeserver.serverName.replace(/:\d+$/, "")}/Id/handover-export`,
+    codes: { type: codings(config?.documentType), category: codings(config?.documentCategory) },
+    custodianOdsCode: config?.custodianOdsCode ?? null,
+    timeZone,
+    maxImageBytes: config?.maxImageBytes ?? 10_000_000,
+  });
+  const requests = new FilingRequests({
+    filings,
+    patients: links,
+    ledger: platform.filings,
+    preview: (roomId, threadRootId, afterEventId) => composer.preview(roomId, threadRootId, afterEventId),
+    audit: platform.audit,
+    clock: platform.clock,
+    newExportId: () => randomUUID(),
+    newConfirmCode: confirmCode,
+    confirmationTtlMs: ms(config?.confirmationTtl ?? "15m"),
+    destinationConfigured: destination !== null,
+  });
+  const attempts = new FilingAttempts({
+    filings,
+    compose: (filing) => composer.compose(filing),
+    destination,
+    ledger: platform.filings,
+    notifier: platform.bot,
+    audit: platform.audit,
+    clock: platform.clock,
+    retry: {
+      initialDelayMs: ms(config?.retryInitialDelay ?? "1m"),
+      maxDelayMs: ms(config?.retryMaxDelay ?? "1h"),
+      maxAttempts: config?.maxAttempts ?? 24,
+      leaseMs: ms(config?.attemptLease ?? "5m"),
+    },
+    formatTime,
+  });
+  const linking = new PatientLinking({ links, directory, audit: platform.audit, clock: platform.clock });
+  const commands = new RecordsCommands({
+    botUserId: platform.botUserId,
+    notifier: platform.bot,
+    members: {
+      membership: async (roomId, userId) => {
+        const state = await platform.bot.stateContent(roomId, "m.room.member", userId);
+        return typeof state?.membership === "string" ? state.membership : null;
+      },
+    },
+    linking,
+    links,
+    requests,
+    attempt: (exportId) => attempts.attempt(exportId),
+    formatTime,
+    confirmationTtlMinutes: Math.round(ms(config?.confirmationTtl ?? "15m") / 60_000),
+  });
+  return {
+    name: "records",
+    commands: RECORDS_COMMANDS,
+    onEvent: (event) => commands.handle(event),
+    handlers: recordsHandlers({ filings, requests, attempts, links, linking, rooms: platform.rooms, audit: platform.audit }),
+    async start() {
+      if (destination) validator.prepare();
+      platform.jobs.register({ name: RETRY_JOB, intervalMs: ms(config?.retryEvery ?? "30s"), runAtStart: true }, async () => {
+        await attempts.attemptDue();
+      });
+    },
+  };
+};

@@ -1,0 +1,169 @@
+import type { Capability, CapabilityFactory, Platform } from "../capability.js";
+import { parseDuration } from "../config/duration.js";
+import { type RetentionConfig, retentionSchema } from "../config/retention.js";
+import { type Clock, systemClock } from "../domain/clock.js";
+import { HandoverError } from "../domain/errors.js";
+import type { MatrixEvent } from "../domain/matrix-event.js";
+import type { DefaultPolicies, PolicyRules } from "../domain/retention/policy.js";
+import { RetentionPolicyService } from "../domain/retention/policy-service.js";
+import { PurgeExecutor } from "../domain/retention/purge-executor.js";
+import { RetentionStatePublication } from "../domain/retention/state-publication.js";
+import { RetentionPlanner, RetentionSweep, SWEEP_ACTOR, type SweepOutcome } from "../domain/retention/sweep.js";
+import { PostgresRetentionFacts } from "../storage/retention-facts-store.js";
+import { PostgresHoldStore, PostgresPolicyStore } from "../storage/retention-policy-store.js";
+import { PostgresPurgeLedger } from "../storage/retention-purge-store.js";
+import { SynapseRetentionAdapter } from "../synapse/retention-history.js";
+import { retentionHandlers } from "./handlers.js";
+import { MessageIndexBuffer } from "./message-index-buffer.js";
+
+export const SWEEP_JOB = "retention-sweep";
+
+const ms = (text: string) => parseDuration(text) as number;
+
+/** The dry run over a database, for the CLI (`handover retention plan`) and the bench. */
+export function retentionPlanner(db: Platform["db"], config: RetentionConfig | undefined, clock: Clock = systemClock): RetentionPlanner {
+  const settingsOf = config ?? retentionSchema.parse({});
+  return new RetentionPlanner({
+    facts: new PostgresRetentionFacts(db),
+    policies: new PostgresPolicyStore(db),
+    clock,
+    defaults: { clinical: rules(settingsOf.defaults.clinical), operational: rules(settingsOf.defaults.operational) },
+    settings: { warningGranularityMs: ms(settingsOf.warningGranularity) },
+  });
+}
+
+function rules(config: RetentionConfig["defaults"]["clinical"]): PolicyRules {
+  return {
+    maxAgeMs: config.maxAge === null ? null : ms(config.maxAge),
+    deleteAfterFilingMs: config.deleteAfterFiling === null ? null : ms(config.deleteAfterFiling),
+    allowUnfiledDeletion: config.allowUnfiledDeletion,
+    minAgeMs: ms(config.minAge),
+    warnBeforeMs: ms(config.warnBefore),
+  };
+}
+
+/**
+ * Retention (issue 3). Without a `retention` section nothing is swept, indexed or published;
+ * policies can still be prepared and previewed in the portal.
+ */
+export const retentionCapability: CapabilityFactory = (platform: Platform): Capability => {
+  const enabled = platform.config.retention !== undefined;
+  const config = platform.config.retention ?? retentionSchema.parse({});
+  const { db, clock, audit, bot, logger } = platform;
+  const defaults: DefaultPolicies = { clinical: rules(config.defaults.clinical), operational: rules(config.defaults.operational) };
+  const settings = { warningGranularityMs: ms(config.warningGranularity), maxPurgesPerSweep: config.maxPurgesPerSweep };
+  const facts = new PostgresRetentionFacts(db);
+  const policies = new PostgresPolicyStore(db);
+  const ledger = new PostgresPurgeLedger(db);
+  const synapse = new SynapseRetentionAdapter(platform.admin, platform.config.homeserver.serverName);
+  const notifier = { postNotice: (roomId: string, text: string, key: string) => bot.postNotice(roomId, text, key) };
+  const index = new MessageIndexBuffer(facts, (error) => logger.error({ err: error }, "retention: could not index messages"));
+  const executor = new PurgeExecutor({
+    ledger,
+    history: synapse,
+    purger: synapse,
+    media: synapse,
+    notifier,
+    index: {
+      recordMessage: (roomId, eventId, ts) => index.add(roomId, eventId, ts),
+      forgetUpTo: async (roomId, cutoff) => {
+        await index.flush();
+        await facts.forgetUpTo(roomId, cutoff);
+      },
+      linkSpace: (roomId, spaceId, linked) => facts.linkSpace(roomId, spaceId, linked),
+    },
+    audit,
+    clock,
+    botUserId: platform.botUserId,
+    pollIntervalMs: ms(config.purgePollInterval),
+    pollTimeoutMs: ms(config.purgeTimeout),
+  });
+  const publication = new RetentionStatePublication({
+    publisher: bot,
+    ledger: facts,
+    clock,
+    perSweep: config.publishRoomRetention ? config.publishPerSweep : 0,
+    onError: (roomId, error) => logger.warn({ roomId, err: error }, "retention: could not publish m.room.retention"),
+  });
+  const sweep = new RetentionSweep({
+    facts,
+    policies,
+    ledger,
+    warnings: facts,
+    notifier,
+    executor,
+    publication,
+    audit,
+    clock,
+    defaults,
+    settings,
+  });
+  const policyService = new RetentionPolicyService({
+    policies,
+    holds: new PostgresHoldStore(db),
+    facts,
+    rooms: platform.rooms,
+    audit,
+    clock,
+    defaults,
+    settings,
+  });
+
+  let manualActor: string | null = null;
+  let lastOutcome: SweepOutcome | null = null;
+  let lastSweepAt: Date | null = null;
+  const runSweep = async () => {
+    await index.flush();
+    lastOutcome = await sweep.run(manualActor ?? SWEEP_ACTOR);
+    lastSweepAt = clock.now();
+    if (lastOutcome.deletions.length + lastOutcome.warned > 0) {
+      logger.info({ deleted: lastOutcome.deletions.length, warned: lastOutcome.warned, waiting: lastOutcome.waiting }, "retention sweep");
+    }
+  };
+
+  return {
+    name: "retention",
+    async onEvent(event: MatrixEvent): Promise<void> {
+      if (!enabled) return;
+      if (event.state_key === undefined) {
+        if (event.sender !== platform.botUserId) index.add(event.room_id, event.event_id, new Date(event.origin_server_ts));
+        return;
+      }
+      const linked = Array.isArray(event.content.via) && event.content.via.length > 0;
+      if (event.type === "m.space.parent" && event.state_key.startsWith("!")) await facts.linkSpace(event.room_id, event.state_key, linked);
+      if (event.type === "m.space.child" && event.state_key.startsWith("!")) await facts.linkSpace(event.state_key, event.room_id, linked);
+    },
+    handlers: retentionHandlers({
+      policies: policyService,
+      ledger,
+      plan: async (roomIds) => {
+        await index.flush();
+        return sweep.plan(roomIds);
+      },
+      now: () => clock.now(),
+      sweepAs: async (actor) => {
+        if (!enabled) throw new HandoverError("CONFLICT", "Retention is not turned on for this trust: add a `retention` section to Handover's configuration");
+        manualActor = actor;
+        try {
+          return (await platform.jobs.runNow(SWEEP_JOB)) ? lastOutcome : null;
+        } finally {
+          manualActor = null;
+        }
+      },
+    }),
+    async start(): Promise<void> {
+      if (!enabled) return;
+      index.start();
+      platform.jobs.register({ name: SWEEP_JOB, intervalMs: ms(config.sweepInterval), runAtStart: true }, runSweep);
+    },
+    async stop(): Promise<void> {
+      await index.stop();
+    },
+    async readiness(): Promise<Record<string, boolean>> {
+      if (!enabled) return {};
+      // Not ready when no sweep has finished in five intervals (in this or, via the lock, another process).
+      const stale = lastSweepAt !== null && clock.now().getTime() - lastSweepAt.getTime() > 5 * ms(config.sweepInterval);
+      return { retention: !stale };
+    },
+  };
+};

@@ -1,0 +1,169 @@
+import type { DataSource } from "typeorm";
+import type { FiledDocument, Filing, FilingChanges, FilingReceipt, FilingStatus, FilingStore } from "../domain/records/filing.js";
+import type { NhsNumber } from "../domain/records/nhs-number.js";
+
+interface FilingRow {
+  export_id: string;
+  room_id: string;
+  thread_root_id: string | null;
+  nhs_number: string;
+  patient_name: string | null;
+  birth_date: string | null;
+  status: FilingStatus;
+  confirm_code: string | null;
+  requested_by: string;
+  requested_at: Date;
+  confirmed_by: string | null;
+  confirmed_at: Date | null;
+  after_event_id: string | null;
+  up_to_event_id: string;
+  up_to_ts: Date;
+  first_ts: Date;
+  message_count: number;
+  attempts: number;
+  next_attempt_at: Date | null;
+  last_error: string | null;
+  filed_at: Date | null;
+  receipt: FilingReceipt | null;
+}
+
+const COLUMN_OF: Record<keyof FilingChanges, string> = {
+  status: "status",
+  confirmedBy: "confirmed_by",
+  confirmedAt: "confirmed_at",
+  attempts: "attempts",
+  nextAttemptAt: "next_attempt_at",
+  lastError: "last_error",
+  filedAt: "filed_at",
+  receipt: "receipt",
+};
+
+function toFiling(row: FilingRow): Filing {
+  return {
+    exportId: row.export_id,
+    roomId: row.room_id,
+    threadRootId: row.thread_root_id,
+    patient: { nhsNumber: row.nhs_number as NhsNumber, name: row.patient_name, birthDate: row.birth_date },
+    status: row.status,
+    confirmCode: row.confirm_code,
+    requestedBy: row.requested_by,
+    requestedAt: row.requested_at,
+    confirmedBy: row.confirmed_by,
+    confirmedAt: row.confirmed_at,
+    afterEventId: row.after_event_id,
+    upToEventId: row.up_to_event_id,
+    upToTs: row.up_to_ts,
+    firstTs: row.first_ts,
+    messageCount: row.message_count,
+    attempts: row.attempts,
+    nextAttemptAt: row.next_attempt_at,
+    lastError: row.last_error,
+    filedAt: row.filed_at,
+    receipt: row.receipt,
+  };
+}
+
+/** Filings and their documents in PostgreSQL. */
+export class PostgresFilingStore implements FilingStore {
+  constructor(private readonly db: DataSource) {}
+
+  async create(filing: Filing): Promise<void> {
+    await this.db.query(
+      `INSERT INTO records_filings (export_id, room_id, thread_root_id, nhs_number, patient_name, birth_date, status, confirm_code, requested_by,
+         requested_at, confirmed_by, confirmed_at, after_event_id, up_to_event_id, up_to_ts, first_ts, message_count, attempts, next_attempt_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
+      [
+        filing.exportId,
+        filing.roomId,
+        filing.threadRootId,
+        filing.patient.nhsNumber,
+        filing.patient.name,
+        filing.patient.birthDate,
+        filing.status,
+        filing.confirmCode,
+        filing.requestedBy,
+        filing.requestedAt,
+        filing.confirmedBy,
+        filing.confirmedAt,
+        filing.afterEventId,
+        filing.upToEventId,
+        filing.upToTs,
+        filing.firstTs,
+        filing.messageCount,
+        filing.attempts,
+        filing.nextAttemptAt,
+      ],
+    );
+  }
+
+  async get(exportId: string): Promise<Filing | null> {
+    const [row] = (await this.db.query("SELECT * FROM records_filings WHERE export_id = $1", [exportId])) as FilingRow[];
+    return row ? toFiling(row) : null;
+  }
+
+  async awaitingConfirmation(roomId: string, code: string): Promise<Filing | null> {
+    const [row] = (await this.db.query(
+      "SELECT * FROM records_filings WHERE room_id = $1 AND confirm_code = $2 AND status = 'awaiting_confirmation' ORDER BY requested_at DESC LIMIT 1",
+      [roomId, code],
+    )) as FilingRow[];
+    return row ? toFiling(row) : null;
+  }
+
+  async open(roomId: string, threadRootId: string | null): Promise<Filing[]> {
+    const rows = (await this.db.query(
+      `SELECT * FROM records_filings WHERE room_id = $1 AND thread_root_id IS NOT DISTINCT FROM $2
+         AND status IN ('awaiting_confirmation', 'sending', 'retrying') ORDER BY requested_at`,
+      [roomId, threadRootId],
+    )) as FilingRow[];
+    return rows.map(toFiling);
+  }
+
+  async list(limit: number): Promise<Filing[]> {
+    const rows = (await this.db.query("SELECT * FROM records_filings ORDER BY requested_at DESC LIMIT $1", [limit])) as FilingRow[];
+    return rows.map(toFiling);
+  }
+
+  async update(exportId: string, changes: FilingChanges): Promise<void> {
+    const entries = Object.entries(changes) as [keyof FilingChanges, unknown][];
+    if (entries.length === 0) return;
+    const sets = entries.map(([key], index) => `${COLUMN_OF[key]} = $${index + 2}`);
+    const values = entries.map(([key, value]) => (key === "receipt" && value !== null ? JSON.stringify(value) : value));
+    await this.db.query(`UPDATE records_filings SET ${sets.join(", ")} WHERE export_id = $1`, [exportId, ...values]);
+  }
+
+  async claim(exportId: string, now: Date, leaseUntil: Date): Promise<boolean> {
+    const rows = (await this.db.query(
+      `UPDATE records_filings SET next_attempt_at = $3
+       WHERE export_id = $1 AND status IN ('sending', 'retrying') AND (next_attempt_at IS NULL OR next_attempt_at <= $2)
+       RETURNING export_id`,
+      [exportId, now, leaseUntil],
+    )) as [unknown[], number] | unknown[];
+    // typeorm answers UPDATE ... RETURNING with [rows, count].
+    const returned = Array.isArray(rows[0]) ? (rows[0] as unknown[]) : (rows as unknown[]);
+    return returned.length > 0;
+  }
+
+  async due(now: Date, limit: number): Promise<string[]> {
+    const rows = (await this.db.query(
+      "SELECT export_id FROM records_filings WHERE status IN ('sending', 'retrying') AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2",
+      [now, limit],
+    )) as { export_id: string }[];
+    return rows.map((row) => row.export_id);
+  }
+
+  async saveDocument(exportId: string, document: FiledDocument): Promise<void> {
+    await this.db.query("INSERT INTO records_filed_documents (export_id, pdf, bundle_json) VALUES ($1, $2, $3) ON CONFLICT (export_id) DO NOTHING", [
+      exportId,
+      Buffer.from(document.pdf),
+      document.bundleJson,
+    ]);
+  }
+
+  async document(exportId: string): Promise<FiledDocument | null> {
+    const [row] = (await this.db.query("SELECT pdf, bundle_json FROM records_filed_documents WHERE export_id = $1", [exportId])) as {
+      pdf: Buffer;
+      bundle_json: string;
+    }[];
+    return row ? { pdf: new Uint8Array(row.pdf), bundleJson: row.bundle_json } : null;
+  }
+}

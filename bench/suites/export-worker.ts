@@ -1,0 +1,61 @@
+/**
+ * Runs in its own Node process so its peak RSS is the filing's alone: builds the FHIR bundle
+ * and the PDF/A transcript of a 2,000-message conversation with 20 images, as a filing does
+ * once the messages are read, and prints the figures as JSON. One filing per process, as a
+ * Handover process files one conversation at a time.
+ */
+import { readFileSync } from "node:fs";
+import type { Clock } from "../../appservice/src/domain/clock.js";
+import { FilingComposer } from "../../appservice/src/domain/records/filing-composer.js";
+import { MedplumStructuralValidator } from "../../appservice/src/records/medplum-validator.js";
+import { PdfKitTranscriptRenderer } from "../../appservice/src/records/transcript-pdf.js";
+import { syntheticTranscript, TEST_NHS_NUMBER } from "../../tests/support/records-fixtures.js";
+
+const MESSAGES = 2000;
+const IMAGES = 20;
+
+const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(readFileSync("/proc/self/status", "utf8"))?.[1] ?? Number.NaN);
+const clock: Clock = { now: () => new Date() };
+const validator = new MedplumStructuralValidator();
+const prepareStarted = performance.now();
+validator.prepare();
+const prepareMs = performance.now() - prepareStarted;
+if (process.env.EXPORT_BENCH_TRACE) console.error(`prepared: rss ${kb("VmRSS") / 1024} MB, peak ${kb("VmHWM") / 1024} MB`);
+const composer = new FilingComposer({
+  reader: { read: () => Promise.reject(new Error("not used")), media: () => Promise.reject(new Error("not used")) },
+  renderer: new PdfKitTranscriptRenderer(),
+  structural: validator,
+  clock,
+  botUserId: "@handover:bench.test",
+  identifierSystem: "https://bench.test/Id/handover-export",
+  codes: {
+    type: [{ system: "http://snomed.info/sct", code: "371531000", display: "Report of clinical encounter" }],
+    category: [{ system: "http://snomed.info/sct", code: "419891008", display: "Record artifact" }],
+  },
+  custodianOdsCode: "RXX",
+  timeZone: "Europe/London",
+  maxImageBytes: 10_000_000,
+});
+const timings: number[] = [];
+let pdfBytes = 0;
+let bundleBytes = 0;
+// A running Handover has filed before: warm the code paths with a short conversation first.
+await composer.document(
+  { exportId: "warm-up", roomId: "!bench:bench.test", patient: { nhsNumber: TEST_NHS_NUMBER, name: null, birthDate: null } },
+  "Ward 7",
+  syntheticTranscript(100, 2),
+);
+for (let run = 0; run < 1; run++) {
+  const messages = syntheticTranscript(MESSAGES, IMAGES);
+  const started = performance.now();
+  const document = await composer.document(
+    { exportId: `bench-${run}`, roomId: "!bench:bench.test", patient: { nhsNumber: TEST_NHS_NUMBER, name: "SMITH, Jane", birthDate: "1980-01-02" } },
+    "Ward 7",
+    messages,
+  );
+  timings.push(performance.now() - started);
+  if (process.env.EXPORT_BENCH_TRACE) console.error(`run ${run}: rss ${kb("VmRSS") / 1024} MB, heap ${process.memoryUsage().heapUsed / 1e6} MB`);
+  pdfBytes = document.pdf.byteLength;
+  bundleBytes = document.bundleJson.length;
+}
+console.log(JSON.stringify({ timings, prepareMs, peakRssMb: kb("VmHWM") / 1024, pdfBytes, bundleBytes }));

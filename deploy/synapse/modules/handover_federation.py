@@ -1,0 +1,131 @@
+"""Handover's federation gate: a Synapse module that enforces the trust's federation agreements.
+
+Synapse asks it, through spam-checker callbacks, whether an invite or a join may go ahead. It
+asks Handover (on Handover's appservice listener, authenticated with the homeserver token from
+the appservice registration file Synapse already reads) which servers have an active
+agreement, caches the answer for `cache_ttl_seconds`, and refuses:
+
+- invites from local users to users of servers without an agreement (user_may_invite), and
+  invites into rooms hosted on such servers;
+- invites from users of servers without an agreement (federated_user_may_invite);
+- local users joining rooms hosted on servers without an agreement (user_may_join_room).
+
+When Handover cannot be asked, `fail_open` decides: false (the default) refuses everything that
+involves another server; true lets it through. Handover running without a `federation` section
+answers `enforce: false`, and then nothing is refused.
+
+homeserver.yaml:
+
+    modules:
+      - module: handover_federation.HandoverFederationGate
+        config:
+          registration_file: /data/handover-registration.yaml   # the appservice registration
+          # handover_url: http://handover:9000   # default: the registration's url
+          cache_ttl_seconds: 15
+          fail_open: false
+"""
+
+import logging
+import time
+from typing import Any, Dict, List, Optional, Tuple
+
+import yaml
+from synapse.api.errors import Codes
+from synapse.module_api import NOT_SPAM, ModuleApi
+
+logger = logging.getLogger(__name__)
+
+ALLOWED_SERVERS_PATH = "/_handover/federation/v1/allowed-servers"
+
+
+def server_of(matrix_id: str) -> str:
+    """The server name part of a user or room ID ('' for room IDs without one)."""
+    _, _, server = matrix_id.partition(":")
+    return server
+
+
+class Policy:
+    def __init__(self, enforce: bool, allowed: List[str]):
+        self.enforce = enforce
+        self.allowed = frozenset(allowed)
+
+
+class HandoverFederationGate:
+    def __init__(self, config: Dict[str, Any], api: ModuleApi):
+        self._api = api
+        self._own = api.server_name
+        self._ttl = float(config["cache_ttl_seconds"])
+        self._fail_open = bool(config["fail_open"])
+        self._url = config["handover_url"].rstrip("/") + ALLOWED_SERVERS_PATH
+        self._token = config["hs_token"]
+        self._cached: Optional[Tuple[float, Policy]] = None
+        api.register_spam_checker_callbacks(
+            user_may_invite=self.user_may_invite,
+            federated_user_may_invite=self.federated_user_may_invite,
+            user_may_join_room=self.user_may_join_room,
+        )
+
+    @staticmethod
+    def parse_config(config: Dict[str, Any]) -> Dict[str, Any]:
+        registration_file = config.get("registration_file")
+        if not registration_file:
+            raise Exception("handover_federation: registration_file (Handover's appservice registration) is required")
+        with open(registration_file, encoding="utf-8") as handle:
+            registration = yaml.safe_load(handle)
+        url = config.get("handover_url") or registration.get("url")
+        if not url:
+            raise Exception("handover_federation: no handover_url and the registration has no url")
+        return {
+            "handover_url": str(url),
+            "hs_token": str(registration["hs_token"]),
+            "cache_ttl_seconds": float(config.get("cache_ttl_seconds", 15)),
+            "fail_open": bool(config.get("fail_open", False)),
+        }
+
+    async def _policy(self) -> Optional[Policy]:
+        now = time.monotonic()
+        if self._cached is not None and now - self._cached[0] < self._ttl:
+            return self._cached[1]
+        try:
+            answer = await self._api.http_client.get_json(
+                self._url, headers={b"Authorization": [f"Bearer {self._token}".encode("ascii")]}
+            )
+            policy = Policy(bool(answer.get("enforce", True)), [str(s) for s in answer.get("allowed_servers", [])])
+        except Exception as error:  # noqa: BLE001 - any failure to ask is the same to us
+            logger.warning("handover_federation: could not ask Handover at %s: %s", self._url, error)
+            self._cached = None
+            return None
+        self._cached = (now, policy)
+        return policy
+
+    async def _allowed(self, server: str) -> bool:
+        if server in ("", self._own):
+            return True
+        policy = await self._policy()
+        if policy is None:
+            return self._fail_open
+        return not policy.enforce or server in policy.allowed
+
+    def _refuse(self, why: str):
+        logger.info("handover_federation: refused: %s", why)
+        return (Codes.FORBIDDEN, {"error": f"No federation agreement: {why}"})
+
+    async def user_may_invite(self, inviter: str, invitee: str, room_id: str):
+        if not await self._allowed(server_of(invitee)):
+            return self._refuse(f"{server_of(invitee)} is not a partner of this trust")
+        if not await self._allowed(server_of(room_id)):
+            return self._refuse(f"the room is hosted on {server_of(room_id)}, not a partner of this trust")
+        return NOT_SPAM
+
+    async def federated_user_may_invite(self, event: Any):
+        sender = server_of(event.sender)
+        if not await self._allowed(sender):
+            return self._refuse(f"{sender} is not a partner of this trust")
+        if not await self._allowed(server_of(event.room_id)):
+            return self._refuse(f"the room is hosted on {server_of(event.room_id)}, not a partner of this trust")
+        return NOT_SPAM
+
+    async def user_may_join_room(self, user: str, room_id: str, is_invited: bool):
+        if not await self._allowed(server_of(room_id)):
+            return self._refuse(f"the room is hosted on {server_of(room_id)}, not a partner of this trust")
+        return NOT_SPAM

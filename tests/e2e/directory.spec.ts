@@ -1,0 +1,121 @@
+import AxeBuilder from "@axe-core/playwright";
+import { expect, type Page, test } from "@playwright/test";
+import { E2E_SCIM_TOKEN, e2eInfo } from "./e2e-info.js";
+
+const all = e2eInfo();
+const info = { ...all.trusts.a, password: all.password };
+const PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+const tag = Date.now().toString(36);
+
+async function expectAccessible(page: Page): Promise<void> {
+  const results = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]).analyze();
+  expect(results.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`)).toEqual([]);
+}
+
+async function scim<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const response = await fetch(`${info.portalUrl}/scim/v2${path}`, {
+    method,
+    headers: { authorization: `Bearer ${E2E_SCIM_TOKEN}`, "content-type": "application/scim+json" },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  if (!response.ok) throw new Error(`SCIM ${method} ${path}: ${response.status} ${await response.text()}`);
+  return (await response.json()) as T;
+}
+
+async function matrix<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const response = await fetch(`${info.clientUrl}/_matrix/client/v3${path}`, {
+    method,
+    headers: { authorization: `Bearer ${info.admin.accessToken}`, "content-type": "application/json" },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
+  return (await response.json()) as T;
+}
+
+async function memberships(roomId: string): Promise<Record<string, string>> {
+  const { chunk } = await matrix<{ chunk: { state_key: string; content: { membership: string } }[] }>("GET", `/rooms/${encodeURIComponent(roomId)}/members`);
+  return Object.fromEntries(chunk.map((event) => [event.state_key, event.content.membership]));
+}
+
+test("an admin writes a rule, sees the dry-run diff, runs it, and approves a held mass removal", async ({ page }) => {
+  // Entra ID provisions two people and a group (SCIM), as it would on its first cycle.
+  const group = `Renal-${tag}`;
+  const ids: string[] = [];
+  for (const person of [info.nurse.userId, info.auditor.userId]) {
+    const localpart = person.slice(1).split(":")[0] as string;
+    const created = await scim<{ id: string }>("POST", "/Users", {
+      schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"],
+      userName: `${localpart}@trust-a.nhs.uk`,
+      active: true,
+      externalId: `${localpart}-${tag}`,
+    }).catch(async () => {
+      const found = await scim<{ Resources: { id: string }[] }>("GET", `/Users?filter=${encodeURIComponent(`userName eq "${localpart}@trust-a.nhs.uk"`)}`);
+      return found.Resources[0] as { id: string };
+    });
+    ids.push(created.id);
+  }
+  const scimGroup = await scim<{ id: string }>("POST", "/Groups", {
+    schemas: ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+    displayName: group,
+    members: ids.map((value) => ({ value })),
+  });
+  const { room_id: roomId } = await matrix<{ room_id: string }>("POST", "/createRoom", { name: `Renal ${tag}`, preset: "private_chat" });
+
+  await page.goto(`${info.portalUrl}/sign-in`);
+  await page.getByLabel("Matrix user ID").fill(info.admin.userId);
+  await page.getByLabel("Password").fill(info.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Overview" })).toBeVisible();
+
+  await page.goto(`${info.portalUrl}/directory`);
+  await expect(page.getByRole("heading", { level: 1, name: "Directory" })).toBeVisible();
+  await expectAccessible(page);
+  await page.getByRole("link", { name: "Add a rule" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Add a rule" })).toBeVisible();
+
+  // A mistake first: the error summary names the field.
+  await page.getByLabel("Rule name").fill(`renal-${tag}`);
+  await page.getByLabel("Directory group").fill(group);
+  await page.getByLabel("Rooms").fill("not-a-room");
+  await page.getByRole("button", { name: "Preview changes" }).click();
+  await expect(page.getByRole("alert").getByText(/rooms/i).first()).toBeVisible();
+  await expectAccessible(page);
+
+  await page.getByLabel("Rooms").fill(roomId);
+  await page.getByRole("button", { name: "Preview changes" }).click();
+  const diff = page.getByRole("table", { name: "Changes this rule would make" });
+  await expect(diff.getByRole("row", { name: new RegExp(`Invite ${info.nurse.userId}`) })).toBeVisible();
+  await expect(diff.getByRole("row", { name: new RegExp(`Invite ${info.auditor.userId}`) })).toBeVisible();
+  await expectAccessible(page);
+  expect((await memberships(roomId))[info.nurse.userId]).toBeUndefined();
+
+  await page.getByRole("button", { name: "Save rule" }).click();
+  await expect(page.getByText(`Rule renal-${tag} saved`)).toBeVisible();
+  await page.getByRole("button", { name: "Run sync now" }).click();
+  await expect(page.getByText(/Sync run finished: applied/)).toBeVisible();
+  await expect.poll(async () => (await memberships(roomId))[info.nurse.userId]).toBe("invite");
+
+  // Entra empties the group: removing everyone is far over the 5% limit, so the pushed run is held.
+  await scim("PATCH", `/Groups/${scimGroup.id}`, {
+    schemas: [PATCH_OP],
+    Operations: ids.map((id) => ({ op: "Remove", path: `members[value eq "${id}"]` })),
+  });
+  await expect
+    .poll(
+      async () => {
+        await page.goto(`${info.portalUrl}/directory`);
+        return page.getByText("A sync run is held").count();
+      },
+      { timeout: 30_000 },
+    )
+    .toBe(1);
+  expect((await memberships(roomId))[info.nurse.userId]).toBe("invite");
+  await page.getByRole("link", { name: /Review held run/ }).click();
+  await expect(page.getByRole("heading", { level: 1, name: /Sync run/ })).toBeVisible();
+  await expect(page.getByRole("table", { name: "Changes in this run" }).getByRole("row", { name: new RegExp(`Remove ${info.nurse.userId}`) })).toBeVisible();
+  await expectAccessible(page);
+  await page.getByRole("button", { name: "Approve and apply" }).click();
+  await expect(page.getByText(/approved and applied: 2 changes made/)).toBeVisible();
+  await expect.poll(async () => (await memberships(roomId))[info.nurse.userId]).toBe("leave");
+  await expectAccessible(page);
+});
