@@ -7,11 +7,14 @@ import { execFileSync } from "node:child_process";
 import { resolve } from "node:path";
 import type { Handover } from "../appservice/src/app.js";
 import { CLASSIFICATION_EVENT_TYPE } from "../appservice/src/domain/rooms/room.js";
+import { startFhirServer } from "../tests/harness/fhir-server.js";
 import { buildSynapseRoot, startStack, type TrustInfo } from "../tests/harness/stack.js";
 import { startHandover } from "../tests/support/handover-instance.js";
 import { eventually, TestUser } from "../tests/support/matrix-user.js";
 
 const PASSWORD = "handover-demo";
+/** Bearer token the demo's SCIM endpoint accepts (trust A), as Entra ID provisioning would send. */
+const DEMO_SCIM_TOKEN = "handover-demo-scim-token";
 const PORTS = {
   a: { federation: 8481, client: 8471, appservice: 9001, web: 8091 },
   b: { federation: 8482, client: 8472, appservice: 9002, web: 8092 },
@@ -47,9 +50,12 @@ async function main(): Promise<void> {
   console.log("Preparing Synapse (the first run builds a Debian root; later runs reuse it)…");
   const root = await buildSynapseRoot();
   const stack = await startStack({ trusts: ["a", "b"], root, ports: { a: PORTS.a, b: PORTS.b } });
+  // A demo record system: a real FHIR R4 server (in memory) on loopback.
+  const fhir = await startFhirServer();
   const handovers: Handover[] = [];
   const stop = async () => {
     await Promise.allSettled(handovers.map((handover) => handover.stop()));
+    await fhir.stop();
     await stack.stop();
     process.exit(0);
   };
@@ -86,6 +92,9 @@ async function main(): Promise<void> {
     for (const [localpart, role] of Object.entries(people[key])) lines.push(`  @${localpart}:${trust.serverName}  password ${PASSWORD}  (${role})`);
     lines.push("");
   }
+  lines.push(`Record system (FHIR R4, in memory): ${fhir.baseUrl}`);
+  lines.push(`SCIM 2.0 for trust A: http://127.0.0.1:${PORTS.a.web}/scim/v2  bearer token ${DEMO_SCIM_TOKEN}`);
+  lines.push("");
   lines.push("Ctrl-C stops everything.");
   console.log(lines.join("\n"));
 }

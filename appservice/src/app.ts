@@ -13,6 +13,8 @@ import { TransactionIntake } from "./domain/intake/transaction-intake.js";
 import type { MatrixEvent } from "./domain/matrix-event.js";
 import { RoomClassifier } from "./domain/rooms/room-classifier.js";
 import { RoomEvents } from "./domain/rooms/room-events.js";
+import type { BotDevice } from "./e2ee/bot-device.js";
+import { createBotDevice } from "./e2ee/setup.js";
 import { apiHandlers } from "./http/api-handlers.js";
 import type { Overview } from "./http/contract.js";
 import { HandoverMetrics } from "./http/metrics.js";
@@ -55,6 +57,8 @@ export class Handover {
   readonly bot: BotClient;
   readonly jobs: JobScheduler;
   readonly capabilities: Capability[];
+  /** The bot's end-to-end encryption device (config `e2ee`), or null. */
+  readonly e2ee: BotDevice | null;
   private readonly endpoint: TransactionEndpoint;
   private readonly web: WebServer;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -97,6 +101,7 @@ export class Handover {
       audit: this.audit,
     });
     this.jobs = new JobScheduler(this.db, this.logger);
+    this.e2ee = createBotDevice(config, tokens.asToken, this.botUserId, this.db, this.audit, this.logger);
     const platform: Platform = {
       config,
       db: this.db,
@@ -110,12 +115,15 @@ export class Handover {
       botUserId: this.botUserId,
       jobs: this.jobs,
       filings: new PostgresFilingLedger(this.db),
+      decryptor: this.e2ee,
     };
     this.capabilities = CAPABILITIES.map((factory) => factory(platform));
     for (const capability of this.capabilities) {
       for (const [verb, help] of Object.entries(capability.commands ?? {})) capabilityCommands.set(verb.toLowerCase(), help);
     }
-    const handleEvent = async (event: MatrixEvent) => {
+    const handleEvent = async (received: MatrixEvent) => {
+      // In encrypted rooms handlers see the decrypted event when the bot's device has its key.
+      const event = this.e2ee ? await this.e2ee.readable(received) : received;
       await roomEvents.handle(event);
       for (const capability of this.capabilities) await capability.onEvent?.(event);
     };
@@ -136,6 +144,7 @@ export class Handover {
       hsToken: tokens.hsToken,
       maxBodyBytes: config.appservice.maxBodyBytes,
       intake,
+      ...(this.e2ee ? { beforeIntake: (body: unknown) => (this.e2ee as BotDevice).receiveTransaction(body) } : {}),
       observeAck: (seconds, outcome) => {
         this.metrics.ackSeconds.observe(seconds);
         this.metrics.transactions.inc({ outcome });
@@ -172,6 +181,7 @@ export class Handover {
     if (await this.db.showMigrations()) {
       throw new Error("the database has migrations pending: run `handover migrate` first");
     }
+    await this.e2ee?.start();
     for (const capability of this.capabilities) await capability.start?.();
     this.jobs.start();
     await this.pump.recover();
@@ -192,6 +202,7 @@ export class Handover {
     await this.pump.idle();
     await this.jobs.stop();
     for (const capability of [...this.capabilities].reverse()) await capability.stop?.();
+    await this.e2ee?.stop();
     if (this.db.isInitialized) await this.db.destroy();
   }
 
@@ -222,7 +233,8 @@ export class Handover {
       this.homeserverVersions().then((versions) => versions !== null),
     ]);
     const extra = await Promise.all(this.capabilities.map((capability) => capability.readiness?.() ?? Promise.resolve({})));
-    return Object.assign({ database, homeserver }, ...extra);
+    const e2ee = this.e2ee ? { e2ee: this.e2ee.problem() === null } : {};
+    return Object.assign({ database, homeserver }, e2ee, ...extra);
   }
 
   async overview(): Promise<Overview> {

@@ -1,8 +1,9 @@
 import type { CapabilityFactory } from "./capability.js";
 import { directoryCapability } from "./directory/capability.js";
+import { e2eeCapability } from "./e2ee/capability.js";
 import { federationCapability } from "./federation/capability.js";
 import { recordsCapability } from "./records/capability.js";
 import { retentionCapability } from "./retention/capability.js";
 
 /** The capabilities this build of Handover runs, in the order they see events. */
-export const CAPABILITIES: CapabilityFactory[] = [federationCapability, retentionCapability, directoryCapability, recordsCapability];
+export const CAPABILITIES: CapabilityFactory[] = [federationCapability, retentionCapability, directoryCapability, recordsCapability, e2eeCapability];

@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import type { DataSource } from "typeorm";
 import type { HandoverConfig } from "./config/schema.js";
 import type { AuditTrail } from "./domain/audit/audit-trail.js";
+import type { RoomEventDecryptor } from "./domain/e2ee/crypto-state.js";
 import type { Clock } from "./domain/clock.js";
 import type { FilingLedger } from "./domain/filing/filed-range.js";
 import type { MatrixEvent } from "./domain/matrix-event.js";
@@ -59,6 +60,8 @@ export interface Platform {
   filings: FilingLedger;
   /** Periodic jobs that run in one Handover process at a time (a PostgreSQL advisory lock). */
   jobs: JobScheduler;
+  /** Decrypts end-to-end encrypted room events with the bot's device; null when `e2ee` is not configured. */
+  decryptor: RoomEventDecryptor | null;
 }
 
 export type CapabilityFactory = (platform: Platform) => Capability;

@@ -118,6 +118,9 @@ export function homeserverConfig(o: {
     // Every registration and login hashes a password: bcrypt's default 12 rounds costs ~0.3 s.
     bcrypt_rounds: 4,
     app_service_config_files: [o.registrationPath],
+    // End-to-end encrypted rooms (docs/e2ee.md): to-device events, device lists and one-time key
+    // counts in appservice transactions.
+    experimental_features: { msc2409_to_device_messages_enabled: true, msc3202_transaction_extensions: true },
     push: { include_content: false },
     media_store_path: `${o.dir}/media`,
     ...RATE_LIMITS,

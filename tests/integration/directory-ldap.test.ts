@@ -10,13 +10,14 @@ import type { Handover } from "../../appservice/src/app.js";
 import type { DirectoryRule, DirectoryRunDetail, PersonExplanation } from "../../appservice/src/http/contract.js";
 import { type SlapdServer, startSlapd } from "../harness/slapd.js";
 import { PortalSession } from "../support/directory-api.js";
+import { freshDatabase } from "../support/fresh-database.js";
 import { type InstanceOptions, startHandover } from "../support/handover-instance.js";
 import { eventually, TestUser } from "../support/matrix-user.js";
 
 const execFileAsync = promisify(execFile);
 const stack = inject("stack");
 const trust = stack.trusts.a;
-const databaseUrl = stack.databaseUrls.a;
+const databaseUrl = await freshDatabase(stack.databaseUrls.a, "directory_ldap");
 const tag = Date.now().toString(36);
 
 let slapd: SlapdServer;

@@ -2,12 +2,13 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Handover } from "../../appservice/src/app.js";
 import type { DirectoryRunList } from "../../appservice/src/http/contract.js";
 import { PortalSession } from "../support/directory-api.js";
+import { freshDatabase } from "../support/fresh-database.js";
 import { startHandover } from "../support/handover-instance.js";
 import { eventually, TestUser } from "../support/matrix-user.js";
 
 const stack = inject("stack");
 const trust = stack.trusts.a;
-const databaseUrl = stack.databaseUrls.a;
+const databaseUrl = await freshDatabase(stack.databaseUrls.a, "directory_scim");
 const tag = `c${Date.now().toString(36)}`;
 const TOKEN = "scim-test-token-that-is-long-enough-0123456789";
 const ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";

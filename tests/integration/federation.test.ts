@@ -6,12 +6,15 @@ import type { Agreement, AgreementDetail, AgreementList, EnforcementHealth, Whit
 import { createDataSource } from "../../appservice/src/storage/data-source.js";
 import { PostgresSigningKeyStore } from "../../appservice/src/storage/federation-key-store.js";
 import { freePort } from "../harness/util.js";
+import { freshDatabase } from "../support/fresh-database.js";
 import { startHandover } from "../support/handover-instance.js";
 import { eventually, TestUser } from "../support/matrix-user.js";
 import { federationConfig, PortalSession, PROPOSAL } from "./federation-support.js";
 
 const stack = inject("stack");
 const { a: trustA, b: trustB } = stack.trusts;
+const databaseUrlA = await freshDatabase(stack.databaseUrls.a, "federation_a");
+const databaseUrlB = await freshDatabase(stack.databaseUrls.b, "federation_b");
 const PASSWORD = "federation-test-password";
 const stamp = Date.now().toString(36);
 
@@ -43,12 +46,12 @@ beforeAll(async () => {
   bob = await TestUser.register(trustB, `bob-fed-${stamp}`, PASSWORD);
   bea = await TestUser.register(trustB, `bea-fed-${stamp}`, PASSWORD);
   const [portA, portB] = [await freePort(), await freePort()];
-  handoverA = await startHandover(trustA, stack.databaseUrls.a, {
+  handoverA = await startHandover(trustA, databaseUrlA, {
     webPort: portA,
     roles: { [alice.userId]: "admin" },
     federation: federationConfig(trustA, trustB, portB, "RAA"),
   });
-  handoverB = await startHandover(trustB, stack.databaseUrls.b, {
+  handoverB = await startHandover(trustB, databaseUrlB, {
     webPort: portB,
     roles: { [bob.userId]: "admin" },
     federation: federationConfig(trustB, trustA, portA, "RBB"),
@@ -105,7 +108,8 @@ describe("federation agreements between two trusts", () => {
     // The module caches the allowed servers for 2 s in tests.
     await eventually("the invite to be let through", async () => alice.invite(clinicalRoom, bea.userId).then(() => true));
     await eventually("bea to join A's room", async () => {
-      await bea.request("POST", `/rooms/${encodeURIComponent(clinicalRoom)}/join`, {});
+      // Name A's server: a join by room ID needs one when the invite has not reached B yet.
+      await bea.request("POST", `/join/${encodeURIComponent(clinicalRoom)}?server_name=${encodeURIComponent(trustA.serverName)}`, {});
       return true;
     });
     await bea.send(clinicalRoom, "Patient arrived in ED, CT booked");
@@ -121,7 +125,7 @@ describe("federation agreements between two trusts", () => {
     const accept = (await portalA.call<AgreementDetail>("GET", `/federation/agreements/${agreementId}`)).body.history[1]?.signed as unknown as SignedMessage;
     expect((await post(inbox(handoverA), accept)).reason).toBe("replayed");
     // B's real signing key, read from B's database, signs the otherwise-bad messages.
-    const db = createDataSource(stack.databaseUrls.b, 1);
+    const db = createDataSource(databaseUrlB, 1);
     await db.initialize();
     const [stored] = (await new PostgresSigningKeyStore(db, federationConfig(trustB, trustA, 0, "RBB").keyEncryptionSecret).all()).slice(-1);
     await db.destroy();
@@ -171,7 +175,8 @@ describe("federation agreements between two trusts", () => {
     await eventually("bea to be removed by the suspension", async () => (await alice.members(clinicalRoom))[bea.userId] === "leave");
     await eventually("bea to be invited again", async () => alice.invite(clinicalRoom, bea.userId).then(() => true));
     await eventually("bea to rejoin A's room", async () => {
-      await bea.request("POST", `/rooms/${encodeURIComponent(clinicalRoom)}/join`, {});
+      // Name A's server: a join by room ID needs one when the invite has not reached B yet.
+      await bea.request("POST", `/join/${encodeURIComponent(clinicalRoom)}?server_name=${encodeURIComponent(trustA.serverName)}`, {});
       return (await alice.members(clinicalRoom))[bea.userId] === "join";
     });
     const revoked = await portalB.call<Agreement>("POST", `/federation/agreements/${agreementId}/actions`, { action: "revoke", reason: "Network dissolved" });

@@ -10,6 +10,7 @@ import type { Handover } from "../../appservice/src/app.js";
 import { ENCRYPTED_ROOM_MESSAGE } from "../../appservice/src/domain/records/transcript.js";
 import type { ErrorResponse, FiledPdf, FilingList } from "../../appservice/src/http/contract.js";
 import { startFhirServer, type TestFhirServer } from "../harness/fhir-server.js";
+import { freshDatabase } from "../support/fresh-database.js";
 import { type InstanceOptions, startHandover } from "../support/handover-instance.js";
 import { eventually, TestUser } from "../support/matrix-user.js";
 import { generatePng } from "../support/records-fixtures.js";
@@ -17,7 +18,7 @@ import { generatePng } from "../support/records-fixtures.js";
 const run = promisify(execFile);
 const stack = inject("stack");
 const trust = stack.trusts.a;
-const databaseUrl = stack.databaseUrls.a;
+const databaseUrl = await freshDatabase(stack.databaseUrls.a, "records");
 const NHS = "https://fhir.nhs.uk/Id/nhs-number";
 
 let fhir: TestFhirServer;

@@ -6,12 +6,13 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { stringify } from "yaml";
 import type { Handover } from "../../appservice/src/app.js";
+import { freshDatabase } from "../support/fresh-database.js";
 import { configFor, startHandover } from "../support/handover-instance.js";
 import { eventually, TestUser } from "../support/matrix-user.js";
 
 const stack = inject("stack");
 const trust = stack.trusts.a;
-const databaseUrl = stack.databaseUrls.a;
+const databaseUrl = await freshDatabase(stack.databaseUrls.a, "retention_crash");
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 let handover: Handover | null = null;

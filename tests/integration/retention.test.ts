@@ -4,12 +4,13 @@ import type { Handover } from "../../appservice/src/app.js";
 import type { DeletionList, PolicyDraftInput, RoomRetention } from "../../appservice/src/http/contract.js";
 import { SWEEP_JOB } from "../../appservice/src/retention/capability.js";
 import { PostgresFilingLedger } from "../../appservice/src/storage/filing-ledger-store.js";
+import { freshDatabase } from "../support/fresh-database.js";
 import { startHandover } from "../support/handover-instance.js";
 import { eventually, TestUser } from "../support/matrix-user.js";
 
 const stack = inject("stack");
 const trust = stack.trusts.a;
-const databaseUrl = stack.databaseUrls.a;
+const databaseUrl = await freshDatabase(stack.databaseUrls.a, "retention");
 
 let handover: Handover;
 let alice: TestUser; // ig-lead

@@ -9,13 +9,14 @@ import { stringify } from "yaml";
 import type { Handover } from "../../appservice/src/app.js";
 import { CLASSIFICATION_EVENT_TYPE } from "../../appservice/src/domain/rooms/room.js";
 import type { ErrorResponse, RoomList, Session } from "../../appservice/src/http/contract.js";
+import { freshDatabase } from "../support/fresh-database.js";
 import { startHandover } from "../support/handover-instance.js";
 import { eventually, TestUser } from "../support/matrix-user.js";
 
 const run = promisify(execFile);
 const stack = inject("stack");
 const trust = stack.trusts.a;
-const databaseUrl = stack.databaseUrls.a;
+const databaseUrl = await freshDatabase(stack.databaseUrls.a, "skeleton");
 
 let handover: Handover;
 let alice: TestUser; // a ward manager with the admin role in Handover

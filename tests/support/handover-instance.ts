@@ -21,6 +21,8 @@ export interface InstanceOptions {
   directory?: HandoverConfigInput["directory"];
   /** The `records` config section (absent: EHR filing off). */
   records?: HandoverConfigInput["records"];
+  /** The `e2ee` config section (absent: encrypted rooms refused). */
+  e2ee?: HandoverConfigInput["e2ee"];
 }
 
 /** A Handover config for one trust of a running stack. */
@@ -42,6 +44,7 @@ export async function configFor(trust: TrustInfo, databaseUrl: string, options: 
     ...(options.retention ? { retention: options.retention } : {}),
     ...(options.directory ? { directory: options.directory } : {}),
     ...(options.records ? { records: options.records } : {}),
+    ...(options.e2ee ? { e2ee: options.e2ee } : {}),
     logging: { level: options.logLevel ?? (process.env.HANDOVER_LOG_LEVEL as HandoverConfig["logging"]["level"] | undefined) ?? "warn" },
   });
 }

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { roleSchema } from "../http/contract.js";
 import { directorySchema } from "./directory.js";
 import { parseDuration } from "./duration.js";
+import { e2eeSchema } from "./e2ee.js";
 import { recordsSchema } from "./records.js";
 import { retentionSchema } from "./retention.js";
 
@@ -162,6 +163,7 @@ export const configSchema = z.strictObject({
   federation: federationSchema.optional(),
   retention: retentionSchema.optional(),
   records: recordsSchema.optional(),
+  e2ee: e2eeSchema.optional(),
 });
 
 export type HandoverConfig = z.infer<typeof configSchema>;

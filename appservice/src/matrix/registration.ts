@@ -15,6 +15,10 @@ export interface Registration {
     rooms: { regex: string; exclusive: boolean }[];
   };
   receive_ephemeral?: boolean;
+  /** MSC3202: device lists and one-time key counts of the bot's device in transactions. */
+  "org.matrix.msc3202"?: boolean;
+  /** MSC4190: the appservice creates and deletes the bot's devices itself. */
+  "io.element.msc4190"?: boolean;
 }
 
 export interface RegistrationInput {
@@ -37,7 +41,11 @@ function escapeRegex(text: string): string {
 
 /**
  * Handover claims exactly one user, its bot, exclusively: nobody else can register it and
- * Synapse sends Handover every event in rooms the bot is in.
+ * Synapse sends Handover every event in rooms the bot is in. The last three keys let the bot
+ * take part in end-to-end encrypted rooms as a device (docs/e2ee.md): to-device events
+ * (MSC2409/MSC4203, with Synapse's `msc2409_to_device_messages_enabled`), device lists and key
+ * counts (MSC3202, with `msc3202_transaction_extensions`) and device management (MSC4190).
+ * `AppServiceRegistration.getOutput()` of matrix-appservice drops them, hence this writer.
  */
 export function buildRegistration(input: RegistrationInput): Registration {
   return {
@@ -52,6 +60,9 @@ export function buildRegistration(input: RegistrationInput): Registration {
       aliases: [],
       rooms: [],
     },
+    receive_ephemeral: true,
+    "org.matrix.msc3202": true,
+    "io.element.msc4190": true,
   };
 }
 

@@ -11,6 +11,12 @@ export interface TransactionEndpointOptions {
   intake: TransactionIntake;
   observeAck(seconds: number, outcome: "accepted" | "duplicate" | "rejected" | "error"): void;
   onError(error: unknown): void;
+  /**
+   * Runs on each transaction's body before its events are stored (the end-to-end encryption
+   * device takes its to-device events, device lists and key counts); a failure answers 503, so
+   * the homeserver sends the transaction again.
+   */
+  beforeIntake?(body: unknown): Promise<void>;
   /** Extra routes for Synapse-side callers (e.g. a Synapse module), served behind the homeserver token. */
   routes?: RequestHandler[];
 }
@@ -57,7 +63,8 @@ export class TransactionEndpoint {
   private readonly transaction = (req: Request, res: Response): void => {
     const started = process.hrtime.bigint();
     const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
-    this.options.intake.receive(String(req.params.txnId ?? ""), req.body).then(
+    const before = this.options.beforeIntake?.(req.body) ?? Promise.resolve();
+    before.then(() => this.options.intake.receive(String(req.params.txnId ?? ""), req.body)).then(
       (result) => {
         this.options.observeAck(elapsed(), result.duplicate ? "duplicate" : "accepted");
         res.send({});

@@ -12,6 +12,7 @@ import { PatientLinking } from "../domain/records/patient-linking.js";
 import type { RecordDestination } from "../domain/records/record-destination.js";
 import { RECORDS_COMMANDS, RecordsCommands } from "../domain/records/records-commands.js";
 import { recordsHandlers } from "../http/records-handlers.js";
+import { DecryptingConversationReader } from "../e2ee/decrypting-conversation-reader.js";
 import { ClientServerConversationReader } from "../matrix/conversation-reader.js";
 import { PostgresFilingStore } from "../storage/records-filing-store.js";
 import { PostgresPatientLinkStore } from "../storage/records-patient-store.js";
@@ -69,8 +70,10 @@ export const recordsCapability: CapabilityFactory = (platform: Platform): Capabi
     fhir ?? (config?.destination === "file-drop" && config.fileDropDirectory ? new FileDropDestination(config.fileDropDirectory) : null);
   const directory: PatientDirectory | null = fhir && config?.fhir?.patientSearch ? fhir : null;
   const validator = new MedplumStructuralValidator();
+  const plainReader = new ClientServerConversationReader(platform.bot);
   const composer = new FilingComposer({
-    reader: new ClientServerConversationReader(platform.bot),
+    // Encrypted rooms are read through the bot's device when `e2ee` is configured, refused otherwise.
+    reader: platform.decryptor ? new DecryptingConversationReader(plainReader, platform.decryptor) : plainReader,
     renderer: new PdfKitTranscriptRenderer(),
     structural: validator,
     clock: platform.clock,

@@ -5,6 +5,7 @@ import { Retention1732280001000 } from "./migrations/1732280001000-retention.js"
 import { Directory1732280002000 } from "./migrations/1732280002000-directory.js";
 import { Records1732280003000 } from "./migrations/1732280003000-records.js";
 import { Federation1732280004000 } from "./migrations/1732280004000-federation.js";
+import { E2ee1732280005000 } from "./migrations/1732280005000-e2ee.js";
 
 /** In order. A capability adds its own migration file and one entry here. */
 export const MIGRATIONS = [
@@ -14,6 +15,7 @@ export const MIGRATIONS = [
   Directory1732280002000,
   Records1732280003000,
   Federation1732280004000,
+  E2ee1732280005000,
 ];
 
 /** Schema changes only through migrations: `synchronize` stays off everywhere. */

@@ -9,6 +9,11 @@ export interface RoomTimeline {
   /** Display names of everyone who has been a member, by Matrix ID. */
   displayNames: Record<string, string>;
   roomName: string | null;
+  /**
+   * The reader decrypted the room's encrypted events; any `m.room.encrypted` event left in
+   * `events` is one it could not decrypt (its key never reached Handover), filed as missing.
+   */
+  decrypted?: boolean;
 }
 
 export interface TimelineRange {

@@ -18,13 +18,16 @@ export interface TranscriptMessage {
   senderName: string;
   sentAt: Date;
   text: string;
-  kind: "text" | "image" | "file" | "removed";
+  kind: "text" | "image" | "file" | "removed" | "missing";
   replyTo: { eventId: string; senderName: string; excerpt: string } | null;
   /** When the last edit was made; the text is the edited text. */
   editedAt: Date | null;
   threadRootId: string | null;
   image: TranscriptImage | null;
 }
+
+/** What an encrypted message whose key Handover never received says in the record. */
+export const MISSING_MESSAGE_TEXT = "(encrypted message missing: Handover never received the key to read it)";
 
 export const ENCRYPTED_ROOM_MESSAGE =
   "This room is end-to-end encrypted. Handover cannot read encrypted messages yet, so nothing was filed. File it from an unencrypted room or by hand.";
@@ -63,13 +66,19 @@ export interface TranscriptOptions {
  * encrypted room never yields an empty or partial record.
  */
 export function assembleTranscript(timeline: RoomTimeline, options: TranscriptOptions): TranscriptMessage[] {
-  if (timeline.encrypted || timeline.events.some((event) => event.type === "m.room.encrypted")) {
+  if (!timeline.decrypted && (timeline.encrypted || timeline.events.some((event) => event.type === "m.room.encrypted"))) {
     throw new HandoverError("CONFLICT", ENCRYPTED_ROOM_MESSAGE);
   }
   const nameOf = (userId: string) => timeline.displayNames[userId] ?? userId;
   const messages = new Map<string, TranscriptMessage>();
   const edits: MatrixEvent[] = [];
   for (const event of timeline.events) {
+    if (event.type === "m.room.encrypted" && event.sender !== options.botUserId) {
+      const threadRootId = relation(event.content).rel_type === "m.thread" ? (relation(event.content).event_id ?? null) : null;
+      if (options.threadRootId !== null && event.event_id !== options.threadRootId && threadRootId !== options.threadRootId) continue;
+      messages.set(event.event_id, missingMessage(event, threadRootId, nameOf));
+      continue;
+    }
     if (event.type !== "m.room.message" || isCommandOrNotice(event, options.botUserId)) continue;
     const rel = relation(event.content);
     if (rel.rel_type === "m.replace") {
@@ -127,6 +136,22 @@ function toMessage(
     return { ...base, kind: "file", text: `Attachment not embedded: ${body || "file"}`, replyTo, image: null };
   }
   return { ...base, kind: "text", text: replyTo ? stripReplyFallback(body) : body, replyTo, image: null };
+}
+
+/** An encrypted message Handover could not read: listed, never dropped. */
+function missingMessage(event: MatrixEvent, threadRootId: string | null, nameOf: (userId: string) => string): TranscriptMessage {
+  return {
+    eventId: event.event_id,
+    sender: event.sender,
+    senderName: nameOf(event.sender),
+    sentAt: new Date(event.origin_server_ts),
+    editedAt: null,
+    threadRootId,
+    kind: "missing",
+    text: MISSING_MESSAGE_TEXT,
+    replyTo: null,
+    image: null,
+  };
 }
 
 function excerpt(text: string): string {

@@ -1,0 +1,25 @@
+import { z } from "zod";
+
+/** The `e2ee` section of the config (issue 7). Imported by schema.ts. */
+export const e2eeSchema = z
+  .strictObject({
+    stateKey: z
+      .string()
+      .min(32)
+      .describe(
+        "Secret (at least 32 characters) from which the key sealing the bot device's crypto state in PostgreSQL (AES-256-GCM) is derived. Losing or changing it loses the ability to read earlier encrypted messages. Env: HANDOVER__E2EE__STATE_KEY.",
+      )
+      .meta({ examples: ["change-me-to-a-long-random-secret-0123456789"] }),
+    deviceDisplayName: z
+      .string()
+      .min(1)
+      .max(100)
+      .default("Handover records bot")
+      .describe("The bot device's name as room members see it in their device lists.")
+      .meta({ examples: ["Handover records bot"] }),
+  })
+  .describe(
+    "End-to-end encrypted rooms: the bot takes part as its own device and files encrypted conversations. Leave out to refuse encrypted rooms. Synapse needs experimental_features msc2409_to_device_messages_enabled and msc3202_transaction_extensions.",
+  );
+
+export type E2eeConfig = z.infer<typeof e2eeSchema>;

@@ -1,0 +1,255 @@
+import { randomBytes } from "node:crypto";
+import * as wasm from "@matrix-org/matrix-sdk-crypto-wasm";
+import type { Logger } from "pino";
+import type { AuditTrail } from "../domain/audit/audit-trail.js";
+import type { CryptoStateStore, DecryptOutcome, RoomEventDecryptor, SealedRoomKey } from "../domain/e2ee/crypto-state.js";
+import { HandoverError } from "../domain/errors.js";
+import type { CryptoTransport } from "./crypto-transport.js";
+import { sendOutgoingRequest } from "./outgoing-requests.js";
+import type { StateCipher } from "./state-cipher.js";
+import { type TransactionCrypto, transactionCrypto } from "./transaction-crypto.js";
+
+export interface BotDeviceDeps {
+  userId: string;
+  displayName: string;
+  transport: CryptoTransport;
+  store: CryptoStateStore;
+  cipher: StateCipher;
+  audit: AuditTrail;
+  logger: Logger;
+}
+
+interface ExportedKey {
+  room_id: string;
+  session_id: string;
+  sender_key: string;
+}
+
+const keyId = (roomId: string, sessionId: string, senderKey: string) => `${roomId}|${sessionId}|${senderKey}`;
+const DEVICE_PREFIX = "HANDOVER";
+
+/**
+ * The bot's end-to-end encryption device: an OlmMachine (matrix-sdk-crypto-wasm) fed from
+ * appservice transactions (MSC4203 to-device events, MSC3202 device lists and one-time key
+ * counts) that sends its own key uploads, queries, claims and to-device messages as the bot's
+ * device. The wasm store is memory-only in Node, so every start makes a fresh device (MSC4190),
+ * deletes the previous one, and re-imports the megolm room keys and cross-signing keys kept
+ * sealed in PostgreSQL: decryption of what the bot received before survives a restart.
+ */
+export class BotDevice implements RoomEventDecryptor {
+  private machine: wasm.OlmMachine | null = null;
+  private deviceId: string | null = null;
+  private readonly stored = new Set<string>();
+  private chain: Promise<unknown> = Promise.resolve();
+  private trouble: string | null = "the encryption device has not started";
+  private readonly settings = () => new wasm.DecryptionSettings(wasm.TrustRequirement.Untrusted);
+
+  constructor(private readonly deps: BotDeviceDeps) {}
+
+  get currentDeviceId(): string | null {
+    return this.deviceId;
+  }
+
+  problem(): string | null {
+    return this.trouble;
+  }
+
+  /** Runs one state change at a time: the machine's requests and the store must not interleave. */
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.chain.then(work, work);
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  async start(): Promise<void> {
+    const { userId, store, cipher, transport, logger } = this.deps;
+    await wasm.initAsync();
+    const record = await store.loadDevice(userId);
+    if (record && record.keyCheck !== cipher.keyCheck) {
+      this.trouble = "the stored encryption state was sealed with a different e2ee.stateKey; restore the old key (nothing was overwritten)";
+      await this.report("e2ee.state_unreadable", { reason: "key-check-mismatch", deviceId: record.deviceId });
+      return;
+    }
+    const existing = (await transport.deviceIds()).filter((id) => id.startsWith(DEVICE_PREFIX));
+    if (!record && existing.length > 0) {
+      // Devices of ours on the homeserver but no stored state: the state was lost.
+      await this.report("e2ee.state_lost", { reason: "no-stored-state", previousDevices: existing.length });
+    }
+    const deviceId = `${DEVICE_PREFIX}${randomBytes(5).toString("hex").toUpperCase()}`;
+    await transport.createDevice(deviceId, this.deps.displayName);
+    const machine = await wasm.OlmMachine.initialize(new wasm.UserId(userId), new wasm.DeviceId(deviceId));
+    this.machine = machine;
+    this.deviceId = deviceId;
+    const restored = await this.restoreRoomKeys(machine, record?.roomKeyCount ?? 0);
+    await this.flushOutgoing();
+    const crossSigning = await this.setUpCrossSigning(machine, record?.crossSigning ?? null);
+    await store.saveDevice({ userId, deviceId, keyCheck: cipher.keyCheck, crossSigning, roomKeyCount: this.stored.size });
+    for (const old of existing) {
+      if (old === deviceId) continue;
+      await transport.deleteDevice(old).catch((error: unknown) => logger.warn({ err: error, deviceId: old }, "could not delete an old bot device"));
+    }
+    await this.deps.audit.record({
+      actor: userId,
+      action: "e2ee.device_started",
+      target: deviceId,
+      details: { roomKeysRestored: restored, replacedDevices: existing.length, crossSigned: crossSigning !== null },
+    });
+    if (this.trouble === "the encryption device has not started") this.trouble = null;
+    logger.info({ deviceId, roomKeysRestored: restored }, "end-to-end encryption device ready");
+  }
+
+  private async report(action: string, details: Record<string, string | number>): Promise<void> {
+    this.deps.logger.error({ ...details, action }, "end-to-end encryption state problem");
+    await this.deps.audit.record({ actor: this.deps.userId, action, target: this.deps.userId, details });
+  }
+
+  private async restoreRoomKeys(machine: wasm.OlmMachine, expected: number): Promise<number> {
+    const rows = await this.deps.store.roomKeys(this.deps.userId);
+    const sessions: unknown[] = [];
+    let unreadable = 0;
+    for (const row of rows) {
+      try {
+        sessions.push(JSON.parse(this.deps.cipher.open(row.sealed, keyId(row.roomId, row.sessionId, row.senderKey))));
+        this.stored.add(keyId(row.roomId, row.sessionId, row.senderKey));
+      } catch {
+        unreadable++;
+      }
+    }
+    if (sessions.length > 0) await machine.importExportedRoomKeys(JSON.stringify(sessions), () => undefined);
+    if (unreadable > 0 || rows.length < expected) {
+      this.trouble = null;
+      await this.report("e2ee.room_keys_lost", { expected, found: rows.length, unreadable });
+    }
+    return sessions.length;
+  }
+
+  private async setUpCrossSigning(machine: wasm.OlmMachine, sealed: Buffer | null): Promise<Buffer | null> {
+    const { cipher, transport, userId } = this.deps;
+    const deviceId = this.deviceId as string;
+    try {
+      if (sealed) {
+        const keys = JSON.parse(cipher.open(sealed, `${userId}|cross-signing`)) as { master?: string; self?: string; user?: string };
+        await machine.importCrossSigningKeys(keys.master ?? null, keys.self ?? null, keys.user ?? null);
+        await machine.updateTrackedUsers([new wasm.UserId(userId)]);
+        await this.flushOutgoing();
+        const device = await machine.getDevice(new wasm.UserId(userId), new wasm.DeviceId(deviceId));
+        if (device) await sendOutgoingRequest(transport, deviceId, await device.verify());
+        return sealed;
+      }
+      const bootstrap = await machine.bootstrapCrossSigning(true);
+      if (bootstrap.uploadKeysRequest) await this.send(bootstrap.uploadKeysRequest);
+      await transport.call("POST", "/keys/device_signing/upload", bootstrap.uploadSigningKeysRequest.body, deviceId);
+      await transport.call("POST", "/keys/signatures/upload", bootstrap.uploadSignaturesRequest.body, deviceId);
+      const exported = await machine.exportCrossSigningKeys();
+      if (!exported) return null;
+      const keys = { master: exported.masterKey, self: exported.self_signing_key, user: exported.userSigningKey };
+      return cipher.seal(JSON.stringify(keys), `${userId}|cross-signing`);
+    } catch (error) {
+      // Decryption does not need cross-signing; clients that insist on verified devices will not share keys.
+      this.deps.logger.warn({ err: error }, "could not cross-sign the bot's device");
+      return sealed;
+    }
+  }
+
+  private async send(request: Parameters<typeof sendOutgoingRequest>[2]): Promise<void> {
+    const machine = this.machine as wasm.OlmMachine;
+    const response = await sendOutgoingRequest(this.deps.transport, this.deviceId as string, request);
+    if ("id" in request && request.id && "type" in request) await machine.markRequestAsSent(request.id, request.type, response);
+  }
+
+  /** Sends what the machine wants sent (key uploads, queries, claims, to-device) until nothing is left. */
+  private async flushOutgoing(): Promise<void> {
+    const machine = this.machine;
+    if (!machine) return;
+    for (let round = 0; round < 10; round++) {
+      const requests = await machine.outgoingRequests();
+      if (requests.length === 0) return;
+      for (const request of requests) await this.send(request);
+    }
+  }
+
+  /**
+   * The crypto part of one appservice transaction. Room keys arriving in it are sealed and stored
+   * before this returns, so the transaction is acknowledged only once its keys are safe.
+   */
+  receiveTransaction(body: unknown): Promise<void> {
+    const machine = this.machine;
+    const deviceId = this.deviceId;
+    if (!machine || !deviceId) return Promise.resolve();
+    const extras: TransactionCrypto | null = transactionCrypto(body, this.deps.userId, deviceId);
+    if (!extras) return Promise.resolve();
+    return this.exclusive(async () => {
+      const lists = new wasm.DeviceLists(
+        extras.changed.map((id) => new wasm.UserId(id)),
+        extras.left.map((id) => new wasm.UserId(id)),
+      );
+      await machine.receiveSyncChanges(JSON.stringify(extras.toDevice), lists, extras.oneTimeKeyCounts, extras.unusedFallbackKeys, this.settings());
+      await this.storeNewRoomKeys(machine);
+      await this.flushOutgoing();
+    });
+  }
+
+  private async storeNewRoomKeys(machine: wasm.OlmMachine): Promise<void> {
+    const exported = JSON.parse(
+      await machine.exportRoomKeys((session) => !this.stored.has(keyId(session.roomId.toString(), session.sessionId, session.senderKey.toBase64()))),
+    ) as ExportedKey[];
+    if (exported.length === 0) return;
+    const rows: SealedRoomKey[] = exported.map((key) => ({
+      roomId: key.room_id,
+      sessionId: key.session_id,
+      senderKey: key.sender_key,
+      sealed: this.deps.cipher.seal(JSON.stringify(key), keyId(key.room_id, key.session_id, key.sender_key)),
+    }));
+    await this.deps.store.addRoomKeys(this.deps.userId, rows);
+    for (const key of exported) this.stored.add(keyId(key.room_id, key.session_id, key.sender_key));
+    const record = await this.deps.store.loadDevice(this.deps.userId);
+    if (record) await this.deps.store.saveDevice({ ...record, roomKeyCount: await this.deps.store.countRoomKeys(this.deps.userId) });
+    this.deps.logger.debug({ count: rows.length }, "room keys stored");
+  }
+
+  async decrypt(event: Parameters<RoomEventDecryptor["decrypt"]>[0]): Promise<DecryptOutcome> {
+    const machine = this.machine;
+    if (!machine || this.trouble) throw new HandoverError("CONFLICT", `Encrypted messages cannot be read: ${this.trouble ?? "no encryption device"}`);
+    try {
+      const decrypted = await machine.decryptRoomEvent(JSON.stringify(event), new wasm.RoomId(event.room_id), this.settings());
+      const clear = JSON.parse(decrypted.event) as { type?: unknown; content?: unknown };
+      const content = typeof clear.content === "object" && clear.content !== null ? { ...(clear.content as Record<string, unknown>) } : {};
+      // m.relates_to travels unencrypted (so servers can aggregate); put it back as clients do.
+      if (!("m.relates_to" in content) && event.content["m.relates_to"] !== undefined) content["m.relates_to"] = event.content["m.relates_to"];
+      return { ok: true, type: typeof clear.type === "string" ? clear.type : "m.room.message", content };
+    } catch (error) {
+      if (error instanceof wasm.MegolmDecryptionError) {
+        const reason = error.code === wasm.DecryptionErrorCode.MissingRoomKey ? "missing-key" : error.code === wasm.DecryptionErrorCode.UnknownMessageIndex ? "unknown-index" : "failed";
+        return { ok: false, reason, detail: error.description };
+      }
+      return { ok: false, reason: "failed", detail: (error as Error).message ?? String(error) };
+    }
+  }
+
+  /**
+   * A live event as handlers should see it: decrypted when the device has (or, within a few
+   * seconds, receives) its key, so `!handover` commands work in encrypted rooms; otherwise the
+   * event as it came, which handlers ignore.
+   */
+  async readable<E extends Parameters<RoomEventDecryptor["decrypt"]>[0]>(event: E, waitMs = 3_000): Promise<E> {
+    if (event.type !== "m.room.encrypted" || this.trouble || !this.machine) return event;
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const outcome = await this.decrypt(event);
+      if (outcome.ok) return { ...event, type: outcome.type, content: outcome.content };
+      if (outcome.reason !== "missing-key" || Date.now() > deadline) return event;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
+  /** Room keys the device holds (restored and received). */
+  roomKeyCount(): number {
+    return this.stored.size;
+  }
+
+  async stop(): Promise<void> {
+    await this.chain.catch(() => undefined);
+    this.machine?.close();
+    this.machine = null;
+  }
+}

@@ -1,0 +1,50 @@
+import { HandoverError } from "../domain/errors.js";
+
+/**
+ * Client-server calls for the bot's crypto device, made with the appservice token as the bot
+ * (`user_id`) and, once it exists, as its device (`device_id`, MSC3202 device masquerading,
+ * which Synapse accepts from appservices). Devices are created and deleted as the appservice
+ * (MSC4190: no user-interactive auth, registration `io.element.msc4190: true`).
+ */
+export class CryptoTransport {
+  constructor(
+    private readonly homeserverUrl: string,
+    private readonly asToken: string,
+    private readonly userId: string,
+    private readonly timeoutMs = 30_000,
+  ) {}
+
+  async call(method: string, path: string, body: unknown, deviceId: string | null): Promise<string> {
+    const url = new URL(`${this.homeserverUrl.replace(/\/$/, "")}/_matrix/client/v3${path}`);
+    url.searchParams.set("user_id", this.userId);
+    if (deviceId) url.searchParams.set("device_id", deviceId);
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method,
+        headers: { authorization: `Bearer ${this.asToken}`, "content-type": "application/json" },
+        ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (error) {
+      throw new HandoverError("HOMESERVER_UNAVAILABLE", `homeserver unreachable (${method} ${path}): ${(error as Error).message}`);
+    }
+    const text = await response.text();
+    if (!response.ok) throw new HandoverError("HOMESERVER_REFUSED", `homeserver refused ${method} ${path}: ${response.status} ${text.slice(0, 300)}`);
+    return text;
+  }
+
+  /** MSC4190: creates (or keeps) the device. */
+  async createDevice(deviceId: string, displayName: string): Promise<void> {
+    await this.call("PUT", `/devices/${encodeURIComponent(deviceId)}`, { display_name: displayName }, null);
+  }
+
+  async deleteDevice(deviceId: string): Promise<void> {
+    await this.call("DELETE", `/devices/${encodeURIComponent(deviceId)}`, {}, null);
+  }
+
+  async deviceIds(): Promise<string[]> {
+    const { devices } = JSON.parse(await this.call("GET", "/devices", undefined, null)) as { devices: { device_id: string }[] };
+    return devices.map((device) => device.device_id);
+  }
+}

@@ -1,0 +1,22 @@
+import type { Logger } from "pino";
+import type { DataSource } from "typeorm";
+import type { HandoverConfig } from "../config/schema.js";
+import type { AuditTrail } from "../domain/audit/audit-trail.js";
+import { PostgresCryptoStateStore } from "../storage/e2ee-state-store.js";
+import { BotDevice } from "./bot-device.js";
+import { CryptoTransport } from "./crypto-transport.js";
+import { StateCipher } from "./state-cipher.js";
+
+/** The bot's encryption device when `e2ee` is configured; null leaves encrypted rooms refused. */
+export function createBotDevice(config: HandoverConfig, asToken: string, botUserId: string, db: DataSource, audit: AuditTrail, logger: Logger): BotDevice | null {
+  if (!config.e2ee) return null;
+  return new BotDevice({
+    userId: botUserId,
+    displayName: config.e2ee.deviceDisplayName,
+    transport: new CryptoTransport(config.homeserver.url, asToken, botUserId),
+    store: new PostgresCryptoStateStore(db),
+    cipher: new StateCipher(config.e2ee.stateKey),
+    audit,
+    logger: logger.child({ component: "e2ee" }),
+  });
+}
