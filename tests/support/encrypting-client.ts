@@ -1,4 +1,4 @@
-import { createHash, createCipheriv, randomBytes } from "node:crypto";
+import { createCipheriv, createHash, randomBytes } from "node:crypto";
 import { ClientEvent, createClient, type MatrixClient, SyncState } from "matrix-js-sdk";
 import type { TrustInfo } from "../harness/stack.js";
 import type { TestUser } from "./matrix-user.js";

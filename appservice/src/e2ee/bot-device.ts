@@ -5,6 +5,7 @@ import type { AuditTrail } from "../domain/audit/audit-trail.js";
 import type { CryptoStateStore, DecryptOutcome, RoomEventDecryptor, SealedRoomKey } from "../domain/e2ee/crypto-state.js";
 import { HandoverError } from "../domain/errors.js";
 import type { CryptoTransport } from "./crypto-transport.js";
+import { decryptRoomEvent } from "./decrypt-event.js";
 import { sendOutgoingRequest } from "./outgoing-requests.js";
 import type { StateCipher } from "./state-cipher.js";
 import { type TransactionCrypto, transactionCrypto } from "./transaction-crypto.js";
@@ -42,7 +43,6 @@ export class BotDevice implements RoomEventDecryptor {
   private readonly stored = new Set<string>();
   private chain: Promise<unknown> = Promise.resolve();
   private trouble: string | null = "the encryption device has not started";
-  private readonly settings = () => new wasm.DecryptionSettings(wasm.TrustRequirement.Untrusted);
 
   constructor(private readonly deps: BotDeviceDeps) {}
 
@@ -183,7 +183,13 @@ export class BotDevice implements RoomEventDecryptor {
         extras.changed.map((id) => new wasm.UserId(id)),
         extras.left.map((id) => new wasm.UserId(id)),
       );
-      await machine.receiveSyncChanges(JSON.stringify(extras.toDevice), lists, extras.oneTimeKeyCounts, extras.unusedFallbackKeys, this.settings());
+      await machine.receiveSyncChanges(
+        JSON.stringify(extras.toDevice),
+        lists,
+        extras.oneTimeKeyCounts,
+        extras.unusedFallbackKeys,
+        new wasm.DecryptionSettings(wasm.TrustRequirement.Untrusted),
+      );
       await this.storeNewRoomKeys(machine);
       await this.flushOutgoing();
     });
@@ -210,20 +216,7 @@ export class BotDevice implements RoomEventDecryptor {
   async decrypt(event: Parameters<RoomEventDecryptor["decrypt"]>[0]): Promise<DecryptOutcome> {
     const machine = this.machine;
     if (!machine || this.trouble) throw new HandoverError("CONFLICT", `Encrypted messages cannot be read: ${this.trouble ?? "no encryption device"}`);
-    try {
-      const decrypted = await machine.decryptRoomEvent(JSON.stringify(event), new wasm.RoomId(event.room_id), this.settings());
-      const clear = JSON.parse(decrypted.event) as { type?: unknown; content?: unknown };
-      const content = typeof clear.content === "object" && clear.content !== null ? { ...(clear.content as Record<string, unknown>) } : {};
-      // m.relates_to travels unencrypted (so servers can aggregate); put it back as clients do.
-      if (!("m.relates_to" in content) && event.content["m.relates_to"] !== undefined) content["m.relates_to"] = event.content["m.relates_to"];
-      return { ok: true, type: typeof clear.type === "string" ? clear.type : "m.room.message", content };
-    } catch (error) {
-      if (error instanceof wasm.MegolmDecryptionError) {
-        const reason = error.code === wasm.DecryptionErrorCode.MissingRoomKey ? "missing-key" : error.code === wasm.DecryptionErrorCode.UnknownMessageIndex ? "unknown-index" : "failed";
-        return { ok: false, reason, detail: error.description };
-      }
-      return { ok: false, reason: "failed", detail: (error as Error).message ?? String(error) };
-    }
+    return decryptRoomEvent(machine, event);
   }
 
   /**

@@ -3,9 +3,11 @@ import type { MatrixEvent } from "../domain/matrix-event.js";
 
 /** What the room is told when the bot joins it encrypted, or when a room it is in turns encryption on. */
 export function presenceNotice(deviceName: string): string {
-  return `Handover is in this encrypted room as its own device ("${deviceName}"), so it receives the room's keys like any member. ` +
-        "It reads messages only to file the conversation into the patient record when a member asks (!handover file) and to answer !handover commands. " +
-        "Messages sent before it joined cannot be read by it and are listed as missing in anything it files.";
+  return (
+    `Handover is in this encrypted room as its own device ("${deviceName}"), so it receives the room's keys like any member. ` +
+    "It reads messages only to file the conversation into the patient record when a member asks (!handover file) and to answer !handover commands. " +
+    "Messages sent before it joined cannot be read by it and are listed as missing in anything it files."
+  );
 }
 
 /**

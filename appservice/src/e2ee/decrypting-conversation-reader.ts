@@ -1,7 +1,7 @@
-import type { ConversationReader, MediaContent, RoomTimeline, TimelineRange } from "../domain/records/conversation.js";
 import type { RoomEventDecryptor } from "../domain/e2ee/crypto-state.js";
 import { HandoverError } from "../domain/errors.js";
 import type { MatrixEvent } from "../domain/matrix-event.js";
+import type { ConversationReader, MediaContent, RoomTimeline, TimelineRange } from "../domain/records/conversation.js";
 import { asEncryptedFile, decryptAttachment, type EncryptedFile } from "./attachment-crypto.js";
 
 /** Keys of encrypted attachments seen while reading, by mxc URL (bounded). */

@@ -56,7 +56,12 @@ describe("decryptAttachment", () => {
     const plain = Buffer.from("PNG bytes");
     const cipher = createCipheriv("aes-256-ctr", key, iv);
     const data = Buffer.concat([cipher.update(plain), cipher.final()]);
-    const file = { url: "mxc://x/y", key: { k: key.toString("base64url") }, iv: iv.toString("base64"), hashes: { sha256: createHash("sha256").update(data).digest("base64").replace(/=+$/, "") } };
+    const file = {
+      url: "mxc://x/y",
+      key: { k: key.toString("base64url") },
+      iv: iv.toString("base64"),
+      hashes: { sha256: createHash("sha256").update(data).digest("base64").replace(/=+$/, "") },
+    };
     expect(Buffer.from(decryptAttachment(data, file)).toString()).toBe("PNG bytes");
     data[0] = (data[0] ?? 0) ^ 1;
     expect(() => decryptAttachment(data, file)).toThrow(/hash/);
@@ -64,7 +69,11 @@ describe("decryptAttachment", () => {
 });
 
 describe("reading an encrypted room", () => {
-  const encrypted = (id: string, sender = "@alice:trust-a.test") => ({ ...messageEvent({ event_id: id, sender }), type: "m.room.encrypted", content: { algorithm: "m.megolm.v1.aes-sha2", ciphertext: id } });
+  const encrypted = (id: string, sender = "@alice:trust-a.test") => ({
+    ...messageEvent({ event_id: id, sender }),
+    type: "m.room.encrypted",
+    content: { algorithm: "m.megolm.v1.aes-sha2", ciphertext: id },
+  });
   const plain: ConversationReader = {
     read: async (): Promise<RoomTimeline> => ({
       encrypted: true,

@@ -8,7 +8,14 @@ import { CryptoTransport } from "./crypto-transport.js";
 import { StateCipher } from "./state-cipher.js";
 
 /** The bot's encryption device when `e2ee` is configured; null leaves encrypted rooms refused. */
-export function createBotDevice(config: HandoverConfig, asToken: string, botUserId: string, db: DataSource, audit: AuditTrail, logger: Logger): BotDevice | null {
+export function createBotDevice(
+  config: HandoverConfig,
+  asToken: string,
+  botUserId: string,
+  db: DataSource,
+  audit: AuditTrail,
+  logger: Logger,
+): BotDevice | null {
   if (!config.e2ee) return null;
   return new BotDevice({
     userId: botUserId,

@@ -64,23 +64,25 @@ export class TransactionEndpoint {
     const started = process.hrtime.bigint();
     const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
     const before = this.options.beforeIntake?.(req.body) ?? Promise.resolve();
-    before.then(() => this.options.intake.receive(String(req.params.txnId ?? ""), req.body)).then(
-      (result) => {
-        this.options.observeAck(elapsed(), result.duplicate ? "duplicate" : "accepted");
-        res.send({});
-      },
-      (error: unknown) => {
-        if (error instanceof HandoverError) {
-          this.options.observeAck(elapsed(), "rejected");
-          res.status(400).send({ errcode: "M_BAD_JSON", error: error.message });
-          return;
-        }
-        this.options.onError(error);
-        this.options.observeAck(elapsed(), "error");
-        // A 5xx makes the homeserver send the transaction again later: nothing is lost.
-        res.status(503).send({ errcode: "M_UNKNOWN", error: "Handover could not store the transaction; retry later" });
-      },
-    );
+    before
+      .then(() => this.options.intake.receive(String(req.params.txnId ?? ""), req.body))
+      .then(
+        (result) => {
+          this.options.observeAck(elapsed(), result.duplicate ? "duplicate" : "accepted");
+          res.send({});
+        },
+        (error: unknown) => {
+          if (error instanceof HandoverError) {
+            this.options.observeAck(elapsed(), "rejected");
+            res.status(400).send({ errcode: "M_BAD_JSON", error: error.message });
+            return;
+          }
+          this.options.onError(error);
+          this.options.observeAck(elapsed(), "error");
+          // A 5xx makes the homeserver send the transaction again later: nothing is lost.
+          res.status(503).send({ errcode: "M_UNKNOWN", error: "Handover could not store the transaction; retry later" });
+        },
+      );
   };
 
   /** Body-parser failures (not JSON, too large) get a Matrix error, not an HTML page. */

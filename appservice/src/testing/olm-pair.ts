@@ -109,7 +109,10 @@ export class OlmPair {
 
   /** An `m.room.encrypted` event as the room's timeline would hold it. */
   async encrypt(roomId: string, eventId: string, content: Record<string, unknown>, ts = Date.now()) {
-    const encrypted = JSON.parse(await this.sender.encryptRoomEvent(new wasm.RoomId(roomId), "m.room.message", JSON.stringify(content))) as Record<string, unknown>;
+    const encrypted = JSON.parse(await this.sender.encryptRoomEvent(new wasm.RoomId(roomId), "m.room.message", JSON.stringify(content))) as Record<
+      string,
+      unknown
+    >;
     return { event_id: eventId, room_id: roomId, sender: this.sender.userId.toString(), type: "m.room.encrypted", origin_server_ts: ts, content: encrypted };
   }
 }

@@ -39,7 +39,14 @@ export type DecryptOutcome =
 
 /** Decrypts room events with the keys the bot's device received (and kept). */
 export interface RoomEventDecryptor {
-  decrypt(event: { event_id: string; room_id: string; sender: string; type: string; origin_server_ts: number; content: Record<string, unknown> }): Promise<DecryptOutcome>;
+  decrypt(event: {
+    event_id: string;
+    room_id: string;
+    sender: string;
+    type: string;
+    origin_server_ts: number;
+    content: Record<string, unknown>;
+  }): Promise<DecryptOutcome>;
   /** Null when the device works; otherwise why encrypted rooms cannot be read (stated, never ignored). */
   problem(): string | null;
 }
