@@ -18,7 +18,7 @@ const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(readFile
 const clock: Clock = { now: () => new Date() };
 const validator = new MedplumStructuralValidator();
 const prepareStarted = performance.now();
-validator.prepare();
+await validator.prepare();
 const prepareMs = performance.now() - prepareStarted;
 if (process.env.EXPORT_BENCH_TRACE) console.error(`prepared: rss ${kb("VmRSS") / 1024} MB, peak ${kb("VmHWM") / 1024} MB`);
 const composer = new FilingComposer({

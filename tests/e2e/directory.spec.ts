@@ -1,16 +1,11 @@
-import AxeBuilder from "@axe-core/playwright";
-import { expect, type Page, test } from "@playwright/test";
+import { expect, test } from "@playwright/test";
 import { E2E_SCIM_TOKEN, e2eInfo } from "./e2e-info.js";
+import { expectAccessible } from "./portal-page.js";
 
 const all = e2eInfo();
 const info = { ...all.trusts.a, password: all.password };
 const PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 const tag = Date.now().toString(36);
-
-async function expectAccessible(page: Page): Promise<void> {
-  const results = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]).analyze();
-  expect(results.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`)).toEqual([]);
-}
 
 async function scim<T>(method: string, path: string, body?: unknown): Promise<T> {
   const response = await fetch(`${info.portalUrl}/scim/v2${path}`, {

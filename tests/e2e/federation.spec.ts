@@ -1,14 +1,9 @@
-import AxeBuilder from "@axe-core/playwright";
 import { type Browser, expect, type Page, test } from "@playwright/test";
 import { type E2eTrust, e2eInfo } from "./e2e-info.js";
+import { expectAccessible } from "./portal-page.js";
 
 const info = e2eInfo();
 const [trustA, trustB] = [info.trusts.a, info.trusts.b];
-
-async function expectAccessible(page: Page): Promise<void> {
-  const results = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]).analyze();
-  expect(results.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`)).toEqual([]);
-}
 
 /** Each trust's portal in its own browser context: separate cookies, as two admins in two trusts. */
 async function adminOf(browser: Browser, trust: E2eTrust): Promise<Page> {

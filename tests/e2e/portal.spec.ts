@@ -1,20 +1,12 @@
-import AxeBuilder from "@axe-core/playwright";
 import { expect, type Page, test } from "@playwright/test";
 import { e2eInfo } from "./e2e-info.js";
+import { expectAccessible, submitSignIn } from "./portal-page.js";
 
 const all = e2eInfo();
 const info = { ...all.trusts.a, password: all.password };
 
-async function expectAccessible(page: Page): Promise<void> {
-  const results = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]).analyze();
-  expect(results.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`)).toEqual([]);
-}
-
 async function signIn(page: Page, userId: string): Promise<void> {
-  await page.goto(`${info.portalUrl}/sign-in`);
-  await page.getByLabel("Matrix user ID").fill(userId);
-  await page.getByLabel("Password").fill(info.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await submitSignIn(page, info.portalUrl, userId, info.password);
 }
 
 async function roomKind(): Promise<string | undefined> {

@@ -1,14 +1,9 @@
-import AxeBuilder from "@axe-core/playwright";
-import { expect, type Page, test } from "@playwright/test";
+import { expect, test } from "@playwright/test";
 import { e2eInfo } from "./e2e-info.js";
+import { expectAccessible } from "./portal-page.js";
 
 const all = e2eInfo();
 const info = { ...all.trusts.a, password: all.password };
-
-async function expectAccessible(page: Page): Promise<void> {
-  const results = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]).analyze();
-  expect(results.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`)).toEqual([]);
-}
 
 async function asAdmin<T>(method: string, path: string, body?: unknown): Promise<T> {
   const response = await fetch(`${info.clientUrl}/_matrix/client/v3${path}`, {

