@@ -14,7 +14,7 @@ import { eventually, TestUser } from "../tests/support/matrix-user.js";
 
 const PASSWORD = "handover-demo";
 /** Bearer token the demo's SCIM endpoint accepts (trust A), as Entra ID provisioning would send. */
-const DEMO_SCIM_TOKEN = "handover-demo-scim-token";
+const DEMO_SCIM_TOKEN = "handover-demo-scim-token-0123456789abcdef";
 const PORTS = {
   a: { federation: 8481, client: 8471, appservice: 9001, web: 8091 },
   b: { federation: 8482, client: 8472, appservice: 9002, web: 8092 },
@@ -66,21 +66,40 @@ async function main(): Promise<void> {
     a: { alice: "admin", ian: "ig-lead", audrey: "auditor", nina: "no role" },
     b: { bea: "admin", ben: "no role" },
   } as const;
-  for (const key of ["a", "b"] as const) {
-    const trust = stack.trusts[key];
-    const roles = Object.fromEntries(
-      Object.entries(people[key])
-        .filter(([, role]) => role !== "no role")
-        .map(([localpart, role]) => [`@${localpart}:${trust.serverName}`, role as "admin" | "ig-lead" | "auditor"]),
-    );
-    const handover = await startHandover(trust, stack.databaseUrls[key], {
-      roles,
-      portalDir: resolve("portal/dist"),
-      webPort: PORTS[key].web,
-      logLevel: "info",
-    });
-    handovers.push(handover);
-    await seed(trust, handover, people[key]);
+  try {
+    for (const key of ["a", "b"] as const) {
+      const trust = stack.trusts[key];
+      const roles = Object.fromEntries(
+        Object.entries(people[key])
+          .filter(([, role]) => role !== "no role")
+          .map(([localpart, role]) => [`@${localpart}:${trust.serverName}`, role as "admin" | "ig-lead" | "auditor"]),
+      );
+      const peer = key === "a" ? "b" : "a";
+      const letter = key.toUpperCase();
+      const handover = await startHandover(trust, stack.databaseUrls[key], {
+        roles,
+        portalDir: resolve("portal/dist"),
+        webPort: PORTS[key].web,
+        logLevel: "info",
+        retention: {},
+        records: { destination: "fhir", fhir: { baseUrl: fhir.baseUrl } },
+        federation: {
+          organisation: { name: `Demo Trust ${letter} NHS Foundation Trust`, odsCode: `R${letter}${letter}`, contact: `federation@trust-${key}.test` },
+          keyEncryptionSecret: `demo-secret-for-trust-${key}-signing-key`,
+          peers: { [stack.trusts[peer].serverName]: `http://127.0.0.1:${PORTS[peer].web}` },
+          allowInsecurePeers: true,
+        },
+        ...(key === "a" ? { directory: { schedule: "5m", scim: { name: "entra", bearerToken: DEMO_SCIM_TOKEN, syncDelay: "5s" } } } : {}),
+      });
+      handovers.push(handover);
+      await seed(trust, handover, people[key]);
+    }
+  } catch (error) {
+    // Stop what was started before reporting: nothing is left running after a failed start.
+    await Promise.allSettled(handovers.map((handover) => handover.stop()));
+    await fhir.stop();
+    await stack.stop();
+    throw error;
   }
 
   const lines = ["", "Handover is running.", ""];
