@@ -35,13 +35,14 @@ const composer = new FilingComposer({
   custodianOdsCode: "RXX",
   timeZone: "Europe/London",
   maxImageBytes: 10_000_000,
+  filedElsewhere: async () => new Set<string>(),
 });
 const timings: number[] = [];
 let pdfBytes = 0;
 let bundleBytes = 0;
 // A running Handover has filed before: warm the code paths with a short conversation first.
 await composer.document(
-  { exportId: "warm-up", roomId: "!bench:bench.test", patient: { nhsNumber: TEST_NHS_NUMBER, name: null, birthDate: null } },
+  { exportId: "warm-up", roomId: "!bench:bench.test", patient: { nhsNumber: TEST_NHS_NUMBER, name: null, birthDate: null, verified: false } },
   "Ward 7",
   syntheticTranscript(100, 2),
 );
@@ -49,7 +50,11 @@ for (let run = 0; run < 1; run++) {
   const messages = syntheticTranscript(MESSAGES, IMAGES);
   const started = performance.now();
   const document = await composer.document(
-    { exportId: `bench-${run}`, roomId: "!bench:bench.test", patient: { nhsNumber: TEST_NHS_NUMBER, name: "SMITH, Jane", birthDate: "1980-01-02" } },
+    {
+      exportId: `bench-${run}`,
+      roomId: "!bench:bench.test",
+      patient: { nhsNumber: TEST_NHS_NUMBER, name: "SMITH, Jane", birthDate: "1980-01-02", verified: true },
+    },
     "Ward 7",
     messages,
   );

@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { E2E_SCIM_TOKEN, e2eInfo } from "./e2e-info.js";
+import { E2E_ESR_HEADER, E2E_SCIM_TOKEN, e2eInfo } from "./e2e-info.js";
 import { expectAccessible } from "./portal-page.js";
 
 const all = e2eInfo();
@@ -113,4 +113,49 @@ test("an admin writes a rule, sees the dry-run diff, runs it, and approves a hel
   await expect(page.getByText(/approved and applied: 2 changes made/)).toBeVisible();
   await expect.poll(async () => (await memberships(roomId))[info.nurse.userId]).toBe("leave");
   await expectAccessible(page);
+});
+
+test("an admin is told what is wrong with a broken ESR file, and previews a good one as a dry-run diff", async ({ page }) => {
+  const { room_id: roomId } = await matrix<{ room_id: string }>("POST", "/createRoom", { name: `ESR ward ${tag}`, preset: "private_chat" });
+  await page.goto(`${info.portalUrl}/sign-in`);
+  await page.getByLabel("Matrix user ID").fill(info.admin.userId);
+  await page.getByLabel("Password").fill(info.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Overview" })).toBeVisible();
+  const rule = await page.request.put(`${info.portalUrl}/api/v1/directory/rules/esr-${tag}`, {
+    data: { id: `esr-${tag}`, group: `ESR-Ward-${tag}`, attribute: null, rooms: [roomId], joinMode: "invite", power: [] },
+  });
+  expect(rule.status()).toBe(200);
+
+  await page.goto(`${info.portalUrl}/directory`);
+  await expect(page.getByRole("heading", { level: 2, name: "Import a staff file (CSV)" })).toBeVisible();
+  await expect(page.getByText(/esr last imported .*from the watched file.*1 people/)).toBeVisible();
+  const file = page.getByLabel("CSV file for esr");
+  const nurse = info.nurse.userId.slice(1).split(":")[0] as string;
+  const placeholder = "9000001,Esr,Placeholder,esr.placeholder,Clerk,G1A,Records,RAA,2020-01-01,";
+
+  // A quote left open: refused whole, with the line and column named in the error summary.
+  await file.setInputFiles({
+    name: "broken.csv",
+    mimeType: "text/csv",
+    buffer: Buffer.from(`${E2E_ESR_HEADER}\r\n${placeholder}\r\n1234567,Nia,"Urse,${nurse},Nurse,N0A,ESR-Ward-${tag},RAA,2020-01-01,\r\n`),
+  });
+  await page.getByRole("button", { name: "Import and run sync" }).click();
+  await expect(page.getByRole("alert").getByText("line 3, column 3: a quoted field is never closed")).toBeVisible();
+  await expectAccessible(page);
+
+  await file.setInputFiles({
+    name: "esr.csv",
+    mimeType: "text/csv",
+    buffer: Buffer.from(`${E2E_ESR_HEADER}\r\n${placeholder}\r\n1234567,Nia,"Urse, Jr",${nurse},Nurse,N0A,ESR-Ward-${tag},RAA,2020-01-01,\r\n`),
+  });
+  await page.getByRole("button", { name: "Preview import" }).click();
+  await expect(page.getByRole("status").getByText(/Not imported yet \(preview\): 2 rows, 2 people/)).toBeVisible();
+  const diff = page.getByRole("table", { name: "Changes from the esr file" });
+  await expect(diff.getByRole("row", { name: new RegExp(`Invite ${info.nurse.userId}`) })).toBeVisible();
+  await expectAccessible(page);
+  // A preview changes nothing: the room is untouched and the last import is still the watched file's.
+  expect((await memberships(roomId))[info.nurse.userId]).toBeUndefined();
+  await page.reload();
+  await expect(page.getByText(/esr last imported .*from the watched file/)).toBeVisible();
 });

@@ -15,6 +15,10 @@ export interface E2eTrust {
 /** Bearer token of trust A's SCIM endpoint (directory sync), as Entra ID would be given it. */
 export const E2E_SCIM_TOKEN = "e2e-scim-token-for-trust-a-directory-sync";
 
+/** Header line of trust A's ESR-style CSV source (directory sync), mapped with `username: "Login"`. */
+export const E2E_ESR_HEADER =
+  "Employee Number,First Name,Last Name,Login,Position Title,Occupation Code,Area of Work,Organisation,Assignment Start Date,Assignment End Date";
+
 export interface E2eInfo {
   password: string;
   trusts: Record<"a" | "b", E2eTrust>;

@@ -1,12 +1,14 @@
 import { execFileSync } from "node:child_process";
-import { resolve } from "node:path";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import type { Handover } from "../../appservice/src/app.js";
 import { startFhirServer } from "../harness/fhir-server.js";
 import { buildSynapseRoot, startStack, type TrustInfo } from "../harness/stack.js";
 import { freePort, freePortExcept } from "../harness/util.js";
 import { startHandover } from "../support/handover-instance.js";
 import { eventually, TestUser } from "../support/matrix-user.js";
-import { E2E_SCIM_TOKEN, type E2eInfo, type E2eTrust } from "./e2e-info.js";
+import { E2E_ESR_HEADER, E2E_SCIM_TOKEN, type E2eInfo, type E2eTrust } from "./e2e-info.js";
 
 export const PASSWORD = "e2e-password-123";
 
@@ -33,10 +35,14 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   const handovers: Handover[] = [];
   // The trusts' record system for EHR filing: a real FHIR server on loopback (docs/records.md).
   const fhir = await startFhirServer();
+  // Trust A's ESR extract lands here (directory sync's watched CSV file): one person, in no rule's group.
+  const esrDir = mkdtempSync(join(tmpdir(), "handover-e2e-esr-"));
+  writeFileSync(join(esrDir, "esr.csv"), `${E2E_ESR_HEADER}\r\n9000001,Esr,Placeholder,esr.placeholder,Clerk,G1A,Records,RAA,2020-01-01,\r\n`);
   const stop = async () => {
     await Promise.allSettled(handovers.map((handover) => handover.stop()));
     await fhir.stop();
     await stack.stop();
+    rmSync(esrDir, { recursive: true, force: true });
   };
   try {
     const trusts = {} as Record<"a" | "b", E2eTrust>;
@@ -55,9 +61,16 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
         webPort: webPorts[key],
         federation: e2eFederationConfig(trust, peer, webPorts[key === "a" ? "b" : "a"]),
         records: { destination: "fhir", fhir: { baseUrl: fhir.baseUrl } },
-        // Directory sync on trust A, fed by SCIM as Entra ID would (docs/directory.md).
+        // Directory sync on trust A, fed by SCIM as Entra ID would and by an ESR file (docs/directory.md).
         ...(key === "a"
-          ? { directory: { schedule: "1h", exempt: [admin.userId], scim: { name: "entra", bearerToken: E2E_SCIM_TOKEN, syncDelay: "1s" } } }
+          ? {
+              directory: {
+                schedule: "1h",
+                exempt: [admin.userId],
+                scim: { name: "entra", bearerToken: E2E_SCIM_TOKEN, syncDelay: "1s" },
+                csv: [{ name: "esr", watch: { path: join(esrDir, "esr.csv"), interval: "1h" }, columns: { username: "Login" }, groups: ["{areaofwork}"] }],
+              },
+            }
           : {}),
       });
       handovers.push(handover);

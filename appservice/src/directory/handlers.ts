@@ -6,6 +6,7 @@ import type { DirectorySync, RunResult } from "../domain/directory/reconciler.js
 import { HandoverError } from "../domain/errors.js";
 import type { DirectoryRule, Session } from "../http/contract.js";
 import type { RouteHandlers } from "../http/web-server.js";
+import type { CsvSources } from "./csv-sources.js";
 import { resultDetail, runDetail, runView } from "./views.js";
 
 export interface DirectoryHandlerDeps {
@@ -21,12 +22,15 @@ export interface DirectoryHandlerDeps {
   /** Runs work under the sync job's lock, so no two runs overlap in any process. */
   exclusive<T>(work: () => Promise<T>): Promise<T>;
   createRoom(name: string): Promise<string>;
+  /** CSV sources' uploads; null when directory sync is not configured. */
+  csv: CsvSources | null;
 }
 
 type DirectoryRoutes = Pick<
   RouteHandlers,
   | "directoryStatus"
   | "testDirectorySource"
+  | "importDirectoryCsv"
   | "listDirectoryRules"
   | "putDirectoryRule"
   | "deleteDirectoryRule"
@@ -60,7 +64,13 @@ export function directoryHandlers(deps: DirectoryHandlerDeps): DirectoryRoutes {
   return {
     directoryStatus: async () => ({
       configured: deps.sync !== null,
-      sources: deps.sources.map((source) => ({ name: source.name, kind: source.kind })),
+      sources: await Promise.all(
+        deps.sources.map(async (source) => {
+          if (source.kind === "csv" && deps.csv) return { name: source.name, kind: source.kind, ...(await deps.csv.status(source.name)) };
+          const last = source.lastRead ? await source.lastRead() : null;
+          return { name: source.name, kind: source.kind, ...(last ? { lastRead: { ...last, at: last.at.toISOString() } } : {}) };
+        }),
+      ),
       schedule: deps.schedule,
       maxRemovalShare: deps.limits.maxRemovalShare,
       maxRemovals: deps.limits.maxRemovals,
@@ -72,6 +82,12 @@ export function directoryHandlers(deps: DirectoryHandlerDeps): DirectoryRoutes {
       const result = await source.test();
       await deps.audit.record({ actor: actorOf(session), action: "directory.source.tested", target: source.name, details: { ok: result.ok } });
       return result;
+    },
+    importDirectoryCsv: async ({ params, body, session }) => {
+      if (!deps.csv) throw new HandoverError("CONFLICT", "Directory sync is not configured: add a source under `directory` in the config");
+      const actor = actorOf(session);
+      const { summary, result } = await deps.csv.upload(params.source, body.csv, actor, body.dryRun);
+      return { import: summary, run: await detail(result, "csv", actor) };
     },
     listDirectoryRules: async () => ({ rules: await deps.rules.list() }),
     putDirectoryRule: async ({ params, body, session }) => {

@@ -1,5 +1,5 @@
 import type { DirectoryPerson, DirectorySnapshot, DirectorySource } from "../domain/directory/model.js";
-import type { PostgresPushedDirectoryStore, PushedPerson } from "../storage/directory-pushed-store.js";
+import type { PostgresPushedDirectoryStore, PushedGroup, PushedPerson } from "../storage/directory-pushed-store.js";
 
 export const ENTERPRISE_USER = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
@@ -27,18 +27,46 @@ export function primaryMail(resource: Record<string, unknown>): string | null {
   return typeof chosen?.value === "string" ? chosen.value : null;
 }
 
-function toPerson(person: PushedPerson): DirectoryPerson {
+/** A CSV import keeps its mapped attributes and mail as they are (see domain/directory/esr-mapping.ts). */
+function csvAttributes(resource: Record<string, unknown>): Record<string, string> {
+  const attributes = (resource.attributes ?? {}) as Record<string, unknown>;
+  return Object.fromEntries(Object.entries(attributes).filter((entry): entry is [string, string] => typeof entry[1] === "string"));
+}
+
+function toPerson(person: Omit<PushedPerson, "created" | "updated">, kind: "scim" | "csv"): DirectoryPerson {
+  const csv = kind === "csv";
   return {
     id: person.id,
     username: person.userName,
-    mail: primaryMail(person.resource),
-    attributes: personAttributes(person.resource),
+    mail: csv ? (typeof person.resource.mail === "string" ? person.resource.mail : null) : primaryMail(person.resource),
+    attributes: csv ? csvAttributes(person.resource) : personAttributes(person.resource),
     disabled: !person.active,
     groupIds: [],
   };
 }
 
-/** A source whose people and groups are pushed to Handover (SCIM) and kept in its database. */
+/** A pushed source's rows as a directory snapshot (also used to preview a CSV before it is stored). */
+export function pushedSnapshot(
+  source: string,
+  kind: "scim" | "csv",
+  people: readonly Omit<PushedPerson, "created" | "updated">[],
+  groups: readonly Omit<PushedGroup, "created" | "updated">[],
+): DirectorySnapshot {
+  const byId = new Map(people.map((person) => [person.id, toPerson(person, kind)]));
+  const groupIds = new Set(groups.map((group) => group.id));
+  const directoryGroups = groups.map((group) => {
+    const subgroupIds: string[] = [];
+    for (const memberId of group.memberIds) {
+      const person = byId.get(memberId);
+      if (person) person.groupIds.push(group.id);
+      else if (groupIds.has(memberId)) subgroupIds.push(memberId);
+    }
+    return { id: group.id, name: group.displayName, subgroupIds };
+  });
+  return { source, people: [...byId.values()], groups: directoryGroups };
+}
+
+/** A source whose people and groups are pushed to Handover (SCIM, CSV import) and kept in its database. */
 export class PushedDirectorySource implements DirectorySource {
   constructor(
     readonly name: string,
@@ -48,18 +76,7 @@ export class PushedDirectorySource implements DirectorySource {
 
   async snapshot(): Promise<DirectorySnapshot> {
     const { people, groups } = await this.store.all(this.name);
-    const byId = new Map(people.map((person) => [person.id, toPerson(person)]));
-    const groupIds = new Set(groups.map((group) => group.id));
-    const directoryGroups = groups.map((group) => {
-      const subgroupIds: string[] = [];
-      for (const memberId of group.memberIds) {
-        const person = byId.get(memberId);
-        if (person) person.groupIds.push(group.id);
-        else if (groupIds.has(memberId)) subgroupIds.push(memberId);
-      }
-      return { id: group.id, name: group.displayName, subgroupIds };
-    });
-    return { source: this.name, people: [...byId.values()], groups: directoryGroups };
+    return pushedSnapshot(this.name, this.kind, people, groups);
   }
 
   async test(): Promise<{ ok: boolean; message: string }> {

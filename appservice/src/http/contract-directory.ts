@@ -32,7 +32,19 @@ export type DirectoryRuleInput = z.input<typeof directoryRuleSchema>;
 export const directoryRuleListSchema = z.object({ rules: z.array(directoryRuleSchema) });
 export type DirectoryRuleList = z.infer<typeof directoryRuleListSchema>;
 
-export const directorySourceSchema = z.object({ name: z.string(), kind: z.enum(["ldap", "scim", "csv"]) });
+export const csvLastImportSchema = z.object({ at: z.iso.datetime(), via: z.enum(["upload", "watch"]), people: z.number().int(), groups: z.number().int() });
+export const directorySourceSchema = z.object({
+  name: z.string(),
+  kind: z.enum(["ldap", "scim", "csv"]),
+  /** CSV sources: the watched file (null: upload only) and the last import. */
+  watching: z.string().nullable().optional(),
+  lastImport: csvLastImportSchema.nullable().optional(),
+  /** Incremental LDAP sources: the last read. */
+  lastRead: z
+    .object({ kind: z.enum(["full", "incremental"]), reason: z.string().nullable(), changed: z.number().int(), at: z.iso.datetime() })
+    .nullable()
+    .optional(),
+});
 export const directoryStatusSchema = z.object({
   configured: z.boolean(),
   sources: z.array(directorySourceSchema),
@@ -123,6 +135,28 @@ export const personExplanationSchema = z.object({
 });
 export type PersonExplanation = z.infer<typeof personExplanationSchema>;
 
+export const csvImportRequestSchema = z.strictObject({
+  csv: z
+    .string()
+    .max(900_000, { message: "the file is too large to upload (about 900 kB at most); use a watched file instead" })
+    .describe("The CSV file's text."),
+  dryRun: z.boolean().default(false).describe("Only show what importing it would change."),
+});
+export type CsvImportRequest = z.input<typeof csvImportRequestSchema>;
+export const csvImportResultSchema = z.object({
+  import: z.object({
+    source: z.string(),
+    rows: z.number().int(),
+    people: z.number().int(),
+    groups: z.number().int(),
+    leavers: z.number().int(),
+    notStarted: z.number().int(),
+    stored: z.boolean(),
+  }),
+  run: directoryRunDetailSchema,
+});
+export type CsvImportResult = z.infer<typeof csvImportResultSchema>;
+
 export const DIRECTORY_API = {
   directoryStatus: { method: "get", path: "/directory", summary: "Directory sync: sources and limits", access: "session", response: directoryStatusSchema },
   testDirectorySource: {
@@ -132,6 +166,15 @@ export const DIRECTORY_API = {
     access: ["admin"],
     params: sourceParamsSchema,
     response: sourceTestSchema,
+  },
+  importDirectoryCsv: {
+    method: "post",
+    path: "/directory/sources/:source/csv",
+    summary: "Import an ESR-style CSV file into a CSV source and run sync (or preview it with dryRun)",
+    access: ["admin"],
+    params: sourceParamsSchema,
+    body: csvImportRequestSchema,
+    response: csvImportResultSchema,
   },
   listDirectoryRules: {
     method: "get",

@@ -16,6 +16,7 @@ export const patientSchema = z.object({
   nhsNumber: nhsNumberDigits.describe("Ten digits, modulus 11 checked."),
   name: z.string().nullable(),
   birthDate: z.string().nullable(),
+  verified: z.boolean().describe("Whether the NHS number was verified against the trust's record (a Patient found by it)."),
 });
 export type PatientSummary = z.infer<typeof patientSchema>;
 

@@ -13,6 +13,8 @@ import { emptySchema, type RouteContract, roleSchema, roomIdParamsSchema, roomKi
 
 export {
   ACTION_KINDS,
+  type CsvImportRequest,
+  type CsvImportResult,
   type DirectoryAction,
   type DirectoryRule,
   type DirectoryRuleInput,

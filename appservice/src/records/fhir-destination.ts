@@ -1,5 +1,5 @@
 import type { Bundle, OperationOutcome, Patient } from "@medplum/fhirtypes";
-import type { FilingReceipt } from "../domain/records/filing.js";
+import type { FiledDocument, FilingReceipt } from "../domain/records/filing.js";
 import { NHS_NUMBER_SYSTEM, type NhsNumber } from "../domain/records/nhs-number.js";
 import type { PatientDirectory } from "../domain/records/patient.js";
 import { type RecordDestination, RecordSystemError } from "../domain/records/record-destination.js";
@@ -37,7 +37,11 @@ export class FhirServerDestination implements RecordDestination, PatientDirector
     private readonly timeoutMs: number,
   ) {}
 
-  private async call(method: "GET" | "POST", path: string, body?: string): Promise<{ status: number; json: unknown }> {
+  /**
+   * One request. A 401 with an authorizer that caches tokens (one that expired or was revoked
+   * before its time) is retried once with a fresh token; a second 401 is a refusal.
+   */
+  private async call(method: "GET" | "POST", path: string, body?: string, renewed = false): Promise<{ status: number; json: unknown }> {
     const authorization = await this.auth.authorization();
     let response: Response;
     try {
@@ -57,7 +61,10 @@ export class FhirServerDestination implements RecordDestination, PatientDirector
       throw new RecordSystemError("unavailable", `could not reach ${new URL(this.baseUrl).host} (${reason})`);
     }
     const json = await response.json().catch(() => undefined);
-    if (response.status === 401) this.auth.forget?.();
+    if (response.status === 401 && this.auth.forget) {
+      this.auth.forget();
+      if (!renewed) return this.call(method, path, body, true);
+    }
     if (response.status >= 500 || response.status === 429 || response.status === 408) {
       throw new RecordSystemError("unavailable", `HTTP ${response.status}${outcomeText(json) ? `: ${outcomeText(json)}` : ""}`);
     }
@@ -65,8 +72,8 @@ export class FhirServerDestination implements RecordDestination, PatientDirector
     return { status: response.status, json };
   }
 
-  async deliver(_exportId: string, bundleJson: string): Promise<FilingReceipt> {
-    const { json } = await this.call("POST", "/", bundleJson);
+  async deliver(_exportId: string, filed: FiledDocument): Promise<FilingReceipt> {
+    const { json } = await this.call("POST", "/", filed.bundleJson);
     const answer = json as Bundle | undefined;
     if (answer?.resourceType !== "Bundle" || answer.type !== "transaction-response") {
       throw new RecordSystemError("refused", "the server did not answer with a transaction-response bundle");

@@ -62,11 +62,12 @@ export class SmartBackendAuth {
     } catch (error) {
       throw new RecordSystemError("unavailable", `could not reach the token endpoint (${error instanceof Error ? error.message : String(error)})`);
     }
-    const answer = (await response.json().catch(() => ({}))) as { access_token?: string; expires_in?: number; error?: string };
+    const answer = (await response.json().catch(() => ({}))) as { access_token?: string; expires_in?: number; error?: string; error_description?: string };
     if (!response.ok || typeof answer.access_token !== "string") {
+      const why = [answer.error, answer.error_description?.slice(0, 200)].filter(Boolean).join(": ");
       throw new RecordSystemError(
         response.status >= 500 ? "unavailable" : "refused",
-        `the token endpoint answered HTTP ${response.status}${answer.error ? ` ${answer.error}` : ""}`,
+        `the token endpoint answered HTTP ${response.status}${why ? ` ${why}` : ""}`,
       );
     }
     const lifetime = (answer.expires_in ?? 300) * 1000;

@@ -3,7 +3,9 @@ import { Initial1732280000000 } from "./migrations/1732280000000-initial.js";
 import { FiledRanges1732280000001 } from "./migrations/1732280000001-filed-ranges.js";
 import { Retention1732280001000 } from "./migrations/1732280001000-retention.js";
 import { Directory1732280002000 } from "./migrations/1732280002000-directory.js";
+import { DirectorySources1732280002100 } from "./migrations/1732280002100-directory-sources.js";
 import { Records1732280003000 } from "./migrations/1732280003000-records.js";
+import { RecordsVerificationEvents1732280003100 } from "./migrations/1732280003100-records-verification-events.js";
 import { Federation1732280004000 } from "./migrations/1732280004000-federation.js";
 import { E2ee1732280005000 } from "./migrations/1732280005000-e2ee.js";
 
@@ -13,7 +15,9 @@ export const MIGRATIONS = [
   FiledRanges1732280000001,
   Retention1732280001000,
   Directory1732280002000,
+  DirectorySources1732280002100,
   Records1732280003000,
+  RecordsVerificationEvents1732280003100,
   Federation1732280004000,
   E2ee1732280005000,
 ];

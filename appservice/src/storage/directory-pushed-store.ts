@@ -180,30 +180,44 @@ export class PostgresPushedDirectoryStore {
     return { people, groups };
   }
 
-  /** Replaces one source's whole content at once (a CSV import). */
+  /** Replaces one source's whole content at once (a CSV import): one transaction, one insert per table. */
   async replaceAll(source: string, people: Omit<PushedPerson, "created" | "updated">[], groups: Omit<PushedGroup, "created" | "updated">[]): Promise<void> {
     await this.db.transaction(async (manager) => {
       await manager.query("DELETE FROM directory_pushed_groups WHERE source = $1", [source]);
       await manager.query("DELETE FROM directory_pushed_people WHERE source = $1", [source]);
-      for (const person of people) {
-        await manager.query("INSERT INTO directory_pushed_people (source, id, user_name, external_id, active, resource) VALUES ($1, $2, $3, $4, $5, $6)", [
+      await manager.query(
+        `INSERT INTO directory_pushed_people (source, id, user_name, external_id, active, resource)
+         SELECT $1, p.id, p.user_name, p.external_id, p.active, p.resource
+         FROM jsonb_to_recordset($2::jsonb) AS p(id text, user_name text, external_id text, active boolean, resource jsonb)`,
+        [
           source,
-          person.id,
-          person.userName,
-          person.externalId,
-          person.active,
-          JSON.stringify(person.resource),
-        ]);
-      }
-      for (const group of groups) {
-        await manager.query("INSERT INTO directory_pushed_groups (source, id, display_name, external_id, member_ids) VALUES ($1, $2, $3, $4, $5)", [
+          JSON.stringify(
+            people.map((person) => ({
+              id: person.id,
+              user_name: person.userName,
+              external_id: person.externalId,
+              active: person.active,
+              resource: person.resource,
+            })),
+          ),
+        ],
+      );
+      await manager.query(
+        `INSERT INTO directory_pushed_groups (source, id, display_name, external_id, member_ids)
+         SELECT $1, g.id, g.display_name, g.external_id, g.member_ids
+         FROM jsonb_to_recordset($2::jsonb) AS g(id text, display_name text, external_id text, member_ids jsonb)`,
+        [
           source,
-          group.id,
-          group.displayName,
-          group.externalId,
-          JSON.stringify(group.memberIds),
-        ]);
-      }
+          JSON.stringify(
+            groups.map((group) => ({
+              id: group.id,
+              display_name: group.displayName,
+              external_id: group.externalId,
+              member_ids: [...new Set(group.memberIds)],
+            })),
+          ),
+        ],
+      );
     });
   }
 }

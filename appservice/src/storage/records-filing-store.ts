@@ -9,6 +9,7 @@ interface FilingRow {
   nhs_number: string;
   patient_name: string | null;
   birth_date: string | null;
+  nhs_number_verified: boolean;
   status: FilingStatus;
   confirm_code: string | null;
   requested_by: string;
@@ -43,7 +44,7 @@ function toFiling(row: FilingRow): Filing {
     exportId: row.export_id,
     roomId: row.room_id,
     threadRootId: row.thread_root_id,
-    patient: { nhsNumber: row.nhs_number as NhsNumber, name: row.patient_name, birthDate: row.birth_date },
+    patient: { nhsNumber: row.nhs_number as NhsNumber, name: row.patient_name, birthDate: row.birth_date, verified: row.nhs_number_verified },
     status: row.status,
     confirmCode: row.confirm_code,
     requestedBy: row.requested_by,
@@ -70,8 +71,8 @@ export class PostgresFilingStore implements FilingStore {
   async create(filing: Filing): Promise<void> {
     await this.db.query(
       `INSERT INTO records_filings (export_id, room_id, thread_root_id, nhs_number, patient_name, birth_date, status, confirm_code, requested_by,
-         requested_at, confirmed_by, confirmed_at, after_event_id, up_to_event_id, up_to_ts, first_ts, message_count, attempts, next_attempt_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
+         requested_at, confirmed_by, confirmed_at, after_event_id, up_to_event_id, up_to_ts, first_ts, message_count, attempts, next_attempt_at, nhs_number_verified)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
       [
         filing.exportId,
         filing.roomId,
@@ -92,6 +93,7 @@ export class PostgresFilingStore implements FilingStore {
         filing.messageCount,
         filing.attempts,
         filing.nextAttemptAt,
+        filing.patient.verified,
       ],
     );
   }
@@ -152,18 +154,31 @@ export class PostgresFilingStore implements FilingStore {
   }
 
   async saveDocument(exportId: string, document: FiledDocument): Promise<void> {
-    await this.db.query("INSERT INTO records_filed_documents (export_id, pdf, bundle_json) VALUES ($1, $2, $3) ON CONFLICT (export_id) DO NOTHING", [
-      exportId,
-      Buffer.from(document.pdf),
-      document.bundleJson,
-    ]);
+    // One statement, so the document and its events are kept together or not at all.
+    await this.db.query(
+      `WITH kept AS (
+         INSERT INTO records_filed_documents (export_id, pdf, bundle_json) VALUES ($1, $2, $3) ON CONFLICT (export_id) DO NOTHING RETURNING export_id
+       )
+       INSERT INTO records_filing_events (export_id, event_id) SELECT kept.export_id, event_id FROM kept, unnest($4::text[]) AS event_id`,
+      [exportId, Buffer.from(document.pdf), document.bundleJson, document.eventIds],
+    );
+  }
+
+  async eventsFiledElsewhere(roomId: string, exceptExportId: string | null): Promise<ReadonlySet<string>> {
+    const rows = (await this.db.query(
+      `SELECT e.event_id FROM records_filing_events e JOIN records_filings f USING (export_id)
+       WHERE f.room_id = $1 AND f.export_id IS DISTINCT FROM $2 AND f.status <> 'cancelled'`,
+      [roomId, exceptExportId],
+    )) as { event_id: string }[];
+    return new Set(rows.map((row) => row.event_id));
   }
 
   async document(exportId: string): Promise<FiledDocument | null> {
-    const [row] = (await this.db.query("SELECT pdf, bundle_json FROM records_filed_documents WHERE export_id = $1", [exportId])) as {
-      pdf: Buffer;
-      bundle_json: string;
-    }[];
-    return row ? { pdf: new Uint8Array(row.pdf), bundleJson: row.bundle_json } : null;
+    const [row] = (await this.db.query(
+      `SELECT pdf, bundle_json, ARRAY(SELECT event_id FROM records_filing_events e WHERE e.export_id = d.export_id) AS event_ids
+       FROM records_filed_documents d WHERE export_id = $1`,
+      [exportId],
+    )) as { pdf: Buffer; bundle_json: string; event_ids: string[] }[];
+    return row ? { pdf: new Uint8Array(row.pdf), bundleJson: row.bundle_json, eventIds: row.event_ids } : null;
   }
 }

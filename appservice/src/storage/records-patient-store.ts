@@ -8,6 +8,7 @@ interface LinkRow {
   nhs_number: string;
   patient_name: string | null;
   birth_date: string | null;
+  nhs_number_verified: boolean;
   linked_by: string;
   linked_at: Date;
 }
@@ -16,7 +17,7 @@ function toLink(row: LinkRow): PatientLink {
   return {
     roomId: row.room_id,
     threadRootId: row.thread_key === "" ? null : row.thread_key,
-    patient: { nhsNumber: row.nhs_number as NhsNumber, name: row.patient_name, birthDate: row.birth_date },
+    patient: { nhsNumber: row.nhs_number as NhsNumber, name: row.patient_name, birthDate: row.birth_date, verified: row.nhs_number_verified },
     linkedBy: row.linked_by,
     linkedAt: row.linked_at,
   };
@@ -28,10 +29,20 @@ export class PostgresPatientLinkStore implements PatientLinkStore {
 
   async save(link: PatientLink): Promise<void> {
     await this.db.query(
-      `INSERT INTO records_patient_links (room_id, thread_key, nhs_number, patient_name, birth_date, linked_by, linked_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)
-       ON CONFLICT (room_id, thread_key) DO UPDATE SET nhs_number = $3, patient_name = $4, birth_date = $5, linked_by = $6, linked_at = $7`,
-      [link.roomId, link.threadRootId ?? "", link.patient.nhsNumber, link.patient.name, link.patient.birthDate, link.linkedBy, link.linkedAt],
+      `INSERT INTO records_patient_links (room_id, thread_key, nhs_number, patient_name, birth_date, linked_by, linked_at, nhs_number_verified)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+       ON CONFLICT (room_id, thread_key) DO UPDATE
+         SET nhs_number = $3, patient_name = $4, birth_date = $5, linked_by = $6, linked_at = $7, nhs_number_verified = $8`,
+      [
+        link.roomId,
+        link.threadRootId ?? "",
+        link.patient.nhsNumber,
+        link.patient.name,
+        link.patient.birthDate,
+        link.linkedBy,
+        link.linkedAt,
+        link.patient.verified,
+      ],
     );
   }
 

@@ -1,5 +1,6 @@
 import {
   API,
+  type CsvImportResult,
   type DirectoryRule,
   type DirectoryRuleInput,
   type DirectoryRun,
@@ -62,4 +63,9 @@ export function rejectRun(runId: number, reason: string): Promise<DirectoryRun> 
 
 export function explainPerson(userId: string): Promise<PersonExplanation> {
   return request(API.explainDirectoryPerson, { params: { userId } });
+}
+
+/** Imports an ESR-style CSV file into a CSV source and runs sync; with dryRun only shows what it would change. */
+export function importCsv(source: string, csv: string, dryRun: boolean): Promise<CsvImportResult> {
+  return request(API.importDirectoryCsv, { params: { source }, body: { csv, dryRun } });
 }

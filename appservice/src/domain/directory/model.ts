@@ -39,6 +39,8 @@ export interface DirectorySource {
   snapshot(): Promise<DirectorySnapshot>;
   /** A cheap check for the portal's "test connection" button. */
   test(): Promise<{ ok: boolean; message: string }>;
+  /** Incremental sources: how the last read went (full or incremental, and why). */
+  lastRead?(): Promise<{ kind: "full" | "incremental"; reason: string | null; changed: number; at: Date } | null>;
 }
 
 export type JoinMode = "invite" | "force-join";

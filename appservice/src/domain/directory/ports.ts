@@ -43,7 +43,7 @@ export interface IdentityStore {
   markClosed(userId: string, at: Date): Promise<void>;
 }
 
-export type RunTrigger = "schedule" | "scim" | "manual" | "approval" | "start";
+export type RunTrigger = "schedule" | "scim" | "csv" | "manual" | "approval" | "start";
 export type RunStatus = "held" | "applying" | "applied" | "partial" | "rejected" | "refused" | "interrupted" | "superseded";
 
 export interface RunAction {

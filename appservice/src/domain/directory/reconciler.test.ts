@@ -239,4 +239,28 @@ describe("DirectorySync", () => {
     expect((await sync.run({ trigger: "manual" })).status).toBe("applied");
     expect(homeserver.writes).toHaveLength(3);
   });
+
+  it("previews a source's answer in place of the stored one (a CSV not yet imported) only in a dry run", async () => {
+    const { sync, homeserver, runs } = setup(1);
+    await sync.run({ trigger: "schedule" });
+    const replace: DirectorySnapshot = {
+      source: "ad",
+      people: [{ id: "dan", username: "dan", mail: null, attributes: {}, disabled: false, groupIds: ["g"] }],
+      groups: [{ id: "g", name: "Ward", subgroupIds: [] }],
+    };
+    const preview = await sync.run({ trigger: "csv", dryRun: true, replace });
+    const described = preview.actions.map((action) => `${action.kind} ${"userId" in action ? action.userId : ""}`);
+    expect(described.filter((text) => /^(force-join|kick) /.test(text)).sort()).toEqual([
+      "force-join @dan:trust.test",
+      "kick @amy:trust.test",
+      "kick @ben:trust.test",
+      "kick @cat:trust.test",
+    ]);
+    expect(described).toContain("lock @amy:trust.test"); // gone from the directory: leavers
+    const writes = homeserver.writes.length;
+    // Without dryRun the replacement is ignored: the stored answer is what a run applies.
+    expect((await sync.run({ trigger: "csv", replace })).status).toBe("noop");
+    expect(homeserver.writes).toHaveLength(writes);
+    expect(runs.runs).toHaveLength(1);
+  });
 });

@@ -44,13 +44,16 @@ const SYSTEM_ACTOR = "handover:directory";
 export class DirectorySync {
   constructor(private readonly deps: DirectorySyncDeps) {}
 
-  /** `rules` replaces the stored rules, for previewing a draft; only with dryRun. */
-  async run(options: { trigger: RunTrigger; actor?: string; dryRun?: boolean; rules?: SyncRule[] }): Promise<RunResult> {
+  /**
+   * `rules` replaces the stored rules, for previewing a draft; `replace` replaces one source's
+   * answer (a CSV file not yet imported); both only with dryRun.
+   */
+  async run(options: { trigger: RunTrigger; actor?: string; dryRun?: boolean; rules?: SyncRule[]; replace?: DirectorySnapshot }): Promise<RunResult> {
     const actor = options.actor ?? SYSTEM_ACTOR;
     const { runs, audit } = this.deps;
     let snapshots: DirectorySnapshot[];
     try {
-      snapshots = await this.snapshots();
+      snapshots = await this.snapshots(options.dryRun ? options.replace : undefined);
     } catch (error) {
       if (!(error instanceof DirectoryAnswerRefused)) throw error;
       const summary = emptySummary();
@@ -134,13 +137,13 @@ export class DirectorySync {
     return run;
   }
 
-  private async snapshots(): Promise<DirectorySnapshot[]> {
+  private async snapshots(replace?: DirectorySnapshot): Promise<DirectorySnapshot[]> {
     if (this.deps.sources.length === 0) throw new DirectoryAnswerRefused("(none)", "empty", "No directory sources are configured");
     const snapshots: DirectorySnapshot[] = [];
     for (const source of this.deps.sources) {
       let snapshot: DirectorySnapshot;
       try {
-        snapshot = await source.snapshot();
+        snapshot = replace?.source === source.name ? replace : await source.snapshot();
       } catch (error) {
         if (error instanceof DirectoryAnswerRefused) throw error;
         throw new DirectoryAnswerRefused(source.name, "error", `Source ${source.name} failed: ${error instanceof Error ? error.message : String(error)}`);

@@ -1,11 +1,13 @@
 import { createHash } from "node:crypto";
-import type { Bundle, BundleEntry, Coding, Communication, DocumentReference, Identifier } from "@medplum/fhirtypes";
+import type { Bundle, BundleEntry, Coding, Communication, DocumentReference, Identifier, Patient, Reference } from "@medplum/fhirtypes";
 import { NHS_NUMBER_SYSTEM } from "./nhs-number.js";
 import type { PatientDetails } from "./patient.js";
 import type { TranscriptMessage } from "./transcript.js";
 
 export const UK_CORE_DOCUMENT_REFERENCE = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-DocumentReference";
 export const UK_CORE_COMMUNICATION = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Communication";
+export const NHS_NUMBER_VERIFICATION_STATUS = "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus";
+export const NHS_NUMBER_VERIFICATION_STATUS_SYSTEM = "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatusEngland";
 export const PARTICIPATION_MODE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ParticipationMode";
 /** Matrix IDs as URIs (MSC2312 `matrix:u/...`), identified as RFC 3986 URIs. */
 export const URI_SYSTEM = "urn:ietf:rfc:3986";
@@ -44,12 +46,29 @@ export function matrixUri(userId: string): string {
   return `matrix:u/${userId.replace(/^@/, "")}`;
 }
 
+/**
+ * The patient as a logical reference by NHS number, the identifier carrying UK Core's NHS number
+ * verification status: 01 "Number present and verified" when the trust's record has a Patient
+ * with this number (found when the room was linked), else 02 "Number present but not traced"
+ * (typed in and modulus-11 checked only).
+ */
+export function patientReference(patient: PatientDetails): Reference<Patient> {
+  const status = patient.verified ? { code: "01", display: "Number present and verified" } : { code: "02", display: "Number present but not traced" };
+  return {
+    identifier: {
+      extension: [{ url: NHS_NUMBER_VERIFICATION_STATUS, valueCodeableConcept: { coding: [{ system: NHS_NUMBER_VERIFICATION_STATUS_SYSTEM, ...status }] } }],
+      system: NHS_NUMBER_SYSTEM,
+      value: patient.nhsNumber,
+    },
+  };
+}
+
 function conditional(resourceType: string, identifier: Identifier) {
   return { method: "POST" as const, url: resourceType, ifNoneExist: `identifier=${identifier.system}|${identifier.value}` };
 }
 
 function communicationFor(input: FilingBundleInput, message: TranscriptMessage, index: number, documentUrn: string, urnOf: Map<string, string>): Communication {
-  const subject = { identifier: { system: NHS_NUMBER_SYSTEM, value: input.patient.nhsNumber } };
+  const subject = patientReference(input.patient);
   const communication: Communication = {
     resourceType: "Communication",
     meta: { profile: [UK_CORE_COMMUNICATION] },
@@ -101,7 +120,7 @@ export function buildFilingBundle(input: FilingBundleInput): Bundle {
     docStatus: "final",
     type: { coding: input.codes.type },
     category: [{ coding: input.codes.category }],
-    subject: { identifier: { system: NHS_NUMBER_SYSTEM, value: input.patient.nhsNumber } },
+    subject: patientReference(input.patient),
     date: input.createdAt.toISOString(),
     description: input.title,
     ...(input.custodianOdsCode ? { custodian: { identifier: { system: "https://fhir.nhs.uk/Id/ods-organization-code", value: input.custodianOdsCode } } } : {}),

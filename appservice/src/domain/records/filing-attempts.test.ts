@@ -49,6 +49,10 @@ class MemoryFilingStore implements FilingStore {
   async document(exportId: string) {
     return this.documents.get(exportId) ?? null;
   }
+  async eventsFiledElsewhere(roomId: string, exceptExportId: string | null) {
+    const others = [...this.documents].filter(([exportId]) => exportId !== exceptExportId && this.filings.get(exportId)?.roomId === roomId);
+    return new Set(others.flatMap(([, document]) => document.eventIds));
+  }
 }
 
 class MemoryLedger implements FilingLedger {
@@ -90,7 +94,7 @@ function setUp() {
     filings,
     compose: async () => {
       composed++;
-      return { pdf: new Uint8Array([1]), bundleJson: "{}" };
+      return { pdf: new Uint8Array([1]), bundleJson: "{}", eventIds: ["$1"] };
     },
     destination: records,
     ledger,
@@ -104,7 +108,7 @@ function setUp() {
     exportId: "exp-1",
     roomId: "!room:trust-a.test",
     threadRootId: null,
-    patient: { nhsNumber: "9434765919" as NhsNumber, name: null, birthDate: null },
+    patient: { nhsNumber: "9434765919" as NhsNumber, name: null, birthDate: null, verified: false },
     status: "sending",
     confirmCode: "ABC234",
     requestedBy: "@alice:trust-a.test",

@@ -59,7 +59,7 @@ export class FilingAttempts {
       return this.fail(filing, error instanceof Error ? error.message : String(error), !permanent);
     }
     try {
-      const receipt = await destination.deliver(exportId, document.bundleJson);
+      const receipt = await destination.deliver(exportId, document);
       const filedAt = this.deps.clock.now();
       const filedBy = filing.confirmedBy ?? filing.requestedBy;
       await this.deps.ledger.recordFiled({

@@ -37,6 +37,11 @@ export interface FilingComposerDeps {
   custodianOdsCode: string | null;
   timeZone: string;
   maxImageBytes: number;
+  /**
+   * Events of the room already in another filing's document: a room filing also covers its
+   * threads and a thread filing covers part of its room, so each leaves out what the other holds.
+   */
+  filedElsewhere(roomId: string, exceptExportId: string | null): Promise<ReadonlySet<string>>;
 }
 
 /** What a filing would hold, shown before anyone confirms it. */
@@ -53,7 +58,7 @@ export class FilingComposer {
 
   async preview(roomId: string, threadRootId: string | null, afterEventId: string | null): Promise<FilingPreview> {
     const timeline = await this.deps.reader.read(roomId, { afterEventId, upToEventId: null });
-    const messages = assembleTranscript(timeline, { botUserId: this.deps.botUserId, threadRootId });
+    const messages = await this.notFiledElsewhere(roomId, null, assembleTranscript(timeline, { botUserId: this.deps.botUserId, threadRootId }));
     const newest = timeline.events[timeline.events.length - 1];
     return { messages, roomName: timeline.roomName, upToEvent: newest ? { eventId: newest.event_id, ts: new Date(newest.origin_server_ts) } : null };
   }
@@ -61,7 +66,11 @@ export class FilingComposer {
   async compose(filing: Filing): Promise<FiledDocument> {
     const range: TimelineRange = { afterEventId: filing.afterEventId, upToEventId: filing.upToEventId };
     const timeline = await this.deps.reader.read(filing.roomId, range);
-    const messages = assembleTranscript(timeline, { botUserId: this.deps.botUserId, threadRootId: filing.threadRootId });
+    const messages = await this.notFiledElsewhere(
+      filing.roomId,
+      filing.exportId,
+      assembleTranscript(timeline, { botUserId: this.deps.botUserId, threadRootId: filing.threadRootId }),
+    );
     if (messages.length === 0) throw new HandoverError("CONFLICT", "The messages of this filing can no longer be read from the room; nothing was filed.");
     await this.downloadImages(messages);
     return this.document(filing, timeline.roomName, messages);
@@ -96,7 +105,12 @@ export class FilingComposer {
     // transcript with images passes; record systems set their own limits); our own checks see
     // the final bundle, including the attachment's data, size and hash.
     this.check(filed, this.deps.structural.validate(bundle));
-    return { pdf, bundleJson: JSON.stringify(filed) };
+    return { pdf, bundleJson: JSON.stringify(filed), eventIds: messages.map((message) => message.eventId) };
+  }
+
+  private async notFiledElsewhere(roomId: string, exceptExportId: string | null, messages: TranscriptMessage[]): Promise<TranscriptMessage[]> {
+    const filed = await this.deps.filedElsewhere(roomId, exceptExportId);
+    return filed.size === 0 ? messages : messages.filter((message) => !filed.has(message.eventId));
   }
 
   private check(bundle: Bundle, structural: string[]): void {

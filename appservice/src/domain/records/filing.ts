@@ -48,6 +48,8 @@ export type FilingChanges = Partial<
 export interface FiledDocument {
   pdf: Uint8Array;
   bundleJson: string;
+  /** The Matrix events filed (one per message): no other filing files them again. */
+  eventIds: string[];
 }
 
 export interface FilingStore {
@@ -65,6 +67,9 @@ export interface FilingStore {
   claim(exportId: string, now: Date, leaseUntil: Date): Promise<boolean>;
   /** Filings whose next attempt is due, oldest first. */
   due(now: Date, limit: number): Promise<string[]>;
+  /** Keeps the document and its events, once: a second save of the same export changes nothing. */
   saveDocument(exportId: string, document: FiledDocument): Promise<void>;
+  /** Events of a room already held by the documents of its other filings (room or thread). */
+  eventsFiledElsewhere(roomId: string, exceptExportId: string | null): Promise<ReadonlySet<string>>;
   document(exportId: string): Promise<FiledDocument | null>;
 }

@@ -43,7 +43,7 @@ export class PatientLinking {
     const link: PatientLink = {
       roomId,
       threadRootId,
-      patient: { nhsNumber: parsed.value, name: found?.name ?? null, birthDate: found?.birthDate ?? null },
+      patient: { nhsNumber: parsed.value, name: found?.name ?? null, birthDate: found?.birthDate ?? null, verified: found !== null },
       linkedBy: actor,
       linkedAt: this.deps.clock.now(),
     };

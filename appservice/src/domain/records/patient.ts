@@ -6,6 +6,11 @@ export interface PatientDetails {
   /** From the trust's record when it could be searched; null otherwise. */
   name: string | null;
   birthDate: string | null;
+  /**
+   * True when the number was verified against the trust's record (a Patient found by it);
+   * false when it was only typed in and checked with modulus 11.
+   */
+  verified: boolean;
 }
 
 /** A room, or one thread in it, linked to a patient. */

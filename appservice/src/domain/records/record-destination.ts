@@ -1,4 +1,4 @@
-import type { FilingReceipt } from "./filing.js";
+import type { FiledDocument, FilingReceipt } from "./filing.js";
 
 /**
  * Why the record system did not accept a filing. Both are retried with backoff: "unavailable"
@@ -18,8 +18,9 @@ export class RecordSystemError extends Error {
 export interface RecordDestination {
   readonly kind: FilingReceipt["destination"];
   /**
-   * Delivers the transaction bundle; resolves with what the record system answered once it has
-   * accepted it. Delivering the same export again must not create a second record.
+   * Delivers the filed document (the transaction bundle and its PDF); resolves with what the
+   * record system answered once it has accepted it. Delivering the same export again must not
+   * create a second record.
    */
-  deliver(exportId: string, bundleJson: string): Promise<FilingReceipt>;
+  deliver(exportId: string, document: FiledDocument): Promise<FilingReceipt>;
 }

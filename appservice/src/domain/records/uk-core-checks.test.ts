@@ -18,7 +18,7 @@ function bundle(overrides: { nhsNumber?: string; typeCode?: string } = {}): Bund
     buildFilingBundle({
       exportId: "exp-1",
       identifierSystem: "https://trust-a.test/Id/handover-export",
-      patient: { nhsNumber: (overrides.nhsNumber ?? "9434765919") as NhsNumber, name: null, birthDate: null },
+      patient: { nhsNumber: (overrides.nhsNumber ?? "9434765919") as NhsNumber, name: null, birthDate: null, verified: false },
       messages: [
         {
           eventId: "$1",

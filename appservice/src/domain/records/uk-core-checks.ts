@@ -1,5 +1,5 @@
-import type { Bundle, Coding, Communication, DocumentReference } from "@medplum/fhirtypes";
-import { UK_CORE_DOCUMENT_REFERENCE } from "./fhir-bundle.js";
+import type { Bundle, Coding, Communication, DocumentReference, Identifier } from "@medplum/fhirtypes";
+import { NHS_NUMBER_VERIFICATION_STATUS, NHS_NUMBER_VERIFICATION_STATUS_SYSTEM, UK_CORE_DOCUMENT_REFERENCE } from "./fhir-bundle.js";
 import { isValidNhsNumberDigits, NHS_NUMBER_SYSTEM } from "./nhs-number.js";
 
 export const SNOMED_SYSTEM = "http://snomed.info/sct";
@@ -66,10 +66,18 @@ export function codingProblems(coding: Coding, path: string): string[] {
   return [];
 }
 
-function subjectProblems(subject: { identifier?: { system?: string; value?: string } } | undefined, path: string): string[] {
+/** UK Core's NHS number verification status codes (CodeSystem UKCore-NHSNumberVerificationStatusEngland). */
+const VERIFICATION_STATUS_CODES = new Set(["01", "02", "03", "04", "05", "06", "07", "08"]);
+
+function subjectProblems(subject: { identifier?: Identifier } | undefined, path: string): string[] {
   const identifier = subject?.identifier;
   if (identifier?.system !== NHS_NUMBER_SYSTEM) return [`${path}: must identify the patient by NHS number (${NHS_NUMBER_SYSTEM})`];
   if (!isValidNhsNumberDigits(identifier.value ?? "")) return [`${path}: NHS number fails the modulus 11 check`];
+  const statuses = (identifier.extension ?? []).filter((extension) => extension.url === NHS_NUMBER_VERIFICATION_STATUS);
+  if (statuses.length !== 1) return [`${path}.identifier: needs one NHS number verification status extension`];
+  const coding = statuses[0]?.valueCodeableConcept?.coding?.[0];
+  if (coding?.system !== NHS_NUMBER_VERIFICATION_STATUS_SYSTEM || !VERIFICATION_STATUS_CODES.has(coding.code ?? ""))
+    return [`${path}.identifier: the NHS number verification status must be a code 01-08 of ${NHS_NUMBER_VERIFICATION_STATUS_SYSTEM}`];
   return [];
 }
 
