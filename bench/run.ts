@@ -3,13 +3,23 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { meets, type SuiteResult } from "./figures.js";
 import { directory } from "./suites/directory.js";
+import { directoryIncremental } from "./suites/directory-incremental.js";
+import { e2ee } from "./suites/e2ee.js";
 import { exportSuite } from "./suites/export.js";
 import { federation } from "./suites/federation.js";
 import { ingest } from "./suites/ingest.js";
 import { retention } from "./suites/retention.js";
 
 /** `npm run bench [suite ...]`: runs the suites and writes bench/results/latest.json. */
-const SUITES: Record<string, () => Promise<SuiteResult>> = { ingest, export: exportSuite, retention, federation, directory };
+const SUITES: Record<string, () => Promise<SuiteResult>> = {
+  ingest,
+  export: exportSuite,
+  retention,
+  federation,
+  directory,
+  "directory-incremental": directoryIncremental,
+  e2ee,
+};
 
 async function main(): Promise<void> {
   const requested = process.argv.slice(2);

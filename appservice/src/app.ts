@@ -181,11 +181,15 @@ export class Handover {
     if (await this.db.showMigrations()) {
       throw new Error("the database has migrations pending: run `handover migrate` first");
     }
-    await this.e2ee?.start();
     for (const capability of this.capabilities) await capability.start?.();
     this.jobs.start();
     await this.pump.recover();
     await this.endpoint.start(this.config.appservice.port, this.config.appservice.bindAddress);
+    // Only once the endpoint listens: making and deleting devices makes Synapse send a
+    // transaction, and one that fails puts the appservice in recovery, where Synapse drops
+    // to-device messages (room keys). The ping ends any recovery left from the restart.
+    await this.e2ee?.start();
+    await this.e2ee?.listening();
     this.webPort = await this.web.start(this.config.web.port, this.config.web.bindAddress);
     this.every(30_000, () => this.pump.recover());
     this.every(HOUR_MS, async () => {

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import * as wasm from "@matrix-org/matrix-sdk-crypto-wasm";
 import type { Logger } from "pino";
-import type { AuditTrail } from "../domain/audit/audit-trail.js";
+import type { AuditRecorder } from "../domain/audit/audit-trail.js";
 import type { CryptoStateStore, DecryptOutcome, RoomEventDecryptor, SealedRoomKey } from "../domain/e2ee/crypto-state.js";
 import { HandoverError } from "../domain/errors.js";
 import type { CryptoTransport } from "./crypto-transport.js";
@@ -13,10 +13,11 @@ import { type TransactionCrypto, transactionCrypto } from "./transaction-crypto.
 export interface BotDeviceDeps {
   userId: string;
   displayName: string;
-  transport: CryptoTransport;
+  transport: Pick<CryptoTransport, "call" | "createDevice" | "deleteDevice" | "deviceIds" | "ping">;
+  appserviceId: string;
   store: CryptoStateStore;
   cipher: StateCipher;
-  audit: AuditTrail;
+  audit: AuditRecorder;
   logger: Logger;
 }
 
@@ -41,6 +42,9 @@ export class BotDevice implements RoomEventDecryptor {
   private machine: wasm.OlmMachine | null = null;
   private deviceId: string | null = null;
   private readonly stored = new Set<string>();
+  private cryptoSeen = 0;
+  private lastCryptoAt = Date.now();
+  private watchdog: NodeJS.Timeout | null = null;
   private chain: Promise<unknown> = Promise.resolve();
   private trouble: string | null = "the encryption device has not started";
 
@@ -61,7 +65,23 @@ export class BotDevice implements RoomEventDecryptor {
     return next;
   }
 
+  /**
+   * Starts the device. A failure (homeserver down, refused) is reported and leaves encrypted
+   * rooms refused (readiness shows it) rather than stopping Handover; the next start tries again.
+   */
   async start(): Promise<void> {
+    try {
+      await this.startDevice();
+    } catch (error) {
+      this.trouble = `the encryption device could not start: ${(error as Error).message}`;
+      this.deps.logger.error({ err: error }, "end-to-end encryption device did not start");
+      await this.deps.audit
+        .record({ actor: this.deps.userId, action: "e2ee.device_failed", target: this.deps.userId, details: { error: (error as Error).message.slice(0, 200) } })
+        .catch(() => undefined);
+    }
+  }
+
+  private async startDevice(): Promise<void> {
     const { userId, store, cipher, transport, logger } = this.deps;
     await wasm.initAsync();
     const record = await store.loadDevice(userId);
@@ -117,7 +137,7 @@ export class BotDevice implements RoomEventDecryptor {
     }
     if (sessions.length > 0) await machine.importExportedRoomKeys(JSON.stringify(sessions), () => undefined);
     if (unreadable > 0 || rows.length < expected) {
-      this.trouble = null;
+      // Reported; the device still works and the messages those keys opened are listed as missing.
       await this.report("e2ee.room_keys_lost", { expected, found: rows.length, unreadable });
     }
     return sessions.length;
@@ -178,7 +198,10 @@ export class BotDevice implements RoomEventDecryptor {
     if (!machine || !deviceId) return Promise.resolve();
     const extras: TransactionCrypto | null = transactionCrypto(body, this.deps.userId, deviceId);
     if (!extras) return Promise.resolve();
+    this.cryptoSeen++;
+    this.lastCryptoAt = Date.now();
     return this.exclusive(async () => {
+      this.deps.logger.debug({ toDevice: extras.toDevice.length, changed: extras.changed.length }, "crypto part of a transaction");
       const lists = new wasm.DeviceLists(
         extras.changed.map((id) => new wasm.UserId(id)),
         extras.left.map((id) => new wasm.UserId(id)),
@@ -190,8 +213,10 @@ export class BotDevice implements RoomEventDecryptor {
         extras.unusedFallbackKeys,
         new wasm.DecryptionSettings(wasm.TrustRequirement.Untrusted),
       );
+      // Keys are stored before the acknowledgement: a failure here answers 503 and Synapse resends.
       await this.storeNewRoomKeys(machine);
-      await this.flushOutgoing();
+      // The machine keeps what it could not send and offers it again with the next transaction.
+      await this.flushOutgoing().catch((error: unknown) => this.deps.logger.warn({ err: error }, "crypto requests not sent yet"));
     });
   }
 
@@ -230,9 +255,39 @@ export class BotDevice implements RoomEventDecryptor {
     for (;;) {
       const outcome = await this.decrypt(event);
       if (outcome.ok) return { ...event, type: outcome.type, content: outcome.content };
-      if (outcome.reason !== "missing-key" || Date.now() > deadline) return event;
+      if (outcome.reason !== "missing-key" || Date.now() > deadline) {
+        this.deps.logger.warn(
+          { eventId: event.event_id, roomId: event.room_id, reason: outcome.reason, detail: outcome.detail },
+          "live encrypted event not decrypted",
+        );
+        return event;
+      }
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
+  }
+
+  /**
+   * Called once Handover's transaction endpoint listens: the ping makes Synapse end any recovery
+   * backoff now, since it drops to-device messages for an appservice it holds "down".
+   */
+  async listening(): Promise<void> {
+    const ping = () =>
+      this.deps.transport.ping(this.deps.appserviceId).catch((error: unknown) => this.deps.logger.warn({ err: error }, "appservice ping failed"));
+    await ping();
+    // A transaction Synapse began while Handover was down can fail just after the first ping
+    // (seen in tests: refused 20 ms after it); ping again so that recovery ends at once too.
+    for (const delay of [1_000, 3_000]) setTimeout(() => void ping(), delay).unref();
+    // Synapse's recovery backoff grows to 512 s, dropping room keys all along: while nothing with
+    // crypto data has arrived for a while, keep ending it.
+    this.watchdog = setInterval(() => {
+      if (Date.now() - this.lastCryptoAt > 15_000) void ping();
+    }, 15_000);
+    this.watchdog.unref();
+  }
+
+  /** Transactions that carried something for this device since it started (tests wait on it). */
+  get cryptoTransactions(): number {
+    return this.cryptoSeen;
   }
 
   /** Room keys the device holds (restored and received). */
@@ -241,6 +296,7 @@ export class BotDevice implements RoomEventDecryptor {
   }
 
   async stop(): Promise<void> {
+    if (this.watchdog) clearInterval(this.watchdog);
     await this.chain.catch(() => undefined);
     this.machine?.close();
     this.machine = null;

@@ -34,6 +34,22 @@ export class CryptoTransport {
     return text;
   }
 
+  /**
+   * `POST /_matrix/client/v1/appservice/{id}/ping`: Synapse calls Handover back and, on success,
+   * ends its recovery backoff at once. While Synapse holds the appservice "down" it DROPS
+   * to-device messages (room keys) that come without room events, so the sooner the better.
+   */
+  async ping(appserviceId: string): Promise<void> {
+    const url = `${this.homeserverUrl.replace(/\/$/, "")}/_matrix/client/v1/appservice/${encodeURIComponent(appserviceId)}/ping`;
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { authorization: `Bearer ${this.asToken}`, "content-type": "application/json" },
+      body: "{}",
+      signal: AbortSignal.timeout(this.timeoutMs),
+    });
+    if (!response.ok) throw new HandoverError("HOMESERVER_REFUSED", `appservice ping refused: ${response.status} ${(await response.text()).slice(0, 200)}`);
+  }
+
   /** MSC4190: creates (or keeps) the device. */
   async createDevice(deviceId: string, displayName: string): Promise<void> {
     await this.call("PUT", `/devices/${encodeURIComponent(deviceId)}`, { display_name: displayName }, null);

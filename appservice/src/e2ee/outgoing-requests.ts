@@ -13,7 +13,7 @@ export type CryptoRequest =
 const path = (text: string) => encodeURIComponent(text);
 
 /** Sends one of the OlmMachine's outgoing requests as the bot's device; returns the response body. */
-export function sendOutgoingRequest(transport: CryptoTransport, deviceId: string, request: CryptoRequest): Promise<string> {
+export function sendOutgoingRequest(transport: Pick<CryptoTransport, "call">, deviceId: string, request: CryptoRequest): Promise<string> {
   if (request instanceof wasm.KeysUploadRequest) return transport.call("POST", "/keys/upload", request.body, deviceId);
   if (request instanceof wasm.KeysQueryRequest) return transport.call("POST", "/keys/query", request.body, deviceId);
   if (request instanceof wasm.KeysClaimRequest) return transport.call("POST", "/keys/claim", request.body, deviceId);

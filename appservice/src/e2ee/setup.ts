@@ -21,6 +21,7 @@ export function createBotDevice(
     userId: botUserId,
     displayName: config.e2ee.deviceDisplayName,
     transport: new CryptoTransport(config.homeserver.url, asToken, botUserId),
+    appserviceId: config.appservice.id,
     store: new PostgresCryptoStateStore(db),
     cipher: new StateCipher(config.e2ee.stateKey),
     audit,

@@ -107,6 +107,11 @@ export class TransactionEndpoint {
     this.server = null;
     if (!server) return;
     server.closeIdleConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    // A keep-alive connection busy with a transaction now would otherwise stay open until its
+    // 65 s idle timeout once that transaction is answered: close each as soon as it is idle.
+    const sweep = setInterval(() => server.closeIdleConnections(), 100);
+    await closed;
+    clearInterval(sweep);
   }
 }

@@ -1,0 +1,188 @@
+import * as wasm from "@matrix-org/matrix-sdk-crypto-wasm";
+import pino from "pino";
+import { describe, expect, it } from "vitest";
+import type { CryptoStateStore, SealedDeviceRecord, SealedRoomKey } from "../domain/e2ee/crypto-state.js";
+import { RecordingAudit } from "../testing/fakes.js";
+import { BotDevice } from "./bot-device.js";
+import { StateCipher } from "./state-cipher.js";
+
+const BOT = "@handover:trust-a.test";
+const ALICE = "@alice:trust-a.test";
+const ROOM = "!ward:trust-a.test";
+const KEY = "unit-test-state-key-0123456789-0123456789";
+
+class MemoryCryptoStore implements CryptoStateStore {
+  device: SealedDeviceRecord | null = null;
+  keys: SealedRoomKey[] = [];
+  async loadDevice() {
+    return this.device;
+  }
+  async saveDevice(record: SealedDeviceRecord) {
+    this.device = record;
+  }
+  async addRoomKeys(_userId: string, keys: SealedRoomKey[]) {
+    const fresh = keys.filter((key) => !this.keys.some((k) => k.roomId === key.roomId && k.sessionId === key.sessionId && k.senderKey === key.senderKey));
+    this.keys.push(...fresh);
+    return fresh.length;
+  }
+  async roomKeys() {
+    return this.keys;
+  }
+  async countRoomKeys() {
+    return this.keys.length;
+  }
+}
+
+/** Just enough of a homeserver's device and key endpoints for two devices, keeping to-device events for the bot. */
+class FakeHomeserver {
+  devices = new Set<string>();
+  deviceKeys = new Map<string, unknown>();
+  otks = new Map<string, Record<string, unknown>>();
+  crossSigning: Record<string, unknown> = {};
+  toBot: Record<string, unknown>[] = [];
+
+  answer(userId: string, deviceId: string | null, method: string, path: string, raw: unknown): unknown {
+    const body = (typeof raw === "string" ? JSON.parse(raw) : (raw ?? {})) as Record<string, Record<string, unknown>>;
+    if (path === "/devices" && method === "GET") return { devices: [...this.devices].map((device_id) => ({ device_id })) };
+    if (path.startsWith("/devices/")) {
+      const id = decodeURIComponent(path.slice(9));
+      if (method === "PUT") this.devices.add(id);
+      else this.devices.delete(id);
+      return {};
+    }
+    const me = `${userId}|${deviceId}`;
+    if (path === "/keys/upload") {
+      if (body.device_keys) this.deviceKeys.set(me, body.device_keys);
+      const mine = { ...(this.otks.get(me) ?? {}), ...(body.one_time_keys ?? {}) };
+      this.otks.set(me, mine);
+      return { one_time_key_counts: { signed_curve25519: Object.keys(mine).length } };
+    }
+    if (path === "/keys/device_signing/upload") {
+      this.crossSigning = body;
+      return {};
+    }
+    if (path === "/keys/signatures/upload") return { failures: {} };
+    if (path === "/keys/query") {
+      const result: Record<string, Record<string, unknown>> = {};
+      for (const user of Object.keys(body.device_keys ?? {})) {
+        result[user] = {};
+        for (const [key, value] of this.deviceKeys) if (key.startsWith(`${user}|`)) result[user][key.split("|")[1] as string] = value;
+      }
+      const own =
+        userId === BOT && this.crossSigning.master_key
+          ? {
+              master_keys: { [BOT]: this.crossSigning.master_key },
+              self_signing_keys: { [BOT]: this.crossSigning.self_signing_key },
+              user_signing_keys: { [BOT]: this.crossSigning.user_signing_key },
+            }
+          : {};
+      return { device_keys: result, failures: {}, ...own };
+    }
+    if (path === "/keys/claim") {
+      const claimed: Record<string, Record<string, unknown>> = {};
+      for (const [user, devices] of Object.entries(body.one_time_keys ?? {})) {
+        for (const device of Object.keys(devices as object)) {
+          const keys = this.otks.get(`${user}|${device}`) ?? {};
+          const first = Object.keys(keys)[0];
+          if (!first) continue;
+          claimed[user] = { ...(claimed[user] ?? {}), [device]: { [first]: keys[first] } };
+          delete keys[first];
+        }
+      }
+      return { one_time_keys: claimed, failures: {} };
+    }
+    if (path.startsWith("/sendToDevice/")) {
+      const type = decodeURIComponent(path.split("/")[2] as string);
+      for (const [user, devices] of Object.entries(body.messages ?? {})) {
+        for (const [device, content] of Object.entries(devices as object))
+          this.toBot.push({ to_user_id: user, to_device_id: device, sender: userId, type, content });
+      }
+      return {};
+    }
+    throw new Error(`unexpected ${method} ${path}`);
+  }
+
+  transportFor(userId: string) {
+    return {
+      call: async (method: string, path: string, body: unknown, deviceId: string | null) => JSON.stringify(this.answer(userId, deviceId, method, path, body)),
+      createDevice: async (deviceId: string) => void this.devices.add(deviceId),
+      deleteDevice: async (deviceId: string) => void this.devices.delete(deviceId),
+      deviceIds: async () => [...this.devices],
+      ping: async () => undefined,
+    };
+  }
+}
+
+async function flush(server: FakeHomeserver, machine: wasm.OlmMachine): Promise<void> {
+  for (let round = 0; round < 5; round++) {
+    const requests = await machine.outgoingRequests();
+    if (requests.length === 0) return;
+    for (const request of requests) {
+      const path = request instanceof wasm.KeysUploadRequest ? "/keys/upload" : request instanceof wasm.KeysQueryRequest ? "/keys/query" : "/keys/claim";
+      await machine.markRequestAsSent(request.id as string, request.type, JSON.stringify(server.answer(ALICE, "ALICEDEV", "POST", path, request.body)));
+    }
+  }
+}
+
+describe("BotDevice against an in-process homeserver", () => {
+  it("receives a room key from a transaction, stores it sealed, and decrypts after a restart as a new device", async () => {
+    await wasm.initAsync();
+    const server = new FakeHomeserver();
+    const store = new MemoryCryptoStore();
+    const audit = new RecordingAudit();
+    const deps = {
+      userId: BOT,
+      appserviceId: "handover",
+      displayName: "Handover",
+      transport: server.transportFor(BOT),
+      store,
+      cipher: new StateCipher(KEY),
+      audit,
+      logger: pino({ level: "silent" }),
+    };
+    const first = new BotDevice(deps);
+    await first.start();
+    expect(first.problem()).toBeNull();
+    const firstId = first.currentDeviceId as string;
+    expect(server.crossSigning.master_key).toBeTruthy();
+
+    const alice = await wasm.OlmMachine.initialize(new wasm.UserId(ALICE), new wasm.DeviceId("ALICEDEV"));
+    await flush(server, alice);
+    await alice.updateTrackedUsers([new wasm.UserId(BOT)]);
+    await flush(server, alice);
+    const claim = await alice.getMissingSessions([new wasm.UserId(BOT)]);
+    if (claim) await alice.markRequestAsSent(claim.id, claim.type, JSON.stringify(server.answer(ALICE, "ALICEDEV", "POST", "/keys/claim", claim.body)));
+    for (const request of await alice.shareRoomKey(new wasm.RoomId(ROOM), [new wasm.UserId(BOT)], new wasm.EncryptionSettings())) {
+      await alice.markRequestAsSent(
+        request.id,
+        request.type,
+        JSON.stringify(server.answer(ALICE, "ALICEDEV", "PUT", `/sendToDevice/${request.event_type}/${request.txn_id}`, request.body)),
+      );
+    }
+    const content = JSON.parse(
+      await alice.encryptRoomEvent(new wasm.RoomId(ROOM), "m.room.message", JSON.stringify({ msgtype: "m.text", body: "Obs stable" })),
+    );
+    const event = { event_id: "$1", room_id: ROOM, sender: ALICE, type: "m.room.encrypted", origin_server_ts: Date.now(), content };
+
+    await first.receiveTransaction({ events: [], "de.sorunome.msc2409.to_device": server.toBot.splice(0) });
+    expect(store.keys).toHaveLength(1);
+    expect(store.keys[0]?.sealed.toString("latin1")).not.toContain("session_key");
+    expect(await first.decrypt(event)).toMatchObject({ ok: true, content: { body: "Obs stable" } });
+    await first.stop();
+
+    const second = new BotDevice(deps);
+    await second.start();
+    expect(second.currentDeviceId).not.toBe(firstId);
+    expect(server.devices.has(firstId)).toBe(false);
+    expect(await second.decrypt(event)).toMatchObject({ ok: true, content: { body: "Obs stable" } });
+    expect(await second.decrypt({ ...event, room_id: "!other:trust-a.test" })).toMatchObject({ ok: false });
+    expect(audit.actions().filter((action) => action === "e2ee.device_started")).toHaveLength(2);
+    await second.stop();
+
+    const wrongKey = new BotDevice({ ...deps, cipher: new StateCipher(`${KEY}-other`) });
+    await wrongKey.start();
+    expect(wrongKey.problem()).toMatch(/different e2ee.stateKey/);
+    await expect(wrongKey.decrypt(event)).rejects.toThrow(/cannot be read/);
+    expect(audit.actions()).toContain("e2ee.state_unreadable");
+  });
+});
