@@ -82,6 +82,8 @@ async function main(): Promise<void> {
         webPort: PORTS[key].web,
         logLevel: "info",
         retention: {},
+        // The bot's own encryption device, so encrypted rooms can be filed (docs/e2ee.md).
+        e2ee: { stateKey: `demo-state-key-for-trust-${key}-0123456789abcdef` },
         records: { destination: "fhir", fhir: { baseUrl: fhir.baseUrl } },
         federation: {
           organisation: { name: `Demo Trust ${letter} NHS Foundation Trust`, odsCode: `R${letter}${letter}`, contact: `federation@trust-${key}.test` },

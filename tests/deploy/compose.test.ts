@@ -147,7 +147,12 @@ function expectPinned(image: string, where: string): void {
 const dummyEnv: Record<string, string> = Object.fromEntries(
   [...envExample.keys()].map((name) => [
     name,
-    name.endsWith("_PORT") ? "18000" : name.endsWith("_BIND") ? "127.0.0.1" : `dummy-${name.toLowerCase().replaceAll("_", "-")}`,
+    name.endsWith("_PORT")
+      ? "18000"
+      : name.endsWith("_BIND")
+        ? "127.0.0.1"
+        : // Secrets with a minimum length (e.g. the e2ee state key) get a long enough dummy.
+          `dummy-${name.toLowerCase().replaceAll("_", "-")}${name.endsWith("_KEY") ? "-0123456789abcdef" : ""}`,
   ]),
 );
 const interpolated = parse(interpolate(composeText, dummyEnv)) as ComposeFile;
