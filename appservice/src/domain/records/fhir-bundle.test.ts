@@ -1,33 +1,16 @@
 import type { Communication, DocumentReference } from "@medplum/fhirtypes";
 import { describe, expect, it } from "vitest";
+import { filingInput } from "../../testing/records-fixtures.js";
 import { buildFilingBundle, NHS_NUMBER_VERIFICATION_STATUS, NHS_NUMBER_VERIFICATION_STATUS_SYSTEM } from "./fhir-bundle.js";
 import type { NhsNumber } from "./nhs-number.js";
 import { ukCoreProblems } from "./uk-core-checks.js";
 
 function bundleFor(verified: boolean) {
-  return buildFilingBundle({
-    exportId: "exp-1",
-    identifierSystem: "https://trust-a.test/Id/handover-export",
-    patient: { nhsNumber: "9434765919" as NhsNumber, name: verified ? "SMITH, Jane" : null, birthDate: verified ? "1980-01-02" : null, verified },
-    messages: [
-      {
-        eventId: "$1",
-        sender: "@a:t",
-        senderName: "A",
-        sentAt: new Date(0),
-        text: "hi",
-        kind: "text",
-        replyTo: null,
-        editedAt: null,
-        threadRootId: null,
-        image: null,
-      },
-    ],
-    codes: { type: [{ system: "http://snomed.info/sct", code: "371531000" }], category: [{ system: "http://snomed.info/sct", code: "419891008" }] },
-    title: "t",
-    createdAt: new Date(0),
-    custodianOdsCode: null,
-  });
+  return buildFilingBundle(
+    filingInput({
+      patient: { nhsNumber: "9434765919" as NhsNumber, name: verified ? "SMITH, Jane" : null, birthDate: verified ? "1980-01-02" : null, verified },
+    }),
+  );
 }
 
 const subjects = (verified: boolean) => (bundleFor(verified).entry ?? []).map((entry) => (entry.resource as DocumentReference | Communication).subject);

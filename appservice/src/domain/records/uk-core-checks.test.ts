@@ -1,42 +1,17 @@
 import type { Bundle, DocumentReference } from "@medplum/fhirtypes";
 import { describe, expect, it } from "vitest";
+import { filingInput } from "../../testing/records-fixtures.js";
 import { buildFilingBundle, withPdf } from "./fhir-bundle.js";
 import type { NhsNumber } from "./nhs-number.js";
 import { isLoincCode, isSnomedConceptId, ukCoreProblems } from "./uk-core-checks.js";
 
-const codes = {
-  type: [
-    { system: "http://snomed.info/sct", code: "371531000", display: "Report of clinical encounter" },
-    { system: "http://loinc.org", code: "34109-9", display: "Note" },
-  ],
-  category: [{ system: "http://snomed.info/sct", code: "419891008", display: "Record artifact" }],
-};
-
 function bundle(overrides: { nhsNumber?: string; typeCode?: string } = {}): Bundle {
-  const typeCodes = overrides.typeCode ? [{ system: "http://snomed.info/sct", code: overrides.typeCode }] : codes.type;
+  const input = filingInput();
   return withPdf(
     buildFilingBundle({
-      exportId: "exp-1",
-      identifierSystem: "https://trust-a.test/Id/handover-export",
-      patient: { nhsNumber: (overrides.nhsNumber ?? "9434765919") as NhsNumber, name: null, birthDate: null, verified: false },
-      messages: [
-        {
-          eventId: "$1",
-          sender: "@a:t",
-          senderName: "A",
-          sentAt: new Date(0),
-          text: "hi",
-          kind: "text",
-          replyTo: null,
-          editedAt: null,
-          threadRootId: null,
-          image: null,
-        },
-      ],
-      codes: { ...codes, type: typeCodes },
-      title: "t",
-      createdAt: new Date(0),
-      custodianOdsCode: null,
+      ...input,
+      patient: { ...input.patient, nhsNumber: (overrides.nhsNumber ?? input.patient.nhsNumber) as NhsNumber },
+      codes: overrides.typeCode ? { ...input.codes, type: [{ system: "http://snomed.info/sct", code: overrides.typeCode }] } : input.codes,
     }),
     { data: new Uint8Array([37, 80, 68, 70]) },
   );
