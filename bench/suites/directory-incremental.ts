@@ -14,6 +14,7 @@ import { type ActualRoom, planMembership } from "../../appservice/src/domain/dir
 import type { LdapReadRecord } from "../../appservice/src/storage/directory-ldap-store.js";
 import { startSlapd } from "../../tests/harness/slapd.js";
 import { round, type SuiteResult } from "../figures.js";
+import { oneRoomPerGroup } from "./directory-rules.js";
 
 const exec = promisify(execFile);
 const PEOPLE = 10_000;
@@ -113,16 +114,7 @@ export async function directoryIncremental(): Promise<SuiteResult> {
     const fullReadMs = performance.now() - started;
 
     // The homeserver converged on the directory as it was.
-    const rules: SyncRule[] = before.groups.map((group, index) => ({
-      id: `r${index}`,
-      description: "",
-      group: group.name,
-      attribute: null,
-      rooms: [`!room${index}:${SERVER}`],
-      joinMode: "invite",
-      power: [{ attribute: "title", equals: "consultant", level: 50 }],
-      enabled: true,
-    }));
+    const rules: SyncRule[] = oneRoomPerGroup(before.groups, SERVER);
     const converged = desiredState([before], rules, new IdentityTemplate("{username}", SERVER));
     const actual = new Map<string, ActualRoom>();
     for (const [roomId, members] of converged.rooms) {

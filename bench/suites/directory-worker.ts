@@ -15,6 +15,7 @@ import {
   type PlanOptions,
   planMembership,
 } from "../../appservice/src/domain/directory/planner.js";
+import { oneRoomPerGroup } from "./directory-rules.js";
 
 const PEOPLE = 50_000;
 const GROUPS = 2_000;
@@ -52,16 +53,7 @@ function generate(): { snapshot: DirectorySnapshot; rules: SyncRule[] } {
       groupIds,
     });
   }
-  const rules: SyncRule[] = groups.map((group, index) => ({
-    id: `r${index}`,
-    description: "",
-    group: group.name,
-    attribute: null,
-    rooms: [`!room${index}:${SERVER}`],
-    joinMode: "invite",
-    power: [{ attribute: "title", equals: "consultant", level: 50 }],
-    enabled: true,
-  }));
+  const rules: SyncRule[] = oneRoomPerGroup(groups, SERVER);
   return { snapshot: { source: "ad", people, groups }, rules };
 }
 
