@@ -2,6 +2,7 @@ import * as wasm from "@matrix-org/matrix-sdk-crypto-wasm";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import type { CryptoStateStore, SealedDeviceRecord, SealedRoomKey } from "../domain/e2ee/crypto-state.js";
+import type { DatabaseSchema, DeviceStoreBackend, DeviceStoreChanges, SealedEntry } from "../domain/e2ee/device-store.js";
 import { RecordingAudit } from "../testing/fakes.js";
 import { BotDevice } from "./bot-device.js";
 import { StateCipher } from "./state-cipher.js";
@@ -30,6 +31,30 @@ class MemoryCryptoStore implements CryptoStateStore {
   }
   async countRoomKeys() {
     return this.keys.length;
+  }
+}
+
+class MemoryDeviceStore implements DeviceStoreBackend {
+  schemas = new Map<string, DatabaseSchema>();
+  entries = new Map<string, SealedEntry>();
+  applied = 0;
+  async load() {
+    return { schemas: [...this.schemas.values()], entries: [...this.entries.values()] };
+  }
+  async apply(_owner: string, changes: DeviceStoreChanges) {
+    this.applied++;
+    const id = (e: { db: string; store: string; key: string }) => `${e.db}|${e.store}|${e.key}`;
+    for (const schema of changes.schemas) this.schemas.set(schema.name, schema);
+    for (const replaced of changes.replaced) {
+      for (const [key, entry] of this.entries) if (entry.db === replaced.db && entry.store === replaced.store) this.entries.delete(key);
+      for (const entry of replaced.entries) this.entries.set(id(entry), entry);
+    }
+    for (const entry of changes.upserts) this.entries.set(id(entry), entry);
+    for (const gone of changes.deletes) this.entries.delete(id(gone));
+  }
+  async clear() {
+    this.schemas.clear();
+    this.entries.clear();
   }
 }
 
@@ -125,10 +150,11 @@ async function flush(server: FakeHomeserver, machine: wasm.OlmMachine): Promise<
 }
 
 describe("BotDevice against an in-process homeserver", () => {
-  it("receives a room key from a transaction, stores it sealed, and decrypts after a restart as a new device", async () => {
+  it("receives room keys from transactions, keeps its whole store sealed, and comes back as the same device after a restart", async () => {
     await wasm.initAsync();
     const server = new FakeHomeserver();
     const store = new MemoryCryptoStore();
+    const deviceStore = new MemoryDeviceStore();
     const audit = new RecordingAudit();
     const deps = {
       userId: BOT,
@@ -136,6 +162,7 @@ describe("BotDevice against an in-process homeserver", () => {
       displayName: "Handover",
       transport: server.transportFor(BOT),
       store,
+      deviceStore,
       cipher: new StateCipher(KEY),
       audit,
       logger: pino({ level: "silent" }),
@@ -145,6 +172,8 @@ describe("BotDevice against an in-process homeserver", () => {
     expect(first.problem()).toBeNull();
     const firstId = first.currentDeviceId as string;
     expect(server.crossSigning.master_key).toBeTruthy();
+    expect(deviceStore.entries.size).toBeGreaterThan(0);
+    for (const entry of deviceStore.entries.values()) expect(entry.sealed.toString("latin1")).not.toContain("pickle");
 
     const alice = await wasm.OlmMachine.initialize(new wasm.UserId(ALICE), new wasm.DeviceId("ALICEDEV"));
     await flush(server, alice);
@@ -152,17 +181,18 @@ describe("BotDevice against an in-process homeserver", () => {
     await flush(server, alice);
     const claim = await alice.getMissingSessions([new wasm.UserId(BOT)]);
     if (claim) await alice.markRequestAsSent(claim.id, claim.type, JSON.stringify(server.answer(ALICE, "ALICEDEV", "POST", "/keys/claim", claim.body)));
-    for (const request of await alice.shareRoomKey(new wasm.RoomId(ROOM), [new wasm.UserId(BOT)], new wasm.EncryptionSettings())) {
-      await alice.markRequestAsSent(
-        request.id,
-        request.type,
-        JSON.stringify(server.answer(ALICE, "ALICEDEV", "PUT", `/sendToDevice/${request.event_type}/${request.txn_id}`, request.body)),
-      );
-    }
-    const content = JSON.parse(
-      await alice.encryptRoomEvent(new wasm.RoomId(ROOM), "m.room.message", JSON.stringify({ msgtype: "m.text", body: "Obs stable" })),
-    );
-    const event = { event_id: "$1", room_id: ROOM, sender: ALICE, type: "m.room.encrypted", origin_server_ts: Date.now(), content };
+    const shareAndEncrypt = async (room: string, body: string) => {
+      for (const request of await alice.shareRoomKey(new wasm.RoomId(room), [new wasm.UserId(BOT)], new wasm.EncryptionSettings())) {
+        await alice.markRequestAsSent(
+          request.id,
+          request.type,
+          JSON.stringify(server.answer(ALICE, "ALICEDEV", "PUT", `/sendToDevice/${request.event_type}/${request.txn_id}`, request.body)),
+        );
+      }
+      const content = JSON.parse(await alice.encryptRoomEvent(new wasm.RoomId(room), "m.room.message", JSON.stringify({ msgtype: "m.text", body })));
+      return { event_id: `$${body.length}`, room_id: room, sender: ALICE, type: "m.room.encrypted", origin_server_ts: Date.now(), content };
+    };
+    const event = await shareAndEncrypt(ROOM, "Obs stable");
 
     await first.receiveTransaction({ events: [], "de.sorunome.msc2409.to_device": server.toBot.splice(0) });
     expect(store.keys).toHaveLength(1);
@@ -170,14 +200,30 @@ describe("BotDevice against an in-process homeserver", () => {
     expect(await first.decrypt(event)).toMatchObject({ ok: true, content: { body: "Obs stable" } });
     await first.stop();
 
+    // The same device again: its Olm session with Alice survived, so a key she sends it after
+    // the restart, over that session (no new one-time key claimed), opens too.
     const second = new BotDevice(deps);
     await second.start();
-    expect(second.currentDeviceId).not.toBe(firstId);
-    expect(server.devices.has(firstId)).toBe(false);
+    expect(second.currentDeviceId).toBe(firstId);
+    expect(server.devices.has(firstId)).toBe(true);
     expect(await second.decrypt(event)).toMatchObject({ ok: true, content: { body: "Obs stable" } });
+    expect(await alice.getMissingSessions([new wasm.UserId(BOT)])).toBeFalsy();
+    const later = await shareAndEncrypt("!ward2:trust-a.test", "Sent after the restart");
+    await second.receiveTransaction({ events: [], "de.sorunome.msc2409.to_device": server.toBot.splice(0) });
+    expect(await second.decrypt(later)).toMatchObject({ ok: true, content: { body: "Sent after the restart" } });
     expect(await second.decrypt({ ...event, room_id: "!other:trust-a.test" })).toMatchObject({ ok: false });
     expect(audit.actions().filter((action) => action === "e2ee.device_started")).toHaveLength(2);
     await second.stop();
+
+    // The device deleted on the homeserver: reported, a new device, room keys restored.
+    server.devices.delete(firstId);
+    const third = new BotDevice(deps);
+    await third.start();
+    expect(third.currentDeviceId).not.toBe(firstId);
+    expect(audit.actions()).toContain("e2ee.device_missing");
+    expect(await third.decrypt(event)).toMatchObject({ ok: true, content: { body: "Obs stable" } });
+    expect(await third.decrypt(later)).toMatchObject({ ok: true, content: { body: "Sent after the restart" } });
+    await third.stop();
 
     const wrongKey = new BotDevice({ ...deps, cipher: new StateCipher(`${KEY}-other`) });
     await wrongKey.start();

@@ -3,10 +3,12 @@ import * as wasm from "@matrix-org/matrix-sdk-crypto-wasm";
 import type { Logger } from "pino";
 import type { AuditRecorder } from "../domain/audit/audit-trail.js";
 import type { CryptoStateStore, DecryptOutcome, RoomEventDecryptor, SealedRoomKey } from "../domain/e2ee/crypto-state.js";
+import type { DeviceStoreBackend } from "../domain/e2ee/device-store.js";
 import { HandoverError } from "../domain/errors.js";
 import type { CryptoTransport } from "./crypto-transport.js";
 import { decryptRoomEvent } from "./decrypt-event.js";
 import { sendOutgoingRequest } from "./outgoing-requests.js";
+import { PersistentIndexedDb } from "./persistent-idb.js";
 import type { StateCipher } from "./state-cipher.js";
 import { type TransactionCrypto, transactionCrypto } from "./transaction-crypto.js";
 
@@ -16,6 +18,8 @@ export interface BotDeviceDeps {
   transport: Pick<CryptoTransport, "call" | "createDevice" | "deleteDevice" | "deviceIds" | "ping">;
   appserviceId: string;
   store: CryptoStateStore;
+  /** Where the device's whole crypto store (Olm account, sessions) is mirrored. */
+  deviceStore: DeviceStoreBackend;
   cipher: StateCipher;
   audit: AuditRecorder;
   logger: Logger;
@@ -29,18 +33,25 @@ interface ExportedKey {
 
 const keyId = (roomId: string, sessionId: string, senderKey: string) => `${roomId}|${sessionId}|${senderKey}`;
 const DEVICE_PREFIX = "HANDOVER";
+const storeName = (deviceId: string) => `handover-crypto-${deviceId}`;
 
 /**
  * The bot's end-to-end encryption device: an OlmMachine (matrix-sdk-crypto-wasm) fed from
  * appservice transactions (MSC4203 to-device events, MSC3202 device lists and one-time key
  * counts) that sends its own key uploads, queries, claims and to-device messages as the bot's
- * device. The wasm store is memory-only in Node, so every start makes a fresh device (MSC4190),
- * deletes the previous one, and re-imports the megolm room keys and cross-signing keys kept
- * sealed in PostgreSQL: decryption of what the bot received before survives a restart.
+ * device. Its crypto store (IndexedDB, in memory in Node) is mirrored into PostgreSQL, sealed,
+ * before each transaction is acknowledged, so a restart brings back the same device with its
+ * Olm account and sessions. The megolm room keys are also kept sealed on their own: if the
+ * device store is lost or the device was deleted, a new device (MSC4190) is made, the loss
+ * reported, and what the bot received before can still be read.
  */
 export class BotDevice implements RoomEventDecryptor {
   private machine: wasm.OlmMachine | null = null;
+  private mirror: PersistentIndexedDb | null = null;
   private deviceId: string | null = null;
+  private reused = false;
+  private outgoing: Promise<void> | null = null;
+  private outgoingAgain = false;
   private readonly stored = new Set<string>();
   private cryptoSeen = 0;
   private lastCryptoAt = Date.now();
@@ -95,14 +106,14 @@ export class BotDevice implements RoomEventDecryptor {
       // Devices of ours on the homeserver but no stored state: the state was lost.
       await this.report("e2ee.state_lost", { reason: "no-stored-state", previousDevices: existing.length });
     }
-    const deviceId = `${DEVICE_PREFIX}${randomBytes(5).toString("hex").toUpperCase()}`;
-    await transport.createDevice(deviceId, this.deps.displayName);
-    const machine = await wasm.OlmMachine.initialize(new wasm.UserId(userId), new wasm.DeviceId(deviceId));
+    const machine = (record && (await this.reopen(record.deviceId, existing))) || (await this.newDevice());
     this.machine = machine;
-    this.deviceId = deviceId;
+    const deviceId = this.deviceId as string;
+    // Room keys kept on their own: a new device needs them all; a reopened one gets any its store missed.
     const restored = await this.restoreRoomKeys(machine, record?.roomKeyCount ?? 0);
     await this.flushOutgoing();
-    const crossSigning = await this.setUpCrossSigning(machine, record?.crossSigning ?? null);
+    const crossSigning = this.reused ? (record?.crossSigning ?? null) : await this.setUpCrossSigning(machine, record?.crossSigning ?? null);
+    await this.mirror?.flush();
     await store.saveDevice({ userId, deviceId, keyCheck: cipher.keyCheck, crossSigning, roomKeyCount: this.stored.size });
     for (const old of existing) {
       if (old === deviceId) continue;
@@ -112,10 +123,67 @@ export class BotDevice implements RoomEventDecryptor {
       actor: userId,
       action: "e2ee.device_started",
       target: deviceId,
-      details: { roomKeysRestored: restored, replacedDevices: existing.length, crossSigned: crossSigning !== null },
+      details: {
+        reopened: this.reused,
+        roomKeysRestored: restored,
+        replacedDevices: existing.filter((id) => id !== deviceId).length,
+        crossSigned: crossSigning !== null,
+      },
     });
     if (this.trouble === "the encryption device has not started") this.trouble = null;
-    logger.info({ deviceId, roomKeysRestored: restored }, "end-to-end encryption device ready");
+    logger.info({ deviceId, reopened: this.reused, roomKeysRestored: restored }, "end-to-end encryption device ready");
+  }
+
+  /** Opens the OlmMachine on a mirrored store (restored from PostgreSQL, or new and empty). */
+  private async open(deviceId: string, mirror: PersistentIndexedDb): Promise<wasm.OlmMachine> {
+    // The crypto library opens IndexedDB through the global; each device has its own.
+    (globalThis as { indexedDB?: unknown }).indexedDB = mirror.factory;
+    const handle = await wasm.StoreHandle.openWithKey(mirror.prefix, this.deps.cipher.storeKey());
+    const machine = await wasm.OlmMachine.initFromStore(new wasm.UserId(this.deps.userId), new wasm.DeviceId(deviceId), handle);
+    this.mirror = mirror;
+    this.deviceId = deviceId;
+    return machine;
+  }
+
+  /**
+   * The same device as before the restart, from its mirrored store; null (reported) when the
+   * homeserver no longer has the device or the store cannot be read, so a new device is made.
+   */
+  private async reopen(deviceId: string, onHomeserver: string[]): Promise<wasm.OlmMachine | null> {
+    const { userId, deviceStore, cipher } = this.deps;
+    const mirror = new PersistentIndexedDb(userId, storeName(deviceId), deviceStore, cipher);
+    let entries = 0;
+    try {
+      entries = await mirror.restore();
+    } catch (error) {
+      await this.report("e2ee.store_unreadable", { deviceId, error: (error as Error).message.slice(0, 200) });
+      await mirror.close();
+      return null;
+    }
+    if (entries === 0) {
+      // Lost, or kept by an older Handover that stored only room keys: a new device takes over.
+      await this.report("e2ee.device_store_missing", { deviceId, reason: "no-stored-device-store" });
+      await mirror.close();
+      return null;
+    }
+    if (!onHomeserver.includes(deviceId)) {
+      await this.report("e2ee.device_missing", { deviceId, reason: "deleted-on-homeserver" });
+      await mirror.close();
+      return null;
+    }
+    const machine = await this.open(deviceId, mirror);
+    this.reused = true;
+    return machine;
+  }
+
+  private async newDevice(): Promise<wasm.OlmMachine> {
+    const { userId, deviceStore, cipher, transport } = this.deps;
+    const deviceId = `${DEVICE_PREFIX}${randomBytes(5).toString("hex").toUpperCase()}`;
+    await transport.createDevice(deviceId, this.deps.displayName);
+    const mirror = new PersistentIndexedDb(userId, storeName(deviceId), deviceStore, cipher);
+    await mirror.reset();
+    this.reused = false;
+    return this.open(deviceId, mirror);
   }
 
   private async report(action: string, details: Record<string, string | number>): Promise<void> {
@@ -189,8 +257,12 @@ export class BotDevice implements RoomEventDecryptor {
   }
 
   /**
-   * The crypto part of one appservice transaction. Room keys arriving in it are sealed and stored
-   * before this returns, so the transaction is acknowledged only once its keys are safe.
+   * The crypto part of one appservice transaction. Room keys arriving in it, and every change to
+   * the device's store (a new Olm session, a used one-time key), are in PostgreSQL before this
+   * returns, so the transaction is acknowledged only once they are safe. The device's own
+   * requests to the homeserver (key uploads, queries, claims) go out afterwards, never holding
+   * up the acknowledgement: Synapse sends an appservice one transaction at a time, and a reply
+   * that waited on the homeserver (or, through it, on another server) would stall them all.
    */
   receiveTransaction(body: unknown): Promise<void> {
     const machine = this.machine;
@@ -200,7 +272,7 @@ export class BotDevice implements RoomEventDecryptor {
     if (!extras) return Promise.resolve();
     this.cryptoSeen++;
     this.lastCryptoAt = Date.now();
-    return this.exclusive(async () => {
+    const received = this.exclusive(async () => {
       this.deps.logger.debug({ toDevice: extras.toDevice.length, changed: extras.changed.length }, "crypto part of a transaction");
       const lists = new wasm.DeviceLists(
         extras.changed.map((id) => new wasm.UserId(id)),
@@ -213,11 +285,30 @@ export class BotDevice implements RoomEventDecryptor {
         extras.unusedFallbackKeys,
         new wasm.DecryptionSettings(wasm.TrustRequirement.Untrusted),
       );
-      // Keys are stored before the acknowledgement: a failure here answers 503 and Synapse resends.
+      // Stored before the acknowledgement: a failure here answers 503 and Synapse resends.
       await this.storeNewRoomKeys(machine);
-      // The machine keeps what it could not send and offers it again with the next transaction.
-      await this.flushOutgoing().catch((error: unknown) => this.deps.logger.warn({ err: error }, "crypto requests not sent yet"));
+      await this.mirror?.flush();
     });
+    return received.then(() => this.kickOutgoing());
+  }
+
+  /** Sends the device's pending requests in the background, one loop at a time. */
+  private kickOutgoing(): void {
+    if (this.outgoing) {
+      this.outgoingAgain = true;
+      return;
+    }
+    this.outgoing = (async () => {
+      do {
+        this.outgoingAgain = false;
+        await this.flushOutgoing();
+        await this.mirror?.flush();
+      } while (this.outgoingAgain && this.machine);
+    })()
+      .catch((error: unknown) => this.deps.logger.warn({ err: error }, "crypto requests not sent yet; retried with the next transaction"))
+      .finally(() => {
+        this.outgoing = null;
+      });
   }
 
   private async storeNewRoomKeys(machine: wasm.OlmMachine): Promise<void> {
@@ -279,9 +370,13 @@ export class BotDevice implements RoomEventDecryptor {
     for (const delay of [1_000, 3_000]) setTimeout(() => void ping(), delay).unref();
     // Synapse's recovery backoff grows to 512 s, dropping room keys all along: while nothing with
     // crypto data has arrived for a while, keep ending it.
+    let ticks = 0;
     this.watchdog = setInterval(() => {
-      if (Date.now() - this.lastCryptoAt > 15_000) void ping();
-    }, 15_000);
+      ticks++;
+      if (ticks % 8 === 0 && Date.now() - this.lastCryptoAt > 15_000) void ping();
+      // Store changes made outside a transaction (a decryption, a reply) are mirrored too.
+      if (this.mirror?.pending) this.mirror.flush().catch((error: unknown) => this.deps.logger.warn({ err: error }, "crypto store not mirrored yet"));
+    }, 2_000);
     this.watchdog.unref();
   }
 
@@ -298,7 +393,11 @@ export class BotDevice implements RoomEventDecryptor {
   async stop(): Promise<void> {
     if (this.watchdog) clearInterval(this.watchdog);
     await this.chain.catch(() => undefined);
+    await this.outgoing;
+    await this.mirror?.flush().catch((error: unknown) => this.deps.logger.warn({ err: error }, "could not store the crypto store's last changes"));
     this.machine?.close();
     this.machine = null;
+    await this.mirror?.close();
+    this.mirror = null;
   }
 }

@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { DataSource } from "typeorm";
 import type { HandoverConfig } from "../config/schema.js";
 import type { AuditTrail } from "../domain/audit/audit-trail.js";
+import { PostgresDeviceStore } from "../storage/e2ee-device-store.js";
 import { PostgresCryptoStateStore } from "../storage/e2ee-state-store.js";
 import { BotDevice } from "./bot-device.js";
 import { CryptoTransport } from "./crypto-transport.js";
@@ -23,6 +24,7 @@ export function createBotDevice(
     transport: new CryptoTransport(config.homeserver.url, asToken, botUserId),
     appserviceId: config.appservice.id,
     store: new PostgresCryptoStateStore(db),
+    deviceStore: new PostgresDeviceStore(db),
     cipher: new StateCipher(config.e2ee.stateKey),
     audit,
     logger: logger.child({ component: "e2ee" }),

@@ -22,15 +22,31 @@ export class StateCipher {
   }
 
   seal(plaintext: string, associated: string): Buffer {
+    return this.sealBytes(Buffer.from(plaintext, "utf8"), associated);
+  }
+
+  sealBytes(plaintext: Uint8Array, associated: string): Buffer {
     const iv = randomBytes(IV_BYTES);
     const cipher = createCipheriv("aes-256-gcm", this.key, iv);
     cipher.setAAD(Buffer.from(associated, "utf8"));
-    const body = Buffer.concat([cipher.update(plaintext, "utf8"), cipher.final()]);
+    const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
     return Buffer.concat([Buffer.from([VERSION]), iv, cipher.getAuthTag(), body]);
   }
 
   /** Throws E2EE_STATE_UNREADABLE when the value was sealed with another key or altered. */
   open(sealed: Buffer, associated: string): string {
+    return this.openBytes(sealed, associated).toString("utf8");
+  }
+
+  /**
+   * A 32-byte key for the crypto library's own store encryption, derived from the state key
+   * (so the IndexedDB values are encrypted by matrix-sdk too, before Handover seals them).
+   */
+  storeKey(): Uint8Array {
+    return new Uint8Array(hkdfSync("sha256", this.key, Buffer.from("handover-e2ee-store"), Buffer.from("matrix-sdk-store-cipher"), 32));
+  }
+
+  openBytes(sealed: Buffer, associated: string): Buffer {
     if (sealed.length < 1 + IV_BYTES + TAG_BYTES || sealed[0] !== VERSION) throw unreadable("unknown format");
     const iv = sealed.subarray(1, 1 + IV_BYTES);
     const tag = sealed.subarray(1 + IV_BYTES, 1 + IV_BYTES + TAG_BYTES);
@@ -38,7 +54,7 @@ export class StateCipher {
     decipher.setAAD(Buffer.from(associated, "utf8"));
     decipher.setAuthTag(tag);
     try {
-      return Buffer.concat([decipher.update(sealed.subarray(1 + IV_BYTES + TAG_BYTES)), decipher.final()]).toString("utf8");
+      return Buffer.concat([decipher.update(sealed.subarray(1 + IV_BYTES + TAG_BYTES)), decipher.final()]);
     } catch {
       throw unreadable("authentication failed");
     }

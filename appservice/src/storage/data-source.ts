@@ -8,6 +8,7 @@ import { Records1732280003000 } from "./migrations/1732280003000-records.js";
 import { RecordsVerificationEvents1732280003100 } from "./migrations/1732280003100-records-verification-events.js";
 import { Federation1732280004000 } from "./migrations/1732280004000-federation.js";
 import { E2ee1732280005000 } from "./migrations/1732280005000-e2ee.js";
+import { E2eeDeviceStore1732280005100 } from "./migrations/1732280005100-e2ee-device-store.js";
 
 /** In order. A capability adds its own migration file and one entry here. */
 export const MIGRATIONS = [
@@ -20,6 +21,7 @@ export const MIGRATIONS = [
   RecordsVerificationEvents1732280003100,
   Federation1732280004000,
   E2ee1732280005000,
+  E2eeDeviceStore1732280005100,
 ];
 
 /** Schema changes only through migrations: `synchronize` stays off everywhere. */

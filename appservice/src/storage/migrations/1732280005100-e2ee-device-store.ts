@@ -1,0 +1,36 @@
+import type { MigrationInterface, QueryRunner } from "typeorm";
+
+/**
+ * Encrypted rooms: the bot device's whole crypto store (matrix-sdk-crypto's IndexedDB databases),
+ * mirrored entry by entry, each value sealed (AES-256-GCM) by Handover, so the device survives a
+ * restart as itself.
+ */
+export class E2eeDeviceStore1732280005100 implements MigrationInterface {
+  name = "E2eeDeviceStore1732280005100";
+
+  async up(db: QueryRunner): Promise<void> {
+    await db.query(`
+      CREATE TABLE e2ee_store_schemas (
+        owner text NOT NULL,
+        db_name text NOT NULL,
+        version integer NOT NULL,
+        schema jsonb NOT NULL,
+        PRIMARY KEY (owner, db_name)
+      )`);
+    await db.query(`
+      CREATE TABLE e2ee_store_entries (
+        owner text NOT NULL,
+        db_name text NOT NULL,
+        store_name text NOT NULL,
+        entry_key text NOT NULL,
+        sealed bytea NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (owner, db_name, store_name, entry_key)
+      )`);
+  }
+
+  async down(db: QueryRunner): Promise<void> {
+    await db.query("DROP TABLE e2ee_store_entries");
+    await db.query("DROP TABLE e2ee_store_schemas");
+  }
+}
