@@ -20,3 +20,15 @@ export function handoverFederationModule(options: { failOpen?: boolean; cacheTtl
     }),
   };
 }
+
+/**
+ * Handover's device inbox (deploy/synapse/modules/handover_device_inbox.py): the bot's device
+ * reads the to-device messages (room keys) Synapse kept while it held the appservice down.
+ */
+export function handoverDeviceInboxModule(): SynapseModule {
+  return {
+    directory: MODULES_DIR,
+    module: "handover_device_inbox.HandoverDeviceInbox",
+    config: (dir) => ({ registration_file: `${dir}/handover-registration.yaml` }),
+  };
+}

@@ -5,7 +5,7 @@ import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { handoverFederationModule } from "./federation-module.js";
+import { handoverDeviceInboxModule, handoverFederationModule } from "./federation-module.js";
 import type { PostgresServer } from "./postgres.js";
 import { startPostgres } from "./postgres.js";
 import type { SynapseInfo, SynapseModule, SynapseServer } from "./synapse.js";
@@ -49,7 +49,7 @@ export interface StackOptions<K extends TrustKey> {
   /** Fixed ports, e.g. for a dev stack whose URLs should not change between starts. */
   ports?: Partial<Record<K, { federation?: number; client?: number; appservice?: number }>>;
   botLocalpart?: string;
-  /** Synapse modules for every homeserver; default: Handover's federation gate (fail-open). */
+  /** Synapse modules for every homeserver; default: Handover's federation gate (fail-open) and device inbox. */
   synapseModules?: readonly SynapseModule[];
   /** Keep homeserver files and logs after stop() (HANDOVER_KEEP_STACK=1 does the same). */
   keepFiles?: boolean;
@@ -131,7 +131,7 @@ export async function startStack<K extends TrustKey>(opts: StackOptions<K>): Pro
       keepFiles,
       ...(extra ? { extraConfig: extra } : {}),
       ...(opts.botLocalpart ? { botLocalpart: opts.botLocalpart } : {}),
-      modules: opts.synapseModules ?? [handoverFederationModule()],
+      modules: opts.synapseModules ?? [handoverFederationModule(), handoverDeviceInboxModule()],
     });
   });
   const postgres = startPostgres(undefined, { keepFiles });

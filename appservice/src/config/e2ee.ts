@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { parseDuration } from "./duration.js";
 
 /** The `e2ee` section of the config (issue 7). Imported by schema.ts. */
 export const e2eeSchema = z
@@ -17,6 +18,14 @@ export const e2eeSchema = z
       .default("Handover records bot")
       .describe("The bot device's name as room members see it in their device lists.")
       .meta({ examples: ["Handover records bot"] }),
+    inboxCatchUpEvery: z
+      .string()
+      .refine((text) => (parseDuration(text) ?? 0) >= 1_000, { message: "expected a duration of at least 1s (e.g. 30s, 5m)" })
+      .default("30s")
+      .describe(
+        "How often the bot's device reads its to-device inbox through Handover's Synapse module (deploy/synapse/modules/handover_device_inbox.py) for room keys Synapse left out of transactions while it held Handover down. Also read at every start and when a live message's key is missing.",
+      )
+      .meta({ examples: ["30s"] }),
   })
   .describe(
     "End-to-end encrypted rooms: the bot takes part as its own device and files encrypted conversations. Leave out to refuse encrypted rooms. Synapse needs experimental_features msc2409_to_device_messages_enabled and msc3202_transaction_extensions.",

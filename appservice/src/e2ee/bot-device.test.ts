@@ -18,8 +18,11 @@ class MemoryCryptoStore implements CryptoStateStore {
   async loadDevice() {
     return this.device;
   }
-  async saveDevice(record: SealedDeviceRecord) {
-    this.device = record;
+  async saveDevice(record: Omit<SealedDeviceRecord, "inboxPosition">) {
+    this.device = { ...record, inboxPosition: this.device?.deviceId === record.deviceId ? this.device.inboxPosition : 0 };
+  }
+  async saveInboxPosition(_userId: string, deviceId: string, position: number) {
+    if (this.device?.deviceId === deviceId) this.device.inboxPosition = Math.max(this.device.inboxPosition, position);
   }
   async addRoomKeys(_userId: string, keys: SealedRoomKey[]) {
     const fresh = keys.filter((key) => !this.keys.some((k) => k.roomId === key.roomId && k.sessionId === key.sessionId && k.senderKey === key.senderKey));
@@ -65,6 +68,9 @@ class FakeHomeserver {
   otks = new Map<string, Record<string, unknown>>();
   crossSigning: Record<string, unknown> = {};
   toBot: Record<string, unknown>[] = [];
+  /** Every to-device message stays in the device's inbox, as in Synapse, until read past. */
+  inbox: { stream: number; device: string; event: Record<string, unknown> }[] = [];
+  stream = 0;
 
   answer(userId: string, deviceId: string | null, method: string, path: string, raw: unknown): unknown {
     const body = (typeof raw === "string" ? JSON.parse(raw) : (raw ?? {})) as Record<string, Record<string, unknown>>;
@@ -119,8 +125,10 @@ class FakeHomeserver {
     if (path.startsWith("/sendToDevice/")) {
       const type = decodeURIComponent(path.split("/")[2] as string);
       for (const [user, devices] of Object.entries(body.messages ?? {})) {
-        for (const [device, content] of Object.entries(devices as object))
+        for (const [device, content] of Object.entries(devices as object)) {
           this.toBot.push({ to_user_id: user, to_device_id: device, sender: userId, type, content });
+          this.inbox.push({ stream: ++this.stream, device, event: { sender: userId, type, content } });
+        }
       }
       return {};
     }
@@ -134,6 +142,11 @@ class FakeHomeserver {
       deleteDevice: async (deviceId: string) => void this.devices.delete(deviceId),
       deviceIds: async () => [...this.devices],
       ping: async () => undefined,
+      deviceInbox: async (deviceId: string, since: number, limit: number) => {
+        this.inbox = this.inbox.filter((item) => item.device !== deviceId || item.stream > since);
+        const page = this.inbox.filter((item) => item.device === deviceId).slice(0, limit);
+        return { events: page.map((item) => item.event), next: page.at(-1)?.stream ?? since };
+      },
     };
   }
 }
@@ -200,6 +213,10 @@ describe("BotDevice against an in-process homeserver", () => {
     expect(await first.decrypt(event)).toMatchObject({ ok: true, content: { body: "Obs stable" } });
     await first.stop();
 
+    // Sent while Handover is down: Synapse leaves it out of transactions, but it waits in the inbox.
+    const whileDown = await shareAndEncrypt("!ward3:trust-a.test", "Sent while Handover was down");
+    server.toBot.splice(0);
+
     // The same device again: its Olm session with Alice survived, so a key she sends it after
     // the restart, over that session (no new one-time key claimed), opens too.
     const second = new BotDevice(deps);
@@ -208,6 +225,12 @@ describe("BotDevice against an in-process homeserver", () => {
     expect(server.devices.has(firstId)).toBe(true);
     expect(await second.decrypt(event)).toMatchObject({ ok: true, content: { body: "Obs stable" } });
     expect(await alice.getMissingSessions([new wasm.UserId(BOT)])).toBeFalsy();
+    expect(await second.decrypt(whileDown)).toMatchObject({ ok: false, reason: "missing-key" });
+    expect(await second.catchUp()).toBeGreaterThanOrEqual(2);
+    expect(await second.decrypt(whileDown)).toMatchObject({ ok: true, content: { body: "Sent while Handover was down" } });
+    // Read past and acknowledged: the next read starts after it, and the inbox is emptied.
+    expect(await second.catchUp()).toBe(0);
+    expect(server.inbox.filter((item) => item.device === firstId)).toHaveLength(0);
     const later = await shareAndEncrypt("!ward2:trust-a.test", "Sent after the restart");
     await second.receiveTransaction({ events: [], "de.sorunome.msc2409.to_device": server.toBot.splice(0) });
     expect(await second.decrypt(later)).toMatchObject({ ok: true, content: { body: "Sent after the restart" } });

@@ -15,7 +15,9 @@ import { type TransactionCrypto, transactionCrypto } from "./transaction-crypto.
 export interface BotDeviceDeps {
   userId: string;
   displayName: string;
-  transport: Pick<CryptoTransport, "call" | "createDevice" | "deleteDevice" | "deviceIds" | "ping">;
+  transport: Pick<CryptoTransport, "call" | "createDevice" | "deleteDevice" | "deviceIds" | "ping" | "deviceInbox">;
+  /** How often to read the device's to-device inbox (default 30 s). */
+  inboxEveryMs?: number;
   appserviceId: string;
   store: CryptoStateStore;
   /** Where the device's whole crypto store (Olm account, sessions) is mirrored. */
@@ -52,6 +54,10 @@ export class BotDevice implements RoomEventDecryptor {
   private reused = false;
   private outgoing: Promise<void> | null = null;
   private outgoingAgain = false;
+  private inboxPosition = 0;
+  private inboxRead: Promise<number> | null = null;
+  private inboxMissing = false;
+  private lastInboxAt = 0;
   private readonly stored = new Set<string>();
   private cryptoSeen = 0;
   private lastCryptoAt = Date.now();
@@ -108,6 +114,7 @@ export class BotDevice implements RoomEventDecryptor {
     }
     const machine = (record && (await this.reopen(record.deviceId, existing))) || (await this.newDevice());
     this.machine = machine;
+    this.inboxPosition = this.reused ? (record?.inboxPosition ?? 0) : 0;
     const deviceId = this.deviceId as string;
     // Room keys kept on their own: a new device needs them all; a reopened one gets any its store missed.
     const restored = await this.restoreRoomKeys(machine, record?.roomKeyCount ?? 0);
@@ -292,6 +299,65 @@ export class BotDevice implements RoomEventDecryptor {
     return received.then(() => this.kickOutgoing());
   }
 
+  /**
+   * Reads the device's to-device inbox on the homeserver (Handover's Synapse module) from where it
+   * last stopped, and takes in what it holds like a transaction's to-device part: room keys that
+   * Synapse left out of transactions while it held Handover "down" arrive here. Messages that also
+   * came in a transaction are recognised (the crypto store remembers each Olm message) and
+   * ignored. The position is saved only after what was read is stored, and reading from it
+   * acknowledges (deletes) what came before. Returns how many messages were read; one read at a time.
+   */
+  catchUp(): Promise<number> {
+    if (!this.inboxRead) {
+      this.inboxRead = this.readInbox().finally(() => {
+        this.inboxRead = null;
+      });
+    }
+    return this.inboxRead;
+  }
+
+  private async readInbox(): Promise<number> {
+    const { transport, store, userId, logger } = this.deps;
+    const machine = this.machine;
+    const deviceId = this.deviceId;
+    if (!machine || !deviceId || this.inboxMissing) return 0;
+    this.lastInboxAt = Date.now();
+    let read = 0;
+    for (let page = 0; page < 50; page++) {
+      const inbox = await transport.deviceInbox(deviceId, this.inboxPosition, 200);
+      if (!inbox) {
+        this.inboxMissing = true;
+        logger.warn("the homeserver has no Handover device-inbox module: room keys Synapse drops while Handover is down are lost (docs/e2ee.md)");
+        return read;
+      }
+      if (inbox.events.length > 0) {
+        await this.exclusive(async () => {
+          // No key counts here: "unchanged" (MSC4186 semantics), not "none left".
+          await machine.receiveSyncChangesMsc4186(
+            JSON.stringify(inbox.events),
+            new wasm.DeviceLists([], []),
+            new Map(),
+            undefined,
+            new wasm.DecryptionSettings(wasm.TrustRequirement.Untrusted),
+          );
+          await this.storeNewRoomKeys(machine);
+          await this.mirror?.flush();
+        });
+      }
+      if (inbox.next > this.inboxPosition) {
+        this.inboxPosition = inbox.next;
+        await store.saveInboxPosition(userId, deviceId, inbox.next);
+      }
+      read += inbox.events.length;
+      if (inbox.events.length < 200) break;
+    }
+    if (read > 0) {
+      logger.info({ read }, "to-device messages read from the device inbox");
+      this.kickOutgoing();
+    }
+    return read;
+  }
+
   /** Sends the device's pending requests in the background, one loop at a time. */
   private kickOutgoing(): void {
     if (this.outgoing) {
@@ -343,9 +409,16 @@ export class BotDevice implements RoomEventDecryptor {
   async readable<E extends Parameters<RoomEventDecryptor["decrypt"]>[0]>(event: E, waitMs = 3_000): Promise<E> {
     if (event.type !== "m.room.encrypted" || this.trouble || !this.machine) return event;
     const deadline = Date.now() + waitMs;
+    let askedInbox = false;
     for (;;) {
       const outcome = await this.decrypt(event);
       if (outcome.ok) return { ...event, type: outcome.type, content: outcome.content };
+      if (!askedInbox && outcome.reason === "missing-key" && Date.now() - this.lastInboxAt > 1_000) {
+        // The key may be waiting in the inbox (Synapse left it out of a transaction).
+        askedInbox = true;
+        await this.catchUp().catch((error: unknown) => this.deps.logger.warn({ err: error }, "device inbox not read"));
+        continue;
+      }
       if (outcome.reason !== "missing-key" || Date.now() > deadline) {
         this.deps.logger.warn(
           { eventId: event.event_id, roomId: event.room_id, reason: outcome.reason, detail: outcome.detail },
@@ -365,6 +438,8 @@ export class BotDevice implements RoomEventDecryptor {
     const ping = () =>
       this.deps.transport.ping(this.deps.appserviceId).catch((error: unknown) => this.deps.logger.warn({ err: error }, "appservice ping failed"));
     await ping();
+    // Room keys sent while Handover was down are in the device's inbox, not in any transaction.
+    await this.catchUp().catch((error: unknown) => this.deps.logger.warn({ err: error }, "device inbox not read"));
     // A transaction Synapse began while Handover was down can fail just after the first ping
     // (seen in tests: refused 20 ms after it); ping again so that recovery ends at once too.
     for (const delay of [1_000, 3_000]) setTimeout(() => void ping(), delay).unref();
@@ -374,6 +449,9 @@ export class BotDevice implements RoomEventDecryptor {
     this.watchdog = setInterval(() => {
       ticks++;
       if (ticks % 8 === 0 && Date.now() - this.lastCryptoAt > 15_000) void ping();
+      if (Date.now() - this.lastInboxAt >= (this.deps.inboxEveryMs ?? 30_000)) {
+        this.catchUp().catch((error: unknown) => this.deps.logger.warn({ err: error }, "device inbox not read"));
+      }
       // Store changes made outside a transaction (a decryption, a reply) are mirrored too.
       if (this.mirror?.pending) this.mirror.flush().catch((error: unknown) => this.deps.logger.warn({ err: error }, "crypto store not mirrored yet"));
     }, 2_000);
@@ -392,6 +470,7 @@ export class BotDevice implements RoomEventDecryptor {
 
   async stop(): Promise<void> {
     if (this.watchdog) clearInterval(this.watchdog);
+    await this.inboxRead?.catch(() => undefined);
     await this.chain.catch(() => undefined);
     await this.outgoing;
     await this.mirror?.flush().catch((error: unknown) => this.deps.logger.warn({ err: error }, "could not store the crypto store's last changes"));

@@ -1,5 +1,11 @@
 import { HandoverError } from "../domain/errors.js";
 
+export interface DeviceInboxPage {
+  events: Record<string, unknown>[];
+  /** The stream position to ask from next (acknowledges everything up to it). */
+  next: number;
+}
+
 /**
  * Client-server calls for the bot's crypto device, made with the appservice token as the bot
  * (`user_id`) and, once it exists, as its device (`device_id`, MSC3202 device masquerading,
@@ -48,6 +54,33 @@ export class CryptoTransport {
       signal: AbortSignal.timeout(this.timeoutMs),
     });
     if (!response.ok) throw new HandoverError("HOMESERVER_REFUSED", `appservice ping refused: ${response.status} ${(await response.text()).slice(0, 200)}`);
+  }
+
+  /**
+   * Handover's device-inbox module (deploy/synapse/modules/handover_device_inbox.py): the
+   * to-device messages Synapse kept for the bot's device after `since` (acknowledging those up
+   * to it). Null when the homeserver does not have the module.
+   */
+  async deviceInbox(deviceId: string, since: number, limit: number): Promise<DeviceInboxPage | null> {
+    const url = `${this.homeserverUrl.replace(/\/$/, "")}/_synapse/client/handover/v1/device_inbox`;
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method: "POST",
+        headers: { authorization: `Bearer ${this.asToken}`, "content-type": "application/json" },
+        body: JSON.stringify({ device_id: deviceId, since, limit }),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (error) {
+      throw new HandoverError("HOMESERVER_UNAVAILABLE", `homeserver unreachable (device inbox): ${(error as Error).message}`);
+    }
+    if (response.status === 404) return null;
+    const text = await response.text();
+    if (!response.ok) throw new HandoverError("HOMESERVER_REFUSED", `device inbox refused: ${response.status} ${text.slice(0, 200)}`);
+    const page = JSON.parse(text) as { events?: unknown; next?: unknown };
+    if (!Array.isArray(page.events) || typeof page.next !== "number")
+      throw new HandoverError("HOMESERVER_REFUSED", "device inbox answered without events/next");
+    return { events: page.events as Record<string, unknown>[], next: page.next };
   }
 
   /** MSC4190: creates (or keeps) the device. */

@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { DataSource } from "typeorm";
+import { parseDuration } from "../config/duration.js";
 import type { HandoverConfig } from "../config/schema.js";
 import type { AuditTrail } from "../domain/audit/audit-trail.js";
 import { PostgresDeviceStore } from "../storage/e2ee-device-store.js";
@@ -25,6 +26,7 @@ export function createBotDevice(
     appserviceId: config.appservice.id,
     store: new PostgresCryptoStateStore(db),
     deviceStore: new PostgresDeviceStore(db),
+    inboxEveryMs: parseDuration(config.e2ee.inboxCatchUpEvery) ?? 30_000,
     cipher: new StateCipher(config.e2ee.stateKey),
     audit,
     logger: logger.child({ component: "e2ee" }),

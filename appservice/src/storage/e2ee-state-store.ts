@@ -7,6 +7,7 @@ interface DeviceRow {
   key_check: string;
   cross_signing: Buffer | null;
   room_key_count: number;
+  inbox_position: string;
 }
 
 interface KeyRow {
@@ -24,15 +25,31 @@ export class PostgresCryptoStateStore implements CryptoStateStore {
     const rows = (await this.db.query("SELECT * FROM e2ee_devices WHERE user_id = $1", [userId])) as DeviceRow[];
     const row = rows[0];
     if (!row) return null;
-    return { userId: row.user_id, deviceId: row.device_id, keyCheck: row.key_check, crossSigning: row.cross_signing, roomKeyCount: row.room_key_count };
+    return {
+      userId: row.user_id,
+      deviceId: row.device_id,
+      keyCheck: row.key_check,
+      crossSigning: row.cross_signing,
+      roomKeyCount: row.room_key_count,
+      inboxPosition: Number(row.inbox_position),
+    };
   }
 
-  async saveDevice(record: SealedDeviceRecord): Promise<void> {
+  async saveDevice(record: Omit<SealedDeviceRecord, "inboxPosition">): Promise<void> {
     await this.db.query(
       `INSERT INTO e2ee_devices (user_id, device_id, key_check, cross_signing, room_key_count, updated_at) VALUES ($1, $2, $3, $4, $5, now())
-       ON CONFLICT (user_id) DO UPDATE SET device_id = $2, key_check = $3, cross_signing = $4, room_key_count = $5, updated_at = now()`,
+       ON CONFLICT (user_id) DO UPDATE SET device_id = $2, key_check = $3, cross_signing = $4, room_key_count = $5, updated_at = now(),
+         inbox_position = CASE WHEN e2ee_devices.device_id = $2 THEN e2ee_devices.inbox_position ELSE 0 END`,
       [record.userId, record.deviceId, record.keyCheck, record.crossSigning, record.roomKeyCount],
     );
+  }
+
+  async saveInboxPosition(userId: string, deviceId: string, position: number): Promise<void> {
+    await this.db.query("UPDATE e2ee_devices SET inbox_position = GREATEST(inbox_position, $3) WHERE user_id = $1 AND device_id = $2", [
+      userId,
+      deviceId,
+      position,
+    ]);
   }
 
   async addRoomKeys(userId: string, keys: SealedRoomKey[]): Promise<number> {

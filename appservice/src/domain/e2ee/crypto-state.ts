@@ -1,8 +1,8 @@
 /**
- * What Handover keeps of its bot device's end-to-end encryption state, sealed (encrypted at
- * rest) by the state cipher before it reaches storage. The Olm account itself lives in memory
- * (matrix-sdk-crypto-wasm has no persistent store in Node), so each start makes a new device
- * and re-imports the megolm room keys and the cross-signing keys kept here.
+ * What Handover keeps of its bot device besides the device's own crypto store (device-store.ts):
+ * which device it is, which state key sealed it, the cross-signing keys, and every megolm room
+ * key on its own, sealed (encrypted at rest) by the state cipher before it reaches storage, so
+ * a replacement device can still read what the bot received before.
  */
 export interface SealedDeviceRecord {
   userId: string;
@@ -13,6 +13,8 @@ export interface SealedDeviceRecord {
   crossSigning: Buffer | null;
   /** How many room keys were stored when the record was last written. */
   roomKeyCount: number;
+  /** How far the device has read its to-device inbox on the homeserver (0 for a new device). */
+  inboxPosition: number;
 }
 
 export interface SealedRoomKey {
@@ -25,7 +27,9 @@ export interface SealedRoomKey {
 
 export interface CryptoStateStore {
   loadDevice(userId: string): Promise<SealedDeviceRecord | null>;
-  saveDevice(record: SealedDeviceRecord): Promise<void>;
+  /** Saves the record; the inbox position is kept while the device stays the same, else reset. */
+  saveDevice(record: Omit<SealedDeviceRecord, "inboxPosition">): Promise<void>;
+  saveInboxPosition(userId: string, deviceId: string, position: number): Promise<void>;
   /** Stores room keys; a key already stored (same room, session, sender key) is kept as it was. */
   addRoomKeys(userId: string, keys: SealedRoomKey[]): Promise<number>;
   roomKeys(userId: string): Promise<SealedRoomKey[]>;

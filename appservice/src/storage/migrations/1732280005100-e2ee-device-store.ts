@@ -27,9 +27,12 @@ export class E2eeDeviceStore1732280005100 implements MigrationInterface {
         updated_at timestamptz NOT NULL DEFAULT now(),
         PRIMARY KEY (owner, db_name, store_name, entry_key)
       )`);
+    // How far the device has read its to-device inbox through Handover's Synapse module.
+    await db.query("ALTER TABLE e2ee_devices ADD COLUMN inbox_position bigint NOT NULL DEFAULT 0");
   }
 
   async down(db: QueryRunner): Promise<void> {
+    await db.query("ALTER TABLE e2ee_devices DROP COLUMN inbox_position");
     await db.query("DROP TABLE e2ee_store_entries");
     await db.query("DROP TABLE e2ee_store_schemas");
   }
