@@ -202,6 +202,29 @@ describe("encrypted rooms with a real encrypting client (matrix-js-sdk Rust cryp
     expect(before).toBeTruthy();
   });
 
+  it("serves the device inbox only to the appservice, and refuses malformed reads with clear errors", async () => {
+    const url = `${trust.clientUrl}/_synapse/client/handover/v1/device_inbox`;
+    const post = (token: string | null, body: unknown) =>
+      fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        body: JSON.stringify(body),
+      });
+    const deviceId = handover.e2ee?.currentDeviceId as string;
+    expect((await post(null, { device_id: deviceId })).status).toBe(401);
+    expect((await post(alice.user.accessToken, { device_id: deviceId })).status).toBe(401);
+    const asToken = trust.registration.as_token;
+    const tooMany = await post(asToken, { device_id: deviceId, limit: 100_000 });
+    expect(tooMany.status).toBe(400);
+    expect(await tooMany.json()).toMatchObject({ errcode: "M_INVALID_PARAM" });
+    expect((await post(asToken, { since: 0 })).status).toBe(400);
+    expect((await post(asToken, { device_id: deviceId, since: -1 })).status).toBe(400);
+    // Everything read so far was acknowledged: nothing left but what arrives from now on.
+    const page = (await (await post(asToken, { device_id: deviceId, since: 0 })).json()) as { events: unknown[]; next: number };
+    expect(Array.isArray(page.events)).toBe(true);
+    expect(typeof page.next).toBe("number");
+  });
+
   it("detects and reports a changed state key instead of overwriting the stored keys", async () => {
     await handover.stop();
     handover = await startHandover(trust, databaseUrl, { ...options, e2ee: { stateKey: `${STATE_KEY}-wrong` } });
