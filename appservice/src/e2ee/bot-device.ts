@@ -6,7 +6,7 @@ import type { CryptoStateStore, DecryptOutcome, RoomEventDecryptor, SealedRoomKe
 import type { DeviceStoreBackend } from "../domain/e2ee/device-store.js";
 import { HandoverError } from "../domain/errors.js";
 import type { CryptoTransport } from "./crypto-transport.js";
-import { decryptRoomEvent } from "./decrypt-event.js";
+import { decryptRoomEvent, roomWorkingCopy } from "./decrypt-event.js";
 import { sendOutgoingRequest } from "./outgoing-requests.js";
 import { PersistentIndexedDb } from "./persistent-idb.js";
 import type { StateCipher } from "./state-cipher.js";
@@ -399,6 +399,12 @@ export class BotDevice implements RoomEventDecryptor {
     const machine = this.machine;
     if (!machine || this.trouble) throw new HandoverError("CONFLICT", `Encrypted messages cannot be read: ${this.trouble ?? "no encryption device"}`);
     return decryptRoomEvent(machine, event);
+  }
+
+  async forRoom(roomId: string): Promise<RoomEventDecryptor & { close(): void }> {
+    const machine = this.machine;
+    if (!machine || this.trouble) throw new HandoverError("CONFLICT", `Encrypted messages cannot be read: ${this.trouble ?? "no encryption device"}`);
+    return roomWorkingCopy(machine, roomId);
   }
 
   /**

@@ -33,13 +33,18 @@ export class DecryptingConversationReader implements ConversationReader {
     if (!timeline.encrypted && !hasEncrypted) return timeline;
     const problem = this.decryptor.problem();
     if (problem) throw new HandoverError("CONFLICT", `This room is end-to-end encrypted and Handover cannot read it now: ${problem}. Nothing was filed.`);
-    const events: MatrixEvent[] = [];
-    for (const event of timeline.events) events.push(event.type === "m.room.encrypted" ? await this.decryptOne(event) : event);
-    return { ...timeline, events, decrypted: true };
+    const scoped = hasEncrypted && this.decryptor.forRoom ? await this.decryptor.forRoom(roomId) : null;
+    try {
+      const events: MatrixEvent[] = [];
+      for (const event of timeline.events) events.push(event.type === "m.room.encrypted" ? await this.decryptOne(event, scoped ?? this.decryptor) : event);
+      return { ...timeline, events, decrypted: true };
+    } finally {
+      scoped?.close();
+    }
   }
 
-  private async decryptOne(event: MatrixEvent): Promise<MatrixEvent> {
-    const outcome = await this.decryptor.decrypt(event);
+  private async decryptOne(event: MatrixEvent, decryptor: RoomEventDecryptor): Promise<MatrixEvent> {
+    const outcome = await decryptor.decrypt(event);
     if (!outcome.ok) return { ...event, unsigned: { ...(event.unsigned ?? {}), "org.handover.undecryptable": outcome.reason } };
     const content = { ...outcome.content };
     const file = asEncryptedFile(content.file);

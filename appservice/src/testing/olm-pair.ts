@@ -16,10 +16,11 @@ export class OlmPair {
     readonly receiver: wasm.OlmMachine,
   ) {}
 
-  static async create(senderId = "@alice:trust-a.test", receiverId = "@handover:trust-a.test"): Promise<OlmPair> {
+  /** `receiver` (default: a new in-memory machine for receiverId, device BOTDEV) receives the keys. */
+  static async create(senderId = "@alice:trust-a.test", receiverId = "@handover:trust-a.test", receiverMachine?: wasm.OlmMachine): Promise<OlmPair> {
     await wasm.initAsync();
     const sender = await wasm.OlmMachine.initialize(new wasm.UserId(senderId), new wasm.DeviceId("ALICEDEV"));
-    const receiver = await wasm.OlmMachine.initialize(new wasm.UserId(receiverId), new wasm.DeviceId("BOTDEV"));
+    const receiver = receiverMachine ?? (await wasm.OlmMachine.initialize(new wasm.UserId(receiverId), new wasm.DeviceId("BOTDEV")));
     const pair = new OlmPair(sender, receiver);
     await pair.flush(receiver);
     await pair.flush(sender);
