@@ -342,6 +342,13 @@ describe("deploy/synapse/homeserver.yaml", () => {
     const modules = mountFor(synapse, envOf(synapse).PYTHONPATH ?? "");
     expect(modules?.mount.source).toBe("./deploy/synapse/modules");
     expect(existsSync(join(repo, "deploy/synapse/modules/README.md"))).toBe(true);
+    // Every module homeserver.yaml names ships in that directory and reads Handover's registration there.
+    const named = (hs.modules as { module: string; config: { registration_file?: string } }[]) ?? [];
+    expect(named.map((entry) => entry.module).sort()).toEqual(["handover_device_inbox.HandoverDeviceInbox", "handover_federation.HandoverFederationGate"]);
+    for (const entry of named) {
+      expect(existsSync(join(repo, "deploy/synapse/modules", `${entry.module.split(".")[0]}.py`)), entry.module).toBe(true);
+      expect(entry.config.registration_file).toBe("/data/handover-registration.yaml");
+    }
   });
 });
 
