@@ -8,6 +8,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Handover } from "../../appservice/src/app.js";
 import { MISSING_MESSAGE_TEXT } from "../../appservice/src/domain/records/transcript.js";
+import { SWEEP_JOB } from "../../appservice/src/retention/capability.js";
 import { startFhirServer, type TestFhirServer } from "../harness/fhir-server.js";
 import { EncryptingClient } from "../support/encrypting-client.js";
 import { type InstanceOptions, startHandover } from "../support/handover-instance.js";
@@ -91,6 +92,7 @@ beforeAll(async () => {
     roles: { [alice.userId]: "admin" },
     records: { destination: "fhir", fhir: { baseUrl: fhir.baseUrl }, retryEvery: "1s", retryInitialDelay: "1s", retryMaxDelay: "2s", attemptLease: "5s" },
     e2ee: { stateKey: STATE_KEY },
+    retention: { sweepInterval: "1h", purgePollInterval: "200ms", warningGranularity: "1s" },
   };
   handover = await startHandover(trust, databaseUrl, options);
   db = new pg.Client({ connectionString: databaseUrl });
@@ -200,6 +202,33 @@ describe("encrypted rooms with a real encrypting client (matrix-js-sdk Rust cryp
     const storeRows = await db.query("SELECT count(*)::int AS n FROM e2ee_store_entries");
     expect(storeRows.rows[0].n).toBeGreaterThan(0);
     expect(before).toBeTruthy();
+
+    // Retention works the same in an encrypted room: once filed, the originals go after the delay.
+    const classify = await client.sendText(roomId, "!handover classify clinical");
+    await eventually("the classification, from an encrypted command", async () => (await handover.rooms.get(roomId))?.kind === "clinical");
+    await portal(cookie, "POST", "/retention/policies", {
+      name: "Encrypted ward",
+      scope: { type: "room", roomId },
+      maxAge: null,
+      deleteAfterFiling: "1s",
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(await handover.jobs.runNow(SWEEP_JOB)).toBe(true);
+    const remaining = async () => (await alice.messages(roomId, 200)).filter((event) => event.sender === alice.userId && event.type === "m.room.encrypted");
+    // The message sent before the bot joined never reached Handover's index, so it is not its to delete.
+    const keep = new Set([before, classify]);
+    await eventually(
+      "the filed encrypted originals to be deleted",
+      async () => ((await remaining()).filter((event) => !keep.has(event.event_id)).length === 0 ? true : undefined),
+      60_000,
+    );
+    const { deletions } = await portal<{ deletions: { filingRef: string | null; events: number }[] }>(
+      cookie,
+      "GET",
+      `/retention/deletions?roomId=${encodeURIComponent(roomId)}`,
+    );
+    expect(deletions[0]?.filingRef).toBeTruthy();
+    expect(deletions[0]?.events).toBeGreaterThanOrEqual(5);
   });
 
   it("serves the device inbox only to the appservice, and refuses malformed reads with clear errors", async () => {
