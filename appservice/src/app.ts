@@ -102,6 +102,7 @@ export class Handover {
     });
     this.jobs = new JobScheduler(this.db, this.logger);
     this.e2ee = createBotDevice(config, tokens.asToken, this.botUserId, this.db, this.audit, this.logger);
+    if (this.e2ee) this.bot.setEncryptor(this.e2ee);
     const platform: Platform = {
       config,
       db: this.db,

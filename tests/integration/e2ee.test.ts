@@ -30,8 +30,19 @@ let client: EncryptingClient;
 let db: pg.Client;
 let options: InstanceOptions;
 
+/** The bot's notices in the room as Alice's client shows them (decrypted: the bot speaks encrypted in an encrypted room). */
 async function notices(room: string): Promise<string[]> {
-  return (await alice.messages(room, 200)).filter((event) => event.sender === handover.botUserId).map((event) => String(event.content.body));
+  const texts: string[] = [];
+  for (const event of await alice.timeline(room, 200)) {
+    if (event.sender !== handover.botUserId) continue;
+    if (event.type === "m.room.message") texts.push(String(event.content.body));
+    if (event.type !== "m.room.encrypted") continue;
+    const seen = client.client.getRoom(room)?.findEventById(event.event_id);
+    if (!seen) continue;
+    await client.client.decryptEventIfNeeded(seen);
+    if (!seen.isDecryptionFailure()) texts.push(String(seen.getContent().body));
+  }
+  return texts;
 }
 
 const waitForNotice = (room: string, test: (text: string) => boolean, what: string) => eventually(what, async () => (await notices(room)).find(test), 90_000);
@@ -135,6 +146,13 @@ describe("encrypted rooms with a real encrypting client (matrix-js-sdk Rust cryp
 
     await client.sendText(roomId, `!handover patient ${NHS_NUMBER}`);
     await waitForNotice(roomId, (text) => text.includes("JONES, Ann"), "the patient link, from an encrypted command");
+    // The bot speaks encrypted in an encrypted room: no patient name in the clear on the server.
+    const botSent = (await alice.timeline(roomId, 200)).filter(
+      (event) => event.sender === handover.botUserId && (event.type === "m.room.message" || event.type === "m.room.encrypted"),
+    );
+    expect(botSent.length).toBeGreaterThanOrEqual(2);
+    expect(botSent.every((event) => event.type === "m.room.encrypted")).toBe(true);
+    expect(JSON.stringify(botSent)).not.toContain("JONES");
     await client.sendText(roomId, "Encrypted: obs stable, NEWS 1.");
     await client.sendEncryptedImage(roomId, generatePng(120, 80, 3), "rash.png", "image/png");
 
@@ -203,8 +221,11 @@ describe("encrypted rooms with a real encrypting client (matrix-js-sdk Rust cryp
     expect(storeRows.rows[0].n).toBeGreaterThan(0);
     expect(before).toBeTruthy();
 
-    // Retention works the same in an encrypted room: once filed, the originals go after the delay.
+    // Retention works the same in an encrypted room: once filed, the originals go after the delay;
+    // what came after the filing (the classify command) stays.
+    const remaining = async () => (await alice.timeline(roomId, 200)).filter((event) => event.sender === alice.userId && event.type === "m.room.encrypted");
     const classify = await client.sendText(roomId, "!handover classify clinical");
+    expect((await remaining()).length).toBe(7);
     await eventually("the classification, from an encrypted command", async () => (await handover.rooms.get(roomId))?.kind === "clinical");
     await portal(cookie, "POST", "/retention/policies", {
       name: "Encrypted ward",
@@ -214,14 +235,13 @@ describe("encrypted rooms with a real encrypting client (matrix-js-sdk Rust cryp
     });
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     expect(await handover.jobs.runNow(SWEEP_JOB)).toBe(true);
-    const remaining = async () => (await alice.messages(roomId, 200)).filter((event) => event.sender === alice.userId && event.type === "m.room.encrypted");
-    // The message sent before the bot joined never reached Handover's index, so it is not its to delete.
-    const keep = new Set([before, classify]);
     await eventually(
       "the filed encrypted originals to be deleted",
-      async () => ((await remaining()).filter((event) => !keep.has(event.event_id)).length === 0 ? true : undefined),
+      async () => ((await remaining()).filter((event) => event.event_id !== classify).length === 0 ? true : undefined),
       60_000,
     );
+    // What came after the filing stays.
+    expect((await remaining()).map((event) => event.event_id)).toEqual([classify]);
     const { deletions } = await portal<{ deletions: { filingRef: string | null; events: number }[] }>(
       cookie,
       "GET",

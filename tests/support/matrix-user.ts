@@ -63,6 +63,15 @@ export class TestUser {
     );
     return chunk.filter((event) => event.type === "m.room.message").reverse();
   }
+
+  /** The room's latest events of every type (encrypted ones as they are on the server), oldest first. */
+  async timeline(roomId: string, limit = 100): Promise<{ event_id: string; sender: string; type: string; content: Record<string, unknown> }[]> {
+    const { chunk } = await this.request<{ chunk: { event_id: string; sender: string; type: string; content: Record<string, unknown> }[] }>(
+      "GET",
+      `/rooms/${encodeURIComponent(roomId)}/messages?dir=b&limit=${limit}`,
+    );
+    return chunk.reverse();
+  }
 }
 
 /** Polls until `check` returns a value other than undefined/false, or fails with `what`. */

@@ -58,6 +58,8 @@ export class BotDevice implements RoomEventDecryptor {
   private inboxRead: Promise<number> | null = null;
   private inboxMissing = false;
   private lastInboxAt = 0;
+  /** The bot's own encrypted sends, one at a time (room key sharing must not interleave). */
+  private sending: Promise<unknown> = Promise.resolve();
   private readonly stored = new Set<string>();
   private cryptoSeen = 0;
   private lastCryptoAt = Date.now();
@@ -399,6 +401,58 @@ export class BotDevice implements RoomEventDecryptor {
     const machine = this.machine;
     if (!machine || this.trouble) throw new HandoverError("CONFLICT", `Encrypted messages cannot be read: ${this.trouble ?? "no encryption device"}`);
     return decryptRoomEvent(machine, event);
+  }
+
+  /**
+   * The bot's own message for an encrypted room, encrypted for every device of the room's members
+   * (keys queried, Olm sessions claimed, the room key shared first); null for a room that is not
+   * encrypted. Throws rather than let a message go out in the clear in an encrypted room.
+   */
+  async encryptFor(roomId: string, type: string, content: Record<string, unknown>): Promise<{ type: string; content: Record<string, unknown> } | null> {
+    const encryption = await this.roomEncryption(roomId);
+    if (!encryption) return null;
+    const machine = this.machine;
+    if (!machine || this.trouble) throw new HandoverError("CONFLICT", `Cannot send into an encrypted room: ${this.trouble ?? "no encryption device"}`);
+    const log = this.deps.logger;
+    const sending = this.sending.then(async () => {
+      const { chunk } = JSON.parse(
+        await this.deps.transport.call("GET", `/rooms/${encodeURIComponent(roomId)}/members?not_membership=leave`, undefined, null),
+      ) as {
+        chunk?: { state_key: string; content: { membership?: string } }[];
+      };
+      const userIds = (chunk ?? []).filter((m) => m.content.membership === "join" || m.content.membership === "invite").map((m) => m.state_key);
+      const users = () => userIds.map((id) => new wasm.UserId(id));
+      log.debug({ roomId, members: userIds.length }, "encrypting: members");
+      await machine.updateTrackedUsers(users());
+      // The members' device keys, through the one loop that sends the device's requests.
+      this.kickOutgoing();
+      await this.outgoing;
+      log.debug({ roomId }, "encrypting: keys queried");
+      const claim = await machine.getMissingSessions(users());
+      if (claim) await this.send(claim);
+      log.debug({ roomId, claimed: Boolean(claim) }, "encrypting: sessions");
+      const settings = new wasm.EncryptionSettings();
+      if (typeof encryption.rotation_period_ms === "number") settings.rotationPeriod = BigInt(encryption.rotation_period_ms) * 1000n;
+      if (typeof encryption.rotation_period_msgs === "number") settings.rotationPeriodMessages = BigInt(encryption.rotation_period_msgs);
+      const shares = await machine.shareRoomKey(new wasm.RoomId(roomId), users(), settings);
+      for (const request of shares) await this.send(request);
+      log.debug({ roomId, shares: shares.length }, "encrypting: room key shared");
+      const encrypted = JSON.parse(await machine.encryptRoomEvent(new wasm.RoomId(roomId), type, JSON.stringify(content))) as Record<string, unknown>;
+      await this.mirror?.flush();
+      return { type: "m.room.encrypted", content: encrypted };
+    });
+    this.sending = sending.catch(() => undefined);
+    return sending;
+  }
+
+  private async roomEncryption(roomId: string): Promise<Record<string, unknown> | null> {
+    try {
+      const text = await this.deps.transport.call("GET", `/rooms/${encodeURIComponent(roomId)}/state/m.room.encryption/`, undefined, null);
+      return JSON.parse(text) as Record<string, unknown>;
+    } catch (error) {
+      if (error instanceof HandoverError && /: 404 /.test(error.message)) return null;
+      throw error;
+    }
   }
 
   async forRoom(roomId: string): Promise<RoomEventDecryptor & { close(): void }> {

@@ -57,8 +57,14 @@ export function toHandoverError(error: unknown, doing: string): HandoverError {
  * The bot's client-server calls, made with the appservice token through matrix-js-sdk's HTTP
  * layer (no sync loop: the homeserver pushes events to Handover).
  */
+/** Encrypts the bot's messages for encrypted rooms (the e2ee device); null for a room that is not encrypted. */
+export interface MessageEncryptor {
+  encryptFor(roomId: string, type: string, content: Record<string, unknown>): Promise<{ type: string; content: Record<string, unknown> } | null>;
+}
+
 export class BotClient implements RoomNotifier, PowerLevelReader, RoomStateWriter, RoomMembershipActions {
   private readonly client: MatrixClient;
+  private encryptor: MessageEncryptor | null = null;
 
   constructor(
     baseUrl: string,
@@ -78,21 +84,23 @@ export class BotClient implements RoomNotifier, PowerLevelReader, RoomStateWrite
     }
   }
 
-  async notice(roomId: string, text: string, idempotencyKey: string): Promise<void> {
-    // The homeserver deduplicates sends by transaction id, so a retried notice is not posted twice.
-    const txnId = createHash("sha256").update(idempotencyKey).digest("base64url");
-    await this.request(Method.Put, path("/rooms/$/send/m.room.message/$", roomId, txnId), { msgtype: "m.notice", body: text }, "post a notice");
+  /** With the e2ee device set, notices in encrypted rooms are sent encrypted (never in the clear there). */
+  setEncryptor(encryptor: MessageEncryptor): void {
+    this.encryptor = encryptor;
   }
 
-  /** As notice(), returning the notice's event id (retention keeps the room's latest event with it). */
+  async notice(roomId: string, text: string, idempotencyKey: string): Promise<void> {
+    await this.postNotice(roomId, text, idempotencyKey);
+  }
+
+  /** Posts a notice, returning its event id (retention keeps the room's latest event with it). */
   async postNotice(roomId: string, text: string, idempotencyKey: string): Promise<string> {
+    // The homeserver deduplicates sends by transaction id, so a retried notice is not posted twice.
     const txnId = createHash("sha256").update(idempotencyKey).digest("base64url");
-    const answer = await this.request<{ event_id: string }>(
-      Method.Put,
-      path("/rooms/$/send/m.room.message/$", roomId, txnId),
-      { msgtype: "m.notice", body: text },
-      "post a notice",
-    );
+    const clear = { msgtype: "m.notice", body: text };
+    const sealed = this.encryptor ? await this.encryptor.encryptFor(roomId, "m.room.message", clear) : null;
+    const { type, content } = sealed ?? { type: "m.room.message", content: clear };
+    const answer = await this.request<{ event_id: string }>(Method.Put, path("/rooms/$/send/$/$", roomId, type, txnId), content, "post a notice");
     return answer.event_id;
   }
 
