@@ -3,6 +3,7 @@ import pino from "pino";
 import { describe, expect, it } from "vitest";
 import type { CryptoStateStore, SealedDeviceRecord, SealedRoomKey } from "../domain/e2ee/crypto-state.js";
 import type { DatabaseSchema, DeviceStoreBackend, DeviceStoreChanges, SealedEntry } from "../domain/e2ee/device-store.js";
+import { HandoverError } from "../domain/errors.js";
 import { RecordingAudit } from "../testing/fakes.js";
 import { BotDevice } from "./bot-device.js";
 import { StateCipher } from "./state-cipher.js";
@@ -71,6 +72,7 @@ class FakeHomeserver {
   /** Every to-device message stays in the device's inbox, as in Synapse, until read past. */
   inbox: { stream: number; device: string; event: Record<string, unknown> }[] = [];
   stream = 0;
+  encryptedRooms = new Set<string>();
 
   answer(userId: string, deviceId: string | null, method: string, path: string, raw: unknown): unknown {
     const body = (typeof raw === "string" ? JSON.parse(raw) : (raw ?? {})) as Record<string, Record<string, unknown>>;
@@ -131,6 +133,15 @@ class FakeHomeserver {
         }
       }
       return {};
+    }
+    const room = /^\/rooms\/([^/]+)\/(state\/m\.room\.encryption\/|members)/.exec(path);
+    if (room) {
+      const roomId = decodeURIComponent(room[1] as string);
+      if (room[2] === "members") {
+        return { chunk: [BOT, ALICE].map((state_key) => ({ type: "m.room.member", state_key, content: { membership: "join" } })) };
+      }
+      if (!this.encryptedRooms.has(roomId)) throw new HandoverError("HOMESERVER_REFUSED", `homeserver refused GET ${path}: 404 {"errcode":"M_NOT_FOUND"}`);
+      return { algorithm: "m.megolm.v1.aes-sha2" };
     }
     throw new Error(`unexpected ${method} ${path}`);
   }
@@ -236,6 +247,24 @@ describe("BotDevice against an in-process homeserver", () => {
     expect(await second.decrypt(later)).toMatchObject({ ok: true, content: { body: "Sent after the restart" } });
     expect(await second.decrypt({ ...event, room_id: "!other:trust-a.test" })).toMatchObject({ ok: false });
     expect(audit.actions().filter((action) => action === "e2ee.device_started")).toHaveLength(2);
+
+    // The bot's own notice in an encrypted room goes out encrypted, for Alice's device to read.
+    server.encryptedRooms.add(ROOM);
+    expect(await second.encryptFor("!plain:trust-a.test", "m.room.message", { msgtype: "m.notice", body: "plain" })).toBeNull();
+    const sealed = await second.encryptFor(ROOM, "m.room.message", { msgtype: "m.notice", body: "Patient: JONES, Ann" });
+    expect(sealed?.type).toBe("m.room.encrypted");
+    expect(JSON.stringify(sealed)).not.toContain("JONES");
+    const forAlice = server.toBot.filter((message) => message.to_user_id === ALICE);
+    server.toBot = server.toBot.filter((message) => message.to_user_id !== ALICE);
+    await alice.receiveSyncChanges(
+      JSON.stringify(forAlice.map(({ to_user_id: _u, to_device_id: _d, ...event }) => event)),
+      new wasm.DeviceLists(),
+      new Map(),
+      undefined,
+    );
+    const notice = { event_id: "$notice", room_id: ROOM, sender: BOT, type: "m.room.encrypted", origin_server_ts: Date.now(), content: sealed?.content };
+    const opened = await alice.decryptRoomEvent(JSON.stringify(notice), new wasm.RoomId(ROOM), new wasm.DecryptionSettings(wasm.TrustRequirement.Untrusted));
+    expect(JSON.parse(opened.event).content.body).toBe("Patient: JONES, Ann");
     await second.stop();
 
     // The device deleted on the homeserver: reported, a new device, room keys restored.
