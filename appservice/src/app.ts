@@ -257,6 +257,7 @@ export class Handover {
       homeserver: { reachable: versions !== null, versions: versions ?? [] },
       appservice: { registered, lastTransactionAt: lastTransactionAt?.toISOString() ?? null },
       rooms,
+      encryption: this.e2ee ? this.e2ee.status() : null,
     };
   }
 }

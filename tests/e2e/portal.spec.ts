@@ -19,6 +19,9 @@ async function roomKind(): Promise<string | undefined> {
 test("an admin signs in with their Matrix account, sees the room and changes its kind", async ({ page }) => {
   await signIn(page, info.admin.userId);
   await expect(page.getByRole("heading", { level: 1, name: "Overview" })).toBeVisible();
+  // The bot's encryption device is up: the portal says so, with its device.
+  const encryption = page.getByRole("definition").filter({ has: page.getByText(/Bot device HANDOVER/) });
+  await expect(encryption.getByText("Working", { exact: true })).toBeVisible();
   await expectAccessible(page);
 
   await page.getByRole("link", { name: "Rooms", exact: true }).click();

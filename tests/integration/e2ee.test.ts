@@ -170,6 +170,8 @@ describe("encrypted rooms with a real encrypting client (matrix-js-sdk Rust cryp
     expect(started.rows[0]?.details).toMatchObject({ reopened: true });
     // Read from the device inbox at start (Handover's Synapse module).
     expect(await roomKeyRows(roomId)).toBe(keysBefore + 1);
+    const overview = await portal<{ encryption: unknown }>(await signIn(), "GET", "/overview");
+    expect(overview.encryption).toMatchObject({ working: true, problem: null, deviceId: firstDevice, reopened: true, inboxModule: true });
 
     // A new room key straight after the restart reaches the same device over its kept Olm session
     // (in a transaction, or from the inbox if Synapse still held Handover "down").

@@ -57,6 +57,7 @@ export class BotDevice implements RoomEventDecryptor {
   private inboxPosition = 0;
   private inboxRead: Promise<number> | null = null;
   private inboxMissing = false;
+  private inboxAnswered = false;
   private lastInboxAt = 0;
   /** The bot's own encrypted sends, one at a time (room key sharing must not interleave). */
   private sending: Promise<unknown> = Promise.resolve();
@@ -332,6 +333,7 @@ export class BotDevice implements RoomEventDecryptor {
         logger.warn("the homeserver has no Handover device-inbox module: room keys Synapse drops while Handover is down are lost (docs/e2ee.md)");
         return read;
       }
+      this.inboxAnswered = true;
       if (inbox.events.length > 0) {
         await this.exclusive(async () => {
           // No key counts here: "unchanged" (MSC4186 semantics), not "none left".
@@ -521,6 +523,18 @@ export class BotDevice implements RoomEventDecryptor {
   /** Transactions that carried something for this device since it started (tests wait on it). */
   get cryptoTransactions(): number {
     return this.cryptoSeen;
+  }
+
+  /** For the portal's overview. */
+  status(): { working: boolean; problem: string | null; deviceId: string | null; reopened: boolean; roomKeys: number; inboxModule: boolean | null } {
+    return {
+      working: this.trouble === null,
+      problem: this.trouble,
+      deviceId: this.deviceId,
+      reopened: this.reused,
+      roomKeys: this.stored.size,
+      inboxModule: this.inboxMissing ? false : this.inboxAnswered ? true : null,
+    };
   }
 
   /** Room keys the device holds (restored and received). */

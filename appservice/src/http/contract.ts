@@ -119,6 +119,18 @@ export const overviewSchema = z.object({
   homeserver: z.object({ reachable: z.boolean(), versions: z.array(z.string()) }),
   appservice: z.object({ registered: z.boolean(), lastTransactionAt: z.iso.datetime().nullable() }),
   rooms: z.object({ clinical: z.number().int(), operational: z.number().int(), unclassified: z.number().int() }),
+  /** The bot's encryption device; null when the `e2ee` section is not configured (encrypted rooms refused). */
+  encryption: z
+    .object({
+      working: z.boolean(),
+      problem: z.string().nullable(),
+      deviceId: z.string().nullable(),
+      reopened: z.boolean(),
+      roomKeys: z.number().int(),
+      /** Whether Synapse has Handover's device-inbox module; null until first asked. */
+      inboxModule: z.boolean().nullable(),
+    })
+    .nullable(),
 });
 export type Overview = z.infer<typeof overviewSchema>;
 
