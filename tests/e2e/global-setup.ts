@@ -61,6 +61,8 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
         webPort: webPorts[key],
         federation: e2eFederationConfig(trust, peer, webPorts[key === "a" ? "b" : "a"]),
         records: { destination: "fhir", fhir: { baseUrl: fhir.baseUrl } },
+        // Encrypted rooms on, as a trust would run it: the overview shows the bot's device.
+        e2ee: { stateKey: `e2e-state-key-${key}-0123456789abcdefghijklmnop` },
         // Directory sync on trust A, fed by SCIM as Entra ID would and by an ESR file (docs/directory.md).
         ...(key === "a"
           ? {
