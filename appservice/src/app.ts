@@ -13,8 +13,7 @@ import { TransactionIntake } from "./domain/intake/transaction-intake.js";
 import type { MatrixEvent } from "./domain/matrix-event.js";
 import { RoomClassifier } from "./domain/rooms/room-classifier.js";
 import { RoomEvents } from "./domain/rooms/room-events.js";
-import type { BotDevice } from "./e2ee/bot-device.js";
-import { createBotDevice } from "./e2ee/setup.js";
+import { createBotDevice, type EncryptionDevice } from "./e2ee/setup.js";
 import { apiHandlers } from "./http/api-handlers.js";
 import type { Overview } from "./http/contract.js";
 import { HandoverMetrics } from "./http/metrics.js";
@@ -58,7 +57,7 @@ export class Handover {
   readonly jobs: JobScheduler;
   readonly capabilities: Capability[];
   /** The bot's end-to-end encryption device (config `e2ee`), or null. */
-  readonly e2ee: BotDevice | null;
+  readonly e2ee: EncryptionDevice | null;
   private readonly endpoint: TransactionEndpoint;
   private readonly web: WebServer;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -145,7 +144,7 @@ export class Handover {
       hsToken: tokens.hsToken,
       maxBodyBytes: config.appservice.maxBodyBytes,
       intake,
-      ...(this.e2ee ? { beforeIntake: (body: unknown) => (this.e2ee as BotDevice).receiveTransaction(body) } : {}),
+      ...(this.e2ee ? { beforeIntake: (body: unknown) => (this.e2ee as EncryptionDevice).receiveTransaction(body) } : {}),
       observeAck: (seconds, outcome) => {
         this.metrics.ackSeconds.observe(seconds);
         this.metrics.transactions.inc({ outcome });
