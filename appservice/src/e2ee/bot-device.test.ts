@@ -56,9 +56,9 @@ class MemoryDeviceStore implements DeviceStoreBackend {
     for (const entry of changes.upserts) this.entries.set(id(entry), entry);
     for (const gone of changes.deletes) this.entries.delete(id(gone));
   }
-  async clear() {
-    this.schemas.clear();
-    this.entries.clear();
+  async clear(_owner: string, keepPrefix: string) {
+    for (const name of this.schemas.keys()) if (!name.startsWith(keepPrefix)) this.schemas.delete(name);
+    for (const [key, entry] of this.entries) if (!entry.db.startsWith(keepPrefix)) this.entries.delete(key);
   }
 }
 
@@ -153,6 +153,7 @@ class FakeHomeserver {
       deleteDevice: async (deviceId: string) => void this.devices.delete(deviceId),
       deviceIds: async () => [...this.devices],
       ping: async () => undefined,
+      roomEncryption: async (roomId: string) => (this.encryptedRooms.has(roomId) ? { algorithm: "m.megolm.v1.aes-sha2" } : null),
       deviceInbox: async (deviceId: string, since: number, limit: number) => {
         this.inbox = this.inbox.filter((item) => item.device !== deviceId || item.stream > since);
         const page = this.inbox.filter((item) => item.device === deviceId).slice(0, limit);
@@ -267,6 +268,19 @@ describe("BotDevice against an in-process homeserver", () => {
     expect(JSON.parse(opened.event).content.body).toBe("Patient: JONES, Ann");
     await second.stop();
 
+    // A database that fails for a moment is not a lost store: that start fails, the device is kept.
+    const load = deviceStore.load.bind(deviceStore);
+    deviceStore.load = async () => {
+      throw new Error("connection reset");
+    };
+    const flaky = new BotDevice(deps);
+    await flaky.start();
+    expect(flaky.problem()).toMatch(/could not start: connection reset/);
+    expect(server.devices.has(firstId)).toBe(true);
+    expect(audit.actions()).not.toContain("e2ee.store_unreadable");
+    deviceStore.load = load;
+    await flaky.stop();
+
     // The device deleted on the homeserver: reported, a new device, room keys restored.
     server.devices.delete(firstId);
     const third = new BotDevice(deps);
@@ -275,6 +289,8 @@ describe("BotDevice against an in-process homeserver", () => {
     expect(audit.actions()).toContain("e2ee.device_missing");
     expect(await third.decrypt(event)).toMatchObject({ ok: true, content: { body: "Obs stable" } });
     expect(await third.decrypt(later)).toMatchObject({ ok: true, content: { body: "Sent after the restart" } });
+    // The replaced device's stored store is gone; only the new one's is kept.
+    expect([...deviceStore.entries.values()].every((entry) => entry.db.includes(third.currentDeviceId as string))).toBe(true);
     await third.stop();
 
     const wrongKey = new BotDevice({ ...deps, cipher: new StateCipher(`${KEY}-other`) });

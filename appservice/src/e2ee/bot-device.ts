@@ -8,14 +8,14 @@ import { HandoverError } from "../domain/errors.js";
 import type { CryptoTransport } from "./crypto-transport.js";
 import { decryptRoomEvent, roomWorkingCopy } from "./decrypt-event.js";
 import { sendOutgoingRequest } from "./outgoing-requests.js";
-import { PersistentIndexedDb } from "./persistent-idb.js";
+import { PersistentIndexedDb, StoreUnreadableError } from "./persistent-idb.js";
 import type { StateCipher } from "./state-cipher.js";
 import { type TransactionCrypto, transactionCrypto } from "./transaction-crypto.js";
 
 export interface BotDeviceDeps {
   userId: string;
   displayName: string;
-  transport: Pick<CryptoTransport, "call" | "createDevice" | "deleteDevice" | "deviceIds" | "ping" | "deviceInbox">;
+  transport: Pick<CryptoTransport, "call" | "createDevice" | "deleteDevice" | "deviceIds" | "ping" | "deviceInbox" | "roomEncryption">;
   /** How often to read the device's to-device inbox (default 30 s). */
   inboxEveryMs?: number;
   appserviceId: string;
@@ -52,11 +52,13 @@ export class BotDevice implements RoomEventDecryptor {
   private mirror: PersistentIndexedDb | null = null;
   private deviceId: string | null = null;
   private reused = false;
-  private outgoing: Promise<void> | null = null;
-  private outgoingAgain = false;
+  /** The device's requests go out in passes, one after another (see sendPending). */
+  private outgoingPass: Promise<void> = Promise.resolve();
+  private queuedPass: Promise<void> | null = null;
   private inboxPosition = 0;
   private inboxRead: Promise<number> | null = null;
-  private inboxMissing = false;
+  /** When the homeserver last answered that it has no device-inbox module (asked again after a while). */
+  private inboxMissingAt = 0;
   private inboxAnswered = false;
   private lastInboxAt = 0;
   /** The bot's own encrypted sends, one at a time (room key sharing must not interleave). */
@@ -125,6 +127,8 @@ export class BotDevice implements RoomEventDecryptor {
     const crossSigning = this.reused ? (record?.crossSigning ?? null) : await this.setUpCrossSigning(machine, record?.crossSigning ?? null);
     await this.mirror?.flush();
     await store.saveDevice({ userId, deviceId, keyCheck: cipher.keyCheck, crossSigning, roomKeyCount: this.stored.size });
+    // Only now that the new device is recorded: the stored stores of the ones it replaces go.
+    if (!this.reused) await this.mirror?.forgetOthers();
     for (const old of existing) {
       if (old === deviceId) continue;
       await transport.deleteDevice(old).catch((error: unknown) => logger.warn({ err: error, deviceId: old }, "could not delete an old bot device"));
@@ -166,8 +170,11 @@ export class BotDevice implements RoomEventDecryptor {
     try {
       entries = await mirror.restore();
     } catch (error) {
-      await this.report("e2ee.store_unreadable", { deviceId, error: (error as Error).message.slice(0, 200) });
       await mirror.close();
+      // A database that is down for a moment is not a lost store: the start fails (reported) and
+      // the next one tries again, keeping the device.
+      if (!(error instanceof StoreUnreadableError)) throw error;
+      await this.report("e2ee.store_unreadable", { deviceId, error: error.message.slice(0, 200) });
       return null;
     }
     if (entries === 0) {
@@ -262,6 +269,9 @@ export class BotDevice implements RoomEventDecryptor {
     for (let round = 0; round < 10; round++) {
       const requests = await machine.outgoingRequests();
       if (requests.length === 0) return;
+      // What made these requests (new one-time keys, advanced Olm ratchets) is stored before they
+      // leave: a crash after sending must not bring back an older state than what others saw.
+      await this.mirror?.flush();
       for (const request of requests) await this.send(request);
     }
   }
@@ -323,17 +333,19 @@ export class BotDevice implements RoomEventDecryptor {
     const { transport, store, userId, logger } = this.deps;
     const machine = this.machine;
     const deviceId = this.deviceId;
-    if (!machine || !deviceId || this.inboxMissing) return 0;
+    // Without the module, ask again only every 10 minutes (it may be added, or a proxy was wrong once).
+    if (!machine || !deviceId || Date.now() - this.inboxMissingAt < 600_000) return 0;
     this.lastInboxAt = Date.now();
     let read = 0;
     for (let page = 0; page < 50; page++) {
       const inbox = await transport.deviceInbox(deviceId, this.inboxPosition, 200);
       if (!inbox) {
-        this.inboxMissing = true;
+        this.inboxMissingAt = Date.now();
         logger.warn("the homeserver has no Handover device-inbox module: room keys Synapse drops while Handover is down are lost (docs/e2ee.md)");
         return read;
       }
       this.inboxAnswered = true;
+      this.inboxMissingAt = 0;
       if (inbox.events.length > 0) {
         await this.exclusive(async () => {
           // No key counts here: "unchanged" (MSC4186 semantics), not "none left".
@@ -362,23 +374,29 @@ export class BotDevice implements RoomEventDecryptor {
     return read;
   }
 
-  /** Sends the device's pending requests in the background, one loop at a time. */
-  private kickOutgoing(): void {
-    if (this.outgoing) {
-      this.outgoingAgain = true;
-      return;
-    }
-    this.outgoing = (async () => {
-      do {
-        this.outgoingAgain = false;
+  /**
+   * One pass sending the device's pending requests, after any pass already running: a pass not yet
+   * started is shared by everyone asking meanwhile, so no request is left behind by a wake-up that
+   * came too late, and a caller that needs its requests sent (encryptFor) waits for a pass that
+   * began after it asked and sees it fail.
+   */
+  private sendPending(): Promise<void> {
+    if (this.queuedPass) return this.queuedPass;
+    const pass = this.outgoingPass
+      .catch(() => undefined)
+      .then(async () => {
+        this.queuedPass = null;
         await this.flushOutgoing();
         await this.mirror?.flush();
-      } while (this.outgoingAgain && this.machine);
-    })()
-      .catch((error: unknown) => this.deps.logger.warn({ err: error }, "crypto requests not sent yet; retried with the next transaction"))
-      .finally(() => {
-        this.outgoing = null;
       });
+    this.queuedPass = pass;
+    this.outgoingPass = pass;
+    return pass;
+  }
+
+  /** Sends the device's pending requests in the background. */
+  private kickOutgoing(): void {
+    this.sendPending().catch((error: unknown) => this.deps.logger.warn({ err: error }, "crypto requests not sent yet; retried with the next transaction"));
   }
 
   private async storeNewRoomKeys(machine: wasm.OlmMachine): Promise<void> {
@@ -411,7 +429,7 @@ export class BotDevice implements RoomEventDecryptor {
    * encrypted. Throws rather than let a message go out in the clear in an encrypted room.
    */
   async encryptFor(roomId: string, type: string, content: Record<string, unknown>): Promise<{ type: string; content: Record<string, unknown> } | null> {
-    const encryption = await this.roomEncryption(roomId);
+    const encryption = await this.deps.transport.roomEncryption(roomId);
     if (!encryption) return null;
     const machine = this.machine;
     if (!machine || this.trouble) throw new HandoverError("CONFLICT", `Cannot send into an encrypted room: ${this.trouble ?? "no encryption device"}`);
@@ -426,9 +444,8 @@ export class BotDevice implements RoomEventDecryptor {
       const users = () => userIds.map((id) => new wasm.UserId(id));
       log.debug({ roomId, members: userIds.length }, "encrypting: members");
       await machine.updateTrackedUsers(users());
-      // The members' device keys, through the one loop that sends the device's requests.
-      this.kickOutgoing();
-      await this.outgoing;
+      // The members' device keys, in a pass that starts after this asked.
+      await this.sendPending();
       log.debug({ roomId }, "encrypting: keys queried");
       const claim = await machine.getMissingSessions(users());
       if (claim) await this.send(claim);
@@ -437,24 +454,22 @@ export class BotDevice implements RoomEventDecryptor {
       if (typeof encryption.rotation_period_ms === "number") settings.rotationPeriod = BigInt(encryption.rotation_period_ms) * 1000n;
       if (typeof encryption.rotation_period_msgs === "number") settings.rotationPeriodMessages = BigInt(encryption.rotation_period_msgs);
       const shares = await machine.shareRoomKey(new wasm.RoomId(roomId), users(), settings);
+      await this.flushMirror();
       for (const request of shares) await this.send(request);
       log.debug({ roomId, shares: shares.length }, "encrypting: room key shared");
       const encrypted = JSON.parse(await machine.encryptRoomEvent(new wasm.RoomId(roomId), type, JSON.stringify(content))) as Record<string, unknown>;
-      await this.mirror?.flush();
+      // The outbound session's new message index is stored before the message can be sent.
+      await this.flushMirror();
       return { type: "m.room.encrypted", content: encrypted };
     });
     this.sending = sending.catch(() => undefined);
     return sending;
   }
 
-  private async roomEncryption(roomId: string): Promise<Record<string, unknown> | null> {
-    try {
-      const text = await this.deps.transport.call("GET", `/rooms/${encodeURIComponent(roomId)}/state/m.room.encryption/`, undefined, null);
-      return JSON.parse(text) as Record<string, unknown>;
-    } catch (error) {
-      if (error instanceof HandoverError && /: 404 /.test(error.message)) return null;
-      throw error;
-    }
+  /** Mirrors the store now; throws once the device has stopped (nothing may then be sent). */
+  private async flushMirror(): Promise<void> {
+    if (!this.mirror || !this.machine) throw new HandoverError("CONFLICT", "the encryption device has stopped");
+    await this.mirror.flush();
   }
 
   async forRoom(roomId: string): Promise<RoomEventDecryptor & { close(): void }> {
@@ -533,7 +548,7 @@ export class BotDevice implements RoomEventDecryptor {
       deviceId: this.deviceId,
       reopened: this.reused,
       roomKeys: this.stored.size,
-      inboxModule: this.inboxMissing ? false : this.inboxAnswered ? true : null,
+      inboxModule: this.inboxMissingAt > 0 ? false : this.inboxAnswered ? true : null,
     };
   }
 
@@ -546,7 +561,8 @@ export class BotDevice implements RoomEventDecryptor {
     if (this.watchdog) clearInterval(this.watchdog);
     await this.inboxRead?.catch(() => undefined);
     await this.chain.catch(() => undefined);
-    await this.outgoing;
+    await this.sending.catch(() => undefined);
+    await this.outgoingPass.catch(() => undefined);
     await this.mirror?.flush().catch((error: unknown) => this.deps.logger.warn({ err: error }, "could not store the crypto store's last changes"));
     this.machine?.close();
     this.machine = null;

@@ -83,6 +83,16 @@ export class CryptoTransport {
     return { events: page.events as Record<string, unknown>[], next: page.next };
   }
 
+  /** The room's `m.room.encryption` content, or null when the room is not encrypted. */
+  async roomEncryption(roomId: string): Promise<Record<string, unknown> | null> {
+    try {
+      return JSON.parse(await this.call("GET", `/rooms/${encodeURIComponent(roomId)}/state/m.room.encryption/`, undefined, null)) as Record<string, unknown>;
+    } catch (error) {
+      if (error instanceof HandoverError && /: 404 /.test(error.message)) return null;
+      throw error;
+    }
+  }
+
   /** MSC4190: creates (or keeps) the device. */
   async createDevice(deviceId: string, displayName: string): Promise<void> {
     await this.call("PUT", `/devices/${encodeURIComponent(deviceId)}`, { display_name: displayName }, null);

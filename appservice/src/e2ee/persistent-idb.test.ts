@@ -25,9 +25,9 @@ class MemoryBackend implements DeviceStoreBackend {
     for (const entry of changes.upserts) this.entries.set(id(entry), entry);
     for (const gone of changes.deletes) this.entries.delete(id(gone));
   }
-  async clear() {
-    this.schemas.clear();
-    this.entries.clear();
+  async clear(_owner: string, keepPrefix: string) {
+    for (const name of this.schemas.keys()) if (!name.startsWith(keepPrefix)) this.schemas.delete(name);
+    for (const [key, entry] of this.entries) if (!entry.db.startsWith(keepPrefix)) this.entries.delete(key);
   }
 }
 

@@ -203,11 +203,8 @@ function describe(db: IdbDatabase): DatabaseSchema {
   return { name: db.name, version: db.version, stores };
 }
 
-async function allEntries(db: IdbDatabase, storeName: string): Promise<[IdbKey, unknown][]> {
-  const store = db.transaction(storeName, "readonly").objectStore(storeName);
-  const [keys, values] = await Promise.all([done(store.getAllKeys()), done(store.getAll())]);
-  return keys.map((key, i) => [key, values[i]]);
-}
+/** The stored store cannot be opened with this state key (or was altered): not a passing failure. */
+export class StoreUnreadableError extends Error {}
 
 export class PersistentIndexedDb {
   /** The IndexedDB the device's OlmMachine must open (set as `globalThis.indexedDB` while it opens). */
@@ -260,7 +257,12 @@ export class PersistentIndexedDb {
   async restore(): Promise<number> {
     const { schemas, entries } = await this.backend.load(this.owner);
     const byDb = new Map<string, SealedEntry[]>();
-    for (const entry of entries) byDb.set(entry.db, [...(byDb.get(entry.db) ?? []), entry]);
+    for (const entry of entries) {
+      const list = byDb.get(entry.db);
+      if (list) list.push(entry);
+      else byDb.set(entry.db, [entry]);
+    }
+    let restored = 0;
     for (const schema of schemas) {
       if (!schema.name.startsWith(this.prefix)) continue;
       const open = this.factory.open(schema.name, schema.version);
@@ -276,13 +278,18 @@ export class PersistentIndexedDb {
         const rows = byDb.get(schema.name) ?? [];
         const storeNames = schema.stores.map((store) => store.name);
         if (rows.length > 0 && storeNames.length > 0) {
+          const values = rows.map((row) => {
+            try {
+              return deserialize(this.cipher.openBytes(row.sealed, this.associated(row.db, row.store, row.key))) as unknown;
+            } catch (error) {
+              throw new StoreUnreadableError(`stored crypto store entry ${row.db}/${row.store} cannot be read: ${(error as Error).message}`);
+            }
+          });
           const transaction = db.transaction(storeNames, "readwrite");
           const finished = committed(transaction);
-          for (const row of rows) {
-            const value: unknown = deserialize(this.cipher.openBytes(row.sealed, this.associated(row.db, row.store, row.key)));
-            transaction.objectStore(row.store).put(value, decodeKey(row.key));
-          }
+          rows.forEach((row, i) => transaction.objectStore(row.store).put(values[i], decodeKey(row.key)));
           await finished;
+          restored += rows.length;
         }
       } finally {
         db.close();
@@ -291,15 +298,22 @@ export class PersistentIndexedDb {
     }
     // Only now: the restore's own writes are not changes to store again.
     mirrors.set(this.prefix, this);
-    return entries.length;
+    return restored;
   }
 
-  /** Starts mirroring an empty store (a new device). */
+  /**
+   * Starts mirroring an empty store (a new device). Stores of earlier devices stay in PostgreSQL
+   * until `forgetOthers()`, called once the new device is recorded.
+   */
   async reset(): Promise<void> {
-    await this.backend.clear(this.owner);
     this.schemas.clear();
     this.dirty = new Map();
     mirrors.set(this.prefix, this);
+  }
+
+  /** Deletes the stored stores of every other device of this owner. */
+  async forgetOthers(): Promise<void> {
+    await this.backend.clear(this.owner, this.prefix);
   }
 
   private async connection(name: string): Promise<IdbDatabase> {
@@ -349,23 +363,34 @@ export class PersistentIndexedDb {
       for (const [dbName, stores] of snapshot) {
         if (!databases.includes(dbName)) continue;
         const db = await this.connection(dbName);
-        for (const [storeName, keys] of stores) {
-          if (!db.objectStoreNames.contains(storeName)) {
-            changes.replaced.push({ db: dbName, store: storeName, entries: [] });
+        const present = [...stores.keys()].filter((storeName) => db.objectStoreNames.contains(storeName));
+        for (const storeName of stores.keys()) if (!present.includes(storeName)) changes.replaced.push({ db: dbName, store: storeName, entries: [] });
+        if (present.length === 0) continue;
+        // One read transaction over the database's changed stores: a consistent moment, all
+        // requests issued at once so the transaction stays open until they are answered.
+        const transaction = db.transaction(present, "readonly");
+        const reads = present.map((storeName) => {
+          const store = transaction.objectStore(storeName);
+          const keys = stores.get(storeName);
+          if (keys === "all") return { storeName, whole: Promise.all([done(store.getAllKeys()), done(store.getAll())]) };
+          const list = [...(keys ?? [])];
+          return { storeName, list, values: Promise.all(list.map((key) => done(store.get(decodeKey(key))))) };
+        });
+        for (const read of reads) {
+          if ("whole" in read) {
+            const [keys, values] = await (read.whole as Promise<[IdbKey[], unknown[]]>);
+            changes.replaced.push({
+              db: dbName,
+              store: read.storeName,
+              entries: keys.map((key, i) => this.seal(dbName, read.storeName, encodeKey(key), values[i])),
+            });
             continue;
           }
-          if (keys === "all") {
-            const entries = (await allEntries(db, storeName)).map(([key, value]) => this.seal(dbName, storeName, encodeKey(key), value));
-            changes.replaced.push({ db: dbName, store: storeName, entries });
-            continue;
-          }
-          const store = db.transaction(storeName, "readonly").objectStore(storeName);
-          const list = [...keys];
-          const values = await Promise.all(list.map((key) => done(store.get(decodeKey(key)))));
-          list.forEach((key, i) => {
+          const values = await read.values;
+          read.list.forEach((key, i) => {
             const value = values[i];
-            if (value === undefined) changes.deletes.push({ db: dbName, store: storeName, key });
-            else changes.upserts.push(this.seal(dbName, storeName, key, value));
+            if (value === undefined) changes.deletes.push({ db: dbName, store: read.storeName, key });
+            else changes.upserts.push(this.seal(dbName, read.storeName, key, value));
           });
         }
       }

@@ -15,6 +15,16 @@ describe("EncryptionDevice (the lazily loaded bot device)", () => {
     await device.stop();
   });
 
+  it("before start, plain rooms still get their notices in the clear; encrypted ones are refused", async () => {
+    const encrypted = new Set(["!secret:t"]);
+    const device = new EncryptionDevice(
+      () => Promise.reject(new Error("unused")),
+      async (roomId) => (encrypted.has(roomId) ? { algorithm: "m.megolm.v1.aes-sha2" } : null),
+    );
+    expect(await device.encryptFor("!plain:t", "m.room.message", { body: "x" })).toBeNull();
+    await expect(device.encryptFor("!secret:t", "m.room.message", { body: "x" })).rejects.toThrow(/Cannot send into an encrypted room yet/);
+  });
+
   it("a library that cannot load is reported, not thrown at start", async () => {
     const device = new EncryptionDevice(() => Promise.reject(new Error("wasm missing")));
     await device.start();

@@ -22,7 +22,10 @@ export class EncryptionDevice implements RoomEventDecryptor {
   private device: BotDevice | null = null;
   private startError: string | null = null;
 
-  constructor(private readonly load: () => Promise<BotDevice>) {}
+  constructor(
+    private readonly load: () => Promise<BotDevice>,
+    private readonly roomEncryption: (roomId: string) => Promise<unknown> = async () => ({}),
+  ) {}
 
   async start(): Promise<void> {
     try {
@@ -65,10 +68,12 @@ export class EncryptionDevice implements RoomEventDecryptor {
     return this.device ? this.device.readable(event) : event;
   }
 
-  encryptFor(roomId: string, type: string, content: Record<string, unknown>): Promise<{ type: string; content: Record<string, unknown> } | null> {
-    // Before the device is up, a notice into an encrypted room is refused rather than sent in the clear.
-    if (!this.device) return Promise.reject(new HandoverError("CONFLICT", `Cannot send into an encrypted room yet: ${this.problem()}`));
-    return this.device.encryptFor(roomId, type, content);
+  async encryptFor(roomId: string, type: string, content: Record<string, unknown>): Promise<{ type: string; content: Record<string, unknown> } | null> {
+    if (this.device) return this.device.encryptFor(roomId, type, content);
+    // Without the device, plain rooms still get their notices; an encrypted room's is refused
+    // rather than sent in the clear.
+    if ((await this.roomEncryption(roomId)) === null) return null;
+    throw new HandoverError("CONFLICT", `Cannot send into an encrypted room yet: ${this.problem()}`);
   }
 
   receiveTransaction(body: unknown): Promise<void> {
@@ -107,19 +112,23 @@ export function createBotDevice(
 ): EncryptionDevice | null {
   const e2ee = config.e2ee;
   if (!e2ee) return null;
-  return new EncryptionDevice(async () => {
-    const { BotDevice } = await import("./bot-device.js");
-    return new BotDevice({
-      userId: botUserId,
-      displayName: e2ee.deviceDisplayName,
-      transport: new CryptoTransport(config.homeserver.url, asToken, botUserId),
-      appserviceId: config.appservice.id,
-      store: new PostgresCryptoStateStore(db),
-      deviceStore: new PostgresDeviceStore(db),
-      inboxEveryMs: parseDuration(e2ee.inboxCatchUpEvery) ?? 30_000,
-      cipher: new StateCipher(e2ee.stateKey),
-      audit,
-      logger: logger.child({ component: "e2ee" }),
-    });
-  });
+  const transport = new CryptoTransport(config.homeserver.url, asToken, botUserId);
+  return new EncryptionDevice(
+    async () => {
+      const { BotDevice } = await import("./bot-device.js");
+      return new BotDevice({
+        userId: botUserId,
+        displayName: e2ee.deviceDisplayName,
+        transport,
+        appserviceId: config.appservice.id,
+        store: new PostgresCryptoStateStore(db),
+        deviceStore: new PostgresDeviceStore(db),
+        inboxEveryMs: parseDuration(e2ee.inboxCatchUpEvery) ?? 30_000,
+        cipher: new StateCipher(e2ee.stateKey),
+        audit,
+        logger: logger.child({ component: "e2ee" }),
+      });
+    },
+    (roomId) => transport.roomEncryption(roomId),
+  );
 }

@@ -72,10 +72,10 @@ export class PostgresDeviceStore implements DeviceStoreBackend {
     });
   }
 
-  async clear(owner: string): Promise<void> {
+  async clear(owner: string, keepPrefix: string): Promise<void> {
     await this.db.transaction(async (manager) => {
-      await manager.query("DELETE FROM e2ee_store_entries WHERE owner = $1", [owner]);
-      await manager.query("DELETE FROM e2ee_store_schemas WHERE owner = $1", [owner]);
+      await manager.query("DELETE FROM e2ee_store_entries WHERE owner = $1 AND left(db_name, length($2)) <> $2", [owner, keepPrefix]);
+      await manager.query("DELETE FROM e2ee_store_schemas WHERE owner = $1 AND left(db_name, length($2)) <> $2", [owner, keepPrefix]);
     });
   }
 }

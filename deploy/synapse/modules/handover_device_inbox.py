@@ -11,7 +11,8 @@ more:
     {"device_id": "HANDOVER...", "since": 0, "limit": 100}
 
 answers `{"events": [...], "next": <stream position>}` with the messages for that device of the
-appservice's sender after `since`, oldest first. As with /sync, asking with `since` acknowledges
+appservice's sender after `since` (up to the to-device stream's current token, below which every
+message is committed), oldest first. As with /sync, asking with `since` acknowledges
 (deletes) the messages up to it, so the inbox does not grow forever. Only the appservice's own
 sender user's devices can be read, only with the appservice token.
 
@@ -44,6 +45,8 @@ class DeviceInboxResource(DirectServeJsonResource):
     def __init__(self, api: ModuleApi, as_token: str, user_id: str):
         super().__init__()
         self._api = api
+        # The to-device stream's current token; the module API has no public accessor for it.
+        self._store = api._hs.get_datastores().main
         self._token = as_token.encode("utf-8")
         self._user_id = user_id
 
@@ -65,9 +68,16 @@ class DeviceInboxResource(DirectServeJsonResource):
             raise SynapseError(400, "since must be a non-negative integer", Codes.INVALID_PARAM)
         if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIMIT:
             raise SynapseError(400, f"limit must be an integer from 1 to {MAX_LIMIT}", Codes.INVALID_PARAM)
-        rows = await self._api.run_db_interaction("handover_device_inbox", self._read, device_id, since, limit)
+        # Only up to the stream's current token: ids are handed out by several writers and can
+        # commit out of order, and everything at or below the current token is committed. Reading
+        # past it could skip a message still being written, which `since` would then delete.
+        upper = self._store.get_to_device_stream_token()
+        rows = await self._api.run_db_interaction("handover_device_inbox", self._read, device_id, since, upper, limit)
         events: List[Dict[str, Any]] = []
         next_position = since
+        if len(rows) < limit:
+            # Everything up to `upper` for this device was read.
+            next_position = max(since, upper)
         for stream_id, message_json in rows:
             next_position = max(next_position, int(stream_id))
             try:
@@ -76,16 +86,16 @@ class DeviceInboxResource(DirectServeJsonResource):
                 logger.warning("handover_device_inbox: unreadable message %s for %s skipped", stream_id, device_id)
         return 200, {"events": events, "next": next_position}
 
-    def _read(self, txn: Any, device_id: str, since: int, limit: int) -> List[Tuple[int, str]]:
+    def _read(self, txn: Any, device_id: str, since: int, upper: int, limit: int) -> List[Tuple[int, str]]:
         if since > 0:
             txn.execute(
                 "DELETE FROM device_inbox WHERE user_id = ? AND device_id = ? AND stream_id <= ?",
                 (self._user_id, device_id, since),
             )
         txn.execute(
-            "SELECT stream_id, message_json FROM device_inbox WHERE user_id = ? AND device_id = ? AND stream_id > ?"
+            "SELECT stream_id, message_json FROM device_inbox WHERE user_id = ? AND device_id = ? AND stream_id > ? AND stream_id <= ?"
             " ORDER BY stream_id LIMIT ?",
-            (self._user_id, device_id, since, limit),
+            (self._user_id, device_id, since, upper, limit),
         )
         return [(int(row[0]), str(row[1])) for row in txn.fetchall()]
 

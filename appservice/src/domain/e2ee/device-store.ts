@@ -45,6 +45,6 @@ export interface DeviceStoreBackend {
   load(owner: string): Promise<{ schemas: DatabaseSchema[]; entries: SealedEntry[] }>;
   /** Applies the changes atomically: all or nothing. */
   apply(owner: string, changes: DeviceStoreChanges): Promise<void>;
-  /** Forgets the whole store (a new device replaces the old one). */
-  clear(owner: string): Promise<void>;
+  /** Forgets the stores of the owner's other devices: every database not named with `keepPrefix`. */
+  clear(owner: string, keepPrefix: string): Promise<void>;
 }
