@@ -287,7 +287,7 @@ export class PersistentIndexedDb {
           });
           const transaction = db.transaction(storeNames, "readwrite");
           const finished = committed(transaction);
-          rows.forEach((row, i) => transaction.objectStore(row.store).put(values[i], decodeKey(row.key)));
+          for (const [i, row] of rows.entries()) transaction.objectStore(row.store).put(values[i], decodeKey(row.key));
           await finished;
           restored += rows.length;
         }
