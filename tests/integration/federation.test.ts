@@ -179,6 +179,16 @@ describe("federation agreements between two trusts", () => {
       await bea.request("POST", `/join/${encodeURIComponent(clinicalRoom)}?server_name=${encodeURIComponent(trustA.serverName)}`, {});
       return (await alice.members(clinicalRoom))[bea.userId] === "join";
     });
+    // A direct chat hosted on B that neither Handover manages, working while the agreement holds.
+    const chat = await bea.createRoom("bea and alice");
+    await bea.invite(chat, alice.userId);
+    await eventually("alice to join bea's chat", async () => {
+      await alice.request("POST", `/join/${encodeURIComponent(chat)}?server_name=${encodeURIComponent(trustB.serverName)}`, {});
+      return true;
+    });
+    await bea.send(chat, "Before the revocation");
+    await eventually("bea's chat message to reach A", async () => (await alice.messages(chat)).some((m) => m.content.body === "Before the revocation"));
+
     const revoked = await portalB.call<Agreement>("POST", `/federation/agreements/${agreementId}/actions`, { action: "revoke", reason: "Network dissolved" });
     expect(revoked.body.status).toBe("revoked");
     const started = Date.now();
@@ -186,6 +196,17 @@ describe("federation agreements between two trusts", () => {
     await eventually("A's ACL to drop trust B", async () => !(await acl(clinicalRoom)).allow.includes("trust-b.test"), 60_000);
     await eventually("the module to refuse the invite again", async () => refused(alice.invite(clinicalRoom, bea.userId)), 60_000);
     expect(Date.now() - started).toBeLessThan(60_000);
+    // Events from B are dropped on arrival at A in rooms Handover does not manage too, once A's
+    // module has asked Handover again (its cache lasts 2 s in tests, cache_ttl_seconds).
+    await eventually(
+      "A's Handover to allow no other server",
+      async () => (await portalA.call<EnforcementHealth>("GET", "/federation/enforcement")).body.allowedServers.length === 0,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    await bea.send(chat, "After the revocation");
+    await eventually("bea to see her own message", async () => (await bea.messages(chat)).some((m) => m.content.body === "After the revocation"));
+    await new Promise((resolve) => setTimeout(resolve, 5_000));
+    expect((await alice.messages(chat)).map((m) => m.content.body)).not.toContain("After the revocation");
     const detail = (await portalA.call<AgreementDetail>("GET", `/federation/agreements/${agreementId}`)).body;
     expect(detail.agreement).toMatchObject({ status: "revoked", reason: "Network dissolved" });
     const audit = await portalA.call<{ entries: { action: string; details: Record<string, unknown> }[] }>("GET", "/audit?action=federation.agreement.revoke");

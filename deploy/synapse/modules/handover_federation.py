@@ -8,7 +8,10 @@ agreement, caches the answer for `cache_ttl_seconds`, and refuses:
 - invites from local users to users of servers without an agreement (user_may_invite), and
   invites into rooms hosted on such servers;
 - invites from users of servers without an agreement (federated_user_may_invite);
-- local users joining rooms hosted on servers without an agreement (user_may_join_room).
+- local users joining rooms hosted on servers without an agreement (user_may_join_room);
+
+and it drops events arriving over federation from servers without an agreement, in any room
+(should_drop_federated_event), but only while it knows the policy.
 
 When Handover cannot be asked, `fail_open` decides: false (the default) refuses everything that
 involves another server; true lets it through. Handover running without a `federation` section
@@ -63,6 +66,7 @@ class HandoverFederationGate:
             user_may_invite=self.user_may_invite,
             federated_user_may_invite=self.federated_user_may_invite,
             user_may_join_room=self.user_may_join_room,
+            should_drop_federated_event=self.should_drop_federated_event,
         )
 
     @staticmethod
@@ -124,6 +128,20 @@ class HandoverFederationGate:
         if not await self._allowed(server_of(event.room_id)):
             return self._refuse(f"the room is hosted on {server_of(event.room_id)}, not a partner of this trust")
         return NOT_SPAM
+
+    async def should_drop_federated_event(self, event: Any) -> bool:
+        """Drops events sent by servers without an agreement, in every room, Handover's or not
+        (direct chats too): a revocation takes effect at once. Only on a known policy: while
+        Handover cannot be asked nothing is dropped, so an outage of Handover does not cut every
+        federated room."""
+        sender = server_of(str(getattr(event, "sender", "")))
+        if sender in ("", self._own):
+            return False
+        policy = await self._policy()
+        if policy is None or not policy.enforce or sender in policy.allowed:
+            return False
+        logger.info("handover_federation: dropped event %s from %s (no agreement)", getattr(event, "event_id", "?"), sender)
+        return True
 
     async def user_may_join_room(self, user: str, room_id: str, is_invited: bool):
         if not await self._allowed(server_of(room_id)):
