@@ -46,6 +46,6 @@ EXPOSE 8090 9000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:8090/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # A smaller young generation keeps the resident set within the ingest target (docs/performance.md).
-ENTRYPOINT ["node", "--max-semi-space-size=2", "appservice/dist/cli.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=2", "--optimize-for-size", "appservice/dist/cli.js"]
 # docker-compose.yml adds --migrate, which applies pending database migrations before serving.
 CMD ["serve", "--config", "/config/config.yaml"]

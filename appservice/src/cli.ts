@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=2
+#!/usr/bin/env -S node --max-semi-space-size=2 --optimize-for-size
 // A smaller young generation keeps the resident set under the ingest target (docs/performance.md).
 import { writeFile } from "node:fs/promises";
 import { Command } from "commander";

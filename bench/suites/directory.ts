@@ -1,6 +1,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { round, type SuiteResult } from "../figures.js";
+import { HANDOVER_NODE_FLAGS } from "../node-flags.js";
 
 const run = promisify(execFile);
 
@@ -27,7 +28,7 @@ interface WorkerFigures {
  * the generated snapshots and the homeserver's state it holds.
  */
 export async function directory(): Promise<SuiteResult> {
-  const { stdout } = await run(process.execPath, ["--import", "tsx", "bench/suites/directory-worker.ts"], { maxBuffer: 1 << 20 });
+  const { stdout } = await run(process.execPath, [...HANDOVER_NODE_FLAGS, "--import", "tsx", "bench/suites/directory-worker.ts"], { maxBuffer: 1 << 20 });
   const figures = JSON.parse(stdout.trim().split("\n").at(-1) as string) as WorkerFigures;
   return {
     figures: {

@@ -1,11 +1,10 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { round, type SuiteResult } from "../figures.js";
+import { HANDOVER_NODE_FLAGS } from "../node-flags.js";
 
 const run = promisify(execFile);
 const RUNS = 3;
-/** The flags the `handover` launcher and the container run Node with (docs/performance.md). */
-const HANDOVER_NODE_FLAGS = ["--max-semi-space-size=4"];
 
 interface WorkerResult {
   decryptMs: number;

@@ -1,11 +1,10 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { round, type SuiteResult } from "../figures.js";
+import { HANDOVER_NODE_FLAGS, HANDOVER_NODE_FLAGS_TEXT } from "../node-flags.js";
 
 const run = promisify(execFile);
 const RUNS = 3;
-/** The flags the `handover` launcher and the container run Node with (docs/performance.md). */
-const HANDOVER_NODE_FLAGS = ["--max-semi-space-size=2"];
 
 interface WorkerResult {
   timings: number[];
@@ -50,7 +49,7 @@ export async function exportSuite(): Promise<SuiteResult> {
     ],
     notes: [
       "export: 2,000 messages and 20 generated 320x240 PNGs to a validated FHIR bundle plus PDF/A-3b transcript; file_2000_ms is the median of 3 fresh processes (each warmed up with a 100-message filing, as a running Handover is, then timing one 2,000-message filing), first_run_ms the first",
-      "export: rss_mb is the highest peak resident set (VmHWM) of the worker processes (run with --max-semi-space-size=2, as Handover is), including the FHIR definitions the validator loads at start-up",
+      `export: rss_mb is the highest peak resident set (VmHWM) of the worker processes (run with ${HANDOVER_NODE_FLAGS_TEXT}, as Handover is), including the FHIR definitions the validator loads at start-up`,
     ],
   };
 }

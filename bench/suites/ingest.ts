@@ -9,10 +9,9 @@ import { startPostgres } from "../../tests/harness/postgres.js";
 import { freePorts } from "../../tests/harness/util.js";
 import { migrateDatabase } from "../../tests/support/handover-instance.js";
 import { percentile, round, type SuiteResult } from "../figures.js";
+import { HANDOVER_NODE_FLAGS, HANDOVER_NODE_FLAGS_TEXT } from "../node-flags.js";
 
 const EVENTS_PER_TXN = 100;
-/** The flags the `handover` launcher and the container run Node with (docs/performance.md). */
-const HANDOVER_NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? "--max-semi-space-size=2").split(" ").filter(Boolean);
 const WARMUP_TXNS = 20;
 const MEASURED_TXNS = 300;
 
@@ -130,7 +129,7 @@ export async function ingest(): Promise<SuiteResult> {
         { figure: "ingest.rss_mb", op: "<", value: 150 },
       ],
       notes: [
-        "ingest: rss_mb is the peak resident set (VmHWM) of a `handover serve` process running the compiled appservice with --max-semi-space-size=2",
+        `ingest: rss_mb is the peak resident set (VmHWM) of a "handover serve" process running the compiled appservice with ${HANDOVER_NODE_FLAGS_TEXT}`,
         `ingest: ${MEASURED_TXNS} transactions of ${EVENTS_PER_TXN} events sent one after another, as Synapse does; events_per_s counts until all are handled`,
       ],
     };

@@ -453,7 +453,7 @@ describe("Dockerfile", () => {
 
   it("runs as a non-root user, with the CLI as entrypoint", () => {
     expect(dockerfile).toMatch(/^USER handover$/m);
-    expect(dockerfile).toContain('ENTRYPOINT ["node", "--max-semi-space-size=2", "appservice/dist/cli.js"]');
+    expect(dockerfile).toContain('ENTRYPOINT ["node", "--max-semi-space-size=2", "--optimize-for-size", "appservice/dist/cli.js"]');
     expect(dockerfile).toContain('CMD ["serve", "--config", "/config/config.yaml"]');
     expect(dockerfile).toMatch(/^WORKDIR \/app$/m);
     expect(dockerfile).toContain("npm ci --omit=dev");
