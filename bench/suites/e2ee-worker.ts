@@ -9,13 +9,13 @@
 import { readFileSync } from "node:fs";
 import * as wasm from "@matrix-org/matrix-sdk-crypto-wasm";
 import type { RoomEventDecryptor } from "../../appservice/src/domain/e2ee/crypto-state.js";
-import type { DatabaseSchema, DeviceStoreBackend, DeviceStoreChanges, SealedEntry } from "../../appservice/src/domain/e2ee/device-store.js";
 import type { MatrixEvent } from "../../appservice/src/domain/matrix-event.js";
 import { assembleTranscript } from "../../appservice/src/domain/records/transcript.js";
 import { decryptRoomEvent, roomWorkingCopy } from "../../appservice/src/e2ee/decrypt-event.js";
 import { DecryptingConversationReader } from "../../appservice/src/e2ee/decrypting-conversation-reader.js";
 import { PersistentIndexedDb } from "../../appservice/src/e2ee/persistent-idb.js";
 import { StateCipher } from "../../appservice/src/e2ee/state-cipher.js";
+import { MemoryDeviceStore } from "../../appservice/src/testing/memory-device-store.js";
 import { OlmPair } from "../../appservice/src/testing/olm-pair.js";
 
 const EVENTS = 2000;
@@ -24,33 +24,8 @@ const ROOM = "!bench:bench.test";
 const BOT = "@handover:bench.test";
 const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(readFileSync("/proc/self/status", "utf8"))?.[1] ?? Number.NaN);
 
-/** The PostgreSQL side of the device-store mirror, in memory: the bench measures Handover's work, not the database's. */
-class MemoryBackend implements DeviceStoreBackend {
-  schemas = new Map<string, DatabaseSchema>();
-  entries = new Map<string, SealedEntry>();
-  bytes = 0;
-  async load() {
-    return { schemas: [...this.schemas.values()], entries: [...this.entries.values()] };
-  }
-  async apply(_owner: string, changes: DeviceStoreChanges) {
-    const id = (e: { db: string; store: string; key: string }) => `${e.db}|${e.store}|${e.key}`;
-    for (const schema of changes.schemas) this.schemas.set(schema.name, schema);
-    for (const replaced of changes.replaced) {
-      for (const [key, entry] of this.entries) if (entry.db === replaced.db && entry.store === replaced.store) this.entries.delete(key);
-      for (const entry of replaced.entries) this.entries.set(id(entry), entry);
-    }
-    for (const entry of changes.upserts) this.entries.set(id(entry), entry);
-    for (const gone of changes.deletes) this.entries.delete(id(gone));
-    this.bytes = [...this.entries.values()].reduce((sum, entry) => sum + entry.sealed.length, 0);
-  }
-  async clear(_owner: string, keepPrefix: string) {
-    for (const name of this.schemas.keys()) if (!name.startsWith(keepPrefix)) this.schemas.delete(name);
-    for (const [key, entry] of this.entries) if (!entry.db.startsWith(keepPrefix)) this.entries.delete(key);
-  }
-}
-
 const cipher = new StateCipher("bench-state-key-0123456789-0123456789");
-const backend = new MemoryBackend();
+const backend = new MemoryDeviceStore();
 /** The bot's device as Handover runs it: its crypto store in IndexedDB, mirrored (sealed) after every change. */
 async function mirroredDevice(mirror: PersistentIndexedDb): Promise<wasm.OlmMachine> {
   (globalThis as { indexedDB?: unknown }).indexedDB = mirror.factory;
@@ -142,7 +117,7 @@ console.log(
     restoreMs,
     storeRestoreMs,
     storeEntries,
-    storeKb: backend.bytes / 1024,
+    storeKb: backend.bytes() / 1024,
     flushP50Ms: flushMs[Math.floor(flushMs.length / 2)],
     flushMaxMs: flushMs.at(-1),
     sessions: exported.length,

@@ -2,9 +2,8 @@ import * as wasm from "@matrix-org/matrix-sdk-crypto-wasm";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import type { CryptoStateStore, SealedDeviceRecord, SealedRoomKey } from "../domain/e2ee/crypto-state.js";
-import type { DatabaseSchema, DeviceStoreBackend, DeviceStoreChanges, SealedEntry } from "../domain/e2ee/device-store.js";
-import { HandoverError } from "../domain/errors.js";
 import { RecordingAudit } from "../testing/fakes.js";
+import { MemoryDeviceStore } from "../testing/memory-device-store.js";
 import { BotDevice } from "./bot-device.js";
 import { StateCipher } from "./state-cipher.js";
 
@@ -28,37 +27,11 @@ class MemoryCryptoStore implements CryptoStateStore {
   async addRoomKeys(_userId: string, keys: SealedRoomKey[]) {
     const fresh = keys.filter((key) => !this.keys.some((k) => k.roomId === key.roomId && k.sessionId === key.sessionId && k.senderKey === key.senderKey));
     this.keys.push(...fresh);
+    if (this.device) this.device.roomKeyCount = this.keys.length;
     return fresh.length;
   }
   async roomKeys() {
     return this.keys;
-  }
-  async countRoomKeys() {
-    return this.keys.length;
-  }
-}
-
-class MemoryDeviceStore implements DeviceStoreBackend {
-  schemas = new Map<string, DatabaseSchema>();
-  entries = new Map<string, SealedEntry>();
-  applied = 0;
-  async load() {
-    return { schemas: [...this.schemas.values()], entries: [...this.entries.values()] };
-  }
-  async apply(_owner: string, changes: DeviceStoreChanges) {
-    this.applied++;
-    const id = (e: { db: string; store: string; key: string }) => `${e.db}|${e.store}|${e.key}`;
-    for (const schema of changes.schemas) this.schemas.set(schema.name, schema);
-    for (const replaced of changes.replaced) {
-      for (const [key, entry] of this.entries) if (entry.db === replaced.db && entry.store === replaced.store) this.entries.delete(key);
-      for (const entry of replaced.entries) this.entries.set(id(entry), entry);
-    }
-    for (const entry of changes.upserts) this.entries.set(id(entry), entry);
-    for (const gone of changes.deletes) this.entries.delete(id(gone));
-  }
-  async clear(_owner: string, keepPrefix: string) {
-    for (const name of this.schemas.keys()) if (!name.startsWith(keepPrefix)) this.schemas.delete(name);
-    for (const [key, entry] of this.entries) if (!entry.db.startsWith(keepPrefix)) this.entries.delete(key);
   }
 }
 
@@ -134,15 +107,6 @@ class FakeHomeserver {
       }
       return {};
     }
-    const room = /^\/rooms\/([^/]+)\/(state\/m\.room\.encryption\/|members)/.exec(path);
-    if (room) {
-      const roomId = decodeURIComponent(room[1] as string);
-      if (room[2] === "members") {
-        return { chunk: [BOT, ALICE].map((state_key) => ({ type: "m.room.member", state_key, content: { membership: "join" } })) };
-      }
-      if (!this.encryptedRooms.has(roomId)) throw new HandoverError("HOMESERVER_REFUSED", `homeserver refused GET ${path}: 404 {"errcode":"M_NOT_FOUND"}`);
-      return { algorithm: "m.megolm.v1.aes-sha2" };
-    }
     throw new Error(`unexpected ${method} ${path}`);
   }
 
@@ -153,6 +117,7 @@ class FakeHomeserver {
       deleteDevice: async (deviceId: string) => void this.devices.delete(deviceId),
       deviceIds: async () => [...this.devices],
       ping: async () => undefined,
+      roomRecipients: async () => [BOT, ALICE],
       roomEncryption: async (roomId: string) => (this.encryptedRooms.has(roomId) ? { algorithm: "m.megolm.v1.aes-sha2" } : null),
       deviceInbox: async (deviceId: string, since: number, limit: number) => {
         this.inbox = this.inbox.filter((item) => item.device !== deviceId || item.stream > since);

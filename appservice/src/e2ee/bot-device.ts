@@ -2,20 +2,23 @@ import { randomBytes } from "node:crypto";
 import * as wasm from "@matrix-org/matrix-sdk-crypto-wasm";
 import type { Logger } from "pino";
 import type { AuditRecorder } from "../domain/audit/audit-trail.js";
-import type { CryptoStateStore, DecryptOutcome, RoomEventDecryptor, SealedRoomKey } from "../domain/e2ee/crypto-state.js";
+import type { CryptoStateStore, DecryptOutcome, RoomEventDecryptor } from "../domain/e2ee/crypto-state.js";
 import type { DeviceStoreBackend } from "../domain/e2ee/device-store.js";
 import { HandoverError } from "../domain/errors.js";
+import { setUpCrossSigning } from "./cross-signing.js";
 import type { CryptoTransport } from "./crypto-transport.js";
-import { decryptRoomEvent, roomWorkingCopy } from "./decrypt-event.js";
+import { decryptRoomEvent, roomWorkingCopy, untrusted } from "./decrypt-event.js";
+import { DeviceInbox } from "./device-inbox.js";
 import { sendOutgoingRequest } from "./outgoing-requests.js";
 import { PersistentIndexedDb, StoreUnreadableError } from "./persistent-idb.js";
+import { SealedRoomKeys } from "./sealed-room-keys.js";
 import type { StateCipher } from "./state-cipher.js";
 import { type TransactionCrypto, transactionCrypto } from "./transaction-crypto.js";
 
 export interface BotDeviceDeps {
   userId: string;
   displayName: string;
-  transport: Pick<CryptoTransport, "call" | "createDevice" | "deleteDevice" | "deviceIds" | "ping" | "deviceInbox" | "roomEncryption">;
+  transport: Pick<CryptoTransport, "call" | "createDevice" | "deleteDevice" | "deviceIds" | "ping" | "deviceInbox" | "roomEncryption" | "roomRecipients">;
   /** How often to read the device's to-device inbox (default 30 s). */
   inboxEveryMs?: number;
   appserviceId: string;
@@ -27,13 +30,6 @@ export interface BotDeviceDeps {
   logger: Logger;
 }
 
-interface ExportedKey {
-  room_id: string;
-  session_id: string;
-  sender_key: string;
-}
-
-const keyId = (roomId: string, sessionId: string, senderKey: string) => `${roomId}|${sessionId}|${senderKey}`;
 const DEVICE_PREFIX = "HANDOVER";
 const storeName = (deviceId: string) => `handover-crypto-${deviceId}`;
 
@@ -55,22 +51,18 @@ export class BotDevice implements RoomEventDecryptor {
   /** The device's requests go out in passes, one after another (see sendPending). */
   private outgoingPass: Promise<void> = Promise.resolve();
   private queuedPass: Promise<void> | null = null;
-  private inboxPosition = 0;
-  private inboxRead: Promise<number> | null = null;
-  /** When the homeserver last answered that it has no device-inbox module (asked again after a while). */
-  private inboxMissingAt = 0;
-  private inboxAnswered = false;
-  private lastInboxAt = 0;
+  private inbox: DeviceInbox | null = null;
   /** The bot's own encrypted sends, one at a time (room key sharing must not interleave). */
   private sending: Promise<unknown> = Promise.resolve();
-  private readonly stored = new Set<string>();
-  private cryptoSeen = 0;
+  private readonly roomKeys: SealedRoomKeys;
   private lastCryptoAt = Date.now();
   private watchdog: NodeJS.Timeout | null = null;
   private chain: Promise<unknown> = Promise.resolve();
   private trouble: string | null = "the encryption device has not started";
 
-  constructor(private readonly deps: BotDeviceDeps) {}
+  constructor(private readonly deps: BotDeviceDeps) {
+    this.roomKeys = new SealedRoomKeys(deps.userId, deps.store, deps.cipher, deps.logger, (action, details) => this.report(action, details));
+  }
 
   get currentDeviceId(): string | null {
     return this.deviceId;
@@ -119,14 +111,31 @@ export class BotDevice implements RoomEventDecryptor {
     }
     const machine = (record && (await this.reopen(record.deviceId, existing))) || (await this.newDevice());
     this.machine = machine;
-    this.inboxPosition = this.reused ? (record?.inboxPosition ?? 0) : 0;
     const deviceId = this.deviceId as string;
+    this.inbox = new DeviceInbox(
+      {
+        userId,
+        deviceId,
+        transport,
+        store,
+        logger,
+        // No key counts here: "unchanged" (MSC4186 semantics), not "none left".
+        take: (events) =>
+          this.takeIn((m) => m.receiveSyncChangesMsc4186(JSON.stringify(events), new wasm.DeviceLists([], []), new Map(), undefined, untrusted())),
+      },
+      this.reused ? (record?.inboxPosition ?? 0) : 0,
+    );
     // Room keys kept on their own: a new device needs them all; a reopened one gets any its store missed.
-    const restored = await this.restoreRoomKeys(machine, record?.roomKeyCount ?? 0);
+    const restored = await this.roomKeys.restore(machine, record?.roomKeyCount ?? 0);
     await this.flushOutgoing();
-    const crossSigning = this.reused ? (record?.crossSigning ?? null) : await this.setUpCrossSigning(machine, record?.crossSigning ?? null);
+    const crossSigning = this.reused
+      ? (record?.crossSigning ?? null)
+      : await setUpCrossSigning(
+          { machine, deviceId, userId, cipher, transport, logger, send: (request) => this.send(request), flushOutgoing: () => this.flushOutgoing() },
+          record?.crossSigning ?? null,
+        );
     await this.mirror?.flush();
-    await store.saveDevice({ userId, deviceId, keyCheck: cipher.keyCheck, crossSigning, roomKeyCount: this.stored.size });
+    await store.saveDevice({ userId, deviceId, keyCheck: cipher.keyCheck, crossSigning, roomKeyCount: this.roomKeys.size });
     // Only now that the new device is recorded: the stored stores of the ones it replaces go.
     if (!this.reused) await this.mirror?.forgetOthers();
     for (const old of existing) {
@@ -208,54 +217,6 @@ export class BotDevice implements RoomEventDecryptor {
     await this.deps.audit.record({ actor: this.deps.userId, action, target: this.deps.userId, details });
   }
 
-  private async restoreRoomKeys(machine: wasm.OlmMachine, expected: number): Promise<number> {
-    const rows = await this.deps.store.roomKeys(this.deps.userId);
-    const sessions: unknown[] = [];
-    let unreadable = 0;
-    for (const row of rows) {
-      try {
-        sessions.push(JSON.parse(this.deps.cipher.open(row.sealed, keyId(row.roomId, row.sessionId, row.senderKey))));
-        this.stored.add(keyId(row.roomId, row.sessionId, row.senderKey));
-      } catch {
-        unreadable++;
-      }
-    }
-    if (sessions.length > 0) await machine.importExportedRoomKeys(JSON.stringify(sessions), () => undefined);
-    if (unreadable > 0 || rows.length < expected) {
-      // Reported; the device still works and the messages those keys opened are listed as missing.
-      await this.report("e2ee.room_keys_lost", { expected, found: rows.length, unreadable });
-    }
-    return sessions.length;
-  }
-
-  private async setUpCrossSigning(machine: wasm.OlmMachine, sealed: Buffer | null): Promise<Buffer | null> {
-    const { cipher, transport, userId } = this.deps;
-    const deviceId = this.deviceId as string;
-    try {
-      if (sealed) {
-        const keys = JSON.parse(cipher.open(sealed, `${userId}|cross-signing`)) as { master?: string; self?: string; user?: string };
-        await machine.importCrossSigningKeys(keys.master ?? null, keys.self ?? null, keys.user ?? null);
-        await machine.updateTrackedUsers([new wasm.UserId(userId)]);
-        await this.flushOutgoing();
-        const device = await machine.getDevice(new wasm.UserId(userId), new wasm.DeviceId(deviceId));
-        if (device) await sendOutgoingRequest(transport, deviceId, await device.verify());
-        return sealed;
-      }
-      const bootstrap = await machine.bootstrapCrossSigning(true);
-      if (bootstrap.uploadKeysRequest) await this.send(bootstrap.uploadKeysRequest);
-      await transport.call("POST", "/keys/device_signing/upload", bootstrap.uploadSigningKeysRequest.body, deviceId);
-      await transport.call("POST", "/keys/signatures/upload", bootstrap.uploadSignaturesRequest.body, deviceId);
-      const exported = await machine.exportCrossSigningKeys();
-      if (!exported) return null;
-      const keys = { master: exported.masterKey, self: exported.self_signing_key, user: exported.userSigningKey };
-      return cipher.seal(JSON.stringify(keys), `${userId}|cross-signing`);
-    } catch (error) {
-      // Decryption does not need cross-signing; clients that insist on verified devices will not share keys.
-      this.deps.logger.warn({ err: error }, "could not cross-sign the bot's device");
-      return sealed;
-    }
-  }
-
   private async send(request: Parameters<typeof sendOutgoingRequest>[2]): Promise<void> {
     const machine = this.machine as wasm.OlmMachine;
     const response = await sendOutgoingRequest(this.deps.transport, this.deviceId as string, request);
@@ -285,92 +246,49 @@ export class BotDevice implements RoomEventDecryptor {
    * that waited on the homeserver (or, through it, on another server) would stall them all.
    */
   receiveTransaction(body: unknown): Promise<void> {
-    const machine = this.machine;
     const deviceId = this.deviceId;
-    if (!machine || !deviceId) return Promise.resolve();
+    if (!this.machine || !deviceId) return Promise.resolve();
     const extras: TransactionCrypto | null = transactionCrypto(body, this.deps.userId, deviceId);
     if (!extras) return Promise.resolve();
-    this.cryptoSeen++;
     this.lastCryptoAt = Date.now();
-    const received = this.exclusive(async () => {
-      this.deps.logger.debug({ toDevice: extras.toDevice.length, changed: extras.changed.length }, "crypto part of a transaction");
-      const lists = new wasm.DeviceLists(
-        extras.changed.map((id) => new wasm.UserId(id)),
-        extras.left.map((id) => new wasm.UserId(id)),
-      );
-      await machine.receiveSyncChanges(
+    this.deps.logger.debug({ toDevice: extras.toDevice.length, changed: extras.changed.length }, "crypto part of a transaction");
+    const received = this.takeIn((m) =>
+      m.receiveSyncChanges(
         JSON.stringify(extras.toDevice),
-        lists,
+        new wasm.DeviceLists(
+          extras.changed.map((id) => new wasm.UserId(id)),
+          extras.left.map((id) => new wasm.UserId(id)),
+        ),
         extras.oneTimeKeyCounts,
         extras.unusedFallbackKeys,
-        new wasm.DecryptionSettings(wasm.TrustRequirement.Untrusted),
-      );
-      // Stored before the acknowledgement: a failure here answers 503 and Synapse resends.
-      await this.storeNewRoomKeys(machine);
-      await this.mirror?.flush();
-    });
+        untrusted(),
+      ),
+    );
     return received.then(() => this.kickOutgoing());
   }
 
   /**
-   * Reads the device's to-device inbox on the homeserver (Handover's Synapse module) from where it
-   * last stopped, and takes in what it holds like a transaction's to-device part: room keys that
-   * Synapse left out of transactions while it held Handover "down" arrive here. Messages that also
-   * came in a transaction are recognised (the crypto store remembers each Olm message) and
-   * ignored. The position is saved only after what was read is stored, and reading from it
-   * acknowledges (deletes) what came before. Returns how many messages were read; one read at a time.
+   * Takes in crypto data (a transaction's part, or messages from the inbox), one change at a
+   * time; room keys and every change to the device's store (a new Olm session, a used one-time
+   * key) are in PostgreSQL before this resolves. A failure here answers 503 and Synapse resends.
    */
-  catchUp(): Promise<number> {
-    if (!this.inboxRead) {
-      this.inboxRead = this.readInbox().finally(() => {
-        this.inboxRead = null;
-      });
-    }
-    return this.inboxRead;
+  private takeIn(apply: (machine: wasm.OlmMachine) => Promise<unknown>): Promise<void> {
+    return this.exclusive(async () => {
+      const machine = this.machine;
+      if (!machine) return;
+      await apply(machine);
+      await this.roomKeys.storeNew(machine);
+      await this.mirror?.flush();
+    });
   }
 
-  private async readInbox(): Promise<number> {
-    const { transport, store, userId, logger } = this.deps;
-    const machine = this.machine;
-    const deviceId = this.deviceId;
-    // Without the module, ask again only every 10 minutes (it may be added, or a proxy was wrong once).
-    if (!machine || !deviceId || Date.now() - this.inboxMissingAt < 600_000) return 0;
-    this.lastInboxAt = Date.now();
-    let read = 0;
-    for (let page = 0; page < 50; page++) {
-      const inbox = await transport.deviceInbox(deviceId, this.inboxPosition, 200);
-      if (!inbox) {
-        this.inboxMissingAt = Date.now();
-        logger.warn("the homeserver has no Handover device-inbox module: room keys Synapse drops while Handover is down are lost (docs/e2ee.md)");
-        return read;
-      }
-      this.inboxAnswered = true;
-      this.inboxMissingAt = 0;
-      if (inbox.events.length > 0) {
-        await this.exclusive(async () => {
-          // No key counts here: "unchanged" (MSC4186 semantics), not "none left".
-          await machine.receiveSyncChangesMsc4186(
-            JSON.stringify(inbox.events),
-            new wasm.DeviceLists([], []),
-            new Map(),
-            undefined,
-            new wasm.DecryptionSettings(wasm.TrustRequirement.Untrusted),
-          );
-          await this.storeNewRoomKeys(machine);
-          await this.mirror?.flush();
-        });
-      }
-      if (inbox.next > this.inboxPosition) {
-        this.inboxPosition = inbox.next;
-        await store.saveInboxPosition(userId, deviceId, inbox.next);
-      }
-      read += inbox.events.length;
-      if (inbox.events.length < 200) break;
-    }
-    if (read > 0) {
-      logger.info({ read }, "to-device messages read from the device inbox");
-      this.kickOutgoing();
-    }
+  /**
+   * Reads the device's to-device inbox (DeviceInbox): messages that also came in a transaction are
+   * recognised (the crypto store remembers each Olm message) and ignored. Returns how many were read.
+   */
+  async catchUp(): Promise<number> {
+    const read = (await this.inbox?.read()) ?? 0;
+    if (read > 0) this.kickOutgoing();
     return read;
   }
 
@@ -399,28 +317,14 @@ export class BotDevice implements RoomEventDecryptor {
     this.sendPending().catch((error: unknown) => this.deps.logger.warn({ err: error }, "crypto requests not sent yet; retried with the next transaction"));
   }
 
-  private async storeNewRoomKeys(machine: wasm.OlmMachine): Promise<void> {
-    const exported = JSON.parse(
-      await machine.exportRoomKeys((session) => !this.stored.has(keyId(session.roomId.toString(), session.sessionId, session.senderKey.toBase64()))),
-    ) as ExportedKey[];
-    if (exported.length === 0) return;
-    const rows: SealedRoomKey[] = exported.map((key) => ({
-      roomId: key.room_id,
-      sessionId: key.session_id,
-      senderKey: key.sender_key,
-      sealed: this.deps.cipher.seal(JSON.stringify(key), keyId(key.room_id, key.session_id, key.sender_key)),
-    }));
-    await this.deps.store.addRoomKeys(this.deps.userId, rows);
-    for (const key of exported) this.stored.add(keyId(key.room_id, key.session_id, key.sender_key));
-    const record = await this.deps.store.loadDevice(this.deps.userId);
-    if (record) await this.deps.store.saveDevice({ ...record, roomKeyCount: await this.deps.store.countRoomKeys(this.deps.userId) });
-    this.deps.logger.debug({ count: rows.length }, "room keys stored");
+  /** The machine, when the device works; otherwise a CONFLICT saying what cannot be done and why. */
+  private readyMachine(refusal: string): wasm.OlmMachine {
+    if (!this.machine || this.trouble) throw new HandoverError("CONFLICT", `${refusal}: ${this.trouble ?? "no encryption device"}`);
+    return this.machine;
   }
 
   async decrypt(event: Parameters<RoomEventDecryptor["decrypt"]>[0]): Promise<DecryptOutcome> {
-    const machine = this.machine;
-    if (!machine || this.trouble) throw new HandoverError("CONFLICT", `Encrypted messages cannot be read: ${this.trouble ?? "no encryption device"}`);
-    return decryptRoomEvent(machine, event);
+    return decryptRoomEvent(this.readyMachine("Encrypted messages cannot be read"), event);
   }
 
   /**
@@ -431,32 +335,21 @@ export class BotDevice implements RoomEventDecryptor {
   async encryptFor(roomId: string, type: string, content: Record<string, unknown>): Promise<{ type: string; content: Record<string, unknown> } | null> {
     const encryption = await this.deps.transport.roomEncryption(roomId);
     if (!encryption) return null;
-    const machine = this.machine;
-    if (!machine || this.trouble) throw new HandoverError("CONFLICT", `Cannot send into an encrypted room: ${this.trouble ?? "no encryption device"}`);
-    const log = this.deps.logger;
+    const machine = this.readyMachine("Cannot send into an encrypted room");
     const sending = this.sending.then(async () => {
-      const { chunk } = JSON.parse(
-        await this.deps.transport.call("GET", `/rooms/${encodeURIComponent(roomId)}/members?not_membership=leave`, undefined, null),
-      ) as {
-        chunk?: { state_key: string; content: { membership?: string } }[];
-      };
-      const userIds = (chunk ?? []).filter((m) => m.content.membership === "join" || m.content.membership === "invite").map((m) => m.state_key);
+      const userIds = await this.deps.transport.roomRecipients(roomId);
       const users = () => userIds.map((id) => new wasm.UserId(id));
-      log.debug({ roomId, members: userIds.length }, "encrypting: members");
       await machine.updateTrackedUsers(users());
       // The members' device keys, in a pass that starts after this asked.
       await this.sendPending();
-      log.debug({ roomId }, "encrypting: keys queried");
       const claim = await machine.getMissingSessions(users());
       if (claim) await this.send(claim);
-      log.debug({ roomId, claimed: Boolean(claim) }, "encrypting: sessions");
       const settings = new wasm.EncryptionSettings();
       if (typeof encryption.rotation_period_ms === "number") settings.rotationPeriod = BigInt(encryption.rotation_period_ms) * 1000n;
       if (typeof encryption.rotation_period_msgs === "number") settings.rotationPeriodMessages = BigInt(encryption.rotation_period_msgs);
       const shares = await machine.shareRoomKey(new wasm.RoomId(roomId), users(), settings);
       await this.flushMirror();
       for (const request of shares) await this.send(request);
-      log.debug({ roomId, shares: shares.length }, "encrypting: room key shared");
       const encrypted = JSON.parse(await machine.encryptRoomEvent(new wasm.RoomId(roomId), type, JSON.stringify(content))) as Record<string, unknown>;
       // The outbound session's new message index is stored before the message can be sent.
       await this.flushMirror();
@@ -473,9 +366,7 @@ export class BotDevice implements RoomEventDecryptor {
   }
 
   async forRoom(roomId: string): Promise<RoomEventDecryptor & { close(): void }> {
-    const machine = this.machine;
-    if (!machine || this.trouble) throw new HandoverError("CONFLICT", `Encrypted messages cannot be read: ${this.trouble ?? "no encryption device"}`);
-    return roomWorkingCopy(machine, roomId);
+    return roomWorkingCopy(this.readyMachine("Encrypted messages cannot be read"), roomId);
   }
 
   /**
@@ -490,7 +381,7 @@ export class BotDevice implements RoomEventDecryptor {
     for (;;) {
       const outcome = await this.decrypt(event);
       if (outcome.ok) return { ...event, type: outcome.type, content: outcome.content };
-      if (!askedInbox && outcome.reason === "missing-key" && Date.now() - this.lastInboxAt > 1_000) {
+      if (!askedInbox && outcome.reason === "missing-key" && Date.now() - (this.inbox?.lastReadAt ?? 0) > 1_000) {
         // The key may be waiting in the inbox (Synapse left it out of a transaction).
         askedInbox = true;
         await this.catchUp().catch((error: unknown) => this.deps.logger.warn({ err: error }, "device inbox not read"));
@@ -526,18 +417,13 @@ export class BotDevice implements RoomEventDecryptor {
     this.watchdog = setInterval(() => {
       ticks++;
       if (ticks % 8 === 0 && Date.now() - this.lastCryptoAt > 15_000) void ping();
-      if (Date.now() - this.lastInboxAt >= (this.deps.inboxEveryMs ?? 30_000)) {
+      if (Date.now() - (this.inbox?.lastReadAt ?? 0) >= (this.deps.inboxEveryMs ?? 30_000)) {
         this.catchUp().catch((error: unknown) => this.deps.logger.warn({ err: error }, "device inbox not read"));
       }
       // Store changes made outside a transaction (a decryption, a reply) are mirrored too.
       if (this.mirror?.pending) this.mirror.flush().catch((error: unknown) => this.deps.logger.warn({ err: error }, "crypto store not mirrored yet"));
     }, 2_000);
     this.watchdog.unref();
-  }
-
-  /** Transactions that carried something for this device since it started (tests wait on it). */
-  get cryptoTransactions(): number {
-    return this.cryptoSeen;
   }
 
   /** For the portal's overview. */
@@ -547,19 +433,14 @@ export class BotDevice implements RoomEventDecryptor {
       problem: this.trouble,
       deviceId: this.deviceId,
       reopened: this.reused,
-      roomKeys: this.stored.size,
-      inboxModule: this.inboxMissingAt > 0 ? false : this.inboxAnswered ? true : null,
+      roomKeys: this.roomKeys.size,
+      inboxModule: this.inbox?.module ?? null,
     };
-  }
-
-  /** Room keys the device holds (restored and received). */
-  roomKeyCount(): number {
-    return this.stored.size;
   }
 
   async stop(): Promise<void> {
     if (this.watchdog) clearInterval(this.watchdog);
-    await this.inboxRead?.catch(() => undefined);
+    await this.inbox?.idle();
     await this.chain.catch(() => undefined);
     await this.sending.catch(() => undefined);
     await this.outgoingPass.catch(() => undefined);

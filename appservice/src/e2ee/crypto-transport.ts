@@ -20,23 +20,43 @@ export class CryptoTransport {
     private readonly timeoutMs = 30_000,
   ) {}
 
-  async call(method: string, path: string, body: unknown, deviceId: string | null): Promise<string> {
-    const url = new URL(`${this.homeserverUrl.replace(/\/$/, "")}/_matrix/client/v3${path}`);
-    url.searchParams.set("user_id", this.userId);
-    if (deviceId) url.searchParams.set("device_id", deviceId);
-    let response: Response;
+  /** One request with the appservice token; a network failure is HOMESERVER_UNAVAILABLE. */
+  private async request(method: string, url: URL, body: unknown, what: string): Promise<{ status: number; text: string }> {
     try {
-      response = await fetch(url, {
+      const response = await fetch(url, {
         method,
         headers: { authorization: `Bearer ${this.asToken}`, "content-type": "application/json" },
         ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
         signal: AbortSignal.timeout(this.timeoutMs),
       });
+      return { status: response.status, text: await response.text() };
     } catch (error) {
-      throw new HandoverError("HOMESERVER_UNAVAILABLE", `homeserver unreachable (${method} ${path}): ${(error as Error).message}`);
+      throw new HandoverError("HOMESERVER_UNAVAILABLE", `homeserver unreachable (${what}): ${(error as Error).message}`);
     }
-    const text = await response.text();
-    if (!response.ok) throw new HandoverError("HOMESERVER_REFUSED", `homeserver refused ${method} ${path}: ${response.status} ${text.slice(0, 300)}`);
+  }
+
+  private url(path: string): URL {
+    return new URL(`${this.homeserverUrl.replace(/\/$/, "")}${path}`);
+  }
+
+  private static refused(what: string, { status, text }: { status: number; text: string }): HandoverError {
+    return new HandoverError("HOMESERVER_REFUSED", `homeserver refused ${what}: ${status} ${text.slice(0, 300)}`);
+  }
+
+  /** A client-server API call as the bot (and its device, once it exists); answers 404 as null. */
+  private async clientApi(method: string, path: string, body: unknown, deviceId: string | null): Promise<string | null> {
+    const url = this.url(`/_matrix/client/v3${path}`);
+    url.searchParams.set("user_id", this.userId);
+    if (deviceId) url.searchParams.set("device_id", deviceId);
+    const answer = await this.request(method, url, body, `${method} ${path}`);
+    if (answer.status === 404) return null;
+    if (answer.status >= 300) throw CryptoTransport.refused(`${method} ${path}`, answer);
+    return answer.text;
+  }
+
+  async call(method: string, path: string, body: unknown, deviceId: string | null): Promise<string> {
+    const text = await this.clientApi(method, path, body, deviceId);
+    if (text === null) throw CryptoTransport.refused(`${method} ${path}`, { status: 404, text: "" });
     return text;
   }
 
@@ -46,14 +66,8 @@ export class CryptoTransport {
    * to-device messages (room keys) that come without room events, so the sooner the better.
    */
   async ping(appserviceId: string): Promise<void> {
-    const url = `${this.homeserverUrl.replace(/\/$/, "")}/_matrix/client/v1/appservice/${encodeURIComponent(appserviceId)}/ping`;
-    const response = await fetch(url, {
-      method: "POST",
-      headers: { authorization: `Bearer ${this.asToken}`, "content-type": "application/json" },
-      body: "{}",
-      signal: AbortSignal.timeout(this.timeoutMs),
-    });
-    if (!response.ok) throw new HandoverError("HOMESERVER_REFUSED", `appservice ping refused: ${response.status} ${(await response.text()).slice(0, 200)}`);
+    const answer = await this.request("POST", this.url(`/_matrix/client/v1/appservice/${encodeURIComponent(appserviceId)}/ping`), {}, "appservice ping");
+    if (answer.status >= 300) throw CryptoTransport.refused("the appservice ping", answer);
   }
 
   /**
@@ -62,22 +76,10 @@ export class CryptoTransport {
    * to it). Null when the homeserver does not have the module.
    */
   async deviceInbox(deviceId: string, since: number, limit: number): Promise<DeviceInboxPage | null> {
-    const url = `${this.homeserverUrl.replace(/\/$/, "")}/_synapse/client/handover/v1/device_inbox`;
-    let response: Response;
-    try {
-      response = await fetch(url, {
-        method: "POST",
-        headers: { authorization: `Bearer ${this.asToken}`, "content-type": "application/json" },
-        body: JSON.stringify({ device_id: deviceId, since, limit }),
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-    } catch (error) {
-      throw new HandoverError("HOMESERVER_UNAVAILABLE", `homeserver unreachable (device inbox): ${(error as Error).message}`);
-    }
-    if (response.status === 404) return null;
-    const text = await response.text();
-    if (!response.ok) throw new HandoverError("HOMESERVER_REFUSED", `device inbox refused: ${response.status} ${text.slice(0, 200)}`);
-    const page = JSON.parse(text) as { events?: unknown; next?: unknown };
+    const answer = await this.request("POST", this.url("/_synapse/client/handover/v1/device_inbox"), { device_id: deviceId, since, limit }, "device inbox");
+    if (answer.status === 404) return null;
+    if (answer.status >= 300) throw CryptoTransport.refused("the device inbox", answer);
+    const page = JSON.parse(answer.text) as { events?: unknown; next?: unknown };
     if (!Array.isArray(page.events) || typeof page.next !== "number")
       throw new HandoverError("HOMESERVER_REFUSED", "device inbox answered without events/next");
     return { events: page.events as Record<string, unknown>[], next: page.next };
@@ -85,12 +87,16 @@ export class CryptoTransport {
 
   /** The room's `m.room.encryption` content, or null when the room is not encrypted. */
   async roomEncryption(roomId: string): Promise<Record<string, unknown> | null> {
-    try {
-      return JSON.parse(await this.call("GET", `/rooms/${encodeURIComponent(roomId)}/state/m.room.encryption/`, undefined, null)) as Record<string, unknown>;
-    } catch (error) {
-      if (error instanceof HandoverError && /: 404 /.test(error.message)) return null;
-      throw error;
-    }
+    const text = await this.clientApi("GET", `/rooms/${encodeURIComponent(roomId)}/state/m.room.encryption/`, undefined, null);
+    return text === null ? null : (JSON.parse(text) as Record<string, unknown>);
+  }
+
+  /** Who a message in the room must be encrypted for: its joined and invited members. */
+  async roomRecipients(roomId: string): Promise<string[]> {
+    const { chunk } = JSON.parse(await this.call("GET", `/rooms/${encodeURIComponent(roomId)}/members?not_membership=leave`, undefined, null)) as {
+      chunk?: { state_key: string; content: { membership?: string } }[];
+    };
+    return (chunk ?? []).filter((m) => m.content.membership === "join" || m.content.membership === "invite").map((m) => m.state_key);
   }
 
   /** MSC4190: creates (or keeps) the device. */

@@ -2,12 +2,12 @@ import * as wasm from "@matrix-org/matrix-sdk-crypto-wasm";
 import type { DecryptOutcome, RoomEventDecryptor } from "../domain/e2ee/crypto-state.js";
 
 /** The bot does not insist on verified senders: a clinician's unverified device still speaks for the record. */
-const settings = () => new wasm.DecryptionSettings(wasm.TrustRequirement.Untrusted);
+export const untrusted = () => new wasm.DecryptionSettings(wasm.TrustRequirement.Untrusted);
 
 /** Decrypts one `m.room.encrypted` event with the machine's megolm sessions. */
 export async function decryptRoomEvent(machine: wasm.OlmMachine, event: Parameters<RoomEventDecryptor["decrypt"]>[0]): Promise<DecryptOutcome> {
   try {
-    const decrypted = await machine.decryptRoomEvent(JSON.stringify(event), new wasm.RoomId(event.room_id), settings());
+    const decrypted = await machine.decryptRoomEvent(JSON.stringify(event), new wasm.RoomId(event.room_id), untrusted());
     const clear = JSON.parse(decrypted.event) as { type?: unknown; content?: unknown };
     const content = typeof clear.content === "object" && clear.content !== null ? { ...(clear.content as Record<string, unknown>) } : {};
     // m.relates_to travels unencrypted (so servers can aggregate); put it back as clients do.

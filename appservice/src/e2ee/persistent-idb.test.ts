@@ -1,35 +1,8 @@
 import { IDBKeyRange } from "fake-indexeddb";
 import { describe, expect, it } from "vitest";
-import type { DatabaseSchema, DeviceStoreBackend, DeviceStoreChanges, SealedEntry } from "../domain/e2ee/device-store.js";
+import { MemoryDeviceStore } from "../testing/memory-device-store.js";
 import { decodeKey, encodeKey, PersistentIndexedDb } from "./persistent-idb.js";
 import { StateCipher } from "./state-cipher.js";
-
-class MemoryBackend implements DeviceStoreBackend {
-  schemas = new Map<string, DatabaseSchema>();
-  entries = new Map<string, SealedEntry>();
-  failNext = false;
-  async load() {
-    return { schemas: [...this.schemas.values()], entries: [...this.entries.values()] };
-  }
-  async apply(_owner: string, changes: DeviceStoreChanges) {
-    if (this.failNext) {
-      this.failNext = false;
-      throw new Error("database down");
-    }
-    const id = (e: { db: string; store: string; key: string }) => `${e.db}|${e.store}|${e.key}`;
-    for (const schema of changes.schemas) this.schemas.set(schema.name, schema);
-    for (const replaced of changes.replaced) {
-      for (const [key, entry] of this.entries) if (entry.db === replaced.db && entry.store === replaced.store) this.entries.delete(key);
-      for (const entry of replaced.entries) this.entries.set(id(entry), entry);
-    }
-    for (const entry of changes.upserts) this.entries.set(id(entry), entry);
-    for (const gone of changes.deletes) this.entries.delete(id(gone));
-  }
-  async clear(_owner: string, keepPrefix: string) {
-    for (const name of this.schemas.keys()) if (!name.startsWith(keepPrefix)) this.schemas.delete(name);
-    for (const [key, entry] of this.entries) if (!entry.db.startsWith(keepPrefix)) this.entries.delete(key);
-  }
-}
 
 // biome-ignore lint/suspicious/noExplicitAny: IndexedDB is untyped here (no DOM lib in the appservice's types)
 type Any = any;
@@ -73,7 +46,7 @@ describe("PersistentIndexedDb", () => {
   });
 
   it("mirrors puts, cursor updates and deletes, range deletes, clears and schema changes, sealed, and restores them", async () => {
-    const backend = new MemoryBackend();
+    const backend = new MemoryDeviceStore();
     const cipher = new StateCipher("unit-test-state-key-0123456789-0123456789");
     const mirror = new PersistentIndexedDb("@bot:x", "dev1", backend, cipher);
     await mirror.reset();

@@ -88,14 +88,6 @@ export class EncryptionDevice implements RoomEventDecryptor {
     await this.device?.listening();
   }
 
-  get cryptoTransactions(): number {
-    return this.device?.cryptoTransactions ?? 0;
-  }
-
-  roomKeyCount(): number {
-    return this.device?.roomKeyCount() ?? 0;
-  }
-
   async stop(): Promise<void> {
     await this.device?.stop();
   }

@@ -53,25 +53,28 @@ export class PostgresCryptoStateStore implements CryptoStateStore {
   }
 
   async addRoomKeys(userId: string, keys: SealedRoomKey[]): Promise<number> {
-    let added = 0;
-    for (const key of keys) {
-      const result = (await this.db.query(
-        `INSERT INTO e2ee_room_keys (user_id, room_id, session_id, sender_key, sealed) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT DO NOTHING RETURNING session_id`,
-        [userId, key.roomId, key.sessionId, key.senderKey, key.sealed],
-      )) as unknown[];
-      added += result.length;
-    }
-    return added;
+    return this.db.transaction(async (manager) => {
+      let added = 0;
+      for (const key of keys) {
+        const result = (await manager.query(
+          `INSERT INTO e2ee_room_keys (user_id, room_id, session_id, sender_key, sealed) VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT DO NOTHING RETURNING session_id`,
+          [userId, key.roomId, key.sessionId, key.senderKey, key.sealed],
+        )) as unknown[];
+        added += result.length;
+      }
+      if (added > 0) {
+        await manager.query(
+          "UPDATE e2ee_devices SET room_key_count = (SELECT count(*) FROM e2ee_room_keys WHERE user_id = $1), updated_at = now() WHERE user_id = $1",
+          [userId],
+        );
+      }
+      return added;
+    });
   }
 
   async roomKeys(userId: string): Promise<SealedRoomKey[]> {
     const rows = (await this.db.query("SELECT room_id, session_id, sender_key, sealed FROM e2ee_room_keys WHERE user_id = $1", [userId])) as KeyRow[];
     return rows.map((row) => ({ roomId: row.room_id, sessionId: row.session_id, senderKey: row.sender_key, sealed: row.sealed }));
-  }
-
-  async countRoomKeys(userId: string): Promise<number> {
-    const rows = (await this.db.query("SELECT count(*)::int AS n FROM e2ee_room_keys WHERE user_id = $1", [userId])) as { n: number }[];
-    return rows[0]?.n ?? 0;
   }
 }

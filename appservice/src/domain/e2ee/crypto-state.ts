@@ -30,10 +30,12 @@ export interface CryptoStateStore {
   /** Saves the record; the inbox position is kept while the device stays the same, else reset. */
   saveDevice(record: Omit<SealedDeviceRecord, "inboxPosition">): Promise<void>;
   saveInboxPosition(userId: string, deviceId: string, position: number): Promise<void>;
-  /** Stores room keys; a key already stored (same room, session, sender key) is kept as it was. */
+  /**
+   * Stores room keys and updates the device record's count of them; a key already stored (same
+   * room, session, sender key) is kept as it was. Returns how many were new.
+   */
   addRoomKeys(userId: string, keys: SealedRoomKey[]): Promise<number>;
   roomKeys(userId: string): Promise<SealedRoomKey[]>;
-  countRoomKeys(userId: string): Promise<number>;
 }
 
 /** What decrypting one `m.room.encrypted` event gave. */
