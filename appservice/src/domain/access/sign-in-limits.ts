@@ -1,0 +1,113 @@
+import type { Clock } from "../clock.js";
+import { HandoverError } from "../errors.js";
+
+export interface SignInLimitSettings {
+  /** Failed sign-ins one account name may have within the window. */
+  perAccount: number;
+  /** Failed sign-ins one client address may have within the window. */
+  perAddress: number;
+  windowMs: number;
+}
+
+/** Over a sign-in limit: answered 429 with Retry-After. */
+export class SignInLimited extends HandoverError {
+  constructor(readonly retryAfterSeconds: number) {
+    super("RATE_LIMITED", `Too many failed sign-ins. Try again in ${retryAfterSeconds} seconds.`);
+  }
+}
+
+/** An attempt let through; it counts as a failure unless released. */
+export interface SignInAttempt {
+  /** The attempt did not fail (signed in, or the homeserver could not be asked): it no longer counts. */
+  release(): void;
+}
+
+/** Keys a sign-in attempt counts against: the account name as the homeserver would resolve it, and the client. */
+export function accountKey(username: string, serverName: string): string {
+  const name = username.trim().toLowerCase().replace(/^@/, "");
+  const suffix = `:${serverName.toLowerCase()}`;
+  return name.endsWith(suffix) ? name.slice(0, -suffix.length) : name;
+}
+
+/** IPv4 clients on a dual-stack socket appear as ::ffff:a.b.c.d; one client, one key. */
+export function addressKey(address: string): string {
+  return address.toLowerCase().replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, "$1");
+}
+
+/**
+ * Failed sign-ins per account and per client address over a sliding window, held in memory.
+ * Each attempt counts as a failure from the moment it is let through (so a burst of parallel
+ * guesses cannot all pass the check before the first one fails) until it is released.
+ * Refused attempts are not counted, so Retry-After is the truth: the moment the oldest
+ * counted failure leaves the window.
+ */
+export class SignInLimiter {
+  private readonly failures = new Map<string, number[]>();
+
+  constructor(
+    private readonly settings: SignInLimitSettings,
+    private readonly clock: Clock,
+    /** Keys kept at most: a flood of made-up names cannot grow memory without bound. */
+    private readonly maxKeys = 100_000,
+  ) {}
+
+  begin(account: string, address: string): SignInAttempt {
+    const now = this.clock.now().getTime();
+    const keys: [string, number][] = [
+      [`account:${account}`, this.settings.perAccount],
+      [`address:${addressKey(address)}`, this.settings.perAddress],
+    ];
+    let retryAt = 0;
+    for (const [key, limit] of keys) {
+      const recent = this.recent(key, now);
+      const oldest = recent[recent.length - limit];
+      if (recent.length >= limit && oldest !== undefined) retryAt = Math.max(retryAt, oldest + this.settings.windowMs);
+    }
+    if (retryAt > 0) throw new SignInLimited(Math.max(1, Math.ceil((retryAt - now) / 1000)));
+    for (const [key] of keys) this.count(key, now);
+    let released = false;
+    return {
+      release: () => {
+        if (released) return;
+        released = true;
+        for (const [key] of keys) this.uncount(key, now);
+      },
+    };
+  }
+
+  private recent(key: string, now: number): number[] {
+    const times = this.failures.get(key);
+    if (times === undefined) return [];
+    const cutoff = now - this.settings.windowMs;
+    while (times.length > 0 && (times[0] ?? 0) <= cutoff) times.shift();
+    if (times.length === 0) this.failures.delete(key);
+    return times;
+  }
+
+  private count(key: string, now: number): void {
+    const times = this.failures.get(key);
+    if (times) {
+      times.push(now);
+      return;
+    }
+    if (this.failures.size >= this.maxKeys) this.forgetOldest(now);
+    this.failures.set(key, [now]);
+  }
+
+  private uncount(key: string, at: number): void {
+    const times = this.failures.get(key);
+    const index = times?.lastIndexOf(at) ?? -1;
+    if (times === undefined || index < 0) return;
+    times.splice(index, 1);
+    if (times.length === 0) this.failures.delete(key);
+  }
+
+  /** Expired keys go first; if all are current, the longest-held ones (Map keeps insertion order). */
+  private forgetOldest(now: number): void {
+    for (const key of [...this.failures.keys()]) this.recent(key, now);
+    for (const key of this.failures.keys()) {
+      if (this.failures.size < this.maxKeys) break;
+      this.failures.delete(key);
+    }
+  }
+}
