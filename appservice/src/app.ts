@@ -135,12 +135,17 @@ export class Handover {
         this.logger.warn({ eventId: event.event_id, roomId: event.room_id, type: event.type, err: error, gaveUp }, "event handling failed");
       },
     });
-    const intake = new TransactionIntake(this.inbox, this.pump, {
-      quarantined: (txnId, reason) => {
-        this.metrics.events.inc({ outcome: "quarantined" });
-        this.logger.warn({ txnId, reason }, "malformed event set aside");
+    const intake = new TransactionIntake(
+      this.inbox,
+      this.pump,
+      {
+        quarantined: (txnId, reason) => {
+          this.metrics.events.inc({ outcome: "quarantined" });
+          this.logger.warn({ txnId, reason }, "event set aside in quarantine");
+        },
       },
-    }, config.appservice.maxEventBytes);
+      config.appservice.maxEventBytes,
+    );
     this.endpoint = new TransactionEndpoint({
       hsToken: tokens.hsToken,
       maxBodyBytes: config.appservice.maxBodyBytes,
@@ -154,7 +159,11 @@ export class Handover {
       routes: this.capabilities.flatMap((capability) => (capability.homeserverRoutes ? [capability.homeserverRoutes] : [])),
     });
     const signIn = new PortalSignIn({
-      authenticator: new PasswordAuthenticator(config.homeserver.url, config.homeserver.serverName, config.web.publicUrl.startsWith("https:") ? "https" : "http"),
+      authenticator: new PasswordAuthenticator(
+        config.homeserver.url,
+        config.homeserver.serverName,
+        config.web.publicUrl.startsWith("https:") ? "https" : "http",
+      ),
       sessions: this.sessions,
       audit: this.audit,
       clock: this.clock,

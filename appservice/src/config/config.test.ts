@@ -103,7 +103,12 @@ describe("config", () => {
     expect(problemsOf(minimal(), { HANDOVER__HOMESERVER__ADMIN_ACCESS_TOKEN: "syt_..." })).toEqual([
       "homeserver.adminAccessToken: is a placeholder from the sample; generate a secret (e.g. `openssl rand -hex 32`)",
     ]);
-    const config = parseConfig({ ...document, web: { publicUrl: "https://handover.trust.example", metricsToken: strong }, federation: { ...document.federation, keyEncryptionSecret: strong }, e2ee: { stateKey: strong } });
+    const config = parseConfig({
+      ...document,
+      web: { publicUrl: "https://handover.trust.example", metricsToken: strong },
+      federation: { ...document.federation, keyEncryptionSecret: strong },
+      e2ee: { stateKey: strong },
+    });
     expect(config.web.metricsToken).toBe(strong);
   });
 });

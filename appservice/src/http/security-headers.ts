@@ -12,7 +12,8 @@ export const CONTENT_SECURITY_POLICY = [
   "script-src 'self'",
   "style-src 'self'",
   "img-src 'self' data:",
-  "font-src 'self'",
+  // nhsuk-frontend's stylesheet loads the NHS font (Frutiger) from assets.nhs.uk.
+  "font-src 'self' https://assets.nhs.uk",
   "connect-src 'self'",
   "object-src 'none'",
   "base-uri 'none'",

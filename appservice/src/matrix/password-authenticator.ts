@@ -47,7 +47,12 @@ export class PasswordAuthenticator implements HomeserverAuthenticator {
     const { user_id: userId, access_token: token } = (await response.json()) as { user_id: string; access_token: string };
     await fetch(new URL("/_matrix/client/v3/logout", this.baseUrl), {
       method: "POST",
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json", "x-forwarded-for": clientAddress, "x-forwarded-proto": this.clientProtocol },
+      headers: {
+        authorization: `Bearer ${token}`,
+        "content-type": "application/json",
+        "x-forwarded-for": clientAddress,
+        "x-forwarded-proto": this.clientProtocol,
+      },
       body: "{}",
       signal: AbortSignal.timeout(15_000),
     }).catch(() => undefined);

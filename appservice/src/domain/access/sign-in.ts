@@ -3,7 +3,7 @@ import type { Role, Session } from "../../http/contract.js";
 import type { AuditRecorder } from "../audit/audit-trail.js";
 import type { Clock } from "../clock.js";
 import { HandoverError } from "../errors.js";
-import { accountKey, type SignInLimiter, SignInLimited } from "./sign-in-limits.js";
+import { accountKey, SignInLimited, type SignInLimiter } from "./sign-in-limits.js";
 
 /** Proves a person's identity with the trust's homeserver: their own Matrix account. */
 export interface HomeserverAuthenticator {

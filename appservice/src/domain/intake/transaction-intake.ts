@@ -44,7 +44,8 @@ export class TransactionIntake {
     const quarantined: Quarantined[] = [];
     for (const raw of rawEvents) {
       const bytes = Buffer.byteLength(JSON.stringify(raw) ?? "", "utf8");
-      const checked = bytes > this.maxEventBytes ? `event is ${bytes} bytes, over the limit of ${this.maxEventBytes} (appservice.maxEventBytes)` : checkEvent(raw);
+      const checked =
+        bytes > this.maxEventBytes ? `event is ${bytes} bytes, over the limit of ${this.maxEventBytes} (appservice.maxEventBytes)` : checkEvent(raw);
       if (typeof checked === "string") {
         quarantined.push({ reason: checked, event: raw });
         this.observer.quarantined(txnId, checked);
