@@ -9,6 +9,13 @@ export interface SignInLimitSettings {
   windowMs: number;
 }
 
+/**
+ * An account's limit does not hold back the person from an address they signed in from
+ * successfully this long ago or less: otherwise anyone who knows an admin's user ID (everyone
+ * in their rooms does) could keep that admin out by guessing at it.
+ */
+export const PROVEN_ADDRESS_MS = 30 * 24 * 3_600_000;
+
 /** Over a sign-in limit: answered 429 with Retry-After. */
 export class SignInLimited extends HandoverError {
   constructor(readonly retryAfterSeconds: number) {
@@ -18,8 +25,10 @@ export class SignInLimited extends HandoverError {
 
 /** An attempt let through; it counts as a failure unless released. */
 export interface SignInAttempt {
-  /** The attempt did not fail (signed in, or the homeserver could not be asked): it no longer counts. */
+  /** The homeserver could not be asked: the attempt no longer counts. */
   release(): void;
+  /** Signed in: the attempt no longer counts, and this address is proven for this account. */
+  succeeded(): void;
 }
 
 /** Keys a sign-in attempt counts against: the account name as the homeserver would resolve it, and the client. */
@@ -43,6 +52,8 @@ export function addressKey(address: string): string {
  */
 export class SignInLimiter {
   private readonly failures = new Map<string, number[]>();
+  /** "account\naddress" -> when that account last signed in from that address. */
+  private readonly proven = new Map<string, number>();
 
   constructor(
     private readonly settings: SignInLimitSettings,
@@ -53,10 +64,11 @@ export class SignInLimiter {
 
   begin(account: string, address: string): SignInAttempt {
     const now = this.clock.now().getTime();
-    const keys: [string, number][] = [
-      [`account:${account}`, this.settings.perAccount],
-      [`address:${addressKey(address)}`, this.settings.perAddress],
-    ];
+    const client = addressKey(address);
+    const pair = `${account}\n${client}`;
+    const keys: [string, number][] = [[`address:${client}`, this.settings.perAddress]];
+    const provenAt = this.proven.get(pair);
+    if (provenAt === undefined || now - provenAt > PROVEN_ADDRESS_MS) keys.push([`account:${account}`, this.settings.perAccount]);
     let retryAt = 0;
     for (const [key, limit] of keys) {
       const recent = this.recent(key, now);
@@ -64,13 +76,22 @@ export class SignInLimiter {
       if (recent.length >= limit && oldest !== undefined) retryAt = Math.max(retryAt, oldest + this.settings.windowMs);
     }
     if (retryAt > 0) throw new SignInLimited(Math.max(1, Math.ceil((retryAt - now) / 1000)));
-    for (const [key] of keys) this.count(key, now);
+    // Counted against the account even from a proven address: guesses still use up its allowance.
+    const counted = [`address:${client}`, `account:${account}`];
+    for (const key of counted) this.count(key, now);
     let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      for (const key of counted) this.uncount(key, now);
+    };
     return {
-      release: () => {
-        if (released) return;
-        released = true;
-        for (const [key] of keys) this.uncount(key, now);
+      release,
+      succeeded: () => {
+        release();
+        this.proven.delete(pair);
+        if (this.proven.size >= this.maxKeys) this.proven.delete(this.proven.keys().next().value ?? "");
+        this.proven.set(pair, now);
       },
     };
   }

@@ -105,6 +105,15 @@ describe("portal sign-in", () => {
     await expect(signIn.signIn("made-up", "wrong", CLIENT)).rejects.toMatchObject({ code: "SIGN_IN_FAILED" });
   });
 
+  it("someone guessing at an admin's name does not keep the admin out from where they signed in before", async () => {
+    const { signIn, clock } = setup({ "@alice:trust-a.test": "admin" });
+    await signIn.signIn("alice", "right", CLIENT);
+    clock.advance(3_600_000);
+    for (let i = 0; i < 5; i++) await expect(signIn.signIn("alice", "guess", `203.0.113.${i}`)).rejects.toMatchObject({ code: "SIGN_IN_FAILED" });
+    await expect(signIn.signIn("alice", "right", "203.0.113.99")).rejects.toMatchObject({ code: "RATE_LIMITED" });
+    await expect(signIn.signIn("alice", "right", CLIENT)).resolves.toMatchObject({ session: { role: "admin" } });
+  });
+
   it("limits one client address across account names, and counts parallel guesses before any of them fails", async () => {
     const { signIn, asked } = setup({ "@alice:trust-a.test": "admin" });
     const results = await Promise.allSettled(Array.from({ length: 15 }, (_, i) => signIn.signIn(`name${i}`, "wrong", `::ffff:${CLIENT}`)));

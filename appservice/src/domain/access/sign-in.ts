@@ -80,7 +80,7 @@ export class PortalSignIn {
       await this.deps.audit.record({ actor: "anonymous", action: "session.sign_in_failed", ...this.failedTarget(account, clientAddress) });
       throw new HandoverError("SIGN_IN_FAILED", "The homeserver did not accept that user ID and password.");
     }
-    attempt.release();
+    attempt.succeeded();
     const role = this.deps.roleOf(userId);
     if (role === undefined) {
       await this.deps.audit.record({ actor: userId, action: "session.refused", target: userId, details: { reason: "no role" } });
