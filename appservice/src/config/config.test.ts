@@ -84,6 +84,12 @@ describe("config", () => {
     ]);
   });
 
+  it("will not take a transaction body limit below what Synapse can send", () => {
+    const document = { ...minimal(), appservice: { ...minimal().appservice, maxBodyBytes: 5_000_000 } };
+    expect(problemsOf(document)).toEqual(["appservice.maxBodyBytes: Too small: expected number to be >=16777216"]);
+    expect(parseConfig(minimal()).appservice).toMatchObject({ maxBodyBytes: 32 * 1024 * 1024, maxEventBytes: 256 * 1024 });
+  });
+
   it("`config check` refuses the sample's placeholder secrets and secrets shorter than 32 bytes, naming the key", () => {
     const strong = randomBytes(32).toString("hex");
     const document = {

@@ -12,6 +12,10 @@ describe("security headers", () => {
     expect(directives["script-src"]).toBe("script-src 'self'");
     expect(directives["frame-ancestors"]).toBe("frame-ancestors 'none'");
     expect(CONTENT_SECURITY_POLICY).not.toMatch(/unsafe-(inline|eval)/);
-    expect(securityHeaders("https://handover.trust.example")).toMatchObject({ "x-content-type-options": "nosniff", "referrer-policy": "no-referrer" });
+    expect(securityHeaders("https://handover.trust.example")).toMatchObject({
+      "x-content-type-options": "nosniff",
+      "referrer-policy": "no-referrer",
+      "x-frame-options": "DENY",
+    });
   });
 });
