@@ -19,7 +19,8 @@ export const PROVEN_ADDRESS_MS = 30 * 24 * 3_600_000;
 /** Over a sign-in limit: answered 429 with Retry-After. */
 export class SignInLimited extends HandoverError {
   constructor(readonly retryAfterSeconds: number) {
-    super("RATE_LIMITED", `Too many failed sign-ins. Try again in ${retryAfterSeconds} seconds.`);
+    const wait = retryAfterSeconds >= 120 ? `${Math.ceil(retryAfterSeconds / 60)} minutes` : `${retryAfterSeconds} seconds`;
+    super("RATE_LIMITED", `Too many failed sign-ins. Try again in ${wait}.`);
   }
 }
 
