@@ -105,7 +105,7 @@ const webSchema = z
       .describe(
         "Reverse proxies whose X-Forwarded-For is believed: addresses, CIDR ranges, or loopback / linklocal / uniquelocal. A request from anywhere else counts as coming from its own address, so a client cannot choose the address sign-in limits count against.",
       )
-      .meta({ examples: [["loopback", "172.16.0.0/12"]] }),
+      .meta({ examples: [["loopback", "10.20.0.5"]] }),
     metricsToken: generatedSecret()
       .optional()
       .describe("When set, /metrics answers only requests with `Authorization: Bearer <metricsToken>`. Env: HANDOVER__WEB__METRICS_TOKEN."),

@@ -124,11 +124,15 @@ export class SignInLimiter {
     if (times.length === 0) this.failures.delete(key);
   }
 
-  /** Expired keys go first; if all are current, the longest-held ones (Map keeps insertion order). */
+  /**
+   * Expired keys go first; if that frees too little, the longest-held tenth (Map keeps insertion
+   * order), so a flood of new keys costs one sweep per tenth rather than one per key.
+   */
   private forgetOldest(now: number): void {
     for (const key of [...this.failures.keys()]) this.recent(key, now);
+    const target = Math.floor(this.maxKeys * 0.9);
     for (const key of this.failures.keys()) {
-      if (this.failures.size < this.maxKeys) break;
+      if (this.failures.size <= target) break;
       this.failures.delete(key);
     }
   }
