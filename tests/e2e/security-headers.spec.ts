@@ -6,7 +6,20 @@ const all = e2eInfo();
 const info = { ...all.trusts.a, password: all.password };
 
 /** Every page of the portal a signed-in admin can open; each must work under the Content-Security-Policy. */
-const PAGES = ["/", "/rooms", `/rooms/${encodeURIComponent(info.roomId)}`, "/audit", "/records", "/directory", "/retention", "/federation"];
+const PAGES = [
+  "/",
+  "/rooms",
+  `/rooms/${encodeURIComponent(info.roomId)}`,
+  "/audit",
+  "/records",
+  "/directory",
+  "/directory/rules/new",
+  "/retention",
+  "/retention/policies/new",
+  "/retention/deletions",
+  "/federation",
+  "/federation/propose",
+];
 
 /** Collects what Chromium reports as blocked by the policy: the page's own events and the console's lines. */
 async function watchPolicyViolations(page: Page): Promise<() => Promise<string[]>> {
