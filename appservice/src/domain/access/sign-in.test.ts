@@ -112,6 +112,10 @@ describe("portal sign-in", () => {
     for (let i = 0; i < 5; i++) await expect(signIn.signIn("alice", "guess", `203.0.113.${i}`)).rejects.toMatchObject({ code: "SIGN_IN_FAILED" });
     await expect(signIn.signIn("alice", "right", "203.0.113.99")).rejects.toMatchObject({ code: "RATE_LIMITED" });
     await expect(signIn.signIn("alice", "right", CLIENT)).resolves.toMatchObject({ session: { role: "admin" } });
+    // An address proven more than 30 days ago is held back like any other.
+    clock.advance(31 * 24 * 3_600_000);
+    for (let i = 0; i < 5; i++) await expect(signIn.signIn("alice", "guess", `203.0.113.${i}`)).rejects.toMatchObject({ code: "SIGN_IN_FAILED" });
+    await expect(signIn.signIn("alice", "right", CLIENT)).rejects.toMatchObject({ code: "RATE_LIMITED" });
   });
 
   it("limits one client address across account names, and counts parallel guesses before any of them fails", async () => {
