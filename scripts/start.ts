@@ -4,6 +4,7 @@
  * it starts stops on Ctrl-C. Nothing is kept between runs.
  */
 import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { resolve } from "node:path";
 import type { Handover } from "../appservice/src/app.js";
 import { CLASSIFICATION_EVENT_TYPE } from "../appservice/src/domain/rooms/room.js";
@@ -13,8 +14,10 @@ import { startHandover } from "../tests/support/handover-instance.js";
 import { eventually, TestUser } from "../tests/support/matrix-user.js";
 
 const PASSWORD = "handover-demo";
+/** Secrets as `handover config check` wants them (32+ random bytes); nothing outlives the run. */
+const secret = () => randomBytes(32).toString("hex");
 /** Bearer token the demo's SCIM endpoint accepts (trust A), as Entra ID provisioning would send. */
-const DEMO_SCIM_TOKEN = "handover-demo-scim-token-0123456789abcdef";
+const DEMO_SCIM_TOKEN = secret();
 const PORTS = {
   a: { federation: 8481, client: 8471, appservice: 9001, web: 8091 },
   b: { federation: 8482, client: 8472, appservice: 9002, web: 8092 },
@@ -83,11 +86,11 @@ async function main(): Promise<void> {
         logLevel: "info",
         retention: {},
         // The bot's own encryption device, so encrypted rooms can be filed (docs/e2ee.md).
-        e2ee: { stateKey: `demo-state-key-for-trust-${key}-0123456789abcdef` },
+        e2ee: { stateKey: secret() },
         records: { destination: "fhir", fhir: { baseUrl: fhir.baseUrl } },
         federation: {
           organisation: { name: `Demo Trust ${letter} NHS Foundation Trust`, odsCode: `R${letter}${letter}`, contact: `federation@trust-${key}.test` },
-          keyEncryptionSecret: `demo-secret-for-trust-${key}-signing-key`,
+          keyEncryptionSecret: secret(),
           peers: { [stack.trusts[peer].serverName]: `http://127.0.0.1:${PORTS[peer].web}` },
           allowInsecurePeers: true,
         },

@@ -5,6 +5,7 @@ import type { Capability, Platform } from "./capability.js";
 import { parseDuration } from "./config/duration.js";
 import type { HandoverConfig } from "./config/schema.js";
 import { PortalSignIn } from "./domain/access/sign-in.js";
+import { SignInLimiter } from "./domain/access/sign-in-limits.js";
 import { AuditTrail } from "./domain/audit/audit-trail.js";
 import { type Clock, systemClock } from "./domain/clock.js";
 import { BotCommands } from "./domain/commands/bot-commands.js";
@@ -134,12 +135,17 @@ export class Handover {
         this.logger.warn({ eventId: event.event_id, roomId: event.room_id, type: event.type, err: error, gaveUp }, "event handling failed");
       },
     });
-    const intake = new TransactionIntake(this.inbox, this.pump, {
-      quarantined: (txnId, reason) => {
-        this.metrics.events.inc({ outcome: "quarantined" });
-        this.logger.warn({ txnId, reason }, "malformed event set aside");
+    const intake = new TransactionIntake(
+      this.inbox,
+      this.pump,
+      {
+        quarantined: (txnId, reason) => {
+          this.metrics.events.inc({ outcome: "quarantined" });
+          this.logger.warn({ txnId, reason }, "event set aside in quarantine");
+        },
       },
-    });
+      config.appservice.maxEventBytes,
+    );
     this.endpoint = new TransactionEndpoint({
       hsToken: tokens.hsToken,
       maxBodyBytes: config.appservice.maxBodyBytes,
@@ -153,12 +159,18 @@ export class Handover {
       routes: this.capabilities.flatMap((capability) => (capability.homeserverRoutes ? [capability.homeserverRoutes] : [])),
     });
     const signIn = new PortalSignIn({
-      authenticator: new PasswordAuthenticator(config.homeserver.url, config.homeserver.serverName),
+      authenticator: new PasswordAuthenticator(
+        config.homeserver.url,
+        config.homeserver.serverName,
+        config.web.publicUrl.startsWith("https:") ? "https" : "http",
+      ),
       sessions: this.sessions,
       audit: this.audit,
       clock: this.clock,
       roleOf: (userId) => config.access.roles[userId],
       sessionTtlMs: parseDuration(config.access.sessionTtl) ?? 8 * HOUR_MS,
+      limiter: new SignInLimiter({ ...config.access.signInLimits, windowMs: parseDuration(config.access.signInLimits.window) ?? HOUR_MS / 4 }, this.clock),
+      serverName: config.homeserver.serverName,
     });
     this.web = new WebServer({
       handlers: Object.assign(
@@ -171,6 +183,8 @@ export class Handover {
       logger: this.logger,
       publicUrl: config.web.publicUrl,
       portalDir: config.web.portalDir,
+      trustedProxies: config.web.trustedProxies,
+      metricsToken: config.web.metricsToken,
       version: VERSION,
       routes: this.capabilities.flatMap((capability) => (capability.webRoutes ? [capability.webRoutes] : [])),
     });

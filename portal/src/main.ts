@@ -1,3 +1,4 @@
+import "./zod-without-eval";
 import "nhsuk-frontend/dist/nhsuk/nhsuk-frontend.min.css";
 import "./styles.css";
 import { createPinia } from "pinia";

@@ -34,6 +34,15 @@ export async function makeTlsCertificate(dir: string, hostname: string): Promise
   ]);
 }
 
+/** Synapse's own login limits (its defaults), for a test that needs them in force. */
+export const SYNAPSE_DEFAULT_LOGIN_LIMITS = {
+  rc_login: {
+    address: { per_second: 0.003, burst_count: 5 },
+    account: { per_second: 0.003, burst_count: 5 },
+    failed_attempts: { per_second: 0.17, burst_count: 3 },
+  },
+};
+
 /** Tests send bursts from a few users; Synapse's defaults would throttle them into flakiness. */
 const NO_RATE_LIMIT = { per_second: 10_000, burst_count: 100_000 };
 const RATE_LIMITS = {
@@ -78,6 +87,8 @@ export function homeserverConfig(o: {
   dir: string;
   registrationPath: string;
   sharedSecret: string;
+  /** Believe X-Forwarded-For on the client listener, as a homeserver behind a proxy (and Handover) does. */
+  xForwarded?: boolean;
 }): Record<string, unknown> {
   return {
     server_name: o.serverName,
@@ -89,7 +100,7 @@ export function homeserverConfig(o: {
         bind_addresses: ["127.0.0.1"],
         type: "http",
         tls: false,
-        x_forwarded: false,
+        x_forwarded: o.xForwarded ?? false,
         resources: [{ names: ["client", "openid", "media"], compress: false }],
       },
       {

@@ -31,6 +31,8 @@ export interface SynapseOptions {
   botLocalpart?: string;
   registrationId?: string;
   extraConfig?: Record<string, unknown>;
+  /** Believe X-Forwarded-For on the client listener (`x_forwarded: true`). */
+  xForwarded?: boolean;
   /** Synapse modules: each host directory is copied into the run directory (inside the chroot) and put on PYTHONPATH. */
   modules?: readonly SynapseModule[];
   /** Extra environment for the Synapse process. */
@@ -134,6 +136,7 @@ async function startOnce(opts: SynapseOptions): Promise<SynapseServer> {
       dir,
       registrationPath: `${dir}/handover-registration.yaml`,
       sharedSecret,
+      ...(opts.xForwarded ? { xForwarded: true } : {}),
     }),
     { ...(modules.length > 0 ? { modules } : {}), ...opts.extraConfig },
   );

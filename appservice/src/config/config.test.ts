@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
@@ -6,7 +7,7 @@ import { ConfigError, parseConfig } from "./load.js";
 import { sampleConfig } from "./sample.js";
 
 const minimal = () => ({
-  homeserver: { serverName: "trust-a.test", url: "http://127.0.0.1:8008", adminAccessToken: "secret" },
+  homeserver: { serverName: "trust-a.test", url: "http://127.0.0.1:8008", adminAccessToken: "syt_aGFuZG92ZXItYWRtaW4_0123456789abcdefghij_0a1b2c" },
   appservice: { url: "http://127.0.0.1:9000", registrationFile: "/tmp/reg.yaml" },
   database: { url: "postgres://localhost/handover" },
   web: { publicUrl: "http://localhost:8090" },
@@ -69,10 +70,52 @@ describe("config", () => {
     expect(problemsOf(minimal(), { HANDOVER__WEB__PROT: "1" })).toEqual(["web.prot: unknown key"]);
   });
 
-  it("ships a sample that is generated from the schema and is itself valid", () => {
+  it("ships a sample that is generated from the schema and is valid but for its placeholder secrets", () => {
     const committed = readFileSync(new URL("../../config.sample.yaml", import.meta.url), "utf8");
     expect(committed).toBe(sampleConfig());
-    expect(() => parseConfig(parse(committed))).not.toThrow();
+    expect(problemsOf(parse(committed)).map((problem) => problem.split(":")[0])).toEqual([
+      "homeserver.adminAccessToken",
+      "database.url",
+      "web.metricsToken",
+      "directory.ldap.0.bindPassword",
+      "directory.scim.bearerToken",
+      "federation.keyEncryptionSecret",
+      "e2ee.stateKey",
+    ]);
+  });
+
+  it("will not take a transaction body limit below what Synapse can send", () => {
+    const document = { ...minimal(), appservice: { ...minimal().appservice, maxBodyBytes: 5_000_000 } };
+    expect(problemsOf(document)).toEqual(["appservice.maxBodyBytes: Too small: expected number to be >=16777216"]);
+    expect(parseConfig(minimal()).appservice).toMatchObject({ maxBodyBytes: 32 * 1024 * 1024, maxEventBytes: 256 * 1024 });
+  });
+
+  it("`config check` refuses the sample's placeholder secrets and secrets shorter than 32 bytes, naming the key", () => {
+    const strong = randomBytes(32).toString("hex");
+    const document = {
+      ...minimal(),
+      web: { publicUrl: "https://handover.trust.example", metricsToken: "change-me" },
+      federation: { organisation: { name: "Trust", odsCode: "RXX", contact: "it@trust.example" }, keyEncryptionSecret: "change-me-to-a-long-random-secret" },
+      e2ee: { stateKey: "0123456789abcdef0123456789abcde" },
+    };
+    expect(problemsOf(document)).toEqual([
+      "web.metricsToken: is a placeholder from the sample; generate a secret (e.g. `openssl rand -hex 32`)",
+      "federation.keyEncryptionSecret: is a placeholder from the sample; generate a secret (e.g. `openssl rand -hex 32`)",
+      "e2ee.stateKey: expected a long random secret of at least 32 bytes (e.g. `openssl rand -hex 32`)",
+    ]);
+    expect(problemsOf({ ...minimal(), database: { url: "postgres://handover:secret@postgres:5432/handover" } })).toEqual([
+      "database.url: the password in this URL is a placeholder from the sample; generate one (e.g. `openssl rand -hex 32`)",
+    ]);
+    expect(problemsOf(minimal(), { HANDOVER__HOMESERVER__ADMIN_ACCESS_TOKEN: "syt_..." })).toEqual([
+      "homeserver.adminAccessToken: is a placeholder from the sample; generate a secret (e.g. `openssl rand -hex 32`)",
+    ]);
+    const config = parseConfig({
+      ...document,
+      web: { publicUrl: "https://handover.trust.example", metricsToken: strong },
+      federation: { ...document.federation, keyEncryptionSecret: strong },
+      e2ee: { stateKey: strong },
+    });
+    expect(config.web.metricsToken).toBe(strong);
   });
 });
 

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { parseDuration } from "./duration.js";
+import { generatedSecret, issuedSecret, SECRET_PLACEHOLDERS } from "./secret.js";
 
 /** The `directory` section of the config: directory sync (issue 4). Imported by schema.ts. */
 
@@ -20,7 +21,7 @@ const ldapSourceSchema = z
       .describe("LDAP server URL.")
       .meta({ examples: ["ldaps://dc1.trust.nhs.uk"] }),
     bindDn: z.string().min(1).describe("DN (or user@domain for AD) Handover binds as: a read-only service account."),
-    bindPassword: z.string().min(1).describe("Password of the bind account. Prefer an environment variable."),
+    bindPassword: issuedSecret(SECRET_PLACEHOLDERS.bindPassword).describe("Password of the bind account. Prefer an environment variable."),
     userBase: z
       .string()
       .min(1)
@@ -68,11 +69,9 @@ const ldapSourceSchema = z
 const scimSchema = z
   .strictObject({
     name: sourceName.default("scim").describe("Name of the SCIM source in runs, reasons and the audit trail."),
-    bearerToken: z
-      .string()
-      .min(32, { message: "expected a long random secret (32+ characters)" })
-      .describe("Secret token Entra ID / Okta provisioning sends as `Authorization: Bearer`. Prefer an environment variable.")
-      .meta({ examples: ["a-long-random-secret-of-at-least-32-characters"] }),
+    bearerToken: generatedSecret(SECRET_PLACEHOLDERS.scimToken).describe(
+      "Secret token Entra ID / Okta provisioning sends as `Authorization: Bearer`. Prefer an environment variable.",
+    ),
     syncDelay: duration("2s").default("2s").describe("How soon after a SCIM change a sync run starts (changes in that time share one run)."),
   })
   .describe("SCIM 2.0 endpoint at /scim/v2 on the web listener, for Entra ID or Okta provisioning. Unset: no endpoint.");

@@ -1,16 +1,13 @@
 import { z } from "zod";
 import { parseDuration } from "./duration.js";
+import { generatedSecret } from "./secret.js";
 
 /** The `e2ee` section of the config (issue 7). Imported by schema.ts. */
 export const e2eeSchema = z
   .strictObject({
-    stateKey: z
-      .string()
-      .min(32)
-      .describe(
-        "Secret (at least 32 characters) from which the key sealing the bot device's crypto state in PostgreSQL (AES-256-GCM) is derived. Losing or changing it loses the ability to read earlier encrypted messages. Env: HANDOVER__E2EE__STATE_KEY.",
-      )
-      .meta({ examples: ["change-me-to-a-long-random-secret-0123456789"] }),
+    stateKey: generatedSecret().describe(
+      "Secret (at least 32 bytes) from which the key sealing the bot device's crypto state in PostgreSQL (AES-256-GCM) is derived. Losing or changing it loses the ability to read earlier encrypted messages. Env: HANDOVER__E2EE__STATE_KEY.",
+    ),
     deviceDisplayName: z
       .string()
       .min(1)

@@ -5,6 +5,7 @@ import { parseDuration } from "./duration.js";
 import { e2eeSchema } from "./e2ee.js";
 import { recordsSchema } from "./records.js";
 import { retentionSchema } from "./retention.js";
+import { databasePassword, generatedSecret, isPlaceholderSecret, issuedSecret, SECRET_PLACEHOLDERS } from "./secret.js";
 
 /**
  * The one configuration schema: it is the type, the validator and the source of
@@ -31,11 +32,9 @@ const homeserverSchema = z
       .url()
       .describe("Client-server API base URL Handover uses to reach Synapse.")
       .meta({ examples: ["http://synapse:8008"] }),
-    adminAccessToken: z
-      .string()
-      .min(1)
-      .describe("Access token of a Synapse server admin account used for the admin API. Prefer the env var HANDOVER__HOMESERVER__ADMIN_ACCESS_TOKEN.")
-      .meta({ examples: ["syt_..."] }),
+    adminAccessToken: issuedSecret(SECRET_PLACEHOLDERS.adminAccessToken).describe(
+      "Access token of a Synapse server admin account used for the admin API. Prefer the env var HANDOVER__HOMESERVER__ADMIN_ACCESS_TOKEN.",
+    ),
   })
   .describe("The trust's own Synapse homeserver.");
 
@@ -58,7 +57,22 @@ const appserviceSchema = z
       .min(1)
       .describe("Path of the registration YAML (holds as_token and hs_token); written by `handover generate-registration`.")
       .meta({ examples: ["/data/handover-registration.yaml"] }),
-    maxBodyBytes: z.number().int().positive().default(5_000_000).describe("Largest transaction body accepted."),
+    maxBodyBytes: z
+      .number()
+      .int()
+      .min(16 * 1024 * 1024)
+      .default(32 * 1024 * 1024)
+      .describe(
+        "Largest transaction body accepted. Synapse puts up to 100 events (64 KiB each, plus what it adds under `unsigned`), 100 ephemeral events and 100 to-device messages in one transaction and retries a refused one forever, so this must cover that.",
+      ),
+    maxEventBytes: z
+      .number()
+      .int()
+      .min(192 * 1024)
+      .default(256 * 1024)
+      .describe(
+        "An event larger than this (as JSON) is set aside in quarantined_events with its reason, and the rest of its transaction is processed. Synapse's own limit is 64 KiB per event, plus the previous content of a state event and other `unsigned` data.",
+      ),
   })
   .describe("The Matrix application service side.");
 
@@ -67,6 +81,9 @@ const databaseSchema = z
     url: z
       .string()
       .regex(/^postgres(ql)?:\/\//, { message: "expected a postgres:// URL" })
+      .refine((url) => !isPlaceholderSecret(databasePassword(url) ?? ""), {
+        message: "the password in this URL is a placeholder from the sample; generate one (e.g. `openssl rand -hex 32`)",
+      })
       .describe("PostgreSQL connection URL. Env: HANDOVER__DATABASE__URL.")
       .meta({ examples: ["postgres://handover:secret@postgres:5432/handover"] }),
     poolSize: z.number().int().min(1).max(100).default(10).describe("Connections in the pool."),
@@ -82,6 +99,16 @@ const webSchema = z
       .describe("URL people use to open the portal; cookies are marked Secure when it is https.")
       .meta({ examples: ["https://handover.trust.nhs.uk"] }),
     portalDir: z.string().optional().describe("Directory of the built portal to serve; unset serves the API only."),
+    trustedProxies: z
+      .array(z.string().min(1))
+      .default(["loopback"])
+      .describe(
+        "Reverse proxies whose X-Forwarded-For is believed: addresses, CIDR ranges, or loopback / linklocal / uniquelocal. A request from anywhere else counts as coming from its own address, so a client cannot choose the address sign-in limits count against.",
+      )
+      .meta({ examples: [["loopback", "10.20.0.5"]] }),
+    metricsToken: generatedSecret()
+      .optional()
+      .describe("When set, /metrics answers only requests with `Authorization: Bearer <metricsToken>`. Env: HANDOVER__WEB__METRICS_TOKEN."),
   })
   .describe("Admin API (/api/v1) and portal.");
 
@@ -93,6 +120,16 @@ const accessSchema = z
       .describe("Who may use the portal: Matrix user ID -> admin | ig-lead | auditor. Anyone not listed is refused.")
       .meta({ examples: [{ "@alice.admin:matrix.trust.nhs.uk": "admin", "@bob.ig:matrix.trust.nhs.uk": "ig-lead" }] }),
     sessionTtl: duration("8h").default("8h").describe("How long a portal sign-in lasts."),
+    signInLimits: z
+      .strictObject({
+        perAccount: z.number().int().min(1).max(100).default(5).describe("Failed sign-ins allowed for one account name within `window`."),
+        perAddress: z.number().int().min(1).max(1000).default(10).describe("Failed sign-ins allowed from one client address within `window`."),
+        window: duration("15m").default("15m").describe("How long a failed sign-in counts against its account and its address."),
+      })
+      .default({ perAccount: 5, perAddress: 10, window: "15m" })
+      .describe(
+        "Handover's own limits on failed sign-ins, checked before it asks the homeserver; over a limit the answer is 429 with Retry-After. The client's address is passed to Synapse in X-Forwarded-For (Synapse's listener needs x_forwarded: true), so Synapse's own per-address limit counts each client, not Handover.",
+      ),
   })
   .describe("Portal sign-in and roles. People sign in with their own Matrix account on the trust's homeserver.");
 
@@ -125,11 +162,9 @@ const federationSchema = z
           .meta({ examples: ["matrix-federation@example.nhs.uk"] }),
       })
       .describe("This trust's identity in agreements, published at /.well-known/handover/organisation."),
-    keyEncryptionSecret: z
-      .string()
-      .min(16)
-      .describe("Secret that encrypts the organisation's Ed25519 private signing key in the database. Env: HANDOVER__FEDERATION__KEY_ENCRYPTION_SECRET.")
-      .meta({ examples: ["change-me-to-a-long-random-secret"] }),
+    keyEncryptionSecret: generatedSecret("change-me-to-a-long-random-secret").describe(
+      "Secret that encrypts the organisation's Ed25519 private signing key in the database. Env: HANDOVER__FEDERATION__KEY_ENCRYPTION_SECRET.",
+    ),
     peers: z
       .record(z.string().min(1), z.url())
       .default({})
@@ -157,7 +192,7 @@ export const configSchema = z.strictObject({
   appservice: appserviceSchema,
   database: databaseSchema,
   web: webSchema,
-  access: accessSchema.default({ roles: {}, sessionTtl: "8h" }),
+  access: accessSchema.default({ roles: {}, sessionTtl: "8h", signInLimits: { perAccount: 5, perAddress: 10, window: "15m" } }),
   logging: loggingSchema,
   directory: directorySchema.optional(),
   federation: federationSchema.optional(),

@@ -35,8 +35,8 @@ function signedIn(session: Session | null): Session {
 /** Handlers of the core routes; capabilities bring their own. */
 export function apiHandlers(services: ApiServices): Partial<RouteHandlers> {
   return {
-    signIn: async ({ body, setSession }) => {
-      const { token, session } = await services.signIn.signIn(body.username, body.password);
+    signIn: async ({ body, setSession, clientAddress }) => {
+      const { token, session } = await services.signIn.signIn(body.username, body.password, clientAddress);
       setSession(token, new Date(session.expiresAt));
       return session;
     },

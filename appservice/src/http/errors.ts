@@ -6,6 +6,7 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   VALIDATION_FAILED: 400,
   UNAUTHENTICATED: 401,
   SIGN_IN_FAILED: 401,
+  RATE_LIMITED: 429,
   NO_ROLE: 403,
   FORBIDDEN: 403,
   NOT_FOUND: 404,
@@ -26,4 +27,10 @@ export function toHandoverError(error: unknown): HandoverError {
   if (bodyError.type === "entity.parse.failed") return new HandoverError("VALIDATION_FAILED", "Request body is not valid JSON");
   if (bodyError.type === "entity.too.large") return new HandoverError("VALIDATION_FAILED", "Request body is too large");
   return new HandoverError("INTERNAL", "Something went wrong in Handover; the error has been logged");
+}
+
+/** Seconds a refused caller should wait (Retry-After), for errors that carry one. */
+export function retryAfterSeconds(error: HandoverError): number | null {
+  const seconds = (error as { retryAfterSeconds?: unknown }).retryAfterSeconds;
+  return typeof seconds === "number" && Number.isFinite(seconds) ? Math.max(1, Math.ceil(seconds)) : null;
 }

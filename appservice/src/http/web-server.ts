@@ -6,9 +6,10 @@ import type { Logger } from "pino";
 import type { z } from "zod";
 import { HandoverError } from "../domain/errors.js";
 import { API, API_PREFIX, type RouteContract, type Session } from "./contract.js";
-import { errorBody, STATUS_OF, toHandoverError } from "./errors.js";
+import { errorBody, retryAfterSeconds, STATUS_OF, toHandoverError } from "./errors.js";
 import type { HandoverMetrics } from "./metrics.js";
 import { openApiDocument } from "./openapi.js";
+import { requireMetricsToken, securityHeaders } from "./security-headers.js";
 
 export const SESSION_COOKIE = "handover_session";
 
@@ -23,6 +24,8 @@ export interface RequestContext<K extends RouteName> {
   /** Present on every route but the public ones. */
   session: Session | null;
   sessionToken: string | null;
+  /** The client's address: from X-Forwarded-For only when the request came through a trusted proxy. */
+  clientAddress: string;
   setSession(token: string, expiresAt: Date): void;
   clearSession(): void;
 }
@@ -38,6 +41,10 @@ export interface WebServerOptions {
   logger: Logger;
   publicUrl: string;
   portalDir: string | undefined;
+  /** Proxies whose X-Forwarded-For is believed (express "trust proxy" values); default loopback. */
+  trustedProxies?: string[];
+  /** When set, /metrics needs `Authorization: Bearer <metricsToken>`. */
+  metricsToken?: string | undefined;
   version: string;
   /** Extra routers mounted at the root, after the API and before the portal (capabilities' own endpoints). */
   routes?: RequestHandler[];
@@ -76,9 +83,10 @@ export class WebServer {
     this.origin = url.origin;
     const app = this.app;
     app.disable("x-powered-by");
-    app.set("trust proxy", "loopback");
+    app.set("trust proxy", options.trustedProxies ?? ["loopback"]);
+    const headers = securityHeaders(options.publicUrl);
     app.use((_req, res, next) => {
-      res.set({ "x-content-type-options": "nosniff", "referrer-policy": "no-referrer", "x-frame-options": "DENY" });
+      res.set(headers);
       next();
     });
     app.get("/healthz", (_req, res) => {
@@ -89,7 +97,7 @@ export class WebServer {
       const ready = Object.values(checks).every(Boolean);
       res.status(ready ? 200 : 503).send({ status: ready ? "ready" : "not ready", checks });
     });
-    app.get("/metrics", async (_req, res) => {
+    app.get("/metrics", requireMetricsToken(options.metricsToken), async (_req, res) => {
       res.type(options.metrics.registry.contentType).send(await options.metrics.registry.metrics());
     });
     const api = express.Router();
@@ -143,6 +151,7 @@ export class WebServer {
       body: parseWith(route.body, req.body, "body"),
       session,
       sessionToken: token,
+      clientAddress: req.ip ?? req.socket.remoteAddress ?? "unknown",
       setSession: (value: string, expiresAt: Date) =>
         res.cookie(SESSION_COOKIE, value, { httpOnly: true, sameSite: "strict", secure: this.secureCookies, path: "/", expires: expiresAt }),
       clearSession: () => res.clearCookie(SESSION_COOKIE, { httpOnly: true, sameSite: "strict", secure: this.secureCookies, path: "/" }),
@@ -160,6 +169,8 @@ export class WebServer {
     if (handoverError.code === "INTERNAL") this.options.logger.error({ err: error, path: req.path }, "admin API request failed");
     const status = STATUS_OF[handoverError.code];
     this.options.metrics.httpRequests.inc({ route: "(error)", status: String(status) });
+    const retryAfter = retryAfterSeconds(handoverError);
+    if (retryAfter !== null) res.set("retry-after", String(retryAfter));
     res.status(status).set("cache-control", "no-store").send(errorBody(handoverError));
   };
 

@@ -1,13 +1,18 @@
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, createHmac, randomBytes } from "node:crypto";
 import type { Role, Session } from "../../http/contract.js";
 import type { AuditRecorder } from "../audit/audit-trail.js";
 import type { Clock } from "../clock.js";
 import { HandoverError } from "../errors.js";
+import { accountKey, SignInLimited, type SignInLimiter } from "./sign-in-limits.js";
 
 /** Proves a person's identity with the trust's homeserver: their own Matrix account. */
 export interface HomeserverAuthenticator {
-  /** Resolves to the Matrix user ID, or null when the homeserver refused the credentials. */
-  verifyPassword(username: string, password: string): Promise<string | null>;
+  /**
+   * Resolves to the Matrix user ID, or null when the homeserver refused the credentials. The
+   * client's address goes with the request, so the homeserver's own limits count that client
+   * rather than Handover. Throws SignInLimited when the homeserver is limiting that client.
+   */
+  verifyPassword(username: string, password: string, clientAddress: string): Promise<string | null>;
 }
 
 export interface StoredSession {
@@ -33,6 +38,11 @@ export interface SignInDeps {
   /** Looked up on every request, so removing someone's role from the config takes effect at once. */
   roleOf(userId: string): Role | undefined;
   sessionTtlMs: number;
+  limiter: SignInLimiter;
+  /** The homeserver's name: "alice", "@alice:<serverName>" and "@Alice:<serverName>" are one account. */
+  serverName: string;
+  /** Keys the hash that stands for an unknown account name in the audit trail; random per process unless given. */
+  accountHashKey?: Buffer;
 }
 
 export interface SignedIn {
@@ -49,14 +59,28 @@ function toSession(stored: StoredSession): Session {
 }
 
 export class PortalSignIn {
-  constructor(private readonly deps: SignInDeps) {}
+  private readonly accountHashKey: Buffer;
 
-  async signIn(username: string, password: string): Promise<SignedIn> {
-    const userId = await this.deps.authenticator.verifyPassword(username, password);
+  constructor(private readonly deps: SignInDeps) {
+    this.accountHashKey = deps.accountHashKey ?? randomBytes(32);
+  }
+
+  async signIn(username: string, password: string, clientAddress: string): Promise<SignedIn> {
+    const account = accountKey(username, this.deps.serverName);
+    const attempt = this.deps.limiter.begin(account, clientAddress);
+    let userId: string | null;
+    try {
+      userId = await this.deps.authenticator.verifyPassword(username, password, clientAddress);
+    } catch (error) {
+      // The homeserver limiting this client counts as a failure; an unreachable one does not.
+      if (!(error instanceof SignInLimited)) attempt.release();
+      throw error;
+    }
     if (userId === null) {
-      await this.deps.audit.record({ actor: "anonymous", action: "session.sign_in_failed", target: username.slice(0, 255) });
+      await this.deps.audit.record({ actor: "anonymous", action: "session.sign_in_failed", ...this.failedTarget(account, clientAddress) });
       throw new HandoverError("SIGN_IN_FAILED", "The homeserver did not accept that user ID and password.");
     }
+    attempt.succeeded();
     const role = this.deps.roleOf(userId);
     if (role === undefined) {
       await this.deps.audit.record({ actor: userId, action: "session.refused", target: userId, details: { reason: "no role" } });
@@ -68,6 +92,19 @@ export class PortalSignIn {
     await this.deps.sessions.create(stored);
     await this.deps.audit.record({ actor: userId, action: "session.sign_in", target: userId, details: { role } });
     return { token, session: toSession(stored) };
+  }
+
+  /**
+   * What the audit trail keeps of a failed sign-in. A name that is one of Handover's own people
+   * (in access.roles) is recorded: someone is guessing at an admin's password. Any other name
+   * may be a password typed into the user box, so only a keyed hash of it is kept: enough to
+   * see the same name tried again, useless for reading it back.
+   */
+  private failedTarget(account: string, clientAddress: string): { target: string; details: Record<string, unknown> } {
+    const userId = `@${account}:${this.deps.serverName}`;
+    if (this.deps.roleOf(userId) !== undefined) return { target: userId, details: { clientAddress } };
+    const accountHash = createHmac("sha256", this.accountHashKey).update(account).digest("hex").slice(0, 16);
+    return { target: "unknown account", details: { accountHash, clientAddress } };
   }
 
   /** The session for a cookie token, with the role as configured now; null when absent, expired or revoked. */

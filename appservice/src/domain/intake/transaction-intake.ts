@@ -13,6 +13,9 @@ export interface IntakeObserver {
   quarantined(txnId: string, reason: string): void;
 }
 
+/** Synapse's own limit is 64 KiB per event; with `unsigned` (a state event's previous content) it can double. */
+export const DEFAULT_MAX_EVENT_BYTES = 256 * 1024;
+
 /**
  * Receives a homeserver transaction. It is acknowledged only once its events are stored, and
  * stored at most once per transaction id, so a retry by the homeserver is never processed
@@ -25,6 +28,8 @@ export class TransactionIntake {
     private readonly store: InboxStore,
     private readonly pump: EventPump,
     private readonly observer: IntakeObserver,
+    /** An event larger than this (as JSON) is set aside, not handled: its transaction goes on. */
+    private readonly maxEventBytes = DEFAULT_MAX_EVENT_BYTES,
   ) {}
 
   async receive(txnId: string, body: unknown): Promise<IntakeResult> {
@@ -38,7 +43,9 @@ export class TransactionIntake {
     const events: MatrixEvent[] = [];
     const quarantined: Quarantined[] = [];
     for (const raw of rawEvents) {
-      const checked = checkEvent(raw);
+      const bytes = Buffer.byteLength(JSON.stringify(raw) ?? "", "utf8");
+      const checked =
+        bytes > this.maxEventBytes ? `event is ${bytes} bytes, over the limit of ${this.maxEventBytes} (appservice.maxEventBytes)` : checkEvent(raw);
       if (typeof checked === "string") {
         quarantined.push({ reason: checked, event: raw });
         this.observer.quarantined(txnId, checked);
