@@ -139,7 +139,7 @@ class HandoverFederationGate:
             request = run_in_background(
                 self._api.http_client.get_json, self._url, headers={b"Authorization": [f"Bearer {self._token}".encode("ascii")]}
             )
-            # Synapse's own HTTP timeout is a minute; Handover answers from memory in milliseconds.
+            # Synapse's own HTTP timeout is a minute; a healthy Handover answers at once.
             request.addTimeout(self._timeout, reactor)
             answer = await make_deferred_yieldable(request)
             return Policy(bool(answer.get("enforce", True)), [str(s) for s in answer.get("allowed_servers", [])])
