@@ -39,7 +39,7 @@ describe("requests to partners' servers", () => {
     expect(await problem(peerRequest({ method: "GET", url: `http://[::ffff:127.0.0.1]:${port}/` }, strict))).toBe("refused_address");
     expect(listener.connections()).toBe(0);
     expect(await peerRequest({ method: "GET", url: listener.url }, local)).toEqual({ status: 200, json: {} });
-    for (const address of ["10.1.2.3", "172.20.0.1", "192.168.1.1", "169.254.169.254", "fe80::1", "fd00::1", "::1", "0.0.0.0"])
+    for (const address of ["10.1.2.3", "172.20.0.1", "192.168.1.1", "169.254.169.254", "224.0.0.1", "fe80::1", "fd00::1", "ff02::1", "::1", "0.0.0.0"])
       expect(isLocalAddress(address)).toBe(true);
     expect(isLocalAddress("93.184.216.34")).toBe(false);
   });
