@@ -93,6 +93,9 @@ async function main(): Promise<void> {
           keyEncryptionSecret: secret(),
           peers: { [stack.trusts[peer].serverName]: `http://127.0.0.1:${PORTS[peer].web}` },
           allowInsecurePeers: true,
+          // The demo runs both trusts on loopback; each expects the other's first contact.
+          allowLocalPeers: true,
+          expectedPartners: [stack.trusts[peer].serverName],
         },
         ...(key === "a" ? { directory: { schedule: "5m", scim: { name: "entra", bearerToken: DEMO_SCIM_TOKEN, syncDelay: "5s" } } } : {}),
       });

@@ -58,3 +58,18 @@ test("trust A proposes an agreement in its portal and trust B accepts it in its 
   await pageA.getByRole("link", { name: "Back to federation" }).click();
   await expect(pageA.getByText(trustB.serverName, { exact: true }).first()).toBeVisible();
 });
+
+test("an admin lists an expected partner in the portal and removes it again", async ({ browser }) => {
+  const page = await adminOf(browser, trustA);
+  await page.getByRole("link", { name: "Federation", exact: true }).click();
+  const section = page.getByRole("region", { name: "Expected partners" });
+  await expect(section.getByRole("cell", { name: trustB.serverName, exact: true })).toBeVisible();
+  await section.getByLabel("Add an expected partner").fill("*.partner.example");
+  await section.getByRole("button", { name: "Add expected partner" }).click();
+  await expect(section.getByRole("status")).toContainText("*.partner.example added");
+  await expect(section.getByRole("cell", { name: "*.partner.example", exact: true })).toBeVisible();
+  await expectAccessible(page);
+  await section.getByRole("button", { name: "Remove *.partner.example" }).click();
+  await expect(section.getByRole("status")).toContainText("*.partner.example removed");
+  await expect(section.getByRole("cell", { name: "*.partner.example", exact: true })).toHaveCount(0);
+});

@@ -20,6 +20,9 @@ function e2eFederationConfig(trust: TrustInfo, peer: TrustInfo, peerWebPort: num
     keyEncryptionSecret: `e2e-secret-for-trust-${trust.key}-signing-key`,
     peers: { [peer.serverName]: `http://127.0.0.1:${peerWebPort}` },
     allowInsecurePeers: true,
+    // Both trusts run on loopback; the partner may make first contact.
+    allowLocalPeers: true,
+    expectedPartners: [peer.serverName],
   };
 }
 

@@ -45,6 +45,9 @@ export function federationConfig(
     // looking it up fails here rather than sending a DNS query off the machine.
     peers: { [peer.serverName]: `http://127.0.0.1:${peerWebPort}`, "trust-c.test:8483": "http://127.0.0.1:9" },
     allowInsecurePeers: true,
+    // Both trusts run on loopback (off by default); each expects the other's first contact.
+    allowLocalPeers: true,
+    expectedPartners: [peer.serverName],
     aclSyncInterval: "10s",
     redeliveryInterval: "5s",
     ...overrides,

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { roleSchema } from "../http/contract.js";
+import { partnerPatternSchema } from "../http/contract-federation.js";
 import { directorySchema } from "./directory.js";
 import { parseDuration } from "./duration.js";
 import { e2eeSchema } from "./e2ee.js";
@@ -176,6 +177,22 @@ const federationSchema = z
       .boolean()
       .default(false)
       .describe("Allow plain http:// partner URLs. Only for tests on loopback: production traffic between trusts must be HTTPS."),
+    allowLocalPeers: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Allow partner addresses on loopback, private or link-local networks. Only for local testing (the test stacks run both trusts on loopback); off, Handover never connects to such an address for a partner.",
+      ),
+    peerTimeout: duration("10s")
+      .default("10s")
+      .describe("Longest wait for a partner's organisation document or inbox answer, connecting and reading included."),
+    expectedPartners: z
+      .array(partnerPatternSchema)
+      .default([])
+      .describe(
+        "Servers that may contact this trust's inbox before any agreement with them, first contact included (admins can add more in the portal). A server not listed and not a partner yet is refused before Handover makes any request for it.",
+      )
+      .meta({ examples: [["*.nhs.uk", "matrix.partner.nhs.uk"]] }),
     messageLifetime: duration("1h").default("1h").describe("How long a signed message stays valid after it is issued."),
     clockSkew: duration("5m").default("5m").describe("Clock difference tolerated between two trusts' servers."),
     aclSyncInterval: duration("1m").default("1m").describe("How often every managed room's server ACL is checked against the agreements."),

@@ -4,12 +4,14 @@ import type { Capability, CapabilityFactory, Platform } from "../capability.js";
 import { parseDuration } from "../config/duration.js";
 import { AgreementService } from "../domain/federation/agreement-service.js";
 import { FederationEnforcement, type ServerAcl } from "../domain/federation/enforcement.js";
+import { ExpectedPartnerList, SenderGate } from "../domain/federation/expected-partners.js";
 import { MessageRejected, MessageVerifier } from "../domain/federation/message-verifier.js";
 import { buildOrganisationDocument, INBOX_PATH, WELL_KNOWN_PATH } from "../domain/federation/organisation.js";
 import { SigningKeys } from "../domain/federation/signing-keys.js";
 import { serverNameOf } from "../domain/matrix-event.js";
 import { errorBody, STATUS_OF, toHandoverError } from "../http/errors.js";
 import { PostgresAgreementStore } from "../storage/federation-agreement-store.js";
+import { PostgresExpectedPartnerStore } from "../storage/federation-expected-partner-store.js";
 import { PostgresSigningKeyStore } from "../storage/federation-key-store.js";
 import { PostgresMessageLog } from "../storage/federation-message-store.js";
 import { PostgresPeerKeyPins } from "../storage/federation-peer-store.js";
@@ -47,7 +49,16 @@ export const federationCapability: CapabilityFactory = (platform: Platform): Cap
     serverName: ownServerName,
     newKeyId: () => randomBytes(6).toString("base64url"),
   });
-  const peers = new PeerClient({ peers: config.peers, allowInsecure: config.allowInsecurePeers, pins: new PostgresPeerKeyPins(db), clock });
+  const peers = new PeerClient({
+    peers: config.peers,
+    allowInsecure: config.allowInsecurePeers,
+    allowLocalAddresses: config.allowLocalPeers,
+    timeoutMs: ms(config.peerTimeout, 10_000),
+    pins: new PostgresPeerKeyPins(db),
+    clock,
+  });
+  const expectedPartnerStore = new PostgresExpectedPartnerStore(db);
+  const expectedPartners = new ExpectedPartnerList({ store: expectedPartnerStore, configPatterns: config.expectedPartners, audit, clock });
   const enforcement = new FederationEnforcement({
     ownServerName,
     agreements: agreementStore,
@@ -72,6 +83,8 @@ export const federationCapability: CapabilityFactory = (platform: Platform): Cap
     clock,
     peers,
     log,
+    senders: new SenderGate({ configPatterns: config.expectedPartners, stored: expectedPartnerStore, agreements: agreementStore }),
+    onLookupFailure: (server, error) => platform.logger.warn({ server, err: error }, "a sender's organisation could not be read or verified"),
     maxLifetimeMs: Math.max(messageLifetimeMs, 24 * 3_600_000),
     clockSkewMs: ms(config.clockSkew, 300_000),
   });
@@ -148,6 +161,7 @@ export const federationCapability: CapabilityFactory = (platform: Platform): Cap
       log,
       keys,
       enforcement,
+      expectedPartners,
       moduleLastAskedAt: () => moduleLastAskedAt,
       moduleCheckWindowMs: ms(config.moduleCheckWindow, 120_000),
       now: () => clock.now(),

@@ -2,10 +2,11 @@ import { HandoverError } from "../domain/errors.js";
 import type { AgreementRecord } from "../domain/federation/agreement.js";
 import type { AgreementService } from "../domain/federation/agreement-service.js";
 import type { FederationEnforcement } from "../domain/federation/enforcement.js";
+import type { ExpectedPartnerList } from "../domain/federation/expected-partners.js";
 import { WELL_KNOWN_PATH } from "../domain/federation/organisation.js";
 import type { MessageLog } from "../domain/federation/ports.js";
 import type { SigningKeys } from "../domain/federation/signing-keys.js";
-import type { Agreement, EnforcementHealth, Organisation, OurOrganisation, WhitelistSnippet } from "../http/contract-federation.js";
+import type { Agreement, EnforcementHealth, ExpectedPartners, Organisation, OurOrganisation, WhitelistSnippet } from "../http/contract-federation.js";
 import type { RouteHandlers } from "../http/web-server.js";
 
 export interface FederationServices {
@@ -16,6 +17,7 @@ export interface FederationServices {
   log: MessageLog;
   keys: SigningKeys;
   enforcement: FederationEnforcement;
+  expectedPartners: ExpectedPartnerList;
   /** When the Synapse module last asked for the allowed servers (this process). */
   moduleLastAskedAt(): Date | null;
   moduleCheckWindowMs: number;
@@ -32,6 +34,9 @@ type FederationRoutes = Pick<
   | "actOnAgreement"
   | "federationEnforcement"
   | "federationWhitelist"
+  | "listExpectedPartners"
+  | "addExpectedPartner"
+  | "removeExpectedPartner"
 >;
 
 const notConfigured = () => new HandoverError("NOT_FOUND", "Federation is not configured for this trust (the `federation` section of the config)");
@@ -60,6 +65,13 @@ export function unconfiguredFederationHandlers(): FederationRoutes {
       acls: { managedRooms: 0, inSync: 0, failed: [], lastCheckAt: null },
     }),
     federationWhitelist: async () => {
+      throw notConfigured();
+    },
+    listExpectedPartners: async () => ({ fromConfig: [], added: [] }),
+    addExpectedPartner: async () => {
+      throw notConfigured();
+    },
+    removeExpectedPartner: async () => {
       throw notConfigured();
     },
   };
@@ -94,8 +106,21 @@ export function federationHandlers(s: FederationServices): FederationRoutes {
       retiredAt: k.retiredAt?.toISOString() ?? null,
     })),
   });
+  const expectedPartnersView = async (): Promise<ExpectedPartners> => {
+    const { fromConfig, added } = await s.expectedPartners.list();
+    return { fromConfig, added: added.map((row) => ({ pattern: row.pattern, addedBy: row.addedBy, addedAt: row.addedAt.toISOString() })) };
+  };
   return {
     getOrganisation: organisationView,
+    listExpectedPartners: expectedPartnersView,
+    addExpectedPartner: async ({ body, session }) => {
+      await s.expectedPartners.add(actorOf(session), body.pattern);
+      return expectedPartnersView();
+    },
+    removeExpectedPartner: async ({ params, session }) => {
+      await s.expectedPartners.remove(actorOf(session), params.pattern);
+      return expectedPartnersView();
+    },
     rotateSigningKey: async ({ session }) => {
       await s.keys.rotate(actorOf(session));
       return organisationView();

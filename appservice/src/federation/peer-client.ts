@@ -3,6 +3,7 @@ import { HandoverError } from "../domain/errors.js";
 import { type PinnedKey, verifyOrganisationDocument, WELL_KNOWN_PATH } from "../domain/federation/organisation.js";
 import type { PeerDirectory, PeerTransport, VerifiedPeer } from "../domain/federation/ports.js";
 import type { SignedMessage } from "../domain/federation/signed-message.js";
+import { PeerHttpError, peerRequest } from "./peer-http.js";
 
 export interface PeerKeyPins {
   get(serverName: string): Promise<PinnedKey | null>;
@@ -13,9 +14,13 @@ export interface PeerClientOptions {
   /** Explicit base URLs by server name; others are https://<host of the server name>. */
   peers: Record<string, string>;
   allowInsecure: boolean;
+  /** Allow loopback, private and link-local addresses (local tests only). */
+  allowLocalAddresses: boolean;
   pins: PeerKeyPins;
   clock: Clock;
   timeoutMs?: number;
+  /** Largest organisation document or inbox answer read from a partner. */
+  maxResponseBytes?: number;
 }
 
 function hostOf(serverName: string): string {
@@ -41,16 +46,26 @@ export class PeerClient implements PeerDirectory, PeerTransport {
     throw new HandoverError("VALIDATION_FAILED", `${what} ${url} is not https (set federation.allowInsecurePeers only for local tests)`);
   }
 
+  private limits(timeoutMs: number) {
+    return {
+      allowLocalAddresses: this.options.allowLocalAddresses,
+      timeoutMs: this.options.timeoutMs ?? timeoutMs,
+      maxResponseBytes: this.options.maxResponseBytes ?? 256 * 1024,
+    };
+  }
+
   async lookup(serverName: string): Promise<VerifiedPeer> {
     const url = new URL(WELL_KNOWN_PATH, this.baseUrl(serverName)).toString();
     this.checkScheme(url, "Partner URL");
     let raw: unknown;
     try {
-      const response = await fetch(url, { signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000), headers: { accept: "application/json" } });
-      if (!response.ok) throw new Error(`answered ${response.status}`);
-      raw = await response.json();
+      const answer = await peerRequest({ method: "GET", url }, this.limits(10_000));
+      if (answer.status !== 200) throw new PeerHttpError("unreachable", `the partner answered ${answer.status}`);
+      if (answer.json === undefined) throw new PeerHttpError("not_json", "the partner's answer is not JSON");
+      raw = answer.json;
     } catch (error) {
-      throw new HandoverError("PEER_UNAVAILABLE", `Could not read ${serverName}'s organisation at ${url}: ${(error as Error).message}`);
+      const why = error instanceof PeerHttpError ? error.message : "the request failed";
+      throw new HandoverError("PEER_UNAVAILABLE", `Could not read ${serverName}'s organisation at ${url}: ${why}`);
     }
     const pinned = await this.options.pins.get(serverName);
     const verified = verifyOrganisationDocument(raw, serverName, pinned);
@@ -63,19 +78,15 @@ export class PeerClient implements PeerDirectory, PeerTransport {
 
   async deliver(inboxUrl: string, message: SignedMessage): Promise<void> {
     this.checkScheme(inboxUrl, "Partner inbox");
-    let response: Response;
+    let response: { status: number; json: unknown };
     try {
-      response = await fetch(inboxUrl, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(message),
-        signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
-      });
+      response = await peerRequest({ method: "POST", url: inboxUrl, body: JSON.stringify(message) }, this.limits(30_000));
     } catch (error) {
-      throw new HandoverError("PEER_UNAVAILABLE", `Could not reach ${message.to} at ${inboxUrl}: ${(error as Error).message}`);
+      const why = error instanceof PeerHttpError ? error.message : "the request failed";
+      throw new HandoverError("PEER_UNAVAILABLE", `Could not reach ${message.to} at ${inboxUrl}: ${why}`);
     }
-    if (response.ok) return;
-    const answer = (await response.json().catch(() => ({}))) as { reason?: string; error?: { message?: string } };
+    if (response.status >= 200 && response.status < 300) return;
+    const answer = (typeof response.json === "object" && response.json !== null ? response.json : {}) as { reason?: string; error?: { message?: string } };
     // The partner already has it: a retry after a lost answer.
     if (answer.reason === "replayed") return;
     throw new HandoverError(

@@ -12,6 +12,27 @@ export const serverNameSchema = z
   .max(255)
   .regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, { message: "expected a Matrix server name like matrix.trust.nhs.uk or host:port" });
 
+/** An expected partner: `matrix.trust.nhs.uk`, `host:port`, or `*.nhs.uk` (any name under nhs.uk); no port means any port. */
+export const PARTNER_PATTERN = /^(\*\.)?[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))*(:\d{1,5})?$/;
+
+export const partnerPatternSchema = z
+  .string()
+  .trim()
+  .max(255)
+  .regex(PARTNER_PATTERN, { message: "expected a server name like matrix.trust.nhs.uk, host:port, or a pattern like *.nhs.uk" });
+
+export const expectedPartnersSchema = z.object({
+  /** From the config file (`federation.expectedPartners`); changed only there. */
+  fromConfig: z.array(z.string()),
+  added: z.array(z.object({ pattern: z.string(), addedBy: z.string(), addedAt: z.iso.datetime() })),
+});
+export type ExpectedPartners = z.infer<typeof expectedPartnersSchema>;
+
+export const addExpectedPartnerRequestSchema = z.strictObject({ pattern: partnerPatternSchema });
+export type AddExpectedPartnerRequest = z.infer<typeof addExpectedPartnerRequestSchema>;
+
+export const expectedPartnerParamsSchema = z.strictObject({ pattern: partnerPatternSchema });
+
 export const AGREEMENT_STATUSES = ["proposed", "active", "declined", "suspended", "revoked"] as const;
 export const agreementStatusSchema = z.enum(AGREEMENT_STATUSES);
 export type AgreementStatus = z.infer<typeof agreementStatusSchema>;
@@ -198,5 +219,29 @@ export const FEDERATION_API = {
     summary: "A federation_domain_whitelist snippet for homeserver.yaml (needs a Synapse restart)",
     access: ["admin", "ig-lead"],
     response: whitelistSnippetSchema,
+  },
+  listExpectedPartners: {
+    method: "get",
+    path: "/federation/expected-partners",
+    summary: "Servers that may make first contact (config and portal)",
+    access: "session",
+    response: expectedPartnersSchema,
+  },
+  addExpectedPartner: {
+    method: "post",
+    path: "/federation/expected-partners",
+    summary: "Let a server (or *.domain) make first contact",
+    access: ["admin"],
+    body: addExpectedPartnerRequestSchema,
+    response: expectedPartnersSchema,
+    status: 201,
+  },
+  removeExpectedPartner: {
+    method: "delete",
+    path: "/federation/expected-partners/:pattern",
+    summary: "Stop expecting first contact from a server or pattern (agreements already made stay)",
+    access: ["admin"],
+    params: expectedPartnerParamsSchema,
+    response: expectedPartnersSchema,
   },
 } as const satisfies Record<string, RouteContract>;

@@ -42,6 +42,7 @@ export {
   type AgreementStatus,
   type AgreementTerms,
   type EnforcementHealth,
+  type ExpectedPartners,
   type Organisation,
   type OurOrganisation,
   type ProposeAgreementRequest,

@@ -17,6 +17,12 @@ When Handover cannot be asked, `fail_open` decides: false (the default) refuses 
 involves another server; true lets it through. Handover running without a `federation` section
 answers `enforce: false`, and then nothing is refused.
 
+Handover being slow or down must not hold up Synapse: at most one question is in flight (every
+other caller waits for that answer), it gives up after `timeout_seconds`, and a failure is
+remembered for `failure_ttl_seconds`, so a run of events costs one timeout, not one each. A room
+ID without a server part (room version 12) is a room of unknown host: treated like a server
+without an agreement, not as this server.
+
 homeserver.yaml:
 
     modules:
@@ -25,6 +31,8 @@ homeserver.yaml:
           registration_file: /data/handover-registration.yaml   # the appservice registration
           # handover_url: http://handover:9000   # default: the registration's url
           cache_ttl_seconds: 15
+          timeout_seconds: 3
+          failure_ttl_seconds: 5
           fail_open: false
 """
 
@@ -34,7 +42,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import yaml
 from synapse.api.errors import Codes
-from synapse.module_api import NOT_SPAM, ModuleApi
+from synapse.module_api import NOT_SPAM, ModuleApi, make_deferred_yieldable, run_in_background
+from twisted.internet import defer, reactor
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +54,15 @@ def server_of(matrix_id: str) -> str:
     """The server name part of a user or room ID ('' for room IDs without one)."""
     _, _, server = matrix_id.partition(":")
     return server
+
+
+# A room ID with no server part (room version 12): where the room lives is unknown, and an
+# unknown host is never "this server" nor a partner.
+UNKNOWN_HOST = "<unknown host>"
+
+
+def room_host(room_id: str) -> str:
+    return server_of(room_id) or UNKNOWN_HOST
 
 
 class Policy:
@@ -58,10 +76,15 @@ class HandoverFederationGate:
         self._api = api
         self._own = api.server_name
         self._ttl = float(config["cache_ttl_seconds"])
+        self._timeout = float(config["timeout_seconds"])
+        self._failure_ttl = float(config["failure_ttl_seconds"])
         self._fail_open = bool(config["fail_open"])
         self._url = config["handover_url"].rstrip("/") + ALLOWED_SERVERS_PATH
         self._token = config["hs_token"]
-        self._cached: Optional[Tuple[float, Policy]] = None
+        # (when asked, the policy or None for "could not ask"): a failure is cached too.
+        self._cached: Optional[Tuple[float, Optional[Policy]]] = None
+        # Callers waiting for the one question in flight; None when nothing is in flight.
+        self._waiters: Optional[List["defer.Deferred[Optional[Policy]]"]] = None
         api.register_spam_checker_callbacks(
             user_may_invite=self.user_may_invite,
             federated_user_may_invite=self.federated_user_may_invite,
@@ -83,27 +106,49 @@ class HandoverFederationGate:
             "handover_url": str(url),
             "hs_token": str(registration["hs_token"]),
             "cache_ttl_seconds": float(config.get("cache_ttl_seconds", 15)),
+            "timeout_seconds": float(config.get("timeout_seconds", 3)),
+            "failure_ttl_seconds": float(config.get("failure_ttl_seconds", 5)),
             "fail_open": bool(config.get("fail_open", False)),
         }
 
     async def _policy(self) -> Optional[Policy]:
         now = time.monotonic()
-        if self._cached is not None and now - self._cached[0] < self._ttl:
-            return self._cached[1]
+        if self._cached is not None:
+            asked_at, policy = self._cached
+            if now - asked_at < (self._ttl if policy is not None else self._failure_ttl):
+                return policy
+        if self._waiters is not None:
+            # Someone is asking already: wait for that answer rather than ask again.
+            waiter: "defer.Deferred[Optional[Policy]]" = defer.Deferred()
+            self._waiters.append(waiter)
+            return await make_deferred_yieldable(waiter)
+        self._waiters = []
+        policy: Optional[Policy] = None
         try:
-            answer = await self._api.http_client.get_json(
-                self._url, headers={b"Authorization": [f"Bearer {self._token}".encode("ascii")]}
-            )
-            policy = Policy(bool(answer.get("enforce", True)), [str(s) for s in answer.get("allowed_servers", [])])
-        except Exception as error:  # noqa: BLE001 - any failure to ask is the same to us
-            logger.warning("handover_federation: could not ask Handover at %s: %s", self._url, error)
-            self._cached = None
-            return None
-        self._cached = (now, policy)
+            policy = await self._ask()
+        finally:
+            # Whatever happened (even a cancelled request), the waiters get an answer.
+            self._cached = (time.monotonic(), policy)
+            waiters, self._waiters = self._waiters, None
+            for waiter in waiters:
+                waiter.callback(policy)
         return policy
 
+    async def _ask(self) -> Optional[Policy]:
+        try:
+            request = run_in_background(
+                self._api.http_client.get_json, self._url, headers={b"Authorization": [f"Bearer {self._token}".encode("ascii")]}
+            )
+            # Synapse's own HTTP timeout is a minute; a healthy Handover answers at once.
+            request.addTimeout(self._timeout, reactor)
+            answer = await make_deferred_yieldable(request)
+            return Policy(bool(answer.get("enforce", True)), [str(s) for s in answer.get("allowed_servers", [])])
+        except Exception as error:  # noqa: BLE001 - any failure to ask is the same to us
+            logger.warning("handover_federation: could not ask Handover at %s: %s", self._url, error)
+            return None
+
     async def _allowed(self, server: str) -> bool:
-        if server in ("", self._own):
+        if server == self._own:
             return True
         policy = await self._policy()
         if policy is None:
@@ -117,16 +162,16 @@ class HandoverFederationGate:
     async def user_may_invite(self, inviter: str, invitee: str, room_id: str):
         if not await self._allowed(server_of(invitee)):
             return self._refuse(f"{server_of(invitee)} is not a partner of this trust")
-        if not await self._allowed(server_of(room_id)):
-            return self._refuse(f"the room is hosted on {server_of(room_id)}, not a partner of this trust")
+        if not await self._allowed(room_host(room_id)):
+            return self._refuse(f"the room is hosted on {room_host(room_id)}, not a partner of this trust")
         return NOT_SPAM
 
     async def federated_user_may_invite(self, event: Any):
         sender = server_of(event.sender)
         if not await self._allowed(sender):
             return self._refuse(f"{sender} is not a partner of this trust")
-        if not await self._allowed(server_of(event.room_id)):
-            return self._refuse(f"the room is hosted on {server_of(event.room_id)}, not a partner of this trust")
+        if not await self._allowed(room_host(event.room_id)):
+            return self._refuse(f"the room is hosted on {room_host(event.room_id)}, not a partner of this trust")
         return NOT_SPAM
 
     async def should_drop_federated_event(self, event: Any) -> bool:
@@ -144,6 +189,6 @@ class HandoverFederationGate:
         return True
 
     async def user_may_join_room(self, user: str, room_id: str, is_invited: bool):
-        if not await self._allowed(server_of(room_id)):
-            return self._refuse(f"the room is hosted on {server_of(room_id)}, not a partner of this trust")
+        if not await self._allowed(room_host(room_id)):
+            return self._refuse(f"the room is hosted on {room_host(room_id)}, not a partner of this trust")
         return NOT_SPAM

@@ -4,6 +4,7 @@ import {
   type AgreementDetail,
   API,
   type EnforcementHealth,
+  type ExpectedPartners,
   type OurOrganisation,
   type ProposeAgreementRequest,
   type WhitelistSnippet,
@@ -43,4 +44,16 @@ export function enforcementHealth(): Promise<EnforcementHealth> {
 
 export function whitelistSnippet(): Promise<WhitelistSnippet> {
   return request(API.federationWhitelist);
+}
+
+export function expectedPartners(): Promise<ExpectedPartners> {
+  return request(API.listExpectedPartners);
+}
+
+export function addExpectedPartner(pattern: string): Promise<ExpectedPartners> {
+  return request(API.addExpectedPartner, { body: { pattern } });
+}
+
+export function removeExpectedPartner(pattern: string): Promise<ExpectedPartners> {
+  return request(API.removeExpectedPartner, { params: { pattern } });
 }

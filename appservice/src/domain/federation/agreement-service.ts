@@ -28,7 +28,8 @@ const PEER_ACTOR = (serverName: string) => `peer:${serverName}`;
 /**
  * Bilateral agreements: proposals, decisions and their signed messages. Both sides run the
  * same state machine; each change here is signed and sent to the partner, each change from the
- * partner arrives as a verified message. Inbound messages are handled one at a time.
+ * partner arrives as a verified message. Inbound messages are verified side by side (a sender
+ * whose key server is slow delays nobody else) and applied one at a time.
  */
 export class AgreementService {
   private inbound: Promise<unknown> = Promise.resolve();
@@ -85,15 +86,17 @@ export class AgreementService {
   }
 
   /** Verifies and applies a partner's message; throws MessageRejected (nothing changes) if it is refused. */
-  receive(raw: unknown): Promise<AgreementRecord> {
-    const run = this.inbound.then(() => this.receiveOne(raw));
+  async receive(raw: unknown): Promise<AgreementRecord> {
+    const verified = await this.deps.verifier.verify(raw);
+    const run = this.inbound.then(() => this.applyVerified(verified));
     this.inbound = run.catch(() => undefined);
     return run;
   }
 
-  private async receiveOne(raw: unknown): Promise<AgreementRecord> {
+  private async applyVerified({ message, peer }: Awaited<ReturnType<MessageVerifier["verify"]>>): Promise<AgreementRecord> {
     const { deps } = this;
-    const { message, peer } = await deps.verifier.verify(raw);
+    // Checked again in the queue: two copies verified side by side must not both apply.
+    if (await deps.log.seen(message.from, message.id)) throw new MessageRejected("replayed", `message ${message.id} was already received`);
     const now = deps.clock.now();
     const existing = await deps.agreements.get(message.agreement_id);
     const actor = PEER_ACTOR(message.from);

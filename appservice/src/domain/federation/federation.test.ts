@@ -32,6 +32,8 @@ function setup(seen = new Set<string>()) {
     clock,
     peers: { lookup: async (server) => (server === B ? peerWith([key]) : Promise.reject(new Error("unknown server"))) },
     log: { seen: async (_from, id) => seen.has(id) },
+    senders: { mayContact: async (server) => server === B },
+    onLookupFailure: () => undefined,
     maxLifetimeMs: 86_400_000,
     clockSkewMs: 60_000,
   });
@@ -81,7 +83,7 @@ describe("signed federation messages", () => {
     );
     expect(await reason(signMessage(message({ to: "trust-c.test" }), key))).toBe("wrong_addressee");
     expect(await reason(signMessage(message({ key_id: "ed25519:other" }), Ed25519Key.generate("ed25519:other")))).toBe("unknown_key");
-    expect(await reason(signMessage(message({ from: "trust-c.test" }), key))).toBe("unknown_key");
+    expect(await reason(signMessage(message({ from: "trust-c.test" }), key))).toBe("unexpected_sender");
     expect(await reason({ ...signMessage(message(), key), extra: 1 })).toBe("malformed");
     expect(await reason("not json object")).toBe("malformed");
   });

@@ -1,6 +1,7 @@
 import type { ErrorCode } from "../../http/contract-shared.js";
 import type { Clock } from "../clock.js";
 import { HandoverError } from "../errors.js";
+import { isServerName } from "./expected-partners.js";
 import type { MessageLog, PeerDirectory, VerifiedPeer } from "./ports.js";
 import { MESSAGE_TYPES, type SignedMessage, signingInput, verifySignature } from "./signed-message.js";
 
@@ -9,6 +10,7 @@ export type RejectionReason =
   | "wrong_addressee"
   | "expired"
   | "not_yet_valid"
+  | "unexpected_sender"
   | "unknown_key"
   | "bad_signature"
   | "replayed"
@@ -20,6 +22,7 @@ const CODE_OF: Record<RejectionReason, ErrorCode> = {
   wrong_addressee: "FORBIDDEN",
   expired: "FORBIDDEN",
   not_yet_valid: "FORBIDDEN",
+  unexpected_sender: "FORBIDDEN",
   unknown_key: "FORBIDDEN",
   bad_signature: "FORBIDDEN",
   replayed: "CONFLICT",
@@ -56,6 +59,7 @@ function parse(raw: unknown): SignedMessage {
   const allowed = new Set([...strings, "payload"]);
   const extra = Object.keys(m).filter((key) => !allowed.has(key));
   if (extra.length > 0) throw new MessageRejected("malformed", `unknown fields: ${extra.join(", ")}`);
+  if (!isServerName(m.from as string) || !isServerName(m.to as string)) throw new MessageRejected("malformed", "from and to must be Matrix server names");
   return m as unknown as SignedMessage;
 }
 
@@ -64,6 +68,10 @@ export interface MessageVerifierDeps {
   clock: Clock;
   peers: PeerDirectory;
   log: Pick<MessageLog, "seen">;
+  /** Known partners and admin-listed expected partners; nobody else makes Handover fetch anything. */
+  senders: { mayContact(serverName: string): Promise<boolean> };
+  /** Where the real cause of a failed key lookup goes (it is not told to the sender). */
+  onLookupFailure(serverName: string, error: unknown): void;
   /** Longest lifetime accepted between issued_at and expires_at. */
   maxLifetimeMs: number;
   /** Tolerated difference between the two trusts' clocks. */
@@ -72,6 +80,7 @@ export interface MessageVerifierDeps {
 
 /**
  * Checks an inbound message before anything acts on it: shape, addressee, validity window,
+ * whether the sender is a partner or expected partner (before any request is made for it),
  * the sender's published key (pinned, rotations followed), the signature, and replay.
  * Cheap checks come first; nothing is stored here.
  */
@@ -88,12 +97,17 @@ export class MessageVerifier {
     if (issued > now + deps.clockSkewMs) throw new MessageRejected("not_yet_valid", "the message was issued in the future");
     if (expires <= now - deps.clockSkewMs) throw new MessageRejected("expired", `the message expired at ${message.expires_at}`);
     if (expires - issued > deps.maxLifetimeMs || expires <= issued) throw new MessageRejected("malformed", "the message's validity window is not acceptable");
+    if (!(await deps.senders.mayContact(message.from)))
+      throw new MessageRejected("unexpected_sender", `${message.from} is not a partner of this trust, nor listed as an expected partner`);
     let peer: VerifiedPeer;
     try {
       peer = await deps.peers.lookup(message.from);
     } catch (error) {
-      if (error instanceof HandoverError && error.code === "PEER_UNAVAILABLE") throw error;
-      throw new MessageRejected("unknown_key", `the sender's published key could not be verified: ${(error as Error).message}`);
+      // The cause may quote what the sender's server answered: log it here, tell the sender nothing of it.
+      deps.onLookupFailure(message.from, error);
+      if (error instanceof HandoverError && error.code === "PEER_UNAVAILABLE")
+        throw new HandoverError("PEER_UNAVAILABLE", "the sender's published organisation could not be read");
+      throw new MessageRejected("unknown_key", "the sender's published organisation could not be verified");
     }
     const key = peer.keys.byId.get(message.key_id);
     if (!key) throw new MessageRejected("unknown_key", `${message.from} does not publish the key ${message.key_id}`);
