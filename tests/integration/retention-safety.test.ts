@@ -4,6 +4,8 @@ import type { Handover } from "../../appservice/src/app.js";
 import type { DeletionList, PolicyDraftInput, RetentionPolicyView } from "../../appservice/src/http/contract.js";
 import type { PurgeProblemList } from "../../appservice/src/http/contract-retention.js";
 import { SWEEP_JOB } from "../../appservice/src/retention/capability.js";
+import { createDataSource } from "../../appservice/src/storage/data-source.js";
+import { PostgresRoomDeletionLock } from "../../appservice/src/storage/retention-policy-store.js";
 import { freshDatabase } from "../support/fresh-database.js";
 import { startHandover } from "../support/handover-instance.js";
 import { eventually, TestUser } from "../support/matrix-user.js";
@@ -232,5 +234,31 @@ describe("retention purges delete only what they planned, when they may", () => 
     await sweep();
     const again = await db.query("SELECT count(*)::int AS n FROM audit_log WHERE action = 'retention.purge_failed' AND target = $1", [kicked]);
     expect(again.rows[0].n).toBe(1);
+  });
+
+  it("placing a hold waits for a deletion step in progress in the room, from another process's connection", async () => {
+    const roomId = await operationalRoom("Lock order", false);
+    // Another Handover process, as far as PostgreSQL can tell: its own pool.
+    const other = createDataSource(databaseUrl, 2);
+    await other.initialize();
+    try {
+      let placed: Promise<{ status: number }> | null = null;
+      let answered = false;
+      await new PostgresRoomDeletionLock(other).whileLocked(roomId, async () => {
+        placed = call("PUT", `/retention/rooms/${encodeURIComponent(roomId)}/hold`, { reason: "SI-9" }).finally(() => (answered = true));
+        await eventually("the hold to wait for the room's lock", async () => {
+          const { rows } = await db.query(
+            "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+          );
+          return rows[0].n > 0;
+        });
+        expect(answered).toBe(false);
+        expect((await db.query("SELECT 1 FROM retention_holds WHERE room_id = $1", [roomId])).rows).toEqual([]);
+      });
+      expect((await (placed as unknown as Promise<{ status: number }>)).status).toBe(200);
+      expect((await db.query("SELECT reason FROM retention_holds WHERE room_id = $1", [roomId])).rows).toEqual([{ reason: "SI-9" }]);
+    } finally {
+      await other.destroy();
+    }
   });
 });
