@@ -3,7 +3,7 @@ import { FakeClock, RecordingAudit } from "../../testing/fakes.js";
 import type { MatrixEvent } from "../matrix-event.js";
 import type { MediaReference } from "./media.js";
 import type { DeletionGate, HistoryPurger, MediaReferenceIndex, PurgeLedger, PurgeRecord, PurgeStatus, RoomHistoryReader } from "./ports.js";
-import { PurgeExecutor } from "./purge-executor.js";
+import { CALLED_OFF_NOTICE, PurgeExecutor } from "./purge-executor.js";
 
 class MemoryLedger implements PurgeLedger {
   readonly rows = new Map<string, PurgeRecord>();
@@ -251,15 +251,16 @@ describe("purge executor", () => {
     expect(await ledger.open()).toEqual([]);
   });
 
-  it("stops before the purge call when the gate refuses after the notice", async () => {
-    const { synapse, executor, ledger, record, gate } = setup();
+  it("stops before the purge call when the gate refuses after the notice, and tells the room", async () => {
+    const { synapse, executor, ledger, record, gate, notices } = setup();
     synapse.events = [message("$1", 1_000), message("$3", 3_000)];
     const noticed = { ...record, state: "noticed" as const, eventCount: 1, eventIds: ["$1"], keepFromEventId: "$3", noticeEventId: "$n" };
     await ledger.create(noticed);
     gate.refusal = "The room's retention policy no longer allows this deletion";
     const done = await executor.drive(noticed);
     expect(done?.state).toBe("stopped");
+    expect(notices).toEqual([CALLED_OFF_NOTICE]);
     expect(synapse.purges).toEqual([]);
-    expect(synapse.events.map((event) => event.event_id)).toEqual(["$1", "$3"]);
+    expect(synapse.events.map((event) => event.event_id)).toEqual(["$1", "$3", "$notice1"]);
   });
 });

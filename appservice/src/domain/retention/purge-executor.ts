@@ -67,6 +67,8 @@ export function removalNotice(record: Pick<PurgeRecord, "eventCount" | "policyNa
   return `${n} message${n === 1 ? "" : "s"} sent up to ${record.cutoff.toISOString().replace("T", " ").slice(0, 16)} UTC ${n === 1 ? "was" : "were"} removed under the retention policy "${record.policyName}".`;
 }
 
+export const CALLED_OFF_NOTICE = "The removal of messages announced above was called off: they are kept.";
+
 /**
  * Drives one purge through its states. Each step is saved before the next begins, so after a
  * crash the same record resumes where it stopped: the notice is posted with an idempotency key,
@@ -144,6 +146,11 @@ export class PurgeExecutor {
   }
 
   private async stop(record: PurgeRecord, reason: string): Promise<PurgeRecord> {
+    if (record.noticeEventId) {
+      // The room was told these messages were removed; they are not. The reason stays out of the
+      // room: a legal hold's reason is not for its members.
+      await this.deps.notifier.postNotice(record.roomId, CALLED_OFF_NOTICE, `retention-called-off:${record.id}`);
+    }
     await this.deps.audit.record({
       actor: record.actor,
       action: "retention.purge_stopped",
