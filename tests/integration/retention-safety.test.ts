@@ -261,4 +261,48 @@ describe("retention purges delete only what they planned, when they may", () => 
       await other.destroy();
     }
   });
+
+  it("a hold placed while a sweep runs, between its notice and its purge call, stops the purge", async () => {
+    const roomId = await operationalRoom("Hold during sweep");
+    await roomPolicy(roomId, { maxAge: "3s" });
+    await alice.send(roomId, "Bed 12 incident");
+    await indexed(roomId, 2);
+    await sleep(4_000);
+    await alice.send(roomId, "later");
+    await indexed(roomId, 3);
+    const other = createDataSource(databaseUrl, 2);
+    await other.initialize();
+    const waiting = async (n: number) =>
+      eventually(`${n} deletion step(s) or hold(s) waiting for the room's lock`, async () => {
+        const { rows } = await db.query(
+          "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        );
+        return rows[0].n >= n;
+      });
+    try {
+      let sweeping: Promise<boolean> | null = null;
+      let holding: Promise<{ status: number }> | null = null;
+      // The room's lock is held elsewhere while the sweep plans and reaches its notice, then the
+      // hold is requested: PostgreSQL hands the lock over in that order, so the notice goes out
+      // first and the hold is in place before the purge call.
+      await new PostgresRoomDeletionLock(other).whileLocked(roomId, async () => {
+        sweeping = handover.jobs.runNow(SWEEP_JOB);
+        await waiting(1);
+        holding = call("PUT", `/retention/rooms/${encodeURIComponent(roomId)}/hold`, { reason: "Placed mid-sweep" });
+        await waiting(2);
+      });
+      expect(await (sweeping as unknown as Promise<boolean>)).toBe(true);
+      expect((await (holding as unknown as Promise<{ status: number }>)).status).toBe(200);
+    } finally {
+      await other.destroy();
+    }
+
+    expect(await bodies(roomId)).toEqual(["!handover classify operational", "Bed 12 incident", "later"]);
+    expect(await deletions(roomId)).toEqual([]);
+    const texts = await notices(roomId);
+    expect(texts.at(-1)).toBe("The removal of messages announced above was called off: they are kept.");
+    expect(texts.at(-2)).toMatch(/^2 messages sent up to .* were removed/);
+    const { rows } = await db.query("SELECT state, error FROM retention_purges WHERE room_id = $1", [roomId]);
+    expect(rows).toEqual([{ state: "stopped", error: expect.stringContaining("Placed mid-sweep") }]);
+  });
 });
