@@ -253,6 +253,41 @@ describe("encrypted rooms with a real encrypting client (matrix-js-sdk Rust cryp
     expect(deletions[0]?.events).toBeGreaterThanOrEqual(5);
   });
 
+  it("deletes an encrypted room's image with its purge, and counts it in the deletion record", async () => {
+    const roomId = await client.createEncryptedRoom(`Encrypted rota ${Date.now()}`);
+    await alice.invite(roomId, handover.botUserId);
+    await eventually("the bot to join", async () => (await alice.members(roomId))[handover.botUserId] === "join", 60_000);
+    await waitForNotice(roomId, (text) => text.startsWith("Handover is in this encrypted room as its own device"), "the presence notice");
+    await aliceSeesBotDevice();
+    await client.sendText(roomId, "!handover classify operational");
+    await eventually("the classification, from an encrypted command", async () => (await handover.rooms.get(roomId))?.kind === "operational", 60_000);
+    const cookie = await signIn();
+    await portal(cookie, "POST", "/retention/policies", {
+      name: `Encrypted rota ${roomId}`,
+      scope: { type: "room", roomId },
+      maxAge: "3s",
+      deleteAfterFiling: null,
+    });
+    // The media URI is inside the ciphertext: only the decrypted event shows it.
+    const image = await client.sendEncryptedImage(roomId, generatePng(40, 30, 2), "rota.png", "image/png");
+    const indexed = (eventId: string) => async () => (await db.query("SELECT 1 FROM retention_events WHERE event_id = $1", [eventId])).rows.length === 1;
+    await eventually("the image to be indexed", indexed(image.eventId));
+    await new Promise((resolve) => setTimeout(resolve, 3_500));
+    await eventually("the newer message to be indexed", indexed(await client.sendText(roomId, "Sent after the cutoff: kept.")));
+    expect(await handover.jobs.runNow(SWEEP_JOB)).toBe(true);
+
+    const { deletions } = await portal<{ deletions: { events: number; media: number; mediaDeleted: number }[] }>(
+      cookie,
+      "GET",
+      `/retention/deletions?roomId=${encodeURIComponent(roomId)}`,
+    );
+    expect(deletions).toMatchObject([{ events: 2, media: 1, mediaDeleted: 1 }]);
+    const download = await fetch(`${trust.clientUrl}/_matrix/client/v1/media/download/${image.contentUri.slice("mxc://".length)}`, {
+      headers: { authorization: `Bearer ${alice.user.accessToken}` },
+    });
+    expect(download.status).toBe(404);
+  });
+
   it("serves the device inbox only to the appservice, and refuses malformed reads with clear errors", async () => {
     const url = `${trust.clientUrl}/_synapse/client/handover/v1/device_inbox`;
     const post = (token: string | null, body: unknown) =>

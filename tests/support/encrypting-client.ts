@@ -68,7 +68,7 @@ export class EncryptingClient {
   }
 
   /** Encrypts the bytes as the spec's encrypted attachments (AES-256-CTR), uploads them and sends an m.image. */
-  async sendEncryptedImage(roomId: string, bytes: Uint8Array, name: string, mimetype: string): Promise<string> {
+  async sendEncryptedImage(roomId: string, bytes: Uint8Array, name: string, mimetype: string): Promise<{ eventId: string; contentUri: string }> {
     const key = randomBytes(32);
     const iv = Buffer.concat([randomBytes(8), Buffer.alloc(8)]);
     const cipher = createCipheriv("aes-256-ctr", key, iv);
@@ -81,7 +81,8 @@ export class EncryptingClient {
       iv: iv.toString("base64").replace(/=+$/, ""),
       hashes: { sha256: createHash("sha256").update(data).digest("base64").replace(/=+$/, "") },
     };
-    return this.send(roomId, { msgtype: "m.image", body: name, file, info: { mimetype, size: bytes.length } });
+    const eventId = await this.send(roomId, { msgtype: "m.image", body: name, file, info: { mimetype, size: bytes.length } });
+    return { eventId, contentUri: upload.content_uri };
   }
 
   stop(): void {

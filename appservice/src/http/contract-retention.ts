@@ -130,9 +130,21 @@ export const sweepResultSchema = z.object({
   warned: z.number().int(),
   deleted: z.number().int(),
   waiting: z.number().int(),
+  failed: z.number().int().describe("Purges that failed this time; they stay open (see /retention/purge-problems) and the other rooms went on."),
   published: z.number().int(),
 });
 export type SweepResult = z.infer<typeof sweepResultSchema>;
+
+export const purgeProblemSchema = z.object({
+  deletionId: z.string(),
+  roomId: z.string(),
+  policyName: z.string(),
+  error: z.string().describe("Why the last attempt failed; every sweep tries again."),
+});
+export type PurgeProblem = z.infer<typeof purgeProblemSchema>;
+
+export const purgeProblemListSchema = z.object({ problems: z.array(purgeProblemSchema) });
+export type PurgeProblemList = z.infer<typeof purgeProblemListSchema>;
 
 const MANAGERS = ["admin", "ig-lead"] as const;
 
@@ -227,6 +239,13 @@ export const RETENTION_API = {
     query: deletionQuerySchema,
     response: z.string(),
     produces: "text/csv",
+  },
+  listPurgeProblems: {
+    method: "get",
+    path: "/retention/purge-problems",
+    summary: "Deletions that could not finish (e.g. the bot was removed from the room), with the last error",
+    access: "session",
+    response: purgeProblemListSchema,
   },
   runRetentionSweep: {
     method: "post",

@@ -79,6 +79,7 @@ export {
   type PolicyList,
   type PolicyPreviewRequest,
   type PolicyScopeInput,
+  type PurgeProblem,
   type RetentionPlan,
   type RetentionPolicyView,
   type RoomRetention,

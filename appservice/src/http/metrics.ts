@@ -21,6 +21,11 @@ export class HandoverMetrics {
     labelNames: ["outcome"] as const,
     registers: [this.registry],
   });
+  readonly retentionPurgeFailures = new Counter({
+    name: "handover_retention_purge_failures_total",
+    help: "Retention purges that failed in a sweep (left open and tried again next sweep)",
+    registers: [this.registry],
+  });
   readonly httpRequests = new Counter({
     name: "handover_http_requests_total",
     help: "Admin API requests by route and status",

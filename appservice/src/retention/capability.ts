@@ -4,13 +4,16 @@ import { type RetentionConfig, retentionSchema } from "../config/retention.js";
 import { type Clock, systemClock } from "../domain/clock.js";
 import { HandoverError } from "../domain/errors.js";
 import type { MatrixEvent } from "../domain/matrix-event.js";
+import { HoldAndPolicyGate } from "../domain/retention/deletion-gate.js";
+import { mediaReferencesOf } from "../domain/retention/media.js";
 import type { DefaultPolicies, PolicyRules } from "../domain/retention/policy.js";
 import { RetentionPolicyService } from "../domain/retention/policy-service.js";
 import { PurgeExecutor } from "../domain/retention/purge-executor.js";
 import { RetentionStatePublication } from "../domain/retention/state-publication.js";
 import { RetentionPlanner, RetentionSweep, SWEEP_ACTOR, type SweepOutcome } from "../domain/retention/sweep.js";
 import { PostgresRetentionFacts } from "../storage/retention-facts-store.js";
-import { PostgresHoldStore, PostgresPolicyStore } from "../storage/retention-policy-store.js";
+import { PostgresMediaReferences } from "../storage/retention-media-store.js";
+import { PostgresHoldStore, PostgresPolicyStore, PostgresRoomDeletionLock } from "../storage/retention-policy-store.js";
 import { PostgresPurgeLedger } from "../storage/retention-purge-store.js";
 import { SynapseRetentionAdapter } from "../synapse/retention-history.js";
 import { retentionHandlers } from "./handlers.js";
@@ -54,6 +57,8 @@ export const retentionCapability: CapabilityFactory = (platform: Platform): Capa
   const settings = { warningGranularityMs: ms(config.warningGranularity), maxPurgesPerSweep: config.maxPurgesPerSweep };
   const facts = new PostgresRetentionFacts(db);
   const policies = new PostgresPolicyStore(db);
+  const holds = new PostgresHoldStore(db);
+  const references = new PostgresMediaReferences(db);
   const ledger = new PostgresPurgeLedger(db);
   const synapse = new SynapseRetentionAdapter(platform.admin, platform.config.homeserver.serverName);
   const notifier = { postNotice: (roomId: string, text: string, key: string) => bot.postNotice(roomId, text, key) };
@@ -63,6 +68,8 @@ export const retentionCapability: CapabilityFactory = (platform: Platform): Capa
     history: synapse,
     purger: synapse,
     media: synapse,
+    references,
+    gate: new HoldAndPolicyGate({ lock: new PostgresRoomDeletionLock(db), holds, facts, policies, clock, defaults, settings }),
     notifier,
     index: {
       recordMessage: (roomId, eventId, ts) => index.add(roomId, eventId, ts),
@@ -97,10 +104,14 @@ export const retentionCapability: CapabilityFactory = (platform: Platform): Capa
     clock,
     defaults,
     settings,
+    onPurgeFailed: (record, error) => {
+      platform.metrics.retentionPurgeFailures.inc();
+      logger.warn({ roomId: record.roomId, deletionId: record.id, err: error }, "retention: purge failed; the other rooms go on");
+    },
   });
   const policyService = new RetentionPolicyService({
     policies,
-    holds: new PostgresHoldStore(db),
+    holds,
     facts,
     rooms: platform.rooms,
     audit,
@@ -125,6 +136,9 @@ export const retentionCapability: CapabilityFactory = (platform: Platform): Capa
     name: "retention",
     async onEvent(event: MatrixEvent): Promise<void> {
       if (!enabled) return;
+      // The readable event: in encrypted rooms the media URIs are only visible decrypted, here.
+      const mediaReferences = mediaReferencesOf(event);
+      if (mediaReferences.length > 0) await references.record(event.room_id, event.event_id, mediaReferences);
       if (event.state_key === undefined) {
         if (event.sender !== platform.botUserId) index.add(event.room_id, event.event_id, new Date(event.origin_server_ts));
         return;

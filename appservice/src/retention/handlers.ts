@@ -141,15 +141,21 @@ export function retentionHandlers(services: RetentionApiServices): Partial<Route
     listLegalHolds: async () => ({ holds: (await services.policies.holds()).map(holdView) }),
     listDeletions: async ({ query }) => ({ deletions: (await services.ledger.completed(query)).map(deletionView) }),
     exportDeletions: async ({ query }) => deletionRecordsCsv(await services.ledger.completed(query)),
+    listPurgeProblems: async () => ({
+      problems: (await services.ledger.open())
+        .filter((record) => record.error !== null)
+        .map((record) => ({ deletionId: record.id, roomId: record.roomId, policyName: record.policyName, error: record.error ?? "" })),
+    }),
     runRetentionSweep: async ({ session }) => {
       const outcome = await services.sweepAs(signedIn(session));
-      if (!outcome) return { ran: false, resumed: 0, warned: 0, deleted: 0, waiting: 0, published: 0 };
+      if (!outcome) return { ran: false, resumed: 0, warned: 0, deleted: 0, waiting: 0, failed: 0, published: 0 };
       return {
         ran: true,
         resumed: outcome.resumed,
         warned: outcome.warned,
         deleted: outcome.deletions.length,
         waiting: outcome.waiting,
+        failed: outcome.failed,
         published: outcome.published,
       };
     },

@@ -2,7 +2,7 @@ import type { DataSource } from "typeorm";
 import { HandoverError } from "../domain/errors.js";
 import type { LegalHold } from "../domain/retention/planner.js";
 import type { PolicyScope, RetentionPolicy } from "../domain/retention/policy.js";
-import type { HoldStore, PolicyStore } from "../domain/retention/ports.js";
+import type { HoldStore, PolicyStore, RoomDeletionLock } from "../domain/retention/ports.js";
 import type { RoomKind } from "../http/contract-shared.js";
 
 interface PolicyRow {
@@ -112,6 +112,34 @@ interface HoldRow {
   expires_at: Date | null;
 }
 
+/**
+ * One PostgreSQL advisory lock per room, taken by placing a legal hold and by each deletion step
+ * (notice, purge call): transaction-scoped, so it also orders Handover processes and is released
+ * if a process dies.
+ */
+const ROOM_LOCK = "SELECT pg_advisory_xact_lock(hashtext('handover.retention.room'), hashtext($1))";
+
+export class PostgresRoomDeletionLock implements RoomDeletionLock {
+  constructor(private readonly db: DataSource) {}
+
+  async whileLocked<T>(roomId: string, action: () => Promise<T>): Promise<T> {
+    const runner = this.db.createQueryRunner();
+    await runner.connect();
+    try {
+      await runner.startTransaction();
+      await runner.query(ROOM_LOCK, [roomId]);
+      const value = await action();
+      await runner.commitTransaction();
+      return value;
+    } catch (error) {
+      if (runner.isTransactionActive) await runner.rollbackTransaction();
+      throw error;
+    } finally {
+      await runner.release();
+    }
+  }
+}
+
 const toHold = (row: HoldRow): LegalHold => ({ roomId: row.room_id, reason: row.reason, setBy: row.set_by, setAt: row.set_at, expiresAt: row.expires_at });
 
 export class PostgresHoldStore implements HoldStore {
@@ -126,12 +154,16 @@ export class PostgresHoldStore implements HoldStore {
     return ((await this.db.query("SELECT * FROM retention_holds ORDER BY set_at DESC")) as HoldRow[]).map(toHold);
   }
 
+  /** Waits for a deletion step running in the room: once this returns, no notice or purge call starts there. */
   async put(hold: LegalHold): Promise<void> {
-    await this.db.query(
-      `INSERT INTO retention_holds (room_id, reason, set_by, set_at, expires_at) VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT (room_id) DO UPDATE SET reason = EXCLUDED.reason, set_by = EXCLUDED.set_by, set_at = EXCLUDED.set_at, expires_at = EXCLUDED.expires_at`,
-      [hold.roomId, hold.reason, hold.setBy, hold.setAt, hold.expiresAt],
-    );
+    await this.db.transaction(async (manager) => {
+      await manager.query(ROOM_LOCK, [hold.roomId]);
+      await manager.query(
+        `INSERT INTO retention_holds (room_id, reason, set_by, set_at, expires_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (room_id) DO UPDATE SET reason = EXCLUDED.reason, set_by = EXCLUDED.set_by, set_at = EXCLUDED.set_at, expires_at = EXCLUDED.expires_at`,
+        [hold.roomId, hold.reason, hold.setBy, hold.setAt, hold.expiresAt],
+      );
+    });
   }
 
   async lift(roomId: string): Promise<LegalHold | null> {

@@ -16,6 +16,7 @@ interface PurgeRow {
   from_ts: Date | null;
   event_count: number | null;
   unfiled_count: number;
+  event_ids: string[] | null;
   media: string[];
   media_deleted: number;
   keep_from_event_id: string | null;
@@ -41,6 +42,7 @@ const COLUMNS: Record<Exclude<keyof PurgeRecord, "id">, string> = {
   fromTs: "from_ts",
   eventCount: "event_count",
   unfiledCount: "unfiled_count",
+  eventIds: "event_ids",
   media: "media",
   mediaDeleted: "media_deleted",
   keepFromEventId: "keep_from_event_id",
@@ -68,6 +70,7 @@ function toRecord(row: PurgeRow): PurgeRecord {
     fromTs: row.from_ts,
     eventCount: row.event_count,
     unfiledCount: row.unfiled_count,
+    eventIds: row.event_ids,
     media: row.media,
     mediaDeleted: row.media_deleted,
     keepFromEventId: row.keep_from_event_id,
@@ -80,7 +83,7 @@ function toRecord(row: PurgeRow): PurgeRecord {
   };
 }
 
-const dbValue = (key: string, value: unknown) => (key === "media" ? JSON.stringify(value) : value);
+const dbValue = (key: string, value: unknown) => ((key === "media" || key === "eventIds") && value !== null ? JSON.stringify(value) : value);
 
 export class PostgresPurgeLedger implements PurgeLedger {
   constructor(private readonly db: DataSource) {}
@@ -104,7 +107,7 @@ export class PostgresPurgeLedger implements PurgeLedger {
   }
 
   async open(): Promise<PurgeRecord[]> {
-    const rows = (await this.db.query("SELECT * FROM retention_purges WHERE state NOT IN ('complete', 'failed') ORDER BY created_at")) as PurgeRow[];
+    const rows = (await this.db.query("SELECT * FROM retention_purges WHERE state NOT IN ('complete', 'failed', 'stopped') ORDER BY created_at")) as PurgeRow[];
     return rows.map(toRecord);
   }
 

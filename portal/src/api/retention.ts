@@ -5,6 +5,7 @@ import {
   type LegalHoldView,
   type PlaceHoldRequest,
   type PolicyDraftInput,
+  type PurgeProblem,
   type RetentionPlan,
   type RetentionPolicyView,
   type RoomRetention,
@@ -58,6 +59,10 @@ export async function listDeletions(): Promise<DeletionRecord[]> {
 
 /** A plain link: the browser downloads the CSV with the session cookie. */
 export const DELETIONS_CSV_URL = `${API_PREFIX}${API.exportDeletions.path}?limit=5000`;
+
+export async function listPurgeProblems(): Promise<PurgeProblem[]> {
+  return (await request(API.listPurgeProblems)).problems;
+}
 
 export function runSweep(): Promise<SweepResult> {
   return request(API.runRetentionSweep);

@@ -1,4 +1,5 @@
 import type { MatrixEvent } from "../matrix-event.js";
+import type { MediaReference } from "./media.js";
 import type { LegalHold, RoomRetentionFacts, WarningDue } from "./planner.js";
 import type { RetentionPolicy } from "./policy.js";
 
@@ -43,7 +44,8 @@ export interface WarningLedger {
   exists(roomId: string, dueAt: Date): Promise<boolean>;
 }
 
-export type PurgeState = "planned" | "enumerated" | "noticed" | "purging" | "purged" | "complete" | "failed";
+/** `stopped`: a legal hold or a policy change, seen at the moment of deletion, called it off. */
+export type PurgeState = "planned" | "enumerated" | "noticed" | "purging" | "purged" | "complete" | "failed" | "stopped";
 
 /** A purge from intent to evidence: the row is written before Synapse is called. */
 export interface PurgeRecord {
@@ -63,6 +65,9 @@ export interface PurgeRecord {
   fromTs: Date | null;
   eventCount: number | null;
   unfiledCount: number;
+  /** The message events planned (and announced) for deletion; null on records older than issue 11.4. */
+  eventIds: string[] | null;
+  /** Media the planned events sent as media: the candidates for deletion. */
   media: string[];
   mediaDeleted: number;
   keepFromEventId: string | null;
@@ -83,7 +88,7 @@ export interface DeletionQuery {
 export interface PurgeLedger {
   create(record: PurgeRecord): Promise<void>;
   update(id: string, fields: Partial<Omit<PurgeRecord, "id">>): Promise<void>;
-  /** Purges not yet complete or failed, oldest first. */
+  /** Purges not yet complete, failed or stopped, oldest first. */
   open(): Promise<PurgeRecord[]>;
   completed(query: DeletionQuery): Promise<PurgeRecord[]>;
   remove(id: string): Promise<void>;
@@ -106,6 +111,34 @@ export interface HistoryPurger {
 export interface MediaDeleter {
   /** true once the media is gone (also when it already was); false for remote media it cannot delete. */
   deleteMedia(mxcUri: string): Promise<boolean>;
+}
+
+/**
+ * Which events refer to which media, recorded at intake from the readable (decrypted) event, so
+ * a purge knows the media of encrypted events and whether anything Handover keeps still needs it.
+ */
+export interface MediaReferenceIndex {
+  record(roomId: string, eventId: string, references: readonly MediaReference[]): Promise<void>;
+  /** Media these events sent as media, as seen at intake. */
+  sentBy(eventIds: readonly string[]): Promise<string[]>;
+  /** Of these media, the ones an event outside `purged` (in any room) sent or mentions. */
+  stillReferenced(uris: readonly string[], purged: readonly string[]): Promise<Set<string>>;
+  forget(eventIds: readonly string[]): Promise<void>;
+}
+
+/**
+ * The per-room lock that placing a legal hold also takes: a deletion step run under it and a
+ * hold placed at the same time happen one after the other, in every Handover process.
+ */
+export interface RoomDeletionLock {
+  whileLocked<T>(roomId: string, action: () => Promise<T>): Promise<T>;
+}
+
+export type GateOutcome<T> = { allowed: true; value: T } | { allowed: false; reason: string };
+
+/** Runs a deletion step only if the hold and the effective policy, read under the room's lock, still allow the purge. */
+export interface DeletionGate {
+  whileAllowed<T>(record: PurgeRecord, step: () => Promise<T>): Promise<GateOutcome<T>>;
 }
 
 export interface RetentionNotifier {

@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { FakeClock, RecordingAudit } from "../../testing/fakes.js";
 import type { MatrixEvent } from "../matrix-event.js";
-import type { HistoryPurger, PurgeLedger, PurgeRecord, PurgeStatus, RoomHistoryReader } from "./ports.js";
-import { PurgeExecutor } from "./purge-executor.js";
+import type { MediaReference } from "./media.js";
+import type { DeletionGate, HistoryPurger, MediaReferenceIndex, PurgeLedger, PurgeRecord, PurgeStatus, RoomHistoryReader } from "./ports.js";
+import { CALLED_OFF_NOTICE, PurgeExecutor } from "./purge-executor.js";
 
 class MemoryLedger implements PurgeLedger {
   readonly rows = new Map<string, PurgeRecord>();
@@ -13,7 +14,7 @@ class MemoryLedger implements PurgeLedger {
     this.rows.set(id, { ...(this.rows.get(id) as PurgeRecord), ...fields });
   }
   async open() {
-    return [...this.rows.values()].filter((row) => row.state !== "complete" && row.state !== "failed");
+    return [...this.rows.values()].filter((row) => row.state !== "complete" && row.state !== "failed" && row.state !== "stopped");
   }
   async completed() {
     return [...this.rows.values()].filter((row) => row.state === "complete");
@@ -49,6 +50,35 @@ class FakeSynapse implements RoomHistoryReader, HistoryPurger {
   }
 }
 
+/** Media references as intake records them: event id -> references. */
+class MemoryReferences implements MediaReferenceIndex {
+  readonly byEvent = new Map<string, MediaReference[]>();
+  async record(_roomId: string, eventId: string, references: readonly MediaReference[]) {
+    this.byEvent.set(eventId, [...references]);
+  }
+  async sentBy(eventIds: readonly string[]) {
+    return eventIds.flatMap((id) => (this.byEvent.get(id) ?? []).filter((reference) => reference.sent).map((reference) => reference.uri));
+  }
+  async stillReferenced(uris: readonly string[], purged: readonly string[]) {
+    const kept = [...this.byEvent].filter(([id]) => !purged.includes(id)).flatMap(([, references]) => references.map((reference) => reference.uri));
+    return new Set(uris.filter((uri) => kept.includes(uri)));
+  }
+  async forget(eventIds: readonly string[]) {
+    for (const id of eventIds) this.byEvent.delete(id);
+  }
+}
+
+/** Allows every step unless `refusal` is set; counts the steps it was asked about. */
+class ScriptedGate implements DeletionGate {
+  refusal: string | null = null;
+  asked = 0;
+  async whileAllowed<T>(_record: PurgeRecord, step: () => Promise<T>) {
+    this.asked++;
+    if (this.refusal !== null) return { allowed: false as const, reason: this.refusal };
+    return { allowed: true as const, value: await step() };
+  }
+}
+
 const message = (id: string, ts: number, content: Record<string, unknown> = { body: "obs stable" }): MatrixEvent => ({
   event_id: id,
   room_id: "!r:t",
@@ -64,6 +94,10 @@ function setup() {
   const audit = new RecordingAudit();
   const deleted: string[] = [];
   const notices: string[] = [];
+  const references = new MemoryReferences();
+  const gate = new ScriptedGate();
+  /** Messages that reach the room while the bot posts its notice (sent after the history was read). */
+  const arrivingDuringNotice: MatrixEvent[] = [];
   const executor = new PurgeExecutor({
     ledger,
     history: synapse,
@@ -74,8 +108,11 @@ function setup() {
         return true;
       },
     },
+    references,
+    gate,
     notifier: {
       postNotice: async (_roomId, text) => {
+        synapse.events.push(...arrivingDuringNotice.splice(0));
         notices.push(text);
         synapse.events.push({ ...message(`$notice${notices.length}`, 10_000), sender: "@handover:t" });
         return `$notice${notices.length}`;
@@ -104,6 +141,7 @@ function setup() {
     fromTs: null,
     eventCount: null,
     unfiledCount: 0,
+    eventIds: null,
     media: [],
     mediaDeleted: 0,
     keepFromEventId: null,
@@ -114,7 +152,7 @@ function setup() {
     createdAt: new Date(0),
     completedAt: null,
   };
-  return { ledger, synapse, audit, deleted, notices, executor, record };
+  return { ledger, synapse, audit, deleted, notices, executor, record, references, gate, arrivingDuringNotice };
 }
 
 describe("purge executor", () => {
@@ -164,5 +202,65 @@ describe("purge executor", () => {
     const done = await executor.drive(purging);
     expect(done?.state).toBe("complete");
     expect(synapse.purges).toEqual([]);
+  });
+
+  it("purges exactly the planned messages: one sent while the notice went out is kept", async () => {
+    const { synapse, executor, ledger, record, arrivingDuringNotice } = setup();
+    synapse.events = [message("$1", 1_000), message("$2", 1_900)];
+    arrivingDuringNotice.push(message("$late", 2_500));
+    await ledger.create(record);
+    const done = await executor.drive(record);
+    expect(done).toMatchObject({ state: "complete", eventCount: 2, eventIds: ["$1", "$2"], keepFromEventId: "$late" });
+    expect(synapse.events.map((event) => event.event_id)).toEqual(["$late", "$notice1"]);
+  });
+
+  it("deletes only media the purged events sent, not media a message quotes or an event kept elsewhere still uses", async () => {
+    const { synapse, executor, ledger, record, references, deleted } = setup();
+    const held = "mxc://t/held";
+    const shared = "mxc://t/shared";
+    const own = "mxc://t/own";
+    const encrypted = "mxc://t/encrypted";
+    await references.record("!held:t", "$heldImage", [{ uri: held, sent: true }]);
+    await references.record("!other:t", "$forward", [{ uri: shared, sent: true }]);
+    // Intake saw the encrypted event decrypted; the history only has ciphertext.
+    await references.record("!r:t", "$enc", [{ uri: encrypted, sent: true }]);
+    synapse.events = [
+      message("$quote", 1_000, { msgtype: "m.text", body: held }),
+      message("$own", 1_100, { msgtype: "m.image", body: "a.png", url: own, info: { thumbnail_url: "mxc://t/thumb" } }),
+      message("$shared", 1_200, { msgtype: "m.file", body: "b.pdf", url: shared }),
+      { ...message("$enc", 1_300, { algorithm: "m.megolm.v1.aes-sha2", ciphertext: "..." }), type: "m.room.encrypted" },
+      message("$3", 3_000),
+    ];
+    await ledger.create(record);
+    const done = await executor.drive(record);
+    expect(done?.media).toEqual([encrypted, own, shared, "mxc://t/thumb"].sort());
+    expect(deleted.sort()).toEqual([encrypted, own, "mxc://t/thumb"].sort());
+    expect(done?.mediaDeleted).toBe(3);
+  });
+
+  it("stops before the notice when the gate refuses (a hold placed since the plan), and records why", async () => {
+    const { synapse, executor, ledger, record, gate, notices, audit } = setup();
+    synapse.events = [message("$1", 1_000), message("$3", 3_000)];
+    gate.refusal = "Legal hold placed by @ig:t: SI-1";
+    await ledger.create(record);
+    const done = await executor.drive(record);
+    expect(done).toMatchObject({ state: "stopped", error: "Legal hold placed by @ig:t: SI-1" });
+    expect(notices).toEqual([]);
+    expect(synapse.purges).toEqual([]);
+    expect(audit.actions()).toEqual(["retention.purge_stopped"]);
+    expect(await ledger.open()).toEqual([]);
+  });
+
+  it("stops before the purge call when the gate refuses after the notice, and tells the room", async () => {
+    const { synapse, executor, ledger, record, gate, notices } = setup();
+    synapse.events = [message("$1", 1_000), message("$3", 3_000)];
+    const noticed = { ...record, state: "noticed" as const, eventCount: 1, eventIds: ["$1"], keepFromEventId: "$3", noticeEventId: "$n" };
+    await ledger.create(noticed);
+    gate.refusal = "The room's retention policy no longer allows this deletion";
+    const done = await executor.drive(noticed);
+    expect(done?.state).toBe("stopped");
+    expect(notices).toEqual([CALLED_OFF_NOTICE]);
+    expect(synapse.purges).toEqual([]);
+    expect(synapse.events.map((event) => event.event_id)).toEqual(["$1", "$3", "$notice1"]);
   });
 });

@@ -1,14 +1,26 @@
 import type { AuditRecorder } from "../audit/audit-trail.js";
 import type { Clock } from "../clock.js";
 import type { MatrixEvent } from "../matrix-event.js";
-import { mediaUrisOf } from "./media.js";
-import type { HistoryPurger, MediaDeleter, PurgeLedger, PurgeRecord, RetentionEventIndex, RetentionNotifier, RoomHistoryReader } from "./ports.js";
+import { mediaSentBy } from "./media.js";
+import type {
+  DeletionGate,
+  HistoryPurger,
+  MediaDeleter,
+  MediaReferenceIndex,
+  PurgeLedger,
+  PurgeRecord,
+  RetentionEventIndex,
+  RetentionNotifier,
+  RoomHistoryReader,
+} from "./ports.js";
 
 export interface PurgeExecutorDeps {
   ledger: PurgeLedger;
   history: RoomHistoryReader;
   purger: HistoryPurger;
   media: MediaDeleter;
+  references: MediaReferenceIndex;
+  gate: DeletionGate;
   notifier: RetentionNotifier;
   index: RetentionEventIndex;
   audit: AuditRecorder;
@@ -27,10 +39,35 @@ function isMessage(event: MatrixEvent, botUserId: string): boolean {
   return event.state_key === undefined && event.sender !== botUserId;
 }
 
+/** The planned messages as they stand in the room's timeline (oldest first). */
+function plannedIn(timeline: readonly MatrixEvent[], record: PurgeRecord, botUserId: string): MatrixEvent[] {
+  if (record.eventIds) {
+    const planned = new Set(record.eventIds);
+    return timeline.filter((event) => planned.has(event.event_id));
+  }
+  // A record written before the planned events were kept: what was sent before the first event after its cutoff.
+  const boundary = timeline.findIndex((event) => event.origin_server_ts > record.cutoff.getTime());
+  return (boundary === -1 ? timeline : timeline.slice(0, boundary)).filter((event) => isMessage(event, botUserId));
+}
+
+/**
+ * The event the purge keeps from: the first one after the last planned message. Synapse deletes
+ * everything before it, so exactly the planned messages go (with the bot's notices and state
+ * between them); a message posted after the plan, even one sent a moment ago, comes after it.
+ */
+function firstEventAfter(timeline: readonly MatrixEvent[], planned: readonly MatrixEvent[]): string | null {
+  const last = planned.at(-1);
+  if (!last) return null;
+  const index = timeline.findIndex((event) => event.event_id === last.event_id);
+  return timeline[index + 1]?.event_id ?? null;
+}
+
 export function removalNotice(record: Pick<PurgeRecord, "eventCount" | "policyName" | "cutoff">): string {
   const n = record.eventCount ?? 0;
   return `${n} message${n === 1 ? "" : "s"} sent up to ${record.cutoff.toISOString().replace("T", " ").slice(0, 16)} UTC ${n === 1 ? "was" : "were"} removed under the retention policy "${record.policyName}".`;
 }
+
+export const CALLED_OFF_NOTICE = "The removal of messages announced above was called off: they are kept.";
 
 /**
  * Drives one purge through its states. Each step is saved before the next begins, so after a
@@ -53,7 +90,7 @@ export class PurgeExecutor {
       if (next === null) return null;
       if (next === record) return record;
       record = next;
-      if (record.state === "complete" || record.state === "failed") return record;
+      if (record.state === "complete" || record.state === "failed" || record.state === "stopped") return record;
     }
   }
 
@@ -67,18 +104,18 @@ export class PurgeExecutor {
     switch (record.state) {
       case "planned":
         return this.enumerate(record);
-      case "enumerated": {
-        const noticeEventId = await this.deps.notifier.postNotice(record.roomId, removalNotice(record), `retention-notice:${record.id}`);
-        // Synapse never purges a room's latest event: the notice, sent after the cutoff, keeps that place.
-        return this.save(record, { state: "noticed", noticeEventId, keepFromEventId: record.keepFromEventId ?? noticeEventId });
-      }
+      case "enumerated":
+        return this.notice(record);
       case "noticed": {
         if (record.purgeRequests > 0 && (await this.remaining(record)) === 0) return this.save(record, { state: "purged" });
-        const keepFrom = record.keepFromEventId ?? record.noticeEventId;
+        const keepFrom = record.keepFromEventId;
         if (!keepFrom) throw new Error(`purge ${record.id} has no event to keep from`);
-        const counted = await this.save(record, { purgeRequests: record.purgeRequests + 1 });
-        const purgeId = await this.deps.purger.startPurge(record.roomId, keepFrom);
-        return this.save(counted, { state: "purging", purgeId });
+        const started = await this.deps.gate.whileAllowed(record, async () => {
+          const counted = await this.save(record, { purgeRequests: record.purgeRequests + 1 });
+          return { counted, purgeId: await this.deps.purger.startPurge(record.roomId, keepFrom) };
+        });
+        if (!started.allowed) return this.stop(record, started.reason);
+        return this.save(started.value.counted, { state: "purging", purgeId: started.value.purgeId });
       }
       case "purging":
         return this.poll(record);
@@ -89,38 +126,67 @@ export class PurgeExecutor {
     }
   }
 
-  private async enumerate(record: PurgeRecord): Promise<PurgeRecord | null> {
-    const cutoff = record.cutoff.getTime();
-    let keepFrom: MatrixEvent | null = null;
-    const doomed: MatrixEvent[] = [];
-    await this.deps.history.eventsNewestFirst(record.roomId, (event) => {
-      if (event.origin_server_ts > cutoff) keepFrom = event;
-      else if (isMessage(event, this.deps.botUserId)) doomed.push(event);
-      return false;
+  private async timeline(roomId: string): Promise<MatrixEvent[]> {
+    return (await this.deps.history.eventsNewestFirst(roomId, () => false)).reverse();
+  }
+
+  private async notice(record: PurgeRecord): Promise<PurgeRecord> {
+    const posted = await this.deps.gate.whileAllowed(record, () =>
+      this.deps.notifier.postNotice(record.roomId, removalNotice(record), `retention-notice:${record.id}`),
+    );
+    if (!posted.allowed) return this.stop(record, posted.reason);
+    let keepFromEventId = record.keepFromEventId;
+    if (!keepFromEventId) {
+      // Synapse never purges a room's latest event, and the last planned message was the latest:
+      // keep from whatever now follows it (the notice, or a message sent since the plan).
+      const timeline = await this.timeline(record.roomId);
+      keepFromEventId = firstEventAfter(timeline, plannedIn(timeline, record, this.deps.botUserId)) ?? posted.value;
+    }
+    return this.save(record, { state: "noticed", noticeEventId: posted.value, keepFromEventId });
+  }
+
+  private async stop(record: PurgeRecord, reason: string): Promise<PurgeRecord> {
+    if (record.noticeEventId) {
+      // The room was told these messages were removed; they are not. The reason stays out of the
+      // room: a legal hold's reason is not for its members.
+      await this.deps.notifier.postNotice(record.roomId, CALLED_OFF_NOTICE, `retention-called-off:${record.id}`);
+    }
+    await this.deps.audit.record({
+      actor: record.actor,
+      action: "retention.purge_stopped",
+      target: record.roomId,
+      details: { deletionId: record.id, policyId: record.policyId, upTo: record.cutoff.toISOString(), reason },
     });
+    return this.save(record, { state: "stopped", error: reason });
+  }
+
+  private async enumerate(record: PurgeRecord): Promise<PurgeRecord | null> {
+    const timeline = await this.timeline(record.roomId);
+    const doomed = plannedIn(timeline, { ...record, eventIds: null }, this.deps.botUserId);
     if (doomed.length === 0) {
       // Already gone (or never reached Synapse's history): nothing to delete, nothing to record.
       await this.deps.ledger.remove(record.id);
       await this.deps.index.forgetUpTo(record.roomId, record.cutoff);
       return null;
     }
-    const media = new Set<string>();
-    for (const event of doomed) mediaUrisOf(event.content, media);
+    const eventIds = doomed.map((event) => event.event_id);
+    // In encrypted events the media URI is inside the ciphertext: intake saw it decrypted.
+    const media = new Set(await this.deps.references.sentBy(eventIds));
+    for (const event of doomed) for (const uri of mediaSentBy(event)) media.add(uri);
     const filedUpTo = record.filedUpTo?.getTime() ?? Number.NEGATIVE_INFINITY;
     return this.save(record, {
       state: "enumerated",
       eventCount: doomed.length,
       unfiledCount: record.includesUnfiled ? doomed.filter((event) => event.origin_server_ts > filedUpTo).length : 0,
       fromTs: new Date(Math.min(...doomed.map((event) => event.origin_server_ts))),
+      eventIds,
       media: [...media].sort(),
-      keepFromEventId: (keepFrom as MatrixEvent | null)?.event_id ?? null,
+      keepFromEventId: firstEventAfter(timeline, doomed),
     });
   }
 
   private async remaining(record: PurgeRecord): Promise<number> {
-    const cutoff = record.cutoff.getTime();
-    const events = await this.deps.history.eventsNewestFirst(record.roomId, () => false);
-    return events.filter((event) => event.origin_server_ts <= cutoff && isMessage(event, this.deps.botUserId)).length;
+    return plannedIn(await this.timeline(record.roomId), record, this.deps.botUserId).length;
   }
 
   private async poll(record: PurgeRecord): Promise<PurgeRecord> {
@@ -142,7 +208,12 @@ export class PurgeExecutor {
 
   private async finish(record: PurgeRecord): Promise<PurgeRecord> {
     let deleted = 0;
-    for (const uri of record.media) if (await this.deps.media.deleteMedia(uri)) deleted++;
+    const purged = record.eventIds ?? [];
+    // Checked now, after the purge: a message kept anywhere (a held room above all) that sent or
+    // mentions the media keeps it, even one posted while this purge ran.
+    const stillNeeded = await this.deps.references.stillReferenced(record.media, purged);
+    for (const uri of record.media) if (!stillNeeded.has(uri) && (await this.deps.media.deleteMedia(uri))) deleted++;
+    await this.deps.references.forget(purged);
     await this.deps.index.forgetUpTo(record.roomId, record.cutoff);
     // Audited before the record is marked complete: a crash in between repeats the entry rather than losing it.
     await this.deps.audit.record({

@@ -21,6 +21,8 @@ export interface SweepDeps {
   clock: Clock;
   defaults: DefaultPolicies;
   settings: PlanSettings & { maxPurgesPerSweep: number };
+  /** Every failed attempt (for metrics and logs); the audit trail gets each new problem once. */
+  onPurgeFailed: (record: PurgeRecord, error: unknown) => void;
 }
 
 export interface RoomPlanWithCount extends RoomPlan {
@@ -33,6 +35,8 @@ export interface SweepOutcome {
   warned: number;
   deletions: PurgeRecord[];
   waiting: number;
+  /** Purges that failed this time (kept open with their error, tried again next sweep). */
+  failed: number;
   published: number;
 }
 
@@ -79,31 +83,52 @@ export class RetentionSweep {
   }
 
   async run(actor: string = SWEEP_ACTOR): Promise<SweepOutcome> {
-    const outcome: SweepOutcome = { resumed: 0, warned: 0, deletions: [], waiting: 0, published: 0 };
+    const outcome: SweepOutcome = { resumed: 0, warned: 0, deletions: [], waiting: 0, failed: 0, published: 0 };
     const open = await this.deps.ledger.open();
     const busyRooms = new Set<string>();
     for (const record of open) {
       outcome.resumed++;
-      const result = await this.deps.executor.drive(record);
-      if (result?.state === "complete") outcome.deletions.push(result);
-      else if (result) {
-        outcome.waiting++;
-        busyRooms.add(record.roomId);
-      }
+      const result = await this.driveOne(record, outcome);
+      if (result && result.state !== "complete" && result.state !== "stopped") busyRooms.add(record.roomId);
     }
     const plans = await this.plan();
     for (const plan of plans) {
       if (plan.warning && (await this.warn(plan))) outcome.warned++;
     }
     const due = plans.filter((plan) => plan.status === "due" && !busyRooms.has(plan.roomId)).slice(0, this.deps.settings.maxPurgesPerSweep);
-    for (const plan of due) {
-      const record = await this.intent(plan, actor);
-      const result = await this.deps.executor.drive(record);
-      if (result?.state === "complete") outcome.deletions.push(result);
-      else if (result) outcome.waiting++;
-    }
+    for (const plan of due) await this.driveOne(await this.intent(plan, actor), outcome);
     outcome.published = await this.deps.publication.publishChanged(plans);
     return outcome;
+  }
+
+  /**
+   * One room's purge. A room that fails (bot kicked, no power, Synapse refusing) is reported and
+   * left open for the next sweep; the other rooms go on. Null: nothing to delete after all.
+   */
+  private async driveOne(record: PurgeRecord, outcome: SweepOutcome): Promise<PurgeRecord | null> {
+    try {
+      const result = await this.deps.executor.drive(record);
+      if (result?.state === "complete") outcome.deletions.push(result);
+      else if (result && result.state !== "stopped") outcome.waiting++;
+      return result;
+    } catch (error) {
+      outcome.failed++;
+      await this.reportFailure(record, error);
+      return record;
+    }
+  }
+
+  private async reportFailure(record: PurgeRecord, error: unknown): Promise<void> {
+    this.deps.onPurgeFailed(record, error);
+    const message = error instanceof Error ? error.message : String(error);
+    if (message === record.error) return;
+    await this.deps.ledger.update(record.id, { error: message });
+    await this.deps.audit.record({
+      actor: record.actor,
+      action: "retention.purge_failed",
+      target: record.roomId,
+      details: { deletionId: record.id, policyId: record.policyId, upTo: record.cutoff.toISOString(), error: message },
+    });
   }
 
   private async intent(plan: RoomPlan, actor: string): Promise<PurgeRecord> {
@@ -126,6 +151,7 @@ export class RetentionSweep {
       fromTs: null,
       eventCount: null,
       unfiledCount: 0,
+      eventIds: null,
       media: [],
       mediaDeleted: 0,
       keepFromEventId: null,
