@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import { desiredState, groupClosure } from "./desired.js";
-import { checkRemovals } from "./guard.js";
 import { IdentityTemplate } from "./identity.js";
 import type { DirectoryPerson, DirectorySnapshot, SyncRule } from "./model.js";
 import { type ActualRoom, type Membership, type PlanOptions, planMembership } from "./planner.js";
@@ -127,18 +126,6 @@ describe("membership plan", () => {
 
   it("reports rooms it cannot read instead of guessing", () => {
     expect(planMembership(desired, new Map(), [], options).unreadableRooms).toEqual(["!w7:t", "!rota:t", "!w9:t"]);
-  });
-});
-
-describe("mass-removal guard", () => {
-  const plan = (removals: number, managedMemberships: number) => ({ actions: [], removals, managedMemberships, unreadableRooms: [] });
-  const limits = { maxRemovalShare: 0.05, maxRemovals: 500 };
-
-  it("holds a run over the share or the number, and lets small runs through", () => {
-    expect(checkRemovals(plan(5, 100), limits)).toEqual({ held: false });
-    expect(checkRemovals(plan(6, 100), limits)).toMatchObject({ held: true, reason: expect.stringMatching(/6 of 100 .*6%.*5%/) });
-    expect(checkRemovals(plan(501, 100_000), limits)).toMatchObject({ held: true, reason: expect.stringMatching(/limit of 500/) });
-    expect(checkRemovals(plan(0, 0), limits)).toEqual({ held: false });
   });
 });
 
