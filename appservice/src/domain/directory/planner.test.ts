@@ -129,6 +129,24 @@ describe("membership plan", () => {
   });
 });
 
+describe("attribute look-ups by names from rules and templates (issue 12.2)", () => {
+  it("find a person's own attributes only: constructor, __proto__ or toString name nothing", () => {
+    const people: DirectorySnapshot = {
+      source: "ad",
+      people: [person("amy", ["g"], { attributes: { title: "Nurse" } })],
+      groups: [{ id: "g", name: "G", subgroupIds: [] }],
+    };
+    for (const name of ["constructor", "__proto__", "toString", "hasOwnProperty"]) {
+      const byAttribute = rule({ id: "a", attribute: { name, equals: "x" }, rooms: ["!a:t"] });
+      const byPower = rule({ id: "b", group: "G", rooms: ["!b:t"], power: [{ attribute: name, equals: "x", level: 50 }] });
+      const desired = desiredState([people], [byAttribute, byPower], identity);
+      expect(desired.rooms.get("!a:t")?.size).toBe(0);
+      expect(desired.rooms.get("!b:t")?.get(id("amy"))?.level).toBe(0);
+      expect(new IdentityTemplate(`{attr.${name}}`, SERVER).userId(people.people[0] as DirectoryPerson)).toBeNull();
+    }
+  });
+});
+
 describe("identity template", () => {
   it("maps by username, mail local part or attribute, lower-cased; invalid results map to nobody", () => {
     const amy = person("Amy.Jones@trust.nhs.uk", [], { mail: "a.jones@nhs.net", attributes: { employeeid: "E123" } });
