@@ -15,7 +15,7 @@ const leaverSteps = (userIds: string[]): MembershipAction[] =>
     { kind: "end-sessions" as const, userId, why: "leaver" as const },
     { kind: "lock" as const, userId, why: "leaver" as const },
   ]);
-const alone = { activePeople: [], recent: NO_RECENT_REMOVALS };
+const alone = { knownPeople: [], recent: NO_RECENT_REMOVALS };
 
 describe("mass-removal guard", () => {
   it("holds a run over the share or the number of memberships, and lets small runs through", () => {
@@ -27,7 +27,7 @@ describe("mass-removal guard", () => {
 
   it("counts people logged out, locked or deactivated against the people known active, once each", () => {
     const active = people(100);
-    const context = { activePeople: active, recent: NO_RECENT_REMOVALS };
+    const context = { knownPeople: active, recent: NO_RECENT_REMOVALS };
     expect(checkRemovals(plan(0, 1000, leaverSteps(active.slice(0, 5))), context, limits)).toEqual({ held: false });
     expect(checkRemovals(plan(0, 1000, leaverSteps(active.slice(0, 6))), context, limits)).toMatchObject({
       held: true,
@@ -35,7 +35,7 @@ describe("mass-removal guard", () => {
     });
     // A lock due days later, after the log-out, still counts: a leaver already gone is in the base.
     const late: MembershipAction[] = people(600, "gone").map((userId) => ({ kind: "deactivate", userId, why: "leaver" }));
-    expect(checkRemovals(plan(0, 0, late), { activePeople: people(100_000), recent: NO_RECENT_REMOVALS }, limits)).toMatchObject({
+    expect(checkRemovals(plan(0, 0, late), { knownPeople: people(100_000), recent: NO_RECENT_REMOVALS }, limits)).toMatchObject({
       held: true,
       reason: expect.stringMatching(/600 people, more than the limit of 500/),
     });
@@ -43,16 +43,16 @@ describe("mass-removal guard", () => {
 
   it("adds what the window already removed to the plan's, and never holds a plan that removes nothing", () => {
     const recent = { memberships: 4, accounts: new Set(people(4)) };
-    expect(checkRemovals(plan(2, 96), { activePeople: [], recent }, limits)).toMatchObject({
+    expect(checkRemovals(plan(2, 96), { knownPeople: [], recent }, limits)).toMatchObject({
       held: true,
       reason: expect.stringMatching(/6 of 100 managed memberships .*counting 4 removed in the last 24 h/),
     });
     const active = people(96, "q");
-    expect(checkRemovals(plan(0, 0, leaverSteps(active.slice(0, 2))), { activePeople: active, recent }, limits)).toMatchObject({
+    expect(checkRemovals(plan(0, 0, leaverSteps(active.slice(0, 2))), { knownPeople: active, recent }, limits)).toMatchObject({
       held: true,
       reason: expect.stringMatching(/6 of 100 people \(6%\).*counting 4 removed/),
     });
-    expect(checkRemovals(plan(0, 10), { activePeople: [], recent: { memberships: 1000, accounts: new Set(people(1000)) } }, limits)).toEqual({
+    expect(checkRemovals(plan(0, 10), { knownPeople: [], recent: { memberships: 1000, accounts: new Set(people(1000)) } }, limits)).toEqual({
       held: false,
     });
   });

@@ -37,10 +37,10 @@ export function accountsRemovedBy(plan: MembershipPlan): Set<string> {
  * Mass-removal guard: a plan that removes too many is held for a person to approve. Two things
  * are counted, each against its own base and each with what the window already removed: kicks
  * against the managed memberships, and people logged out, locked or deactivated against the
- * people directory sync knows as active (a directory answer that drops most people may remove
- * few memberships yet log everyone out).
+ * people directory sync knows (seen active before, or active now): a directory answer that drops
+ * most people may remove few memberships yet log everyone out.
  */
-export function checkRemovals(plan: MembershipPlan, context: { activePeople: Iterable<string>; recent: RecentRemovals }, limits: GuardLimits): GuardVerdict {
+export function checkRemovals(plan: MembershipPlan, context: { knownPeople: Iterable<string>; recent: RecentRemovals }, limits: GuardLimits): GuardVerdict {
   const { recent } = context;
   const since = (count: number) => (count > 0 ? `, counting ${count} removed in the last ${hours(limits.windowMs)}` : "");
   // The window only adds to a plan that removes something itself: a plan that only adds is never held.
@@ -56,7 +56,7 @@ export function checkRemovals(plan: MembershipPlan, context: { activePeople: Ite
   if (planned.size === 0) return { held: false };
   const accounts = new Set([...recent.accounts, ...planned]);
   const earlier = [...recent.accounts].filter((userId) => !planned.has(userId)).length;
-  const people = new Set([...context.activePeople, ...accounts]);
+  const people = new Set([...context.knownPeople, ...accounts]);
   return judge(accounts.size, people.size, limits, (count, base, share) =>
     base === null
       ? `would log out, lock or deactivate ${count} people, more than the limit of ${limits.maxRemovals}${since(earlier)}`
