@@ -3,6 +3,7 @@ import type { DataSource } from "typeorm";
 import { CAPABILITIES } from "./capabilities.js";
 import type { Capability, Platform } from "./capability.js";
 import { parseDuration } from "./config/duration.js";
+import { configuredRole } from "./config/roles.js";
 import type { HandoverConfig } from "./config/schema.js";
 import { PortalSignIn } from "./domain/access/sign-in.js";
 import { SignInLimiter } from "./domain/access/sign-in-limits.js";
@@ -167,7 +168,7 @@ export class Handover {
       sessions: this.sessions,
       audit: this.audit,
       clock: this.clock,
-      roleOf: (userId) => config.access.roles[userId],
+      roleOf: (userId) => configuredRole(config.access, userId),
       sessionTtlMs: parseDuration(config.access.sessionTtl) ?? 8 * HOUR_MS,
       limiter: new SignInLimiter({ ...config.access.signInLimits, windowMs: parseDuration(config.access.signInLimits.window) ?? HOUR_MS / 4 }, this.clock),
       serverName: config.homeserver.serverName,

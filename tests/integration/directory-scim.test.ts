@@ -169,6 +169,39 @@ describe("SCIM 2.0 provisioning shaped like Entra ID and Okta", () => {
     );
   });
 
+  it("a __proto__ PATCH is refused and the portal keeps working (issue 12.2)", async () => {
+    // Sent as raw JSON: a `__proto__` key in an object literal would set the literal's prototype.
+    const raw = async (path: string, operations: string) => {
+      const response = await fetch(`http://127.0.0.1:${handover.webPort}/scim/v2${path}`, {
+        method: "PATCH",
+        headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/scim+json" },
+        body: `{"schemas": ["${PATCH_OP}"], "Operations": ${operations}}`,
+      });
+      return { status: response.status, body: (await response.json()) as { scimType?: string; status?: string } };
+    };
+    const attempts: [string, string][] = [
+      [`/Users/${eveId}`, '[{"op": "add", "path": "__proto__.handoverPolluted", "value": "yes"}]'],
+      [`/Users/${eveId}`, '[{"op": "replace", "path": "name.__proto__.handoverPolluted", "value": "yes"}]'],
+      [`/Users/${eveId}`, '[{"op": "add", "path": "constructor.prototype.handoverPolluted", "value": "yes"}]'],
+      [`/Users/${eveId}`, '[{"op": "add", "path": "emails[type eq \\"work\\"].__proto__", "value": {"handoverPolluted": "yes"}}]'],
+      [`/Users/${eveId}`, '[{"op": "add", "value": {"__proto__": {"handoverPolluted": "yes"}}}]'],
+      [`/Users/${eveId}`, `[{"op": "add", "path": "${ENTERPRISE}:__proto__.handoverPolluted", "value": "yes"}]`],
+      [`/Groups/${groupId}`, '[{"op": "add", "path": "__proto__.handoverPolluted", "value": "yes"}]'],
+    ];
+    for (const [path, operations] of attempts) {
+      const refused = await raw(path, operations);
+      expect(refused.status, operations).toBe(400);
+      expect(refused.body).toMatchObject({ status: "400", scimType: "invalidPath" });
+    }
+    // Handover runs in this process: nothing reached the prototype every object shares.
+    expect(({} as Record<string, unknown>).handoverPolluted).toBeUndefined();
+    // Eve is as she was, SCIM and the portal still answer.
+    expect((await scim<{ active: boolean; displayName: string }>("GET", `/Users/${eveId}`)).body).toMatchObject({ active: true, displayName: "Eve Example" });
+    expect((await portal.call("GET", "/directory/runs")).status).toBe(200);
+    const renamed = await scim("PATCH", `/Users/${eveId}`, { schemas: [PATCH_OP], Operations: [{ op: "replace", path: "name.givenName", value: "Evelyn" }] });
+    expect(renamed).toMatchObject({ status: 200, body: { name: { givenName: "Evelyn" } } });
+  });
+
   it('Entra: PATCH active="False" disables; removing a member with a filtered path; DELETE', async () => {
     await scim("PATCH", `/Users/${eveId}`, { schemas: [PATCH_OP], Operations: [{ op: "Replace", path: "active", value: "False" }] });
     expect((await scim<{ active: boolean }>("GET", `/Users/${eveId}`)).body.active).toBe(false);

@@ -164,8 +164,26 @@ export const directorySchema = z
       .array(z.string().regex(/^@[^:]+:.+$/, { message: "expected a Matrix user ID" }))
       .default([])
       .describe("Users directory sync never removes, demotes or locks (bots, break-glass accounts). Handover's own bot is always exempt."),
-    maxRemovalShare: z.number().min(0).max(1).default(0.05).describe("A run removing more than this share of managed memberships is held for approval."),
-    maxRemovals: z.number().int().min(0).default(500).describe("A run removing more than this many memberships is held for approval."),
+    maxRemovalShare: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.05)
+      .describe(
+        "A run removing more than this share of managed memberships, or logging out, locking or deactivating more than this share of people, is held for approval.",
+      ),
+    maxRemovals: z
+      .number()
+      .int()
+      .min(0)
+      .default(500)
+      .describe("A run removing more than this many memberships, or logging out, locking or deactivating more than this many people, is held for approval."),
+    removalWindow: z
+      .union([z.literal("off"), duration("24h")])
+      .default("24h")
+      .describe(
+        "Removals by runs in this window (not approved ones) count with each new run's, so small runs cannot add up to a mass removal; off to count each run alone.",
+      ),
     writesPerSecond: z.number().positive().max(1000).default(10).describe("Homeserver writes per second at most."),
     leavers: z
       .strictObject({

@@ -59,7 +59,11 @@ export function buildDirectorySync(platform: DirectoryPlatform) {
           identities: new PostgresDirectoryIdentityStore(db),
           audit: platform.audit,
           clock: platform.clock,
-          guard: { maxRemovalShare: config.maxRemovalShare, maxRemovals: config.maxRemovals },
+          guard: {
+            maxRemovalShare: config.maxRemovalShare,
+            maxRemovals: config.maxRemovals,
+            windowMs: config.removalWindow === "off" ? 0 : (parseDuration(config.removalWindow) ?? DAY_MS),
+          },
           plan: {
             serverName: platform.config.homeserver.serverName,
             botUserId: platform.botUserId,

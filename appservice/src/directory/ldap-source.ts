@@ -237,7 +237,10 @@ export class LdapDirectorySource implements DirectorySource {
 
   private build(records: Iterable<LdapRecord>): DirectorySnapshot {
     const config = this.config;
-    const first = (record: LdapRecord, name: string) => record.attributes[name.toLowerCase()]?.[0];
+    const first = (record: LdapRecord, name: string) => {
+      const key = name.toLowerCase();
+      return Object.hasOwn(record.attributes, key) ? record.attributes[key]?.[0] : undefined;
+    };
     const people = new Map<string, DirectoryPerson>();
     const groupRecords: LdapRecord[] = [];
     for (const entry of records) {

@@ -12,6 +12,41 @@ type Json = Record<string, unknown>;
 
 const FILTERED = /^(\w+)\[(\w+) eq "([^"]*)"\](?:\.(\w+))?$/;
 
+/**
+ * A PATCH path (or a key of a PATCH value) that names an object's prototype machinery. Walking it
+ * would write to Object.prototype, which every object in the process shares (issue 12.2), so it
+ * is refused whole before anything is changed: SCIM 400 `invalidPath`.
+ */
+export class ScimPathRefused extends HandoverError {
+  readonly scimType = "invalidPath";
+  constructor(path: string) {
+    super("VALIDATION_FAILED", `PATCH path ${JSON.stringify(path)} names no SCIM attribute`);
+    this.name = "ScimPathRefused";
+  }
+}
+
+const PROTOTYPE_NAMES = new Set(["__proto__", "constructor", "prototype"]);
+
+/** Refuses a path whose segments (dots, filter parts, schema URN parts) name prototype machinery. */
+function checkPath(path: string): void {
+  for (const segment of path.split(/[.[\]\s":]+/)) if (PROTOTYPE_NAMES.has(segment.toLowerCase())) throw new ScimPathRefused(path);
+}
+
+/** Refuses a PATCH value holding such a key at any depth (it is merged or stored as given). */
+function checkKeys(value: unknown): void {
+  if (typeof value !== "object" || value === null) return;
+  for (const [key, inner] of Object.entries(value)) {
+    checkPath(key);
+    checkKeys(inner);
+  }
+}
+
+/** Checks one operation's path and value before any of the operations is applied. */
+function checkOperation(operation: PatchOperation): void {
+  if (operation.path !== undefined) checkPath(operation.path);
+  checkKeys(operation.value);
+}
+
 /** Entra sends booleans as "True"/"False" strings in PATCH. */
 export function scimBoolean(value: unknown): unknown {
   if (typeof value === "string" && /^(true|false)$/i.test(value)) return value.toLowerCase() === "true";
@@ -68,6 +103,7 @@ function enterprise(resource: Json): Json {
 
 /** Applies PatchOp operations to a User resource; returns a new resource. */
 export function patchUser(resource: Json, operations: readonly PatchOperation[]): Json {
+  operations.forEach(checkOperation);
   const next = structuredClone(resource);
   for (const operation of operations) {
     const op = normaliseOp(operation.op);
@@ -98,6 +134,7 @@ export function patchGroup(
 ): { displayName: string; memberIds: string[] } {
   let displayName = group.displayName;
   const members = new Set(group.memberIds);
+  operations.forEach(checkOperation);
   const ids = (value: unknown) => (Array.isArray(value) ? value : [value]).map((item) => String((item as { value?: unknown })?.value ?? ""));
   for (const operation of operations) {
     const op = normaliseOp(operation.op);

@@ -4,7 +4,7 @@ import { z } from "zod";
 import type { AuditRecorder } from "../domain/audit/audit-trail.js";
 import { HandoverError } from "../domain/errors.js";
 import type { PostgresPushedDirectoryStore, PushedGroup, PushedPerson } from "../storage/directory-pushed-store.js";
-import { patchGroup, patchUser, scimBoolean } from "./scim-patch.js";
+import { patchGroup, patchUser, ScimPathRefused, scimBoolean } from "./scim-patch.js";
 import { resourceTypes, SCHEMAS_DOCUMENT, SERVICE_PROVIDER_CONFIG } from "./scim-schemas.js";
 
 const USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -306,15 +306,17 @@ export function scimRouter(options: ScimOptions): Router {
     const scim =
       error instanceof ScimError
         ? error
-        : error instanceof HandoverError
-          ? new ScimError(
-              error.code === "CONFLICT" ? 409 : error.code === "NOT_FOUND" ? 404 : error.code === "VALIDATION_FAILED" ? 400 : 500,
-              error.message,
-              error.code === "CONFLICT" ? "uniqueness" : error.code === "VALIDATION_FAILED" ? "invalidValue" : undefined,
-            )
-          : (error as { type?: string }).type === "entity.parse.failed"
-            ? new ScimError(400, "Request body is not valid JSON", "invalidSyntax")
-            : new ScimError(500, "Something went wrong in Handover; the error has been logged");
+        : error instanceof ScimPathRefused
+          ? new ScimError(400, error.message, error.scimType)
+          : error instanceof HandoverError
+            ? new ScimError(
+                error.code === "CONFLICT" ? 409 : error.code === "NOT_FOUND" ? 404 : error.code === "VALIDATION_FAILED" ? 400 : 500,
+                error.message,
+                error.code === "CONFLICT" ? "uniqueness" : error.code === "VALIDATION_FAILED" ? "invalidValue" : undefined,
+              )
+            : (error as { type?: string }).type === "entity.parse.failed"
+              ? new ScimError(400, "Request body is not valid JSON", "invalidSyntax")
+              : new ScimError(500, "Something went wrong in Handover; the error has been logged");
     send(res, scim.status, {
       schemas: [ERROR_SCHEMA],
       status: String(scim.status),

@@ -36,7 +36,9 @@ export class PeerClient implements PeerDirectory, PeerTransport {
   constructor(private readonly options: PeerClientOptions) {}
 
   baseUrl(serverName: string): string {
-    return this.options.peers[serverName] ?? `https://${hostOf(serverName)}`;
+    // Own entries only: a server name such as `constructor` must not find Object.prototype's.
+    const { peers } = this.options;
+    return (Object.hasOwn(peers, serverName) ? peers[serverName] : undefined) ?? `https://${hostOf(serverName)}`;
   }
 
   private checkScheme(url: string, what: string): void {

@@ -1,4 +1,5 @@
 import type { DataSource } from "typeorm";
+import type { RecentRemovals } from "../domain/directory/guard.js";
 import type { MembershipAction } from "../domain/directory/planner.js";
 import type { RunAction, RunStatus, RunStore, RunSummary, RunTrigger, SyncRun } from "../domain/directory/ports.js";
 import { flatten } from "./directory-rule-store.js";
@@ -72,11 +73,17 @@ export class PostgresDirectoryRunStore implements RunStore {
     return row ? toRun(row) : null;
   }
 
-  async replaceActions(id: number, actions: readonly MembershipAction[]): Promise<void> {
-    await this.db.transaction(async (manager) => {
-      await manager.query("DELETE FROM directory_run_actions WHERE run_id = $1", [id]);
-      await insertActions(manager, id, actions);
-    });
+  async removedSince(since: Date): Promise<RecentRemovals> {
+    // Approved runs (decided_by set) are left out: a person already looked at those removals.
+    const rows = (await this.db.query(
+      `SELECT a.action->>'kind' AS kind, a.action->>'userId' AS user_id
+         FROM directory_run_actions a JOIN directory_runs r ON r.id = a.run_id
+        WHERE r.started_at >= $1 AND r.decided_by IS NULL AND a.outcome = 'done'
+          AND a.action->>'kind' IN ('kick', 'end-sessions', 'lock', 'deactivate')`,
+      [since],
+    )) as { kind: string; user_id: string }[];
+    const accounts = new Set(rows.filter((row) => row.kind !== "kick").map((row) => row.user_id));
+    return { memberships: rows.filter((row) => row.kind === "kick").length, accounts };
   }
 
   async setStatus(id: number, status: RunStatus, fields: { reason?: string; decidedBy?: string; summary?: RunSummary; finished?: Date } = {}): Promise<void> {

@@ -85,6 +85,12 @@ describe("ESR column mapping", () => {
     expect(mapped).toMatchObject({ rows: 4, leavers: 1, notStarted: 1 });
   });
 
+  it("derives no group from a template naming an attribute nobody has, even constructor or __proto__ (issue 12.2)", () => {
+    const table = parseCsv([HEADER, "1001,Amy,Jones,amy.jones@trust.nhs.uk,Staff Nurse,N0A,Ward 7,RXX,01/04/2020,"].join("\n"));
+    const mapped = mapEsrTable(table, { ...MAPPING, groups: ["{constructor}", "{__proto__} nurses", "{toString}", "{areaofwork}"] }, NOW);
+    expect(mapped.groups.map((g) => g.displayName)).toEqual(["Ward 7"]);
+  });
+
   it("merges a person's assignments: a mover's ended row drops out, a current row counts", () => {
     const table = parseCsv(
       [HEADER, "2001,Eve,Ng,eve@t.uk,Staff Nurse,N0A,Ward 7,RXX,2020-01-01,2026-10-31", "2001,Eve,Ng,eve@t.uk,Sister,N0B,Ward 9,RXX,2026-11-01,"].join("\n"),

@@ -1,5 +1,5 @@
 import type { IdentityTemplate } from "./identity.js";
-import type { DirectoryGroup, DirectorySnapshot, JoinMode, SyncRule } from "./model.js";
+import { attributeOf, type DirectoryGroup, type DirectorySnapshot, type JoinMode, type SyncRule } from "./model.js";
 
 /** Why someone should be in a room: the rule and the source that put them there. */
 export interface MembershipReason {
@@ -68,7 +68,7 @@ export function groupClosure(groups: readonly DirectoryGroup[]): Map<string, Set
 function matchesPower(identity: DirectoryIdentity, rule: SyncRule["power"][number]): boolean {
   if (rule.group !== undefined && !identity.groups.has(rule.group.toLowerCase())) return false;
   if (rule.attribute !== undefined) {
-    const value = identity.attributes[rule.attribute.toLowerCase()];
+    const value = attributeOf(identity.attributes, rule.attribute);
     if (value === undefined || value.toLowerCase() !== (rule.equals ?? "").toLowerCase()) return false;
   }
   return rule.group !== undefined || rule.attribute !== undefined;
@@ -122,7 +122,7 @@ export function desiredState(snapshots: readonly DirectorySnapshot[], rules: rea
     const candidates = rule.group !== null ? (byGroup.get(rule.group.toLowerCase()) ?? []) : rule.attribute !== null ? people.values() : [];
     for (const person of candidates) {
       if (rule.attribute !== null) {
-        const value = person.attributes[rule.attribute.name.toLowerCase()];
+        const value = attributeOf(person.attributes, rule.attribute.name);
         if (value === undefined || value.toLowerCase() !== rule.attribute.equals.toLowerCase()) continue;
       }
       let level = 0;

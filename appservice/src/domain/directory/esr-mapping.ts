@@ -6,6 +6,7 @@
  * started does not count either; someone with only future assignments is left out entirely.
  */
 import { type CsvProblem, type CsvTable, describeProblem } from "./csv.js";
+import { attributeOf } from "./model.js";
 
 export interface CsvColumnMapping {
   /** Header of the stable person id (the ESR employee number). */
@@ -81,7 +82,7 @@ function groupNames(templates: string[], attributes: Record<string, string>): st
   for (const template of templates) {
     let missing = false;
     const name = template.replace(TEMPLATE_PART, (_, key: string) => {
-      const value = attributes[key.toLowerCase()] ?? "";
+      const value = attributeOf(attributes, key) ?? "";
       if (value === "") missing = true;
       return value;
     });

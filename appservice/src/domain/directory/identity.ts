@@ -1,4 +1,4 @@
-import type { DirectoryPerson } from "./model.js";
+import { attributeOf, type DirectoryPerson } from "./model.js";
 
 const PLACEHOLDER = /\{([a-zA-Z0-9_.-]+)\}/g;
 const LOCALPART = /^[a-z0-9._=\-/+]+$/;
@@ -40,6 +40,6 @@ export class IdentityTemplate {
   private static value(person: DirectoryPerson, name: string): string | null {
     if (name === "username") return person.username.split("@")[0] || null;
     if (name === "mail.localpart") return person.mail?.split("@")[0] || null;
-    return person.attributes[name.slice("attr.".length).toLowerCase()] || null;
+    return attributeOf(person.attributes, name.slice("attr.".length)) || null;
   }
 }

@@ -17,6 +17,16 @@ export interface DirectoryPerson {
   groupIds: string[];
 }
 
+/**
+ * A person's attribute by a name a rule, power rule or template gives (case-insensitive). Own
+ * entries only: a name like `constructor` or `__proto__` finds nothing, not Object.prototype's
+ * members (a function there made every run throw).
+ */
+export function attributeOf(attributes: Readonly<Record<string, string>>, name: string): string | undefined {
+  const key = name.toLowerCase();
+  return Object.hasOwn(attributes, key) ? attributes[key] : undefined;
+}
+
 export interface DirectoryGroup {
   id: string;
   name: string;

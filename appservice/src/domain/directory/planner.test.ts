@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import { desiredState, groupClosure } from "./desired.js";
-import { checkRemovals } from "./guard.js";
 import { IdentityTemplate } from "./identity.js";
 import type { DirectoryPerson, DirectorySnapshot, SyncRule } from "./model.js";
 import { type ActualRoom, type Membership, type PlanOptions, planMembership } from "./planner.js";
@@ -130,15 +129,21 @@ describe("membership plan", () => {
   });
 });
 
-describe("mass-removal guard", () => {
-  const plan = (removals: number, managedMemberships: number) => ({ actions: [], removals, managedMemberships, unreadableRooms: [] });
-  const limits = { maxRemovalShare: 0.05, maxRemovals: 500 };
-
-  it("holds a run over the share or the number, and lets small runs through", () => {
-    expect(checkRemovals(plan(5, 100), limits)).toEqual({ held: false });
-    expect(checkRemovals(plan(6, 100), limits)).toMatchObject({ held: true, reason: expect.stringMatching(/6 of 100 .*6%.*5%/) });
-    expect(checkRemovals(plan(501, 100_000), limits)).toMatchObject({ held: true, reason: expect.stringMatching(/limit of 500/) });
-    expect(checkRemovals(plan(0, 0), limits)).toEqual({ held: false });
+describe("attribute look-ups by names from rules and templates (issue 12.2)", () => {
+  it("find a person's own attributes only: constructor, __proto__ or toString name nothing", () => {
+    const people: DirectorySnapshot = {
+      source: "ad",
+      people: [person("amy", ["g"], { attributes: { title: "Nurse" } })],
+      groups: [{ id: "g", name: "G", subgroupIds: [] }],
+    };
+    for (const name of ["constructor", "__proto__", "toString", "hasOwnProperty"]) {
+      const byAttribute = rule({ id: "a", attribute: { name, equals: "x" }, rooms: ["!a:t"] });
+      const byPower = rule({ id: "b", group: "G", rooms: ["!b:t"], power: [{ attribute: name, equals: "x", level: 50 }] });
+      const desired = desiredState([people], [byAttribute, byPower], identity);
+      expect(desired.rooms.get("!a:t")?.size).toBe(0);
+      expect(desired.rooms.get("!b:t")?.get(id("amy"))?.level).toBe(0);
+      expect(new IdentityTemplate(`{attr.${name}}`, SERVER).userId(people.people[0] as DirectoryPerson)).toBeNull();
+    }
   });
 });
 

@@ -1,4 +1,5 @@
 import type { MembershipReason } from "./desired.js";
+import type { RecentRemovals } from "./guard.js";
 import type { SyncRule } from "./model.js";
 import type { ActualRoom, KnownLeaver, MembershipAction, MembershipPlan } from "./planner.js";
 
@@ -86,8 +87,8 @@ export interface RunStore {
   list(limit: number): Promise<SyncRun[]>;
   actions(id: number): Promise<RunAction[]>;
   openHeld(): Promise<SyncRun | null>;
-  /** Replaces a held run's actions when it is approved and applied. */
-  replaceActions(id: number, actions: readonly MembershipAction[]): Promise<void>;
+  /** What runs started since then removed that nobody approved (done actions only): the guard's window. */
+  removedSince(since: Date): Promise<RecentRemovals>;
   setStatus(id: number, status: RunStatus, fields?: { reason?: string; decidedBy?: string; summary?: RunSummary; finished?: Date }): Promise<void>;
   setOutcome(id: number, index: number, outcome: "done" | "failed", error: string | null): Promise<void>;
   /** Runs left `applying` by a process that died: marked interrupted; returns their ids. */

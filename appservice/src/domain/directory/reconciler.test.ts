@@ -16,12 +16,23 @@ class FakeSource implements DirectorySource {
   readonly kind = "ldap";
   readonly name = "ad";
   members = ["amy", "ben", "cat"];
+  /** People in the directory but in no group, so in no managed room. */
+  others: string[] = [];
+  disabled = new Set<string>();
   failure: Error | null = null;
   async snapshot(): Promise<DirectorySnapshot> {
     if (this.failure) throw this.failure;
+    const person = (name: string, groupIds: string[]) => ({
+      id: name,
+      username: name,
+      mail: null,
+      attributes: {},
+      disabled: this.disabled.has(name),
+      groupIds,
+    });
     return {
       source: "ad",
-      people: this.members.map((name) => ({ id: name, username: name, mail: null, attributes: {}, disabled: false, groupIds: ["g"] })),
+      people: [...this.members.map((name) => person(name, ["g"])), ...this.others.map((name) => person(name, []))],
       groups: [{ id: "g", name: "Ward", subgroupIds: [] }],
     };
   }
@@ -99,12 +110,6 @@ class MemoryRuns implements RunStore {
   async openHeld() {
     return this.runs.find((run) => run.status === "held") ?? null;
   }
-  async replaceActions(id: number, actions: readonly MembershipAction[]) {
-    this.stored.set(
-      id,
-      actions.map((action) => ({ action, outcome: null, error: null })),
-    );
-  }
   async setStatus(id: number, status: RunStatus, fields: { decidedBy?: string } = {}) {
     const run = this.runs.find((candidate) => candidate.id === id) as SyncRun;
     run.status = status;
@@ -116,6 +121,19 @@ class MemoryRuns implements RunStore {
   }
   async interruptApplying() {
     return [];
+  }
+  async removedSince(since: Date) {
+    let memberships = 0;
+    const accounts = new Set<string>();
+    for (const run of this.runs) {
+      if (run.startedAt < since || run.decidedBy !== null) continue;
+      for (const { action, outcome } of this.stored.get(run.id) ?? []) {
+        if (outcome !== "done") continue;
+        if (action.kind === "kick") memberships++;
+        if (action.kind === "end-sessions" || action.kind === "lock" || action.kind === "deactivate") accounts.add(action.userId);
+      }
+    }
+    return { memberships, accounts };
   }
 }
 
@@ -153,7 +171,7 @@ class MemoryIdentities implements IdentityStore {
   }
 }
 
-function setup(maxRemovalShare = 0.05) {
+function setup(maxRemovalShare = 0.05, windowMs = 0) {
   const source = new FakeSource();
   const homeserver = new FakeHomeserver();
   const runs = new MemoryRuns();
@@ -173,10 +191,10 @@ function setup(maxRemovalShare = 0.05) {
     identities,
     audit,
     clock,
-    guard: { maxRemovalShare, maxRemovals: 500 },
+    guard: { maxRemovalShare, maxRemovals: 500, windowMs },
     plan: { serverName: SERVER, botUserId: BOT, exempt: new Set(), leaverPolicy: { action: "lock", graceMs: 0, endSessions: true } },
   });
-  return { sync, source, homeserver, runs, identities, audit };
+  return { sync, source, homeserver, runs, identities, audit, clock };
 }
 
 describe("DirectorySync", () => {
@@ -262,5 +280,62 @@ describe("DirectorySync", () => {
     expect((await sync.run({ trigger: "csv", replace })).status).toBe("noop");
     expect(homeserver.writes).toHaveLength(writes);
     expect(runs.runs).toHaveLength(1);
+  });
+
+  describe("the mass-removal guard sees every removal (issue 11.6)", () => {
+    const DAY = 86_400_000;
+    const others = ["dan", "eve", "fay", "gus", "hal", "ivy", "jon"];
+    const logouts = (writes: string[]) => writes.filter((write) => /^(logout|lock|deactivate) /.test(write));
+
+    it("holds people going inactive (log-outs and locks) even when no membership is removed", async () => {
+      const { sync, source, homeserver } = setup(0.3);
+      source.others = others;
+      await sync.run({ trigger: "schedule" });
+      for (const name of others.slice(0, 4)) source.disabled.add(name);
+      const held = await sync.run({ trigger: "schedule" });
+      expect(held).toMatchObject({ status: "held", reason: expect.stringMatching(/4 of 10 people \(40%\)/) });
+      expect(logouts(homeserver.writes)).toEqual([]);
+    });
+
+    it("adds up removals over the rolling window, so small runs cannot do what one run may not", async () => {
+      const { sync, source, homeserver, clock } = setup(0.3, DAY);
+      source.others = others;
+      await sync.run({ trigger: "schedule" });
+      source.disabled = new Set(["dan", "eve"]);
+      expect((await sync.run({ trigger: "schedule" })).status).toBe("applied");
+      clock.advance(DAY / 2);
+      source.disabled = new Set(["dan", "eve", "fay", "gus"]);
+      const held = await sync.run({ trigger: "schedule" });
+      expect(held).toMatchObject({ status: "held", reason: expect.stringMatching(/4 of 10 people \(40%\).*24 h/) });
+      expect(logouts(homeserver.writes)).toEqual(["logout @dan:trust.test", "lock @dan:trust.test", "logout @eve:trust.test", "lock @eve:trust.test"]);
+      // Once the first run is out of the window, the second is small again.
+      clock.advance(DAY);
+      expect((await sync.run({ trigger: "schedule" })).status).toBe("applied");
+      expect(logouts(homeserver.writes)).toHaveLength(8);
+    });
+
+    it("an approval applies the plan that was shown; a different plan is refused and needs a new approval", async () => {
+      const { sync, source, homeserver, runs } = setup(0.3, DAY);
+      source.others = others;
+      await sync.run({ trigger: "schedule" });
+      const before = homeserver.writes.length;
+      source.members = ["amy"];
+      const held = await sync.run({ trigger: "schedule" });
+      expect(held).toMatchObject({ status: "held", summary: { removals: 2 } });
+      // After the admin looked, one more person goes: no more kicks, but a different plan.
+      source.disabled.add("dan");
+      await expect(sync.approve(held.runId as number, "@alice:trust.test")).rejects.toThrow(/changed since run 2 was held/);
+      expect(homeserver.writes).toHaveLength(before);
+      expect(runs.runs[1]?.status).toBe("held");
+
+      const again = await sync.run({ trigger: "schedule" });
+      expect(again.runId).not.toBe(held.runId);
+      expect(runs.runs[1]?.status).toBe("superseded");
+      expect((await sync.approve(again.runId as number, "@alice:trust.test")).status).toBe("applied");
+      expect(logouts(homeserver.writes)).toHaveLength(6);
+      // Approved removals are not counted in the window: a small run after it goes through.
+      source.disabled.add("eve");
+      expect((await sync.run({ trigger: "schedule" })).status).toBe("applied");
+    });
   });
 });

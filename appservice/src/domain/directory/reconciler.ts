@@ -1,9 +1,10 @@
+import { createHash } from "node:crypto";
 import type { AuditRecorder } from "../audit/audit-trail.js";
 import type { Clock } from "../clock.js";
 import { HandoverError } from "../errors.js";
 import { type DesiredState, desiredState } from "./desired.js";
 import type { ActionExecutor } from "./executor.js";
-import { checkRemovals, type GuardLimits } from "./guard.js";
+import { checkRemovals, type GuardLimits, NO_RECENT_REMOVALS } from "./guard.js";
 import type { IdentityTemplate } from "./identity.js";
 import { DirectoryAnswerRefused, type DirectorySnapshot, type DirectorySource, type SyncRule } from "./model.js";
 import { type ActualRoom, type MembershipAction, type MembershipPlan, newLeavers, type PlanOptions, planMembership } from "./planner.js";
@@ -73,7 +74,9 @@ export class DirectorySync {
       await this.recordIdentities(prepared);
       return { runId: null, status: "noop", reason: null, summary, actions: [] };
     }
-    const verdict = checkRemovals(plan, this.deps.guard);
+    const { guard } = this.deps;
+    const recent = guard.windowMs > 0 ? await runs.removedSince(new Date(prepared.now.getTime() - guard.windowMs)) : NO_RECENT_REMOVALS;
+    const verdict = checkRemovals(plan, { knownPeople: [...prepared.previouslyActive, ...prepared.activeNow], recent }, guard);
     const fingerprint = fingerprintOf(plan.actions);
     if (verdict.held) return this.hold(options.trigger, actor, verdict.reason, fingerprint, plan, summary);
     const runId = await runs.create(
@@ -84,7 +87,12 @@ export class DirectorySync {
     return this.apply(runId, actor, plan.actions, summary);
   }
 
-  /** Approving a held run re-plans against the directory and homeserver now and applies that. */
+  /**
+   * An approval is for the plan the admin was shown, and applies exactly that. The directory and
+   * the rooms are read again first: if the plan they give now differs in any change (one more
+   * leaver, one fewer kick, another power level), nothing is applied and a new run must be
+   * reviewed, so an approval can never carry changes nobody saw.
+   */
   async approve(runId: number, actor: string): Promise<RunResult> {
     const held = await this.heldRun(runId);
     const snapshots = await this.snapshots().catch((error: unknown) => {
@@ -92,22 +100,22 @@ export class DirectorySync {
       throw error;
     });
     const prepared = await this.prepare(snapshots);
-    if (prepared.plan.removals > held.summary.removals) {
+    if (fingerprintOf(prepared.plan.actions) !== held.fingerprint) {
       throw new HandoverError(
         "CONFLICT",
-        `The directory changed since run ${runId} was held: it would now remove ${prepared.plan.removals} memberships, not ${held.summary.removals}. Run again and review the new plan.`,
+        `The directory or the rooms changed since run ${runId} was held: the plan now has ${prepared.plan.actions.length} changes (${prepared.plan.removals} removals), not the ${held.summary.removals} removals shown. Run again and review the new plan.`,
       );
     }
-    await this.deps.runs.setStatus(runId, "applying", { decidedBy: actor, summary: prepared.summary });
-    await this.deps.runs.replaceActions(runId, prepared.plan.actions);
+    const shown = (await this.deps.runs.actions(runId)).map((item) => item.action);
+    await this.deps.runs.setStatus(runId, "applying", { decidedBy: actor });
     await this.deps.audit.record({
       actor,
       action: "directory.run.approved",
       target: `run ${runId}`,
-      details: { run: runId, removals: prepared.plan.removals },
+      details: { run: runId, removals: held.summary.removals, plan: held.fingerprint },
     });
     await this.recordIdentities(prepared);
-    return this.apply(runId, SYSTEM_ACTOR, prepared.plan.actions, prepared.summary);
+    return this.apply(runId, SYSTEM_ACTOR, shown, held.summary);
   }
 
   async reject(runId: number, actor: string, reason: string): Promise<void> {
@@ -170,7 +178,7 @@ export class DirectorySync {
     ];
     const actual = await this.readRooms([...desired.rooms.keys()]);
     const plan = planMembership(desired, actual, leavers, { ...this.deps.plan, now });
-    return { plan, newlyLeft, returned, newlyActive, summary: summarise(desired, plan), now };
+    return { plan, newlyLeft, returned, newlyActive, previouslyActive, activeNow: [...desired.people.keys()], summary: summarise(desired, plan), now };
   }
 
   private async readRooms(roomIds: string[]): Promise<Map<string, ActualRoom>> {
@@ -271,13 +279,31 @@ function summarise(desired: DesiredState, plan: MembershipPlan): RunSummary {
   };
 }
 
-/** A cheap stable hash of a plan, so a run held again with the same plan is not recorded twice. */
+/**
+ * The identity of a plan: every change it makes (kind, room, person, why, power levels from and
+ * to), in any order. A held run keeps it; the same plan held again is not recorded twice, and an
+ * approval applies only a plan with the same fingerprint. Reasons are explanation, not change,
+ * and are left out.
+ */
 export function fingerprintOf(actions: readonly MembershipAction[]): string {
-  let hash = 0x811c9dc5;
-  const text = JSON.stringify(actions.map((action) => [action.kind, "roomId" in action ? action.roomId : "", "userId" in action ? action.userId : ""]));
-  for (let i = 0; i < text.length; i++) {
-    hash ^= text.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  return `${hash.toString(16)}-${actions.length}`;
+  const changes = actions.map((action) => {
+    switch (action.kind) {
+      case "take-room":
+        return [action.kind, action.roomId];
+      case "invite":
+      case "force-join":
+        return [action.kind, action.roomId, action.userId];
+      case "kick":
+        return [action.kind, action.roomId, action.userId, action.why];
+      case "set-power":
+        return [action.kind, action.roomId, ...action.changes.map((change) => `${change.userId} ${change.from}>${change.to}`).sort()];
+      default:
+        return [action.kind, action.userId, action.why];
+    }
+  });
+  const text = changes
+    .map((change) => JSON.stringify(change))
+    .sort()
+    .join("\n");
+  return `sha256:${createHash("sha256").update(text).digest("hex")}`;
 }
