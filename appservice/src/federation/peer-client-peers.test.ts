@@ -6,6 +6,7 @@ describe("partner base URLs from federation.peers (issue 12.2)", () => {
   const client = new PeerClient({
     peers: { "matrix.partner.nhs.uk": "https://handover.partner.nhs.uk" },
     allowInsecure: false,
+    allowLocalAddresses: false,
     pins: { get: async () => null, pin: async () => {} },
     clock: new FakeClock(),
   });

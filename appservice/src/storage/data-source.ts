@@ -9,8 +9,8 @@ import { RecordsVerificationEvents1732280003100 } from "./migrations/17322800031
 import { Federation1732280004000 } from "./migrations/1732280004000-federation.js";
 import { E2ee1732280005000 } from "./migrations/1732280005000-e2ee.js";
 import { E2eeDeviceStore1732280005100 } from "./migrations/1732280005100-e2ee-device-store.js";
-import { FederationExpectedPartners1733406000000 } from "./migrations/1733406000000-federation-expected-partners.js";
 import { RetentionPurgeSafety1733402000000 } from "./migrations/1733402000000-retention-purge-safety.js";
+import { FederationExpectedPartners1733406000000 } from "./migrations/1733406000000-federation-expected-partners.js";
 
 /** In order. A capability adds its own migration file and one entry here. */
 export const MIGRATIONS = [
