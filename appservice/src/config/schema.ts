@@ -69,7 +69,16 @@ const databaseSchema = z
       .regex(/^postgres(ql)?:\/\//, { message: "expected a postgres:// URL" })
       .describe("PostgreSQL connection URL. Env: HANDOVER__DATABASE__URL.")
       .meta({ examples: ["postgres://handover:secret@postgres:5432/handover"] }),
-    poolSize: z.number().int().min(1).max(100).default(10).describe("Connections in the pool."),
+    poolSize: z
+      .number()
+      .int()
+      .min(1)
+      .max(100)
+      .default(10)
+      .describe("Connections in the pool for requests and events; Handover adds one for each periodic job it runs."),
+    poolExhaustedAfter: duration("5s")
+      .default("5s")
+      .describe("/readyz reports the database not ready once callers have waited this long for a pooled connection without a break."),
   })
   .describe("Handover's own PostgreSQL database.");
 

@@ -1,0 +1,67 @@
+import type pg from "pg";
+import type { DataSource } from "typeorm";
+import type { PostgresDriver } from "typeorm/driver/postgres/PostgresDriver.js";
+import type { JobPoolReservation } from "./job-scheduler.js";
+
+const SAMPLE_EVERY_MS = 1_000;
+
+/**
+ * The connection pool behind Handover's DataSource: sized from the periodic jobs that share it,
+ * and watched so that /readyz can say when it has been exhausted for too long.
+ *
+ * `database.poolSize` connections serve requests, transactions and the event pump; each job
+ * registered with the scheduler adds one, so that all jobs running at once still leave the
+ * configured number for everything else.
+ */
+export class DatabasePool implements JobPoolReservation {
+  private reserved = 0;
+  private exhaustedSince: number | null = null;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly db: DataSource,
+    private readonly baseSize: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get size(): number {
+    return this.baseSize + this.reserved;
+  }
+
+  reserveForJob(): void {
+    this.reserved++;
+    // Before initialize() the pool is made from the options; afterwards pg-pool reads `max`
+    // on every checkout, so raising it takes effect at once.
+    const extra = (this.db.options as { extra?: { max?: number } }).extra;
+    if (extra) extra.max = this.size;
+    const pool = this.pgPool();
+    if (pool) (pool.options as { max: number }).max = this.size;
+  }
+
+  start(): void {
+    this.timer = setInterval(() => this.sample(), SAMPLE_EVERY_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** How long callers have been waiting for a connection without a break; 0 when none waits. */
+  exhaustedForMs(): number {
+    this.sample();
+    return this.exhaustedSince === null ? 0 : this.now() - this.exhaustedSince;
+  }
+
+  private sample(): void {
+    const waiting = this.pgPool()?.waitingCount ?? 0;
+    if (waiting === 0) this.exhaustedSince = null;
+    else this.exhaustedSince ??= this.now();
+  }
+
+  private pgPool(): pg.Pool | null {
+    if (!this.db.isInitialized) return null;
+    return ((this.db.driver as PostgresDriver).master as pg.Pool | undefined) ?? null;
+  }
+}
