@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { roleSchema } from "../http/contract.js";
+import { auditSchema } from "./audit.js";
 import { directorySchema } from "./directory.js";
 import { parseDuration } from "./duration.js";
 import { e2eeSchema } from "./e2ee.js";
@@ -173,6 +174,7 @@ export const configSchema = z.strictObject({
   retention: retentionSchema.optional(),
   records: recordsSchema.optional(),
   e2ee: e2eeSchema.optional(),
+  audit: auditSchema.optional(),
 });
 
 export type HandoverConfig = z.infer<typeof configSchema>;
