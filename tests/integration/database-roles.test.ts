@@ -1,0 +1,90 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { PostgresAuditStore } from "../../appservice/src/storage/audit-store.js";
+import { createDataSource, migrate } from "../../appservice/src/storage/data-source.js";
+
+const run = promisify(execFile);
+const server = new URL(inject("stack").databaseUrls.a);
+
+/** The compose database, `handover`, as one of the roles docker-compose gives its services. */
+function urlAs(role: string): string {
+  const url = new URL(server);
+  url.username = role;
+  url.password = "";
+  url.pathname = "/handover";
+  return url.toString();
+}
+
+let runtime: pg.Client;
+
+beforeAll(async () => {
+  // The very script the postgres image runs on a new volume (deploy/postgres/init), against the
+  // test cluster: it creates the databases and roles, and the runtime role's privileges.
+  await run("bash", ["deploy/postgres/init/10-create-databases.sh"], {
+    env: {
+      ...process.env,
+      PGHOST: server.hostname,
+      PGPORT: server.port,
+      POSTGRES_USER: decodeURIComponent(server.username),
+      POSTGRES_DB: server.pathname.slice(1),
+      SYNAPSE_DB_PASSWORD: "test-synapse",
+      HANDOVER_DB_PASSWORD: "test-runtime",
+      HANDOVER_OWNER_DB_PASSWORD: "test-owner",
+    },
+  });
+  // The compose `migrate` service: migrations as the owner.
+  const owner = createDataSource(urlAs("handover_owner"), 1);
+  await owner.initialize();
+  await migrate(owner);
+  await owner.destroy();
+  runtime = new pg.Client({ connectionString: urlAs("handover") });
+  await runtime.connect();
+});
+
+afterAll(async () => {
+  await runtime?.end();
+});
+
+/** The error PostgreSQL answers the runtime role with, or "allowed". */
+async function asRuntime(sql: string): Promise<string> {
+  return runtime.query(sql).then(
+    () => "allowed",
+    (error: Error) => error.message,
+  );
+}
+
+describe("docker-compose database roles (deploy/postgres/init)", () => {
+  it("lets Handover's runtime role append to and read the audit trail, and use the other tables", async () => {
+    const db = createDataSource(urlAs("handover"), 2);
+    await db.initialize();
+    try {
+      expect(await db.showMigrations()).toBe(false);
+      const store = new PostgresAuditStore(db);
+      await store.append({ actor: "@ig.lead:trust-a.test", action: "room.classify", target: "!ward:a", details: {} });
+      await store.append({ actor: "@ig.lead:trust-a.test", action: "room.classify", target: "!ward:b", details: {} });
+      expect((await store.head())?.seq).toBe(2);
+      expect(await asRuntime("INSERT INTO rooms (room_id) VALUES ('!ward:a')")).toBe("allowed");
+      expect(await asRuntime("DELETE FROM rooms WHERE room_id = '!ward:a'")).toBe("allowed");
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  it("does not let the runtime role alter the audit table, drop or disable its trigger, or take it over", async () => {
+    const notOwner = /must be owner of (table|relation) audit_log/;
+    expect(await asRuntime("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_change")).toMatch(notOwner);
+    expect(await asRuntime("DROP TRIGGER audit_log_no_change ON audit_log")).toMatch(notOwner);
+    expect(await asRuntime("ALTER TABLE audit_log ADD COLUMN note text")).toMatch(notOwner);
+    expect(await asRuntime("ALTER TABLE audit_log OWNER TO handover")).toMatch(notOwner);
+    expect(await asRuntime("DROP TABLE audit_log")).toMatch(notOwner);
+    const denied = /permission denied for table audit_log/;
+    expect(await asRuntime("UPDATE audit_log SET actor = 'x' WHERE seq = 1")).toMatch(denied);
+    expect(await asRuntime("DELETE FROM audit_log WHERE seq = 2")).toMatch(denied);
+    expect(await asRuntime("TRUNCATE audit_log")).toMatch(denied);
+    expect(await asRuntime("CREATE TABLE scratch (id int)")).toMatch(/permission denied for schema public/);
+    const { rows } = await runtime.query("SELECT tableowner FROM pg_tables WHERE tablename = 'audit_log'");
+    expect(rows).toEqual([{ tableowner: "handover_owner" }]);
+  });
+});
