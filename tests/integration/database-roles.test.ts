@@ -88,3 +88,58 @@ describe("docker-compose database roles (deploy/postgres/init)", () => {
     expect(rows).toEqual([{ tableowner: "handover_owner" }]);
   });
 });
+
+describe("moving an installation with one database role to two (docs/install.md, section 6)", () => {
+  it("leaves the old role able to append to the audit trail but not alter it", async () => {
+    const superuser = new pg.Client({ connectionString: server.toString() });
+    await superuser.connect();
+    const legacy = new URL(server);
+    legacy.pathname = "/legacy_handover";
+    try {
+      await superuser.query("CREATE ROLE legacy_runtime LOGIN");
+      await superuser.query("CREATE DATABASE legacy_handover OWNER legacy_runtime");
+      const before = createDataSource(Object.assign(new URL(legacy), { username: "legacy_runtime" }).toString(), 1);
+      await before.initialize();
+      await migrate(before);
+      await new PostgresAuditStore(before).append({ actor: "@a:t", action: "x", target: "t", details: {} });
+      await before.destroy();
+      // The documented steps, with this test's role names.
+      await run("psql", [legacy.toString(), "-v", "ON_ERROR_STOP=1", "-c", "CREATE ROLE legacy_owner LOGIN"]);
+      await run("psql", [
+        legacy.toString(),
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-c",
+        "ALTER DATABASE legacy_handover OWNER TO legacy_owner",
+        "-c",
+        "REASSIGN OWNED BY legacy_runtime TO legacy_owner",
+      ]);
+      await run("psql", [
+        legacy.toString(),
+        "-v",
+        "owner_role=legacy_owner",
+        "-v",
+        "runtime_role=legacy_runtime",
+        "-f",
+        "deploy/postgres/init/handover-privileges.psql",
+      ]);
+      const after = createDataSource(Object.assign(new URL(legacy), { username: "legacy_runtime" }).toString(), 1);
+      await after.initialize();
+      try {
+        await new PostgresAuditStore(after).append({ actor: "@a:t", action: "y", target: "t", details: {} });
+        const refused = async (sql: string) =>
+          after.query(sql).then(
+            () => "allowed",
+            (error: Error) => error.message,
+          );
+        expect(await refused("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_change")).toMatch(/must be owner of (table|relation) audit_log/);
+        expect(await refused("UPDATE audit_log SET actor = 'x'")).toMatch(/permission denied for table audit_log/);
+        expect(await refused("UPDATE rooms SET name = 'x'")).toBe("allowed");
+      } finally {
+        await after.destroy();
+      }
+    } finally {
+      await superuser.end();
+    }
+  });
+});

@@ -48,6 +48,8 @@ describe("job scheduler on PostgreSQL", () => {
     const running = a.runNow("sweep");
     await sleep(200);
     expect(await b.runNow("sweep")).toBe(false);
+    // The lock is a session lock, which PostgreSQL lets its holder take again: the scheduler must refuse that itself.
+    expect(await a.runNow("sweep")).toBe(false);
     release();
     expect(await running).toBe(true);
     expect(await b.runNow("sweep")).toBe(true);

@@ -48,15 +48,17 @@ describe("audit anchors", () => {
     expect(result.problems[0]).toEqual({ seq: 3, problem: expect.stringContaining("no longer matches anchor $event0 (entry 3, ") });
   });
 
-  it("reports anchors beyond the end of the trail and anchors not signed with this key", async () => {
+  it("reports anchors beyond the end of the trail, anchors not signed with this key and anchors of another server", async () => {
     const { store, trail, signer, published } = await anchoredTrail();
     store.records.splice(3);
     store.headRecord = { seq: 3, hash: store.records[2]?.hash as string };
     const other = new AnchorSigner(randomBytes(32).toString("base64"));
     const forged = { anchor: other.sign({ seq: 3, hash: "f".repeat(64), at: clock.now().toISOString(), server: SERVER }), where: "$forged" };
-    const result = await trail.verify(new AnchorCheck([...published, forged], signer, SERVER));
+    const elsewhere = { anchor: signer.sign({ seq: 2, hash: "e".repeat(64), at: clock.now().toISOString(), server: "trust-b.test" }), where: "$copied" };
+    const result = await trail.verify(new AnchorCheck([...published, forged, elsewhere], signer, SERVER));
     expect(result.problems.map((p) => p.problem)).toEqual([
-      expect.stringContaining("anchor $forged (entry 3, 2026-12-05T21:00:00.000Z) is not signed by this Handover's audit key"),
+      expect.stringContaining("anchor $copied (entry 2, 2026-12-05T21:00:00.000Z) is not signed by this Handover's audit key for this server"),
+      expect.stringContaining("anchor $forged (entry 3, 2026-12-05T21:00:00.000Z) is not signed by this Handover's audit key for this server"),
       expect.stringContaining("entries were deleted: anchor $event1 (entry 5, "),
     ]);
   });
