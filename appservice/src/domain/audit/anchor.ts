@@ -123,7 +123,10 @@ export class AnchorCheck {
     for (const entry of published) {
       const { anchor } = entry;
       if (anchor.server !== server || !signer.isValid(anchor)) {
-        this.problems.push({ seq: anchor.seq, problem: `${describe(entry)} is not signed by this Handover's audit key for this server: someone else wrote it` });
+        this.problems.push({
+          seq: anchor.seq,
+          problem: `${describe(entry)} is not signed by this Handover's audit key for this server: someone else wrote it`,
+        });
         continue;
       }
       const list = this.bySeq.get(anchor.seq) ?? [];
