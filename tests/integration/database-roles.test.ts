@@ -4,9 +4,11 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { PostgresAuditStore } from "../../appservice/src/storage/audit-store.js";
 import { createDataSource, migrate } from "../../appservice/src/storage/data-source.js";
+import { startHandover } from "../support/handover-instance.js";
 
 const run = promisify(execFile);
-const server = new URL(inject("stack").databaseUrls.a);
+const stack = inject("stack");
+const server = new URL(stack.databaseUrls.a);
 
 /** The compose database, `handover`, as one of the roles docker-compose gives its services. */
 function urlAs(role: string): string {
@@ -69,6 +71,18 @@ describe("docker-compose database roles (deploy/postgres/init)", () => {
       expect(await asRuntime("DELETE FROM rooms WHERE room_id = '!ward:a'")).toBe("allowed");
     } finally {
       await db.destroy();
+    }
+  });
+
+  it("is enough for Handover to start, be ready and record to the audit trail", async () => {
+    const handover = await startHandover(stack.trusts.a, urlAs("handover"));
+    try {
+      const ready = await fetch(`http://127.0.0.1:${handover.webPort}/readyz`);
+      expect(ready.status).toBe(200);
+      await handover.audit.record({ actor: "@ig.lead:trust-a.test", action: "room.classify", target: "!ward:c", details: {} });
+      expect((await handover.audit.verify()).ok).toBe(true);
+    } finally {
+      await handover.stop();
     }
   });
 
