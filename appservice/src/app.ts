@@ -76,7 +76,11 @@ export class Handover {
     this.clock = options.clock ?? systemClock;
     this.botUserId = `@${config.appservice.botLocalpart}:${config.homeserver.serverName}`;
     this.db = createDataSource(config.database.url, config.database.poolSize);
-    this.pool = new DatabasePool(this.db, config.database.poolSize);
+    this.pool = new DatabasePool(this.db, {
+      baseSize: config.database.poolSize,
+      exhaustedAfter: config.database.poolExhaustedAfter,
+      exhaustedAfterMs: parseDuration(config.database.poolExhaustedAfter) ?? 5_000,
+    });
     this.audit = new AuditTrail(new PostgresAuditStore(this.db));
     this.rooms = new PostgresRoomStore(this.db);
     this.inbox = new PostgresInboxStore(this.db);
@@ -235,41 +239,16 @@ export class Handover {
   }
 
   async readiness(): Promise<Record<string, boolean>> {
-    const [database, homeserver] = await Promise.all([this.databaseAnswers(), this.homeserverVersions().then((versions) => versions !== null)]);
+    const [database, homeserver] = await Promise.all([this.pool.answers(), this.homeserverVersions().then((versions) => versions !== null)]);
     const extra = await Promise.all(this.capabilities.map((capability) => capability.readiness?.() ?? Promise.resolve({})));
     const e2ee = this.e2ee ? { e2ee: this.e2ee.problem() === null } : {};
     return Object.assign({ database, homeserver }, e2ee, ...extra);
   }
 
-  private poolExhaustedAfterMs(): number {
-    return parseDuration(this.config.database.poolExhaustedAfter) ?? 5_000;
-  }
-
-  private poolExhausted(): boolean {
-    return this.pool.exhaustedForMs() > this.poolExhaustedAfterMs();
-  }
-
-  /** `SELECT 1` through the pool; it waits in the queue with everyone else, so it is given up after poolExhaustedAfter. */
-  private async databaseAnswers(): Promise<boolean> {
-    if (this.poolExhausted()) return false;
-    let timer: NodeJS.Timeout | undefined;
-    const givenUp = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), this.poolExhaustedAfterMs());
-    });
-    const answered = this.db.query("SELECT 1").then(
-      () => true,
-      () => false,
-    );
-    try {
-      return await Promise.race([answered, givenUp]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
   /** Why /readyz says not ready, where a check alone would not tell. */
   readinessProblems(): string[] {
-    return this.poolExhausted() ? [`database pool exhausted for > ${this.config.database.poolExhaustedAfter}`] : [];
+    const pool = this.pool.problem();
+    return pool ? [pool] : [];
   }
 
   async overview(): Promise<Overview> {

@@ -2,7 +2,6 @@ import type { Capability, CapabilityFactory } from "../capability.js";
 import { parseDuration } from "../config/duration.js";
 import type { HandoverConfig } from "../config/schema.js";
 import { AnchorCheck, AnchorPublisher, AnchorSigner, type AnchorSink } from "../domain/audit/anchor.js";
-import type { BotClient } from "../matrix/bot-client.js";
 import { PostgresAuditStore } from "../storage/audit-store.js";
 import { MatrixAuditRoom } from "./matrix-audit-room.js";
 import { SyslogAnchorSink } from "./syslog-sink.js";
@@ -25,8 +24,7 @@ export async function anchorCheckFor(audit: AuditConfig, serverName: string, bot
 export const auditAnchorCapability: CapabilityFactory = (platform): Capability => {
   const audit = platform.config.audit;
   if (!audit) return { name: "audit-anchor" };
-  const bot: BotClient = platform.bot;
-  const sinks: AnchorSink[] = [new MatrixAuditRoom(bot, audit.room)];
+  const sinks: AnchorSink[] = [new MatrixAuditRoom(platform.bot, audit.room)];
   if (audit.syslog) sinks.push(new SyslogAnchorSink(audit.syslog));
   const store = new PostgresAuditStore(platform.db);
   const publisher = new AnchorPublisher({

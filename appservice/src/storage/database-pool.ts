@@ -13,19 +13,30 @@ const SAMPLE_EVERY_MS = 1_000;
  * registered with the scheduler adds one, so that all jobs running at once still leave the
  * configured number for everything else.
  */
+export interface DatabasePoolOptions {
+  /** `database.poolSize`: connections for everything but the jobs. */
+  baseSize: number;
+  /** `database.poolExhaustedAfter`, as written (for the message) and in milliseconds. */
+  exhaustedAfter: string;
+  exhaustedAfterMs: number;
+  now?: () => number;
+}
+
 export class DatabasePool implements JobPoolReservation {
   private reserved = 0;
   private exhaustedSince: number | null = null;
   private timer: NodeJS.Timeout | null = null;
+  private readonly now: () => number;
 
   constructor(
     private readonly db: DataSource,
-    private readonly baseSize: number,
-    private readonly now: () => number = Date.now,
-  ) {}
+    private readonly options: DatabasePoolOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+  }
 
   get size(): number {
-    return this.baseSize + this.reserved;
+    return this.options.baseSize + this.reserved;
   }
 
   reserveForJob(): void {
@@ -52,6 +63,32 @@ export class DatabasePool implements JobPoolReservation {
   exhaustedForMs(): number {
     this.sample();
     return this.exhaustedSince === null ? 0 : this.now() - this.exhaustedSince;
+  }
+
+  /** For /readyz: what is wrong with the pool, or null. */
+  problem(): string | null {
+    return this.exhaustedForMs() > this.options.exhaustedAfterMs ? `database pool exhausted for > ${this.options.exhaustedAfter}` : null;
+  }
+
+  /**
+   * For /readyz: whether the database answers `SELECT 1`. The query waits in the pool's queue
+   * with everyone else, so it is given up after `exhaustedAfter` rather than hanging the probe.
+   */
+  async answers(): Promise<boolean> {
+    if (this.problem()) return false;
+    let timer: NodeJS.Timeout | undefined;
+    const givenUp = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), this.options.exhaustedAfterMs);
+    });
+    const answered = this.db.query("SELECT 1").then(
+      () => true,
+      () => false,
+    );
+    try {
+      return await Promise.race([answered, givenUp]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private sample(): void {
