@@ -6,7 +6,8 @@ export const auditSchema = z
   .strictObject({
     room: z
       .string()
-      .regex(/^![^:]+:.+$/, { message: "expected a room ID like !abc:trust.example" })
+      // Room IDs of room version 12 have no server part, so only the leading "!" is required.
+      .regex(/^!\S+$/, { message: "expected a room ID like !abc:trust.example" })
       .describe(
         "The audit room: a room on the trust's own server, not encrypted, that the bot is invited to. Handover posts a signed anchor of the audit trail's head there; `handover audit verify` reads them back.",
       )
