@@ -165,7 +165,7 @@ program
   .command("audit")
   .description("audit trail tools")
   .command("verify")
-  .description("check the audit trail's hash chain; exits 1 when it was tampered with")
+  .description("check the audit trail's hash chain, and against the anchors in the audit room (config `audit`); exits 1 when it was tampered with")
   .option(...configOption)
   .action(async (options: { config: string }) => {
     const config = await loadConfig(options.config);
