@@ -27,6 +27,7 @@ import type { AppserviceTokens } from "./matrix/registration-file.js";
 import { TransactionEndpoint } from "./matrix/transaction-endpoint.js";
 import { PostgresAuditStore } from "./storage/audit-store.js";
 import { createDataSource } from "./storage/data-source.js";
+import { DatabasePool } from "./storage/database-pool.js";
 import { PostgresFilingLedger } from "./storage/filing-ledger-store.js";
 import { PostgresInboxStore } from "./storage/inbox-store.js";
 import { JobScheduler } from "./storage/job-scheduler.js";
@@ -57,6 +58,7 @@ export class Handover {
   readonly pump: EventPump;
   readonly bot: BotClient;
   readonly jobs: JobScheduler;
+  readonly pool: DatabasePool;
   readonly capabilities: Capability[];
   /** The bot's end-to-end encryption device (config `e2ee`), or null. */
   readonly e2ee: EncryptionDevice | null;
@@ -76,6 +78,11 @@ export class Handover {
     this.clock = options.clock ?? systemClock;
     this.botUserId = `@${config.appservice.botLocalpart}:${config.homeserver.serverName}`;
     this.db = createDataSource(config.database.url, config.database.poolSize);
+    this.pool = new DatabasePool(this.db, {
+      baseSize: config.database.poolSize,
+      exhaustedAfter: config.database.poolExhaustedAfter,
+      exhaustedAfterMs: parseDuration(config.database.poolExhaustedAfter) ?? 5_000,
+    });
     this.audit = new AuditTrail(new PostgresAuditStore(this.db));
     this.rooms = new PostgresRoomStore(this.db);
     this.inbox = new PostgresInboxStore(this.db);
@@ -101,7 +108,7 @@ export class Handover {
       membership: this.bot,
       audit: this.audit,
     });
-    this.jobs = new JobScheduler(this.db, this.logger);
+    this.jobs = new JobScheduler(this.db, this.logger, this.pool);
     this.e2ee = createBotDevice(config, tokens.asToken, this.botUserId, this.db, this.audit, this.logger);
     if (this.e2ee) this.bot.setEncryptor(this.e2ee);
     const platform: Platform = {
@@ -180,6 +187,7 @@ export class Handover {
       ),
       resolveSession: (token) => signIn.resolve(token),
       readiness: () => this.readiness(),
+      readinessProblems: () => this.readinessProblems(),
       metrics: this.metrics,
       logger: this.logger,
       publicUrl: config.web.publicUrl,
@@ -193,6 +201,7 @@ export class Handover {
 
   async start(): Promise<void> {
     await this.db.initialize();
+    this.pool.start();
     if (await this.db.showMigrations()) {
       throw new Error("the database has migrations pending: run `handover migrate` first");
     }
@@ -222,6 +231,7 @@ export class Handover {
     await this.jobs.stop();
     for (const capability of [...this.capabilities].reverse()) await capability.stop?.();
     await this.e2ee?.stop();
+    this.pool.stop();
     if (this.db.isInitialized) await this.db.destroy();
   }
 
@@ -244,16 +254,16 @@ export class Handover {
   }
 
   async readiness(): Promise<Record<string, boolean>> {
-    const [database, homeserver] = await Promise.all([
-      this.db.query("SELECT 1").then(
-        () => true,
-        () => false,
-      ),
-      this.homeserverVersions().then((versions) => versions !== null),
-    ]);
+    const [database, homeserver] = await Promise.all([this.pool.answers(), this.homeserverVersions().then((versions) => versions !== null)]);
     const extra = await Promise.all(this.capabilities.map((capability) => capability.readiness?.() ?? Promise.resolve({})));
     const e2ee = this.e2ee ? { e2ee: this.e2ee.problem() === null } : {};
     return Object.assign({ database, homeserver }, e2ee, ...extra);
+  }
+
+  /** Why /readyz says not ready, where a check alone would not tell. */
+  readinessProblems(): string[] {
+    const pool = this.pool.problem();
+    return pool ? [pool] : [];
   }
 
   async overview(): Promise<Overview> {

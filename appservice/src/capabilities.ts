@@ -1,3 +1,4 @@
+import { auditAnchorCapability } from "./audit/capability.js";
 import type { CapabilityFactory } from "./capability.js";
 import { directoryCapability } from "./directory/capability.js";
 import { e2eeCapability } from "./e2ee/capability.js";
@@ -6,4 +7,11 @@ import { recordsCapability } from "./records/capability.js";
 import { retentionCapability } from "./retention/capability.js";
 
 /** The capabilities this build of Handover runs, in the order they see events. */
-export const CAPABILITIES: CapabilityFactory[] = [federationCapability, retentionCapability, directoryCapability, recordsCapability, e2eeCapability];
+export const CAPABILITIES: CapabilityFactory[] = [
+  federationCapability,
+  retentionCapability,
+  directoryCapability,
+  recordsCapability,
+  e2eeCapability,
+  auditAnchorCapability,
+];

@@ -27,6 +27,23 @@ async function withDatabase<T>(config: HandoverConfig, work: (db: ReturnType<typ
   }
 }
 
+async function readAnchors(config: HandoverConfig) {
+  const { anchorCheckFor } = await import("./audit/capability.js");
+  const { BotClient } = await import("./matrix/bot-client.js");
+  const { SynapseAdminClient } = await import("./synapse/admin-client.js");
+  const { createLogger } = await import("./logger.js");
+  const audit = config.audit as NonNullable<HandoverConfig["audit"]>;
+  const tokens = await readRegistrationTokens(config.appservice.registrationFile);
+  const botUserId = `@${config.appservice.botLocalpart}:${config.homeserver.serverName}`;
+  const admin = new SynapseAdminClient(config.homeserver.url, config.homeserver.adminAccessToken);
+  const bot = new BotClient(config.homeserver.url, tokens.asToken, botUserId, admin, createLogger("warn"));
+  try {
+    return await anchorCheckFor(audit, config.homeserver.serverName, bot);
+  } catch (error) {
+    throw new Error(`could not read the anchors in the audit room ${audit.room}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
 const program = new Command("handover").description("Handover: a clinical messenger a trust owns").version(VERSION);
 const configOption = ["-c, --config <path>", "config file", DEFAULT_CONFIG] as const;
 
@@ -148,13 +165,17 @@ program
   .command("audit")
   .description("audit trail tools")
   .command("verify")
-  .description("check the audit trail's hash chain; exits 1 when it was tampered with")
+  .description("check the audit trail's hash chain, and against the anchors in the audit room (config `audit`); exits 1 when it was tampered with")
   .option(...configOption)
   .action(async (options: { config: string }) => {
     const config = await loadConfig(options.config);
-    const result = await withDatabase(config, (db) => new AuditTrail(new PostgresAuditStore(db)).verify());
+    // Anchors are read before the chain, so that none is newer than the head verify reads.
+    const anchors = config.audit ? await readAnchors(config) : undefined;
+    const result = await withDatabase(config, (db) => new AuditTrail(new PostgresAuditStore(db)).verify(anchors));
     if (result.ok) {
       console.log(`audit trail intact: ${result.checked} entries checked`);
+      if (anchors) console.log(`matches all ${anchors.anchors} anchor(s) in the audit room ${config.audit?.room}`);
+      else console.log("no audit room configured (config `audit`): a chain rewritten consistently by the database owner would not be detected");
       return;
     }
     console.error(`audit trail BROKEN: ${result.problems.length} problem(s) in ${result.checked} entries`);

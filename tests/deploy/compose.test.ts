@@ -44,7 +44,8 @@ interface ComposeFile {
 }
 
 const composeText = read("docker-compose.yml");
-const compose = parse(composeText) as ComposeFile;
+// merge: compose honours YAML merge keys (`<<: *handover-environment`).
+const compose = parse(composeText, { merge: true }) as ComposeFile;
 const services = Object.entries(compose.services);
 
 function service(name: string): ComposeService {
@@ -155,11 +156,11 @@ const dummyEnv: Record<string, string> = Object.fromEntries(
           `dummy-${name.toLowerCase().replaceAll("_", "-")}${name.endsWith("_KEY") ? "-0123456789abcdef" : ""}`,
   ]),
 );
-const interpolated = parse(interpolate(composeText, dummyEnv)) as ComposeFile;
+const interpolated = parse(interpolate(composeText, dummyEnv), { merge: true }) as ComposeFile;
 
 describe("docker-compose.yml", () => {
-  it("has the four services, init only under its profile", () => {
-    expect(Object.keys(compose.services).sort()).toEqual(["handover", "init", "postgres", "synapse"]);
+  it("has the five services, init only under its profile", () => {
+    expect(Object.keys(compose.services).sort()).toEqual(["handover", "init", "migrate", "postgres", "synapse"]);
     expect(service("init").profiles).toEqual(["init"]);
     for (const name of ["postgres", "synapse", "handover"]) expect(service(name).profiles, name).toBeUndefined();
   });
@@ -245,11 +246,15 @@ describe("docker-compose.yml", () => {
       .map(([name]) => name);
     expect(internal.length).toBe(1);
     expect(networksOf(service("postgres"))).toEqual(internal);
-    for (const name of ["synapse", "handover", "init"]) expect(networksOf(service(name)), name).toContain(internal[0]);
+    for (const name of ["synapse", "handover", "init", "migrate"]) expect(networksOf(service(name)), name).toContain(internal[0]);
   });
 
   it("starts Handover after PostgreSQL and Synapse are healthy, and every awaited service has a healthcheck", () => {
-    expect(service("handover").depends_on).toEqual({ postgres: { condition: "service_healthy" }, synapse: { condition: "service_healthy" } });
+    expect(service("handover").depends_on).toEqual({
+      postgres: { condition: "service_healthy" },
+      synapse: { condition: "service_healthy" },
+      migrate: { condition: "service_completed_successfully" },
+    });
     for (const [name, svc] of services) {
       const dependsOn = svc.depends_on ?? {};
       if (Array.isArray(dependsOn)) continue;
@@ -262,8 +267,16 @@ describe("docker-compose.yml", () => {
     expect(String(service("postgres").healthcheck?.test)).toContain("pg_isready");
   });
 
-  it("runs Handover with migrations before serving", () => {
-    expect(service("handover").command).toEqual(["serve", "--config", "/config/config.yaml", "--migrate"]);
+  it("runs the migrations as the database owner before Handover serves as the runtime role", () => {
+    expect(service("migrate").command).toEqual(["migrate", "--config", "/config/config.yaml"]);
+    expect(service("migrate").image).toBe(service("handover").image);
+    expect(envOf(service("migrate")).HANDOVER__DATABASE__URL).toMatch(
+      /^postgres:\/\/handover_owner:\$\{HANDOVER_OWNER_DB_PASSWORD:\?[^}]+\}@postgres:5432\/handover$/,
+    );
+    expect(service("handover").command).toEqual(["serve", "--config", "/config/config.yaml"]);
+    expect(envOf(service("handover")).HANDOVER__DATABASE__URL).toMatch(/^postgres:\/\/handover:/);
+    // Handover never receives the owner's password.
+    expect(JSON.stringify(service("handover").environment)).not.toContain("HANDOVER_OWNER_DB_PASSWORD");
   });
 });
 
@@ -277,8 +290,20 @@ describe("PostgreSQL", () => {
     expect(() => accessSync(script, constants.X_OK)).not.toThrow();
     const sql = readFileSync(script, "utf8");
     expect(sql).toMatch(/CREATE DATABASE synapse OWNER synapse ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0/);
-    expect(sql).toMatch(/CREATE DATABASE handover OWNER handover/);
+    expect(sql).toMatch(/CREATE ROLE handover_owner LOGIN/);
+    expect(sql).toMatch(/CREATE ROLE handover LOGIN/);
+    expect(sql).toMatch(/CREATE DATABASE handover OWNER handover_owner /);
+    expect(sql).toMatch(
+      /--dbname handover\s+\\\s+-v owner_role=handover_owner -v runtime_role=handover\s+\\\s+-f "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)\/handover-privileges.psql"/,
+    );
     for (const name of sql.matchAll(/"\$\{?([A-Z_]+_PASSWORD)/g)) expect(envOf(postgres), `postgres needs ${name[1]}`).toHaveProperty(name[1] as string);
+  });
+
+  it("gives Handover's runtime role rows only: no TRUNCATE or triggers, and only INSERT and SELECT on the audit trail", () => {
+    const privileges = read(join(initDir?.mount.source ?? "missing", "handover-privileges.psql"));
+    expect(privileges).toMatch(/GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO :"runtime_role"/);
+    expect(privileges).toMatch(/REVOKE UPDATE, DELETE, TRUNCATE, TRIGGER, REFERENCES ON audit_log FROM :"runtime_role"/);
+    expect(privileges).not.toMatch(/GRANT[^;]*(TRUNCATE|TRIGGER|ALL PRIVILEGES|CREATE)[^;]*TO :"runtime_role"/);
   });
 
   it("gives each service the password of its own role", () => {

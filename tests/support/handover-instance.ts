@@ -23,6 +23,8 @@ export interface InstanceOptions {
   records?: HandoverConfigInput["records"];
   /** The `e2ee` config section (absent: encrypted rooms refused). */
   e2ee?: HandoverConfigInput["e2ee"];
+  /** The `audit` section (absent: no anchors outside the database). */
+  audit?: HandoverConfigInput["audit"];
 }
 
 /** A Handover config for one trust of a running stack. */
@@ -45,6 +47,7 @@ export async function configFor(trust: TrustInfo, databaseUrl: string, options: 
     ...(options.directory ? { directory: options.directory } : {}),
     ...(options.records ? { records: options.records } : {}),
     ...(options.e2ee ? { e2ee: options.e2ee } : {}),
+    ...(options.audit ? { audit: options.audit } : {}),
     logging: { level: options.logLevel ?? (process.env.HANDOVER_LOG_LEVEL as HandoverConfig["logging"]["level"] | undefined) ?? "warn" },
   });
 }

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { roleSchema } from "../http/contract.js";
 import { partnerPatternSchema } from "../http/contract-federation.js";
+import { auditSchema } from "./audit.js";
 import { directorySchema } from "./directory.js";
 import { parseDuration } from "./duration.js";
 import { e2eeSchema } from "./e2ee.js";
@@ -87,7 +88,16 @@ const databaseSchema = z
       })
       .describe("PostgreSQL connection URL. Env: HANDOVER__DATABASE__URL.")
       .meta({ examples: ["postgres://handover:secret@postgres:5432/handover"] }),
-    poolSize: z.number().int().min(1).max(100).default(10).describe("Connections in the pool."),
+    poolSize: z
+      .number()
+      .int()
+      .min(1)
+      .max(100)
+      .default(10)
+      .describe("Connections in the pool for requests and events; Handover adds one for each periodic job it runs."),
+    poolExhaustedAfter: duration("5s")
+      .default("5s")
+      .describe("/readyz reports the database not ready once callers have waited this long for a pooled connection without a break."),
   })
   .describe("Handover's own PostgreSQL database.");
 
@@ -216,6 +226,7 @@ export const configSchema = z.strictObject({
   retention: retentionSchema.optional(),
   records: recordsSchema.optional(),
   e2ee: e2eeSchema.optional(),
+  audit: auditSchema.optional(),
 });
 
 export type HandoverConfig = z.infer<typeof configSchema>;

@@ -34,7 +34,9 @@ export async function syncFromCli(config: HandoverConfig, tokens: AppserviceToke
       await sync.recoverInterrupted();
       result = await sync.run({ trigger: "manual", actor: "handover:cli" });
     });
-    if (!(await jobs.runNow(DIRECTORY_JOB)) || !result) throw new Error("a directory sync run is in progress elsewhere; try again shortly");
+    // stop() closes the scheduler's lock connection, which would otherwise keep the CLI alive.
+    const ran = await jobs.runNow(DIRECTORY_JOB).finally(() => jobs.stop());
+    if (!ran || !result) throw new Error("a directory sync run is in progress elsewhere; try again shortly");
     return result;
   } finally {
     await db.destroy();

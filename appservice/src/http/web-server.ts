@@ -37,6 +37,8 @@ export interface WebServerOptions {
   handlers: Partial<RouteHandlers>;
   resolveSession(token: string): Promise<Session | null>;
   readiness(): Promise<Record<string, boolean>>;
+  /** Reasons for a failing check that its name alone does not give (e.g. an exhausted pool). */
+  readinessProblems?(): string[];
   metrics: HandoverMetrics;
   logger: Logger;
   publicUrl: string;
@@ -95,7 +97,8 @@ export class WebServer {
     app.get("/readyz", async (_req, res) => {
       const checks = await options.readiness();
       const ready = Object.values(checks).every(Boolean);
-      res.status(ready ? 200 : 503).send({ status: ready ? "ready" : "not ready", checks });
+      const problems = options.readinessProblems?.() ?? [];
+      res.status(ready ? 200 : 503).send({ status: ready ? "ready" : "not ready", checks, ...(problems.length > 0 ? { problems } : {}) });
     });
     app.get("/metrics", requireMetricsToken(options.metricsToken), async (_req, res) => {
       res.type(options.metrics.registry.contentType).send(await options.metrics.registry.metrics());

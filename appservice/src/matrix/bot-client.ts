@@ -104,6 +104,13 @@ export class BotClient implements RoomNotifier, PowerLevelReader, RoomStateWrite
     return answer.event_id;
   }
 
+  /** Sends an m.room.message as it is, never encrypted (the audit room's anchors are read back without a device). */
+  async postClearMessage(roomId: string, content: Record<string, unknown>, idempotencyKey: string): Promise<string> {
+    const txnId = createHash("sha256").update(idempotencyKey).digest("base64url");
+    const answer = await this.request<{ event_id: string }>(Method.Put, path("/rooms/$/send/$/$", roomId, "m.room.message", txnId), content, "post a message");
+    return answer.event_id;
+  }
+
   async userLevel(roomId: string, userId: string): Promise<number> {
     const levels = await this.request<{ users?: Record<string, number>; users_default?: number }>(
       Method.Get,

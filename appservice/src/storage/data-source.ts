@@ -11,6 +11,7 @@ import { E2ee1732280005000 } from "./migrations/1732280005000-e2ee.js";
 import { E2eeDeviceStore1732280005100 } from "./migrations/1732280005100-e2ee-device-store.js";
 import { RetentionPurgeSafety1733402000000 } from "./migrations/1733402000000-retention-purge-safety.js";
 import { FederationExpectedPartners1733406000000 } from "./migrations/1733406000000-federation-expected-partners.js";
+import { AuditRuntimeGrants1733408000000 } from "./migrations/1733408000000-audit-runtime-grants.js";
 
 /** In order. A capability adds its own migration file and one entry here. */
 export const MIGRATIONS = [
@@ -26,6 +27,7 @@ export const MIGRATIONS = [
   E2eeDeviceStore1732280005100,
   RetentionPurgeSafety1733402000000,
   FederationExpectedPartners1733406000000,
+  AuditRuntimeGrants1733408000000,
 ];
 
 /** Schema changes only through migrations: `synchronize` stays off everywhere. */

@@ -1,6 +1,8 @@
 import { createHash } from "node:crypto";
+import pg from "pg";
 import type { Logger } from "pino";
 import type { DataSource } from "typeorm";
+import type { PostgresConnectionOptions } from "typeorm/driver/postgres/PostgresConnectionOptions.js";
 
 export interface JobOptions {
   /** Stable name: also the lock that keeps two processes from running the job at once. */
@@ -10,30 +12,50 @@ export interface JobOptions {
   runAtStart?: boolean;
 }
 
-function lockKey(name: string): bigint {
-  return createHash("sha256").update(`handover-job:${name}`).digest().readBigInt64BE(0);
+/** Told of every job registered, so the pool can keep a connection for each (database-pool.ts). */
+export interface JobPoolReservation {
+  reserveForJob(): void;
+}
+
+function lockKey(name: string): string {
+  return createHash("sha256").update(`handover-job:${name}`).digest().readBigInt64BE(0).toString();
 }
 
 /**
- * Runs periodic jobs. Each run holds a transaction-scoped advisory lock named after the job,
- * so with several Handover processes on one database a job runs in one of them at a time;
- * the others skip that tick. A lock dies with its connection, so a crashed process never
- * blocks the job.
+ * Runs periodic jobs. Each run holds a session-level advisory lock named after the job, so
+ * with several Handover processes on one database a job runs in one of them at a time; the
+ * others skip that tick. A lock dies with its connection, so a crashed process never blocks
+ * the job.
+ *
+ * The locks live on one connection of the scheduler's own, outside the pool. Holding a pooled
+ * connection for the lock while the job asked the pool for another deadlocked a trust once:
+ * five running jobs held all five pooled connections "idle in transaction" and each waited
+ * for a sixth. A job now holds no pooled connection of the scheduler's while it runs.
  */
 export class JobScheduler {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly jobs: (JobOptions & { task: () => Promise<void> })[] = [];
   private readonly running = new Set<Promise<unknown>>();
+  /** Jobs running in this process: a session lock is re-entrant, so the lock alone would let a tick overlap the run before it. */
+  private readonly active = new Set<string>();
+  private lockConnection: Promise<pg.Client> | null = null;
   private started = false;
 
   constructor(
     private readonly db: DataSource,
     private readonly logger: Logger,
+    private readonly pool?: JobPoolReservation,
   ) {}
 
   register(options: JobOptions, task: () => Promise<void>): void {
     this.jobs.push({ ...options, task });
+    this.pool?.reserveForJob();
     if (this.started) this.schedule(this.jobs[this.jobs.length - 1] as JobOptions & { task: () => Promise<void> });
+  }
+
+  /** How many jobs are registered: the pool keeps a connection for each. */
+  get count(): number {
+    return this.jobs.length;
   }
 
   /** Runs the job now (if no other process is running it); true when it ran. */
@@ -52,6 +74,9 @@ export class JobScheduler {
     this.started = false;
     for (const timer of this.timers.splice(0)) clearInterval(timer);
     await Promise.allSettled([...this.running]);
+    const connection = this.lockConnection;
+    this.lockConnection = null;
+    if (connection) await connection.then((client) => client.end()).catch(() => undefined);
   }
 
   private schedule(job: JobOptions & { task: () => Promise<void> }): void {
@@ -67,23 +92,43 @@ export class JobScheduler {
   }
 
   private async runExclusive(job: { name: string; task: () => Promise<void> }): Promise<boolean> {
-    const runner = this.db.createQueryRunner();
-    await runner.connect();
+    if (this.active.has(job.name)) return false;
+    this.active.add(job.name);
     try {
-      await runner.startTransaction();
-      const [row] = (await runner.query("SELECT pg_try_advisory_xact_lock($1) AS locked", [lockKey(job.name).toString()])) as { locked: boolean }[];
-      if (!row?.locked) {
-        await runner.rollbackTransaction();
-        return false;
-      }
+      const key = lockKey(job.name);
+      const locks = await this.locks();
+      const [row] = (await locks.query("SELECT pg_try_advisory_lock($1) AS locked", [key])).rows as { locked: boolean }[];
+      if (!row?.locked) return false;
       try {
         await job.task();
+        return true;
       } finally {
-        await runner.commitTransaction();
+        // The lock connection may have died during the run; its locks died with it.
+        await locks.query("SELECT pg_advisory_unlock($1)", [key]).catch((error: unknown) => {
+          this.logger.warn({ err: error, job: job.name }, "could not release the job lock");
+        });
       }
-      return true;
     } finally {
-      await runner.release();
+      this.active.delete(job.name);
     }
+  }
+
+  /** The scheduler's own connection for locks, opened on first use and again after it is lost. */
+  private locks(): Promise<pg.Client> {
+    if (this.lockConnection) return this.lockConnection;
+    const options = this.db.options as PostgresConnectionOptions;
+    const client = new pg.Client({ connectionString: options.url, application_name: "handover-job-locks" });
+    const connecting = client.connect().then(() => client);
+    this.lockConnection = connecting;
+    const forget = () => {
+      if (this.lockConnection === connecting) this.lockConnection = null;
+    };
+    connecting.catch(forget);
+    client.on("error", (error) => {
+      this.logger.warn({ err: error }, "job lock connection lost; running jobs may now also start elsewhere");
+      forget();
+    });
+    client.on("end", forget);
+    return connecting;
   }
 }

@@ -1,4 +1,5 @@
 import type { AuditPage, AuditVerification } from "../../http/contract.js";
+import type { AnchorCheck } from "./anchor.js";
 import { type ChainedAuditRecord, type ChainHead, ChainVerifier } from "./chain.js";
 import { redactAuditDetails } from "./redaction.js";
 
@@ -57,16 +58,27 @@ export class AuditTrail implements AuditRecorder {
     return { entries, nextBefore: records.length > query.limit && last ? last.seq : null };
   }
 
-  async verify(): Promise<AuditVerification> {
+  /**
+   * Recomputes the chain; with anchors (read before this is called, so that none is newer than
+   * the head read here), also checks it against the heads anchored outside the database.
+   */
+  async verify(anchors?: AnchorCheck): Promise<AuditVerification> {
     const verifier = new ChainVerifier();
     // Read the head first: entries appended during the scan then only extend past it.
     const head = await this.store.head();
+    let lastSeq = 0;
     for await (const batch of this.store.scan(1000)) {
       for (const record of batch) {
         if (head !== null && record.seq > head.seq) break;
         verifier.add(record);
+        anchors?.see(record.seq, record.hash);
+        lastSeq = record.seq;
       }
     }
-    return verifier.finish(head);
+    const chain = verifier.finish(head);
+    if (!anchors) return chain;
+    anchors.finish(lastSeq);
+    const problems = [...chain.problems, ...anchors.problems];
+    return { ok: problems.length === 0, checked: chain.checked, problems };
   }
 }

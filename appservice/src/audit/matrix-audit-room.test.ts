@@ -1,0 +1,55 @@
+import { describe, expect, it } from "vitest";
+import type { SignedAuditAnchor } from "../domain/audit/anchor.js";
+import type { TimelineEvent } from "../matrix/bot-client.js";
+import { ANCHOR_CONTENT_KEY, MatrixAuditRoom } from "./matrix-audit-room.js";
+
+const BOT = "@handover:trust-a.test";
+const anchor = (seq: number): SignedAuditAnchor => ({
+  seq,
+  hash: "a".repeat(64),
+  at: "2026-12-05T21:00:00.000Z",
+  server: "trust-a.test",
+  keyId: "ed25519:x",
+  signature: "c2ln",
+});
+const event = (id: string, sender: string, seq: number): TimelineEvent => ({
+  event_id: id,
+  sender,
+  type: "m.room.message",
+  origin_server_ts: 0,
+  content: { msgtype: "m.notice", body: "anchor", [ANCHOR_CONTENT_KEY]: anchor(seq) },
+});
+
+describe("the audit room", () => {
+  it("reads only the bot's own anchors, across pages, oldest first", async () => {
+    // Newest first, as GET /messages?dir=b answers; someone else in the room posts a look-alike.
+    const pages: Record<string, { chunk: TimelineEvent[]; end?: string }> = {
+      start: { chunk: [event("$3", BOT, 3), event("$fake", "@mallory:trust-a.test", 9)], end: "p2" },
+      p2: { chunk: [event("$1", BOT, 1)], end: "p3" },
+      p3: { chunk: [] },
+    };
+    const bot = {
+      botUserId: BOT,
+      join: async () => {},
+      stateContent: async () => null,
+      postClearMessage: async () => "$new",
+      roomMessages: async (_room: string, from: string | null) => pages[from ?? "start"] ?? { chunk: [] },
+    };
+    const found = await new MatrixAuditRoom(bot, "!audit:trust-a.test").anchors();
+    expect(found.map((entry) => [entry.where, entry.anchor.seq])).toEqual([
+      ["$1", 1],
+      ["$3", 3],
+    ]);
+  });
+
+  it("refuses to post into an encrypted audit room", async () => {
+    const bot = {
+      botUserId: BOT,
+      join: async () => {},
+      stateContent: async () => ({ algorithm: "m.megolm.v1.aes-sha2" }),
+      postClearMessage: async () => "$new",
+      roomMessages: async () => ({ chunk: [] }),
+    };
+    await expect(new MatrixAuditRoom(bot, "!audit:trust-a.test").publish(anchor(1))).rejects.toThrow(/is encrypted/);
+  });
+});
