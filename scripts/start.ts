@@ -3,7 +3,9 @@
  * PostgreSQL, a Handover for each trust serving its portal, demo users and rooms. Everything
  * it starts stops on Ctrl-C. Nothing is kept between runs.
  */
+
 import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { resolve } from "node:path";
 import type { Handover } from "../appservice/src/app.js";
 import { CLASSIFICATION_EVENT_TYPE } from "../appservice/src/domain/rooms/room.js";
@@ -84,7 +86,7 @@ async function main(): Promise<void> {
         retention: {},
         // The bot's own encryption device, so encrypted rooms can be filed (docs/e2ee.md).
         e2ee: { stateKey: `demo-state-key-for-trust-${key}-0123456789abcdef` },
-        records: { destination: "fhir", fhir: { baseUrl: fhir.baseUrl } },
+        records: { destination: "fhir", fhir: { baseUrl: fhir.baseUrl }, patientLookup: { auditKey: randomBytes(48).toString("base64url") } },
         federation: {
           organisation: { name: `Demo Trust ${letter} NHS Foundation Trust`, odsCode: `R${letter}${letter}`, contact: `federation@trust-${key}.test` },
           keyEncryptionSecret: `demo-secret-for-trust-${key}-signing-key`,

@@ -18,6 +18,8 @@ async function asAdmin<T>(method: string, path: string, body?: unknown): Promise
 /** A room of its own with the bot in it and a short clinical conversation, made through the client API. */
 async function conversationRoom(name: string): Promise<string> {
   const { room_id: roomId } = await asAdmin<{ room_id: string }>("POST", "/createRoom", { name, preset: "private_chat" });
+  // Patients are looked up only in clinical rooms; the bot reads the kind from the state when it joins.
+  await asAdmin("PUT", `/rooms/${encodeURIComponent(roomId)}/state/org.handover.classification/`, { kind: "clinical" });
   await asAdmin("POST", `/rooms/${encodeURIComponent(roomId)}/invite`, { user_id: info.botUserId });
   await expect
     .poll(async () => {
