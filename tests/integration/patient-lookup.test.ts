@@ -146,8 +146,8 @@ describe("who confirms a filing (requester-if-traced)", () => {
     await ward.waitForNotice((text) => text.includes("999 000 0018") && text.includes("no patient with this NHS number"), "the untraced link");
     await alice.send(ward.roomId, "Bed 4: obs stable overnight.");
     const described = await ward.fileAndConfirm(alice);
-    expect(described).toContain(`A member of this room other than ${alice.userId} confirms with`);
     await ward.waitForNotice((text) => text.includes("was not found in the trust's record") && text.includes("another member"), "the refusal");
+    expect(described).toContain(`A member of this room other than ${alice.userId} confirms with`);
     const code = /!handover confirm ([A-Z0-9]{6})/.exec(described)?.[1] ?? "";
     await bea.send(ward.roomId, `!handover confirm ${code}`);
     await ward.waitForNotice((text) => text === `Only this trust's own staff (users on ${trustA.serverName}) can confirm a filing.`, "the partner's refusal");
