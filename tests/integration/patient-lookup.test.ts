@@ -3,11 +3,13 @@ import type { Patient } from "@medplum/fhirtypes";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Handover } from "../../appservice/src/app.js";
+import type { ErrorResponse, PatientLookupList } from "../../appservice/src/http/contract.js";
 import { startFhirServer, type TestFhirServer } from "../harness/fhir-server.js";
 import { freshDatabase } from "../support/fresh-database.js";
 import { startHandover } from "../support/handover-instance.js";
 import { eventually, TestUser } from "../support/matrix-user.js";
 import { RecordsRoom } from "../support/records-room.js";
+import { PortalSession } from "./federation-support.js";
 
 /**
  * Issue 11.5: only the trust's own staff look a patient up, only in clinical rooms, at a limited
@@ -163,5 +165,27 @@ describe("who confirms a filing (requester-if-traced)", () => {
     const described = await ward.fileAndConfirm(alice);
     expect(described).toContain("A member of this room (you included) confirms with");
     await ward.waitForNotice((text) => text.startsWith(`Confirmed by ${alice.userId}`), "alice's own confirmation", before);
+  });
+});
+
+describe("an IG lead asks who looked up a patient", () => {
+  it("answers by the keyed hash of the number asked about, audits the question and refuses a bad number", async () => {
+    const ig = await PortalSession.signIn(handover, carol.userId, carol.user.password);
+    const answer = await ig.call<PatientLookupList>("POST", "/records/patient-lookups/search", { nhsNumber: "943-476-5919" });
+    expect(answer.status).toBe(200);
+    expect(answer.body.nhsNumberHash).toBe(hashOf("9434765919"));
+    const seen = answer.body.lookups.map((lookup) => [lookup.actor, lookup.roomName, lookup.outcome]);
+    expect(seen).toContainEqual([bea.userId, "Ward 4 handover (lookups)", "refused-not-local"]);
+    expect(seen).toContainEqual([bob.userId, "Ward 4 rota (lookups)", "refused-room-not-clinical"]);
+    expect(seen.filter(([actor, , outcome]) => actor === bob.userId && outcome === "found")).toHaveLength(MAX_LOOKUPS);
+    expect(seen).toContainEqual([alice.userId, "Ward 4 handover (lookups)", "found"]);
+    expect(seen.some(([actor]) => actor === carol.userId)).toBe(false);
+
+    const lookupsTable = await db.query("SELECT * FROM records_patient_lookups");
+    expect(JSON.stringify(lookupsTable.rows)).not.toMatch(/9434765919|9990000018/);
+    const asked = await db.query("SELECT details FROM audit_log WHERE action = 'records.patient_lookups_searched' AND actor = $1", [carol.userId]);
+    expect(asked.rows).toEqual([{ details: { nhsNumberHash: hashOf("9434765919"), found: answer.body.lookups.length } }]);
+
+    expect((await ig.call<ErrorResponse>("POST", "/records/patient-lookups/search", { nhsNumber: "943 476 5918" })).status).toBe(400);
   });
 });

@@ -149,7 +149,7 @@ export const recordsCapability: CapabilityFactory = (platform: Platform): Capabi
     name: "records",
     commands: RECORDS_COMMANDS,
     onEvent: (event) => commands.handle(event),
-    handlers: recordsHandlers({ filings, requests, attempts, links, linking, rooms: platform.rooms, audit: platform.audit }),
+    handlers: recordsHandlers({ filings, requests, attempts, links, linking, lookups: gate, rooms: platform.rooms, audit: platform.audit }),
     async start() {
       if (destination) await validator.prepare();
       platform.jobs.register({ name: RETRY_JOB, intervalMs: ms(config?.retryEvery ?? "30s"), runAtStart: true }, async () => {

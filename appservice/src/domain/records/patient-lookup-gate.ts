@@ -4,7 +4,7 @@ import type { Clock } from "../clock.js";
 import { HandoverError } from "../errors.js";
 import { serverNameOf } from "../matrix-event.js";
 import type { RoomStore } from "../rooms/room.js";
-import type { NhsNumber } from "./nhs-number.js";
+import { describeNhsNumberProblem, type NhsNumber, parseNhsNumber } from "./nhs-number.js";
 
 /** What a lookup came to: the record's answer, or why Handover refused to ask. */
 export type PatientLookupOutcome = "found" | "not-found" | "unavailable" | "not-searched";
@@ -131,6 +131,24 @@ export class PatientLookupGate {
   /** Who looked up the patient with this NHS number (hashed with the same key), newest first. */
   async lookupsOf(nhsNumber: NhsNumber, limit: number): Promise<PatientLookupEntry[]> {
     return this.deps.log.byHash(this.hash(nhsNumber), limit);
+  }
+
+  /** An IG lead's question "who looked up this patient?", itself audited (by hash). */
+  async whoLookedUp(nhsNumberText: string, askedBy: string, limit: number): Promise<{ nhsNumberHash: string; lookups: PatientLookupEntry[] }> {
+    const parsed = parseNhsNumber(nhsNumberText);
+    if (!parsed.ok) {
+      const message = describeNhsNumberProblem(parsed.problem);
+      throw new HandoverError("VALIDATION_FAILED", message, [{ path: "nhsNumber", message }]);
+    }
+    const nhsNumberHash = this.hash(parsed.value);
+    const lookups = await this.deps.log.byHash(nhsNumberHash, limit);
+    await this.deps.audit.record({
+      actor: askedBy,
+      action: "records.patient_lookups_searched",
+      target: "records",
+      details: { nhsNumberHash, found: lookups.length },
+    });
+    return { nhsNumberHash, lookups };
   }
 
   private async refuse(entry: PatientLookupEntry): Promise<void> {
