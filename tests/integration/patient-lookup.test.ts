@@ -4,6 +4,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Handover } from "../../appservice/src/app.js";
 import type { ErrorResponse, PatientLookupList } from "../../appservice/src/http/contract.js";
+import { PostgresPatientLookupLog } from "../../appservice/src/storage/records-lookup-store.js";
 import { startFhirServer, type TestFhirServer } from "../harness/fhir-server.js";
 import { freshDatabase } from "../support/fresh-database.js";
 import { startHandover } from "../support/handover-instance.js";
@@ -153,6 +154,11 @@ describe("who confirms a filing (requester-if-traced)", () => {
     const code = /!handover confirm ([A-Z0-9]{6})/.exec(described)?.[1] ?? "";
     await bea.send(ward.roomId, `!handover confirm ${code}`);
     await ward.waitForNotice((text) => text === `Only this trust's own staff (users on ${trustA.serverName}) can confirm a filing.`, "the partner's refusal");
+    const refused = await db.query("SELECT actor, details FROM audit_log WHERE action = 'records.filing_confirmation_refused' ORDER BY seq");
+    expect(refused.rows.map((row) => [row.actor, row.details.policy, row.details.requestedBy])).toEqual([
+      [alice.userId, "requester-if-traced", alice.userId],
+      [bea.userId, "requester-if-traced", alice.userId],
+    ]);
     await bob.send(ward.roomId, `!handover confirm ${code}`);
     await ward.waitForNotice((text) => text.startsWith(`Confirmed by ${bob.userId}`), "bob's confirmation");
   });
@@ -187,5 +193,28 @@ describe("an IG lead asks who looked up a patient", () => {
     expect(asked.rows).toEqual([{ details: { nhsNumberHash: hashOf("9434765919"), found: answer.body.lookups.length } }]);
 
     expect((await ig.call<ErrorResponse>("POST", "/records/patient-lookups/search", { nhsNumber: "943 476 5918" })).status).toBe(400);
+
+    // The portal's link form is a lookup too: same rules, same audit.
+    const inRota = await ig.call<ErrorResponse>("PUT", `/records/rooms/${encodeURIComponent(rota.roomId)}/patient`, { nhsNumber: "9434765919" });
+    expect(inRota.status).toBe(403);
+    expect(inRota.body.error.message).toMatch(/^Patients can be looked up only in clinical rooms/);
+    expect((await lookupAudit(carol.userId)).map((row) => [row.target, row.details.via, row.details.outcome])).toEqual([
+      [rota.roomId, "portal", "refused-room-not-clinical"],
+    ]);
+  });
+
+  it("two lookups by one person at once cannot both take the last one", async () => {
+    const log = new PostgresPatientLookupLog(handover.db);
+    const entry = {
+      actor: "@racer:trust-a.test",
+      roomId: ward.roomId,
+      threadRootId: null,
+      nhsNumberHash: hashOf("9434765919"),
+      outcome: "pending" as const,
+      via: "command" as const,
+      at: new Date(),
+    };
+    const ids = await Promise.all(Array.from({ length: 6 }, () => log.addWithinLimit(entry, new Date(Date.now() - 60_000), 2)));
+    expect(ids.filter((id) => id !== null)).toHaveLength(2);
   });
 });

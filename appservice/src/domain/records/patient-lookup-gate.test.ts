@@ -5,6 +5,7 @@ import { HandoverError } from "../errors.js";
 import { confirmationRefusal } from "./confirmation-policy.js";
 import type { NhsNumber } from "./nhs-number.js";
 import type { PatientDetails } from "./patient.js";
+import { PatientLinking } from "./patient-linking.js";
 import { keyedNhsNumberHash, type PatientLookupEntry, PatientLookupGate, type PatientLookupLog } from "./patient-lookup-gate.js";
 
 const KEY = "unit-test-patient-lookup-audit-key-0123456789";
@@ -119,5 +120,21 @@ describe("who confirms a filing in the room", () => {
     expect(confirmationRefusal("another-member", filing(traced), "@alice:trust-a.test", "trust-a.test")).toMatch(/another member/);
     expect(confirmationRefusal("any-member", filing(untraced), "@alice:trust-a.test", "trust-a.test")).toBeNull();
     expect(confirmationRefusal("any-member", filing(traced), "@bea:trust-b.test", "trust-a.test")).toMatch(/^Only this trust's own staff/);
+  });
+});
+
+describe("linking without records.patientLookup", () => {
+  it("refuses, since no lookup could be accounted for", async () => {
+    const saved: unknown[] = [];
+    const linking = new PatientLinking({
+      links: { save: async (link) => void saved.push(link), find: async () => null, list: async () => [] },
+      directory: { lookup: async () => ({ name: "SMITH, Jane", birthDate: "1980-01-02" }) },
+      gate: null,
+      audit: new RecordingAudit(),
+      clock: new FakeClock(),
+    });
+    const error = await linking.link(ROOM, null, "943 476 5919", "@bob:trust-a.test", "command").catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: "CONFLICT", message: "Linking patients is not set up for this trust (records.patientLookup in Handover's config)." });
+    expect(saved).toEqual([]);
   });
 });
