@@ -79,7 +79,7 @@ test("an admin links a room to a patient, files the conversation and sees the re
   await expectAccessible(page);
 
   // The IG question: who looked this patient up? Answered by the keyed hash of the number.
-  await page.getByLabel("NHS number looked up").fill("943 476 5919");
+  await page.getByLabel("Patient to search for").fill("943 476 5919");
   await page.getByRole("button", { name: "Who looked this patient up?" }).click();
   const lookups = page.getByRole("table", { name: "Lookups of this patient, newest first" });
   await expect(lookups.getByRole("row", { name: new RegExp(roomName) }).first()).toContainText(info.admin.userId);
