@@ -3,6 +3,7 @@
  * PostgreSQL, a Handover for each trust serving its portal, demo users and rooms. Everything
  * it starts stops on Ctrl-C. Nothing is kept between runs.
  */
+
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { resolve } from "node:path";
@@ -87,7 +88,7 @@ async function main(): Promise<void> {
         retention: {},
         // The bot's own encryption device, so encrypted rooms can be filed (docs/e2ee.md).
         e2ee: { stateKey: secret() },
-        records: { destination: "fhir", fhir: { baseUrl: fhir.baseUrl } },
+        records: { destination: "fhir", fhir: { baseUrl: fhir.baseUrl }, patientLookup: { auditKey: secret() } },
         federation: {
           organisation: { name: `Demo Trust ${letter} NHS Foundation Trust`, odsCode: `R${letter}${letter}`, contact: `federation@trust-${key}.test` },
           keyEncryptionSecret: secret(),

@@ -89,7 +89,15 @@ export class Handover {
     this.sessions = new PostgresSessionStore(this.db);
     const admin = new SynapseAdminClient(config.homeserver.url, config.homeserver.adminAccessToken);
     this.bot = new BotClient(config.homeserver.url, tokens.asToken, this.botUserId, admin, this.logger);
-    const classifier = new RoomClassifier({ rooms: this.rooms, stateWriter: this.bot, audit: this.audit, clock: this.clock });
+    const classifier = new RoomClassifier({
+      rooms: this.rooms,
+      stateWriter: this.bot,
+      reporter: this.bot,
+      audit: this.audit,
+      clock: this.clock,
+      botUserId: this.botUserId,
+      roleOf: (userId) => config.access.roles[userId],
+    });
     const capabilityCommands = new Map<string, string>();
     const commands = new BotCommands({
       notifier: this.bot,

@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -63,7 +64,7 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
         portalDir: resolve("portal/dist"),
         webPort: webPorts[key],
         federation: e2eFederationConfig(trust, peer, webPorts[key === "a" ? "b" : "a"]),
-        records: { destination: "fhir", fhir: { baseUrl: fhir.baseUrl } },
+        records: { destination: "fhir", fhir: { baseUrl: fhir.baseUrl }, patientLookup: { auditKey: randomBytes(48).toString("base64url") } },
         // Encrypted rooms on, as a trust would run it: the overview shows the bot's device.
         e2ee: { stateKey: `e2e-state-key-${key}-0123456789abcdefghijklmnop` },
         // Directory sync on trust A, fed by SCIM as Entra ID would and by an ESR file (docs/directory.md).

@@ -18,6 +18,8 @@ async function asAdmin<T>(method: string, path: string, body?: unknown): Promise
 /** A room of its own with the bot in it and a short clinical conversation, made through the client API. */
 async function conversationRoom(name: string): Promise<string> {
   const { room_id: roomId } = await asAdmin<{ room_id: string }>("POST", "/createRoom", { name, preset: "private_chat" });
+  // Patients are looked up only in clinical rooms; the bot reads the kind from the state when it joins.
+  await asAdmin("PUT", `/rooms/${encodeURIComponent(roomId)}/state/org.handover.classification/`, { kind: "clinical" });
   await asAdmin("POST", `/rooms/${encodeURIComponent(roomId)}/invite`, { user_id: info.botUserId });
   await expect
     .poll(async () => {
@@ -74,5 +76,12 @@ test("an admin links a room to a patient, files the conversation and sees the re
   const row = filings.getByRole("row", { name: new RegExp(roomName) });
   await expect(row.getByText("Filed", { exact: true })).toBeVisible();
   await expect(row.getByText(/DocumentReference\/[0-9a-f-]+/)).toBeVisible();
+  await expectAccessible(page);
+
+  // The IG question: who looked this patient up? Answered by the keyed hash of the number.
+  await page.getByLabel("Patient to search for").fill("943 476 5919");
+  await page.getByRole("button", { name: "Who looked this patient up?" }).click();
+  const lookups = page.getByRole("table", { name: "Lookups of this patient, newest first" });
+  await expect(lookups.getByRole("row", { name: new RegExp(roomName) }).first()).toContainText(info.admin.userId);
   await expectAccessible(page);
 });

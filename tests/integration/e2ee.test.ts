@@ -14,6 +14,7 @@ import { EncryptingClient } from "../support/encrypting-client.js";
 import { type InstanceOptions, startHandover } from "../support/handover-instance.js";
 import { eventually, TestUser } from "../support/matrix-user.js";
 import { generatePng } from "../support/records-fixtures.js";
+import { CLINICAL_STATE } from "../support/records-room.js";
 
 const run = promisify(execFile);
 const stack = inject("stack");
@@ -138,6 +139,7 @@ describe("encrypted rooms with a real encrypting client (matrix-js-sdk Rust cryp
 
   it("files an encrypted conversation with an encrypted image, across a restart, listing the message sent before it joined as missing", async () => {
     const roomId = await client.createEncryptedRoom("Ward 12 (encrypted)");
+    await alice.request("PUT", `/rooms/${encodeURIComponent(roomId)}/state/${CLINICAL_STATE.type}/`, CLINICAL_STATE.content);
     const before = await client.sendText(roomId, "Sent before Handover joined: not shared with it.");
     await alice.invite(roomId, handover.botUserId);
     await eventually("the bot to join", async () => (await alice.members(roomId))[handover.botUserId] === "join", 60_000);

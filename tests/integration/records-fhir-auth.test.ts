@@ -12,7 +12,7 @@ import { startFhirServer, type TestFhirServer } from "../harness/fhir-server.js"
 import { freshDatabase } from "../support/fresh-database.js";
 import { startHandover } from "../support/handover-instance.js";
 import { eventually, TestUser } from "../support/matrix-user.js";
-import { RecordsRoom } from "../support/records-room.js";
+import { CLINICAL_ROOM, RecordsRoom } from "../support/records-room.js";
 
 const stack = inject("stack");
 const NHS = "https://fhir.nhs.uk/Id/nhs-number";
@@ -111,7 +111,7 @@ beforeAll(async () => {
   });
   db = new pg.Client({ connectionString: databaseUrl });
   await db.connect();
-  const roomId = await alice.createRoom("Ward 7 SMART");
+  const roomId = await alice.createRoom("Ward 7 SMART", CLINICAL_ROOM);
   room = new RecordsRoom(roomId, alice, () => handover);
   await alice.invite(roomId, handover.botUserId);
   await eventually("the bot to join", async () => (await alice.members(roomId))[handover.botUserId] === "join");
@@ -212,10 +212,15 @@ describe("EHR filing with a static bearer token (real Synapse, trust b)", () => 
     staticFhir = await startFhirServer({ bearerToken: "trust-b-static-token" });
     expect((await fetch(`${staticFhir.baseUrl}/Patient`)).status).toBe(401);
     handoverB = await startHandover(trust, await freshDatabase(stack.databaseUrls.b, "records_bearer"), {
-      records: { destination: "fhir", fhir: { baseUrl: staticFhir.baseUrl, auth: "bearer", bearerToken: "trust-b-static-token" } },
+      records: {
+        destination: "fhir",
+        fhir: { baseUrl: staticFhir.baseUrl, auth: "bearer", bearerToken: "trust-b-static-token" },
+        // carol files alone here, a patient the record does not know (docs/records.md, who confirms).
+        patientLookup: { confirmation: "any-member" },
+      },
     });
     const carol = await TestUser.register(trust, `rec-bearer${Date.now()}`);
-    const roomId = await carol.createRoom("Ward 2 bearer");
+    const roomId = await carol.createRoom("Ward 2 bearer", CLINICAL_ROOM);
     const roomB = new RecordsRoom(roomId, carol, () => handoverB);
     await carol.invite(roomId, handoverB.botUserId);
     await eventually("the bot to join", async () => (await carol.members(roomId))[handoverB.botUserId] === "join");

@@ -10,7 +10,7 @@ import type { Handover } from "../../appservice/src/app.js";
 import { freshDatabase } from "../support/fresh-database.js";
 import { type InstanceOptions, startHandover } from "../support/handover-instance.js";
 import { eventually, TestUser } from "../support/matrix-user.js";
-import { RecordsRoom } from "../support/records-room.js";
+import { CLINICAL_ROOM, RecordsRoom } from "../support/records-room.js";
 
 const run = promisify(execFile);
 const stack = inject("stack");
@@ -20,7 +20,16 @@ const databaseUrl = await freshDatabase(stack.databaseUrls.a, "records_file_drop
 /** The record system's import directory; it does not exist until the first test creates it. */
 const dropDirectory = join(mkdtempSync(join(tmpdir(), "handover-file-drop-")), "epr-import");
 const optionsFor = (fileDropDirectory: string): InstanceOptions => ({
-  records: { destination: "file-drop", fileDropDirectory, retryEvery: "1s", retryInitialDelay: "1s", retryMaxDelay: "2s", attemptLease: "5s" },
+  records: {
+    destination: "file-drop",
+    fileDropDirectory,
+    // A file drop cannot look patients up, so no number is traced; alice files alone here.
+    patientLookup: { confirmation: "any-member" },
+    retryEvery: "1s",
+    retryInitialDelay: "1s",
+    retryMaxDelay: "2s",
+    attemptLease: "5s",
+  },
 });
 
 let handover: Handover;
@@ -43,7 +52,7 @@ beforeAll(async () => {
   handover = await startHandover(trust, databaseUrl, optionsFor(dropDirectory));
   db = new pg.Client({ connectionString: databaseUrl });
   await db.connect();
-  const roomId = await alice.createRoom("Ward 5 file drop");
+  const roomId = await alice.createRoom("Ward 5 file drop", CLINICAL_ROOM);
   room = new RecordsRoom(roomId, alice, () => handover);
   await alice.invite(roomId, handover.botUserId);
   await eventually("the bot to join", async () => (await alice.members(roomId))[handover.botUserId] === "join");
@@ -134,7 +143,7 @@ describe("EHR filing to a file-drop directory (real Synapse)", () => {
 
 describe("room and thread filings never file the same message twice", () => {
   it("a thread already filed with its room has nothing new; a later thread message is filed once, by the thread filing only", async () => {
-    const roomId = await alice.createRoom("Ward 5 threads");
+    const roomId = await alice.createRoom("Ward 5 threads", CLINICAL_ROOM);
     const threads = new RecordsRoom(roomId, alice, () => handover);
     await alice.invite(roomId, handover.botUserId);
     await eventually("the bot to join", async () => (await alice.members(roomId))[handover.botUserId] === "join");

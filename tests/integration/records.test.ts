@@ -14,6 +14,7 @@ import { freshDatabase } from "../support/fresh-database.js";
 import { type InstanceOptions, startHandover } from "../support/handover-instance.js";
 import { eventually, TestUser } from "../support/matrix-user.js";
 import { generatePng } from "../support/records-fixtures.js";
+import { CLINICAL_ROOM, CLINICAL_STATE } from "../support/records-room.js";
 
 const run = promisify(execFile);
 const stack = inject("stack");
@@ -109,7 +110,7 @@ beforeAll(async () => {
   handover = await startHandover(trust, databaseUrl, options);
   db = new pg.Client({ connectionString: databaseUrl });
   await db.connect();
-  roomId = await alice.createRoom("Ward 9 bay 3");
+  roomId = await alice.createRoom("Ward 9 bay 3", CLINICAL_ROOM);
   await alice.invite(roomId, handover.botUserId);
   await alice.invite(roomId, bob.userId);
   await bob.request("POST", `/rooms/${encodeURIComponent(roomId)}/join`, {});
@@ -251,7 +252,7 @@ describe("EHR filing against a real Synapse and a real FHIR server", () => {
 
   it("refuses to file an end-to-end encrypted room, with a clear message and no filing", async () => {
     const encrypted = await alice.createRoom("Ward 9 encrypted", {
-      initial_state: [{ type: "m.room.encryption", state_key: "", content: { algorithm: "m.megolm.v1.aes-sha2" } }],
+      initial_state: [{ type: "m.room.encryption", state_key: "", content: { algorithm: "m.megolm.v1.aes-sha2" } }, CLINICAL_STATE],
     });
     await alice.invite(encrypted, handover.botUserId);
     await eventually("the bot to join", async () => (await alice.members(encrypted))[handover.botUserId] === "join");

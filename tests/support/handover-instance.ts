@@ -8,6 +8,14 @@ import { createDataSource, migrate } from "../../appservice/src/storage/data-sou
 import type { TrustInfo } from "../harness/stack.js";
 import { freePort } from "../harness/util.js";
 
+type PatientLookupInput = NonNullable<HandoverConfigInput["records"]>["patientLookup"];
+type RecordsInput = Omit<NonNullable<HandoverConfigInput["records"]>, "patientLookup"> & {
+  patientLookup?: Omit<PatientLookupInput, "auditKey"> & { auditKey?: string };
+};
+
+/** The lookup audit key of every trust in the tests that does not set its own (32+ bytes). */
+export const TEST_LOOKUP_AUDIT_KEY = "test-only-patient-lookup-audit-key-0123456789";
+
 export interface InstanceOptions {
   roles?: Record<string, Role>;
   portalDir?: string;
@@ -19,8 +27,8 @@ export interface InstanceOptions {
   retention?: HandoverConfigInput["retention"];
   /** The `directory` config section (absent: directory sync off). */
   directory?: HandoverConfigInput["directory"];
-  /** The `records` config section (absent: EHR filing off). */
-  records?: HandoverConfigInput["records"];
+  /** The `records` config section (absent: EHR filing off); `patientLookup` defaults to a test key. */
+  records?: RecordsInput;
   /** The `e2ee` config section (absent: encrypted rooms refused). */
   e2ee?: HandoverConfigInput["e2ee"];
   /** The `audit` section (absent: no anchors outside the database). */
@@ -45,7 +53,7 @@ export async function configFor(trust: TrustInfo, databaseUrl: string, options: 
     ...(options.federation ? { federation: options.federation } : {}),
     ...(options.retention ? { retention: options.retention } : {}),
     ...(options.directory ? { directory: options.directory } : {}),
-    ...(options.records ? { records: options.records } : {}),
+    ...(options.records ? { records: { ...options.records, patientLookup: { auditKey: TEST_LOOKUP_AUDIT_KEY, ...options.records.patientLookup } } } : {}),
     ...(options.e2ee ? { e2ee: options.e2ee } : {}),
     ...(options.audit ? { audit: options.audit } : {}),
     logging: { level: options.logLevel ?? (process.env.HANDOVER_LOG_LEVEL as HandoverConfig["logging"]["level"] | undefined) ?? "warn" },

@@ -1,5 +1,10 @@
 import type { Handover } from "../../appservice/src/app.js";
+import { CLASSIFICATION_EVENT_TYPE } from "../../appservice/src/domain/rooms/room.js";
 import { eventually, type TestUser } from "./matrix-user.js";
+
+/** Room state that makes a new room clinical (patients are looked up only in clinical rooms); the bot reads it when it joins. */
+export const CLINICAL_STATE = { type: CLASSIFICATION_EVENT_TYPE, state_key: "", content: { kind: "clinical" } };
+export const CLINICAL_ROOM = { initial_state: [CLINICAL_STATE] };
 
 /** A clinical room with Handover's bot in it, seen through one member, for EHR filing tests. */
 export class RecordsRoom {

@@ -80,6 +80,7 @@ describe("config", () => {
       "directory.ldap.0.bindPassword",
       "directory.scim.bearerToken",
       "federation.keyEncryptionSecret",
+      "records.patientLookup.auditKey",
       "e2ee.stateKey",
     ]);
   });

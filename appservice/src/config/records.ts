@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { parseDuration } from "./duration.js";
+import { generatedSecret } from "./secret.js";
 
 /** The `records` section of the config: EHR filing (issue 5). Imported by schema.ts. */
 
@@ -52,8 +53,33 @@ const fhirSchema = z
   })
   .describe("The FHIR server filings go to (destination: fhir).");
 
+/** Who may confirm a filing asked for with `!handover file` (docs/records.md, "Who confirms"). */
+export const CONFIRMATION_POLICIES = ["requester-if-traced", "another-member", "any-member"] as const;
+
+const patientLookupSchema = z
+  .strictObject({
+    auditKey: generatedSecret().describe(
+      "Secret HMAC-SHA-256 key for the keyed hash of NHS numbers in the lookup audit trail, so an IG lead can ask who looked a patient up without the trail holding the number. At least 32 bytes; generate with `openssl rand -base64 48`; changing it makes earlier hashes unmatchable. Env: HANDOVER__RECORDS__PATIENT_LOOKUP__AUDIT_KEY.",
+    ),
+    maxLookups: z
+      .number()
+      .int()
+      .min(1)
+      .default(30)
+      .describe("Patient lookups (!handover patient <number>, or the portal's link form) one person may make per window."),
+    window: duration("1h").default("1h").describe("The rolling window maxLookups counts over."),
+    confirmation: z
+      .enum(CONFIRMATION_POLICIES)
+      .default("requester-if-traced")
+      .describe(
+        "Who confirms a filing in the room: requester-if-traced (the person who asked may confirm only when the number was found in the record and the name and date of birth were shown; otherwise another member), another-member (never the person who asked), any-member.",
+      ),
+  })
+  .describe("Patient lookups: who may link a patient and how often, and who confirms a filing. Only local users, only in clinical rooms.");
+
 export const recordsSchema = z
   .strictObject({
+    patientLookup: patientLookupSchema,
     destination: z
       .enum(["none", "fhir", "file-drop"])
       .default("none")

@@ -91,6 +91,27 @@ export const PATIENT_LOOKUPS = ["found", "not-found", "unavailable", "not-search
 export const linkPatientResultSchema = z.object({ link: patientLinkSchema, lookup: z.enum(PATIENT_LOOKUPS) });
 export type LinkPatientResult = z.infer<typeof linkPatientResultSchema>;
 
+export const PATIENT_LOOKUP_RESULTS = [...PATIENT_LOOKUPS, "refused-not-local", "refused-room-not-clinical", "refused-rate-limit", "pending"] as const;
+export const searchPatientLookupsSchema = z.strictObject({
+  nhsNumber: z.string().min(1).max(20).describe("The NHS number asked about; it is hashed with the lookup audit key and not stored."),
+});
+export type SearchPatientLookups = z.infer<typeof searchPatientLookupsSchema>;
+export const patientLookupListSchema = z.object({
+  nhsNumberHash: z.string().describe("The keyed hash the audit trail's records.patient_lookup entries carry for this number."),
+  lookups: z.array(
+    z.object({
+      actor: z.string(),
+      roomId: z.string(),
+      roomName: z.string().nullable(),
+      threadRootId: z.string().nullable(),
+      outcome: z.enum(PATIENT_LOOKUP_RESULTS),
+      via: z.enum(["command", "portal"]),
+      at: z.iso.datetime(),
+    }),
+  ),
+});
+export type PatientLookupList = z.infer<typeof patientLookupListSchema>;
+
 const FILERS = ["admin", "ig-lead"] as const;
 
 export const RECORDS_API = {
@@ -149,5 +170,13 @@ export const RECORDS_API = {
     params: roomIdParamsSchema,
     body: linkPatientSchema,
     response: linkPatientResultSchema,
+  },
+  searchPatientLookups: {
+    method: "post",
+    path: "/records/patient-lookups/search",
+    summary: "Who looked up the patient with this NHS number, newest first (audited; POST keeps the number out of URLs)",
+    access: ["ig-lead", "admin"],
+    body: searchPatientLookupsSchema,
+    response: patientLookupListSchema,
   },
 } as const satisfies Record<string, RouteContract>;

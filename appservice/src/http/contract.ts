@@ -63,9 +63,11 @@ export {
   PATIENT_LOOKUPS,
   type PatientLinkList,
   type PatientLinkSummary,
+  type PatientLookupList,
   type PatientSummary,
   type RequestFiling,
   requestFilingSchema,
+  type SearchPatientLookups,
 } from "./contract-records.js";
 export {
   type DeletionList,

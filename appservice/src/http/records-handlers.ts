@@ -5,6 +5,7 @@ import type { FilingAttempts } from "../domain/records/filing-attempts.js";
 import type { FilingRequests } from "../domain/records/filing-requests.js";
 import type { PatientLink, PatientLinkStore } from "../domain/records/patient.js";
 import type { PatientLinking } from "../domain/records/patient-linking.js";
+import type { PatientLookupGate } from "../domain/records/patient-lookup-gate.js";
 import type { RoomStore } from "../domain/rooms/room.js";
 import type { FilingSummary, PatientLinkSummary, Session } from "./contract.js";
 import type { RouteHandlers } from "./web-server.js";
@@ -15,6 +16,8 @@ export interface RecordsApiServices {
   attempts: FilingAttempts;
   links: PatientLinkStore;
   linking: PatientLinking;
+  /** Null when `records.patientLookup` is not configured. */
+  lookups: PatientLookupGate | null;
   rooms: Pick<RoomStore, "get">;
   audit: AuditRecorder;
 }
@@ -28,7 +31,7 @@ const iso = (date: Date | null) => date?.toISOString() ?? null;
 
 type Handlers = Pick<
   RouteHandlers,
-  "listFilings" | "requestFiling" | "confirmFiling" | "retryFiling" | "downloadFiledPdf" | "listPatientLinks" | "linkPatient"
+  "listFilings" | "requestFiling" | "confirmFiling" | "retryFiling" | "downloadFiledPdf" | "listPatientLinks" | "linkPatient" | "searchPatientLookups"
 >;
 
 /** Handlers of the records routes: validate (the contract did), call one service, map the result. */
@@ -94,6 +97,24 @@ export function recordsHandlers(services: RecordsApiServices): Handlers {
       if (room?.botMembership !== "join") throw new HandoverError("NOT_FOUND", `Handover's bot is not in room ${params.roomId}`);
       const { link, lookup } = await services.linking.link(params.roomId, body.threadRootId ?? null, body.nhsNumber, signedIn(session).userId, "portal");
       return { link: await linkSummary(link), lookup };
+    },
+    searchPatientLookups: async ({ body, session }) => {
+      if (!services.lookups) throw new HandoverError("CONFLICT", "Patient lookups are not set up for this trust (records.patientLookup in Handover's config).");
+      const { nhsNumberHash, lookups } = await services.lookups.whoLookedUp(body.nhsNumber, signedIn(session).userId, 500);
+      return {
+        nhsNumberHash,
+        lookups: await Promise.all(
+          lookups.map(async (entry) => ({
+            actor: entry.actor,
+            roomId: entry.roomId,
+            roomName: await roomName(entry.roomId),
+            threadRootId: entry.threadRootId,
+            outcome: entry.outcome,
+            via: entry.via,
+            at: entry.at.toISOString(),
+          })),
+        ),
+      };
     },
   };
 }

@@ -9,12 +9,14 @@ import { FilingComposer } from "../domain/records/filing-composer.js";
 import { FilingRequests } from "../domain/records/filing-requests.js";
 import type { PatientDirectory } from "../domain/records/patient.js";
 import { PatientLinking } from "../domain/records/patient-linking.js";
+import { keyedNhsNumberHash, PatientLookupGate } from "../domain/records/patient-lookup-gate.js";
 import type { RecordDestination } from "../domain/records/record-destination.js";
 import { RECORDS_COMMANDS, RecordsCommands } from "../domain/records/records-commands.js";
 import { DecryptingConversationReader } from "../e2ee/decrypting-conversation-reader.js";
 import { recordsHandlers } from "../http/records-handlers.js";
 import { ClientServerConversationReader } from "../matrix/conversation-reader.js";
 import { PostgresFilingStore } from "../storage/records-filing-store.js";
+import { PostgresPatientLookupLog } from "../storage/records-lookup-store.js";
 import { PostgresPatientLinkStore } from "../storage/records-patient-store.js";
 import { bearerToken, type FhirAuthorizer, FhirServerDestination, noAuthorization } from "./fhir-destination.js";
 import { FileDropDestination } from "./file-drop-destination.js";
@@ -96,6 +98,7 @@ export const recordsCapability: CapabilityFactory = (platform: Platform): Capabi
     newConfirmCode: confirmCode,
     confirmationTtlMs: ms(config?.confirmationTtl ?? "15m"),
     destinationConfigured: destination !== null,
+    roomConfirmation: { policy: config?.patientLookup.confirmation ?? "requester-if-traced", localServer: platform.config.homeserver.serverName },
   });
   const attempts = new FilingAttempts({
     filings,
@@ -113,7 +116,19 @@ export const recordsCapability: CapabilityFactory = (platform: Platform): Capabi
     },
     formatTime,
   });
-  const linking = new PatientLinking({ links, directory, audit: platform.audit, clock: platform.clock });
+  const lookupConfig = config?.patientLookup;
+  const gate = lookupConfig
+    ? new PatientLookupGate({
+        localServer: platform.config.homeserver.serverName,
+        rooms: platform.rooms,
+        log: new PostgresPatientLookupLog(platform.db),
+        audit: platform.audit,
+        clock: platform.clock,
+        hashNhsNumber: keyedNhsNumberHash(lookupConfig.auditKey),
+        limit: { maxLookups: lookupConfig.maxLookups, windowMs: ms(lookupConfig.window) },
+      })
+    : null;
+  const linking = new PatientLinking({ links, directory, gate, audit: platform.audit, clock: platform.clock });
   const commands = new RecordsCommands({
     botUserId: platform.botUserId,
     notifier: platform.bot,
@@ -134,7 +149,7 @@ export const recordsCapability: CapabilityFactory = (platform: Platform): Capabi
     name: "records",
     commands: RECORDS_COMMANDS,
     onEvent: (event) => commands.handle(event),
-    handlers: recordsHandlers({ filings, requests, attempts, links, linking, rooms: platform.rooms, audit: platform.audit }),
+    handlers: recordsHandlers({ filings, requests, attempts, links, linking, lookups: gate, rooms: platform.rooms, audit: platform.audit }),
     async start() {
       if (destination) await validator.prepare();
       platform.jobs.register({ name: RETRY_JOB, intervalMs: ms(config?.retryEvery ?? "30s"), runAtStart: true }, async () => {

@@ -10,6 +10,7 @@ import { Federation1732280004000 } from "./migrations/1732280004000-federation.j
 import { E2ee1732280005000 } from "./migrations/1732280005000-e2ee.js";
 import { E2eeDeviceStore1732280005100 } from "./migrations/1732280005100-e2ee-device-store.js";
 import { RetentionPurgeSafety1733402000000 } from "./migrations/1733402000000-retention-purge-safety.js";
+import { PatientLookups1733403000000 } from "./migrations/1733403000000-patient-lookups.js";
 import { FederationExpectedPartners1733406000000 } from "./migrations/1733406000000-federation-expected-partners.js";
 import { AuditRuntimeGrants1733408000000 } from "./migrations/1733408000000-audit-runtime-grants.js";
 
@@ -26,6 +27,7 @@ export const MIGRATIONS = [
   E2ee1732280005000,
   E2eeDeviceStore1732280005100,
   RetentionPurgeSafety1733402000000,
+  PatientLookups1733403000000,
   FederationExpectedPartners1733406000000,
   AuditRuntimeGrants1733408000000,
 ];

@@ -1,4 +1,12 @@
-import { API, type FiledPdf, type FilingSummary, type LinkPatient, type LinkPatientResult, type PatientLinkSummary } from "@handover/appservice/contract";
+import {
+  API,
+  type FiledPdf,
+  type FilingSummary,
+  type LinkPatient,
+  type LinkPatientResult,
+  type PatientLinkSummary,
+  type PatientLookupList,
+} from "@handover/appservice/contract";
 import { request } from "./http";
 
 export async function listFilings(): Promise<FilingSummary[]> {
@@ -28,4 +36,9 @@ export function retryFiling(exportId: string): Promise<FilingSummary> {
 
 export function downloadFiledPdf(exportId: string): Promise<FiledPdf> {
   return request(API.downloadFiledPdf, { params: { exportId } });
+}
+
+/** Who looked up the patient with this NHS number (an IG lead's question; audited). */
+export function searchPatientLookups(nhsNumber: string): Promise<PatientLookupList> {
+  return request(API.searchPatientLookups, { body: { nhsNumber } });
 }

@@ -2,6 +2,7 @@ import type { AuditRecorder } from "../audit/audit-trail.js";
 import type { Clock } from "../clock.js";
 import { HandoverError } from "../errors.js";
 import type { FilingLedger } from "../filing/filed-range.js";
+import { type ConfirmationPolicy, confirmationRefusal, wasTraced } from "./confirmation-policy.js";
 import type { Filing, FilingStore } from "./filing.js";
 import type { FilingPreview } from "./filing-composer.js";
 import type { PatientLinkStore } from "./patient.js";
@@ -18,6 +19,8 @@ export interface FilingRequestDeps {
   confirmationTtlMs: number;
   /** False when the trust has no record destination configured. */
   destinationConfigured: boolean;
+  /** Who may confirm in the room, and the trust's server name (only its users confirm there). */
+  roomConfirmation: { policy: ConfirmationPolicy; localServer: string };
 }
 
 export type FilingVia = "command" | "portal";
@@ -100,9 +103,29 @@ export class FilingRequests {
     return confirmed;
   }
 
+  /** Who may confirm this filing in its room, for the request's reply. */
+  whoConfirms(filing: Filing): string {
+    const { policy } = this.deps.roomConfirmation;
+    if (policy === "any-member" || (policy === "requester-if-traced" && wasTraced(filing))) return "A member of this room (you included)";
+    return `A member of this room other than ${filing.requestedBy}`;
+  }
+
   async confirmByCode(roomId: string, code: string, confirmedBy: string): Promise<Filing> {
     const filing = await this.deps.filings.awaitingConfirmation(roomId, code.toUpperCase());
     if (!filing) throw new HandoverError("NOT_FOUND", `No filing in this room is waiting for confirmation code ${code}.`);
+    // The portal's confirmations are an admin's or IG lead's (the route's roles); in a room any
+    // member could type the code, so the policy decides.
+    const { policy, localServer } = this.deps.roomConfirmation;
+    const refusal = confirmationRefusal(policy, filing, confirmedBy, localServer);
+    if (refusal) {
+      await this.deps.audit.record({
+        actor: confirmedBy,
+        action: "records.filing_confirmation_refused",
+        target: roomId,
+        details: { exportId: filing.exportId, policy, requestedBy: filing.requestedBy },
+      });
+      throw new HandoverError("FORBIDDEN", refusal);
+    }
     return this.confirm(filing, confirmedBy, "command");
   }
 

@@ -3,11 +3,14 @@ import type { Clock } from "../clock.js";
 import { HandoverError } from "../errors.js";
 import { describeNhsNumberProblem, parseNhsNumber } from "./nhs-number.js";
 import type { PatientDirectory, PatientLink, PatientLinkStore } from "./patient.js";
+import type { PatientLookupGate, PatientLookupOutcome } from "./patient-lookup-gate.js";
 
-export type PatientLookupOutcome = "found" | "not-found" | "unavailable" | "not-searched";
+export type { PatientLookupOutcome } from "./patient-lookup-gate.js";
 
 export interface PatientLinkingDeps {
   links: PatientLinkStore;
+  /** Who may look up, where and how often; audits every lookup. Null when `records.patientLookup` is not configured. */
+  gate: PatientLookupGate | null;
   /** Null when the trust's record cannot be searched (a file drop). */
   directory: PatientDirectory | null;
   audit: AuditRecorder;
@@ -30,6 +33,9 @@ export class PatientLinking {
       throw new HandoverError("VALIDATION_FAILED", describeNhsNumberProblem(parsed.problem), [
         { path: "nhsNumber", message: describeNhsNumberProblem(parsed.problem) },
       ]);
+    // Without the audit key a lookup could not be accounted for, so there is none.
+    if (!this.deps.gate) throw new HandoverError("CONFLICT", "Linking patients is not set up for this trust (records.patientLookup in Handover's config).");
+    const admitted = await this.deps.gate.admit({ actor, roomId, threadRootId, nhsNumber: parsed.value, via });
     let lookup: PatientLookupOutcome = "not-searched";
     let found: { name: string | null; birthDate: string | null } | null = null;
     if (this.deps.directory) {
@@ -47,9 +53,15 @@ export class PatientLinking {
       linkedBy: actor,
       linkedAt: this.deps.clock.now(),
     };
+    await this.deps.gate.settle(admitted, lookup);
     await this.deps.links.save(link);
     // Never the NHS number itself: the audit trail must not identify patients.
-    await this.deps.audit.record({ actor, action: "records.patient_linked", target: roomId, details: { threadRootId, via, lookup } });
+    await this.deps.audit.record({
+      actor,
+      action: "records.patient_linked",
+      target: roomId,
+      details: { threadRootId, via, lookup, nhsNumberHash: admitted.nhsNumberHash },
+    });
     return { link, lookup };
   }
 }

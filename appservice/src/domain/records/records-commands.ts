@@ -80,7 +80,7 @@ export class RecordsCommands {
     const filing = await this.deps.requests.request(event.room_id, threadOf(event), event.sender, "command");
     return [
       `Ready to file ${filing.messageCount} message${filing.messageCount === 1 ? "" : "s"} (${this.deps.formatTime(filing.firstTs)} to ${this.deps.formatTime(filing.upToTs)}) into the record of ${describePatient(filing.patient)}.`,
-      `A member of this room confirms with: ${COMMAND_PREFIX} confirm ${filing.confirmCode} (within ${this.deps.confirmationTtlMinutes} minutes).`,
+      `${this.deps.requests.whoConfirms(filing)} confirms with: ${COMMAND_PREFIX} confirm ${filing.confirmCode} (within ${this.deps.confirmationTtlMinutes} minutes).`,
     ].join("\n");
   }
 

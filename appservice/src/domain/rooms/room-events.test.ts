@@ -8,6 +8,8 @@ import { RoomEvents, type RoomSnapshot } from "./room-events.js";
 
 const BOT = "@handover:trust-a.test";
 
+const IG_LEAD = "@ig.lead:trust-a.test";
+
 function setup(snapshot: RoomSnapshot = { name: "Ward 7", encrypted: false, classification: null }) {
   const rooms = new MemoryRoomStore();
   const audit = new RecordingAudit();
@@ -20,6 +22,9 @@ function setup(snapshot: RoomSnapshot = { name: "Ward 7", encrypted: false, clas
     audit,
     clock: new FakeClock(),
     stateWriter: { setState: async (roomId, type, _key, content) => void states.push({ roomId, type, content }) },
+    reporter: { notice: async (_r, text) => void notices.push(text) },
+    botUserId: BOT,
+    roleOf: (userId) => (userId === IG_LEAD ? "ig-lead" : undefined),
   });
   const commands = new BotCommands({
     notifier: { notice: async (_r, text) => void notices.push(text) },
@@ -80,10 +85,11 @@ describe("room events", () => {
     const { events, rooms } = setup({
       name: null,
       encrypted: true,
-      classification: { content: { kind: "operational", classified_by: "@x:trust-a.test" }, sender: "@bot", ts: 1 },
+      classification: { content: { kind: "operational", classified_by: "@x:trust-a.test" }, sender: "@mod:trust-a.test", ts: 1 },
     });
     await events.handle(member("join", { sender: BOT }));
-    expect(await rooms.get("!r:trust-a.test")).toMatchObject({ kind: "operational", classifiedBy: "@x:trust-a.test", encrypted: true });
+    // Attributed to who sent the state event, not to whom its content names.
+    expect(await rooms.get("!r:trust-a.test")).toMatchObject({ kind: "operational", classifiedBy: "@mod:trust-a.test", encrypted: true });
   });
 
   it("classifies by command: state event first, then database, then audit", async () => {
@@ -108,7 +114,8 @@ describe("room events", () => {
 
   it("mirrors a classification state event and ignores a bogus kind", async () => {
     const { events, rooms } = setup();
-    const state = (kind: unknown) => messageEvent({ type: CLASSIFICATION_EVENT_TYPE, state_key: "", room_id: "!r:trust-a.test", content: { kind } });
+    const state = (kind: unknown) =>
+      messageEvent({ type: CLASSIFICATION_EVENT_TYPE, state_key: "", room_id: "!r:trust-a.test", sender: IG_LEAD, content: { kind } });
     await events.handle(state("clinical"));
     expect((await rooms.get("!r:trust-a.test"))?.kind).toBe("clinical");
     await events.handle(state("top-secret"));
@@ -120,5 +127,55 @@ describe("room events", () => {
     await events.handle(messageEvent({ sender: BOT, body: "!handover help" }));
     await events.handle(messageEvent({ body: "BP 120/80" }));
     expect(notices).toEqual([]);
+  });
+
+  it("attributes a raw classification event to its sender and audits it", async () => {
+    const { events, rooms, audit } = setup();
+    await events.handle(
+      messageEvent({
+        type: CLASSIFICATION_EVENT_TYPE,
+        state_key: "",
+        room_id: "!r:trust-a.test",
+        sender: "@mod:trust-a.test",
+        content: { kind: "clinical", classified_by: IG_LEAD },
+      }),
+    );
+    expect(await rooms.get("!r:trust-a.test")).toMatchObject({ kind: "clinical", classifiedBy: "@mod:trust-a.test" });
+    expect(audit.events.at(-1)).toMatchObject({
+      action: "room.classify",
+      actor: "@mod:trust-a.test",
+      details: { kind: "clinical", previous: null, via: "state-event", claimedBy: IG_LEAD },
+    });
+  });
+
+  it("reverts a raw clinical-to-operational change by someone who is not an ig-lead or admin, and reports it", async () => {
+    const { events, rooms, states, notices, audit } = setup();
+    await events.handle(member("join", { sender: BOT }));
+    await events.handle(messageEvent({ room_id: "!r:trust-a.test", body: "!handover classify clinical" }));
+    const raw = (sender: string, kind: unknown) =>
+      messageEvent({ type: CLASSIFICATION_EVENT_TYPE, state_key: "", room_id: "!r:trust-a.test", sender, content: { kind, classified_by: IG_LEAD } });
+
+    await events.handle(raw("@mod:trust-a.test", "operational"));
+    expect(await rooms.get("!r:trust-a.test")).toMatchObject({ kind: "clinical", classifiedBy: "@alice:trust-a.test" });
+    expect(states.at(-1)?.content).toMatchObject({ kind: "clinical", classified_by: "@alice:trust-a.test" });
+    expect(audit.events.at(-1)).toMatchObject({ action: "room.classification_reverted", actor: "@mod:trust-a.test", details: { kind: "operational" } });
+    expect(notices.at(-1)).toMatch(/^@mod:trust-a.test set this room's classification as operational, but only an ig-lead or admin/);
+
+    await events.handle(raw("@mod:trust-a.test", "bogus"));
+    expect((await rooms.get("!r:trust-a.test"))?.kind).toBe("clinical");
+
+    await events.handle(raw(IG_LEAD, "operational"));
+    expect(await rooms.get("!r:trust-a.test")).toMatchObject({ kind: "operational", classifiedBy: IG_LEAD });
+    expect(audit.events.at(-1)).toMatchObject({ action: "room.classify", actor: IG_LEAD, details: { kind: "operational", previous: "clinical" } });
+  });
+
+  it("refuses a clinical-to-operational command from a moderator without the ig-lead or admin role", async () => {
+    const { events, rooms, notices, audit } = setup();
+    await events.handle(member("join", { sender: BOT }));
+    await events.handle(messageEvent({ room_id: "!r:trust-a.test", body: "!handover classify clinical" }));
+    await events.handle(messageEvent({ room_id: "!r:trust-a.test", body: "!handover classify operational" }));
+    expect((await rooms.get("!r:trust-a.test"))?.kind).toBe("clinical");
+    expect(notices.at(-1)).toMatch(/^Could not classify this room: a clinical room becomes operational only by an ig-lead or admin/);
+    expect(audit.actions().at(-1)).toBe("room.classify_refused");
   });
 });

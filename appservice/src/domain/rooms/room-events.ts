@@ -56,7 +56,13 @@ export class RoomEvents {
         if (event.state_key === "") await this.deps.rooms.upsert(event.room_id, { encrypted: true });
         return;
       case CLASSIFICATION_EVENT_TYPE:
-        if (event.state_key === "") await this.deps.classifier.mirror(event.room_id, event.content, event.sender, event.origin_server_ts);
+        if (event.state_key === "")
+          await this.deps.classifier.mirror(event.room_id, {
+            content: event.content,
+            sender: event.sender,
+            ts: event.origin_server_ts,
+            eventId: event.event_id,
+          });
         return;
       case "m.room.message":
         if (isCommand(event.content.body)) {
@@ -87,8 +93,7 @@ export class RoomEvents {
       const snapshot = await this.deps.membership.snapshot(event.room_id);
       await this.deps.rooms.upsert(event.room_id, { botMembership: "join", name: snapshot.name, encrypted: snapshot.encrypted });
       if (snapshot.classification) {
-        const { content, sender, ts } = snapshot.classification;
-        await this.deps.classifier.mirror(event.room_id, content, sender, ts);
+        await this.deps.classifier.mirror(event.room_id, snapshot.classification);
       }
       return;
     }
