@@ -22,17 +22,43 @@ interface FactsRow {
   covered_all: Date | null;
   pending_due: Date | null;
   oldest_unwarned: Date | null;
+  oldest_unfiled: Date | null;
 }
 
 /**
- * Everything planning needs, for every joined room, in one statement: the newest filing per
- * room, warnings, spaces and holds are joined in, and the message index is aggregated per room
- * through its (room_id, ts) index. Planning 10,000 rooms is one round trip, not 10,000.
+ * Events the record does not hold, per room: indexed messages no filing captured, and events a
+ * filing named without holding them (which may be missing from the index: sent before the bot
+ * joined, or lost in a crash between batches). Filed means captured, never "before the end of
+ * a filing".
+ */
+const UNFILED_SQL = `
+  captured AS (
+    SELECT DISTINCT room_id, event_id FROM filed_range_events WHERE captured AND ($2::text[] IS NULL OR room_id = ANY($2::text[]))
+  ), unfiled AS (
+    SELECT e.room_id, e.ts FROM retention_events e
+    WHERE ($2::text[] IS NULL OR e.room_id = ANY($2::text[])) AND NOT EXISTS (SELECT 1 FROM captured c WHERE c.room_id = e.room_id AND c.event_id = e.event_id)
+    UNION ALL
+    SELECT u.room_id, u.ts FROM filed_range_events u
+    WHERE NOT u.captured AND ($2::text[] IS NULL OR u.room_id = ANY($2::text[]))
+      AND NOT EXISTS (SELECT 1 FROM captured c WHERE c.room_id = u.room_id AND c.event_id = u.event_id)
+      AND NOT EXISTS (SELECT 1 FROM retention_events e WHERE e.room_id = u.room_id AND e.event_id = u.event_id)
+  )`;
+
+/**
+ * Everything planning needs, for every joined room, in one statement: the filed prefix per room
+ * (up to the newest captured event before the oldest unfiled one, with the newest filing that
+ * contributed to it), warnings, spaces and holds are joined in, and the message index is
+ * aggregated per room through its (room_id, ts) index. Planning 10,000 rooms is one round trip,
+ * not 10,000.
  */
 const FACTS_SQL = `
-  WITH filing AS (
-    SELECT DISTINCT ON (room_id) room_id, up_to_ts, filed_at, filing_ref
-    FROM filed_ranges WHERE thread_root_id IS NULL ORDER BY room_id, up_to_ts DESC
+  WITH ${UNFILED_SQL}, first_unfiled AS (
+    SELECT room_id, min(ts) AS ts FROM unfiled GROUP BY room_id
+  ), filing AS (
+    SELECT fe.room_id, max(fe.ts) AS up_to_ts, max(fr.filed_at) AS filed_at, (array_agg(fr.filing_ref ORDER BY fr.filed_at DESC))[1] AS filing_ref
+    FROM filed_range_events fe JOIN filed_ranges fr USING (filing_ref) LEFT JOIN first_unfiled g ON g.room_id = fe.room_id
+    WHERE fe.captured AND (g.ts IS NULL OR fe.ts < g.ts) AND ($2::text[] IS NULL OR fe.room_id = ANY($2::text[]))
+    GROUP BY fe.room_id
   ), warned AS (
     SELECT room_id, max(covers_up_to) FILTER (WHERE due_at <= $1) AS warned_up_to, max(covers_up_to) AS covered_all,
            min(due_at) FILTER (WHERE due_at > $1) AS pending_due
@@ -40,23 +66,29 @@ const FACTS_SQL = `
   ), spaces AS (
     SELECT room_id, array_agg(space_id ORDER BY space_id) AS spaces FROM retention_room_spaces GROUP BY room_id
   ), events AS (
-    SELECT e.room_id, count(*)::int AS event_count, min(e.ts) AS oldest,
-           (count(*) FILTER (WHERE e.ts <= f.up_to_ts))::int AS filed_count,
-           min(e.ts) FILTER (WHERE e.ts > coalesce(greatest(f.up_to_ts, w.covered_all), '-infinity')) AS oldest_unwarned
-    FROM retention_events e LEFT JOIN filing f USING (room_id) LEFT JOIN warned w USING (room_id)
+    SELECT e.room_id, count(*)::int AS event_count, min(e.ts) AS oldest, (count(*) FILTER (WHERE c.event_id IS NOT NULL))::int AS filed_count
+    FROM retention_events e LEFT JOIN captured c USING (room_id, event_id)
+    WHERE $2::text[] IS NULL OR e.room_id = ANY($2::text[])
     GROUP BY e.room_id
+  ), unwarned AS (
+    SELECT u.room_id, min(u.ts) AS oldest_unwarned
+    FROM unfiled u LEFT JOIN warned w USING (room_id)
+    WHERE u.ts > coalesce(w.covered_all, '-infinity')
+    GROUP BY u.room_id
   )
   SELECT r.room_id, r.name, r.kind, coalesce(s.spaces, '{}') AS spaces,
          h.reason AS hold_reason, h.set_by AS hold_set_by, h.set_at AS hold_set_at, h.expires_at AS hold_expires_at,
          f.up_to_ts, f.filed_at, f.filing_ref,
          coalesce(e.event_count, 0) AS event_count, e.oldest, coalesce(e.filed_count, 0) AS filed_count,
-         w.warned_up_to, w.covered_all, w.pending_due, e.oldest_unwarned
+         w.warned_up_to, w.covered_all, w.pending_due, uw.oldest_unwarned, g.ts AS oldest_unfiled
   FROM rooms r
   LEFT JOIN filing f USING (room_id)
   LEFT JOIN warned w USING (room_id)
   LEFT JOIN spaces s USING (room_id)
   LEFT JOIN retention_holds h USING (room_id)
   LEFT JOIN events e USING (room_id)
+  LEFT JOIN unwarned uw USING (room_id)
+  LEFT JOIN first_unfiled g USING (room_id)
   WHERE r.bot_membership = 'join' AND ($2::text[] IS NULL OR r.room_id = ANY($2::text[]))
   ORDER BY r.room_id`;
 
@@ -77,6 +109,7 @@ function toFacts(row: FactsRow): RoomRetentionFacts {
     warnedUpTo: row.warned_up_to,
     warningsCoverUpTo: row.covered_all,
     oldestUnwarnedUnfiledTs: row.oldest_unwarned,
+    oldestUnfiledTs: row.oldest_unfiled,
     pendingWarningDueAt: row.pending_due,
   };
 }
@@ -102,8 +135,9 @@ export class PostgresRetentionFacts implements RetentionFactsSource, RetentionEv
 
   async countBetween(roomId: string, after: Date | null, upTo: Date): Promise<number> {
     const [row] = (await this.db.query(
-      "SELECT count(*)::int AS n FROM retention_events WHERE room_id = $1 AND ts > coalesce($2::timestamptz, '-infinity') AND ts <= $3",
-      [roomId, after, upTo],
+      `WITH ${UNFILED_SQL}
+       SELECT count(*)::int AS n FROM unfiled WHERE ts > coalesce($1::timestamptz, '-infinity') AND ts <= $3`,
+      [after, [roomId], upTo],
     )) as { n: number }[];
     return row?.n ?? 0;
   }
@@ -122,6 +156,8 @@ export class PostgresRetentionFacts implements RetentionFactsSource, RetentionEv
 
   async forgetUpTo(roomId: string, cutoff: Date): Promise<void> {
     await this.db.query("DELETE FROM retention_events WHERE room_id = $1 AND ts <= $2", [roomId, cutoff]);
+    // What filings held or named up to the cutoff is gone from the room too: it no longer holds anything back.
+    await this.db.query("DELETE FROM filed_range_events WHERE room_id = $1 AND ts <= $2", [roomId, cutoff]);
   }
 
   async linkSpace(roomId: string, spaceId: string, linked: boolean): Promise<void> {
