@@ -123,7 +123,7 @@ beforeAll(async () => {
   bob = await TestUser.register(trust, `fc-bob${stamp}`);
   handover = await startHandover(trust, databaseUrl, {
     roles: { [alice.userId]: "admin" },
-    records: { destination: "fhir", fhir: { baseUrl: fhir.baseUrl }, retryEvery: "1s", retryInitialDelay: "1s", retryMaxDelay: "2s" },
+    records: { destination: "fhir", fhir: { baseUrl: fhir.baseUrl }, retryEvery: "1s", retryInitialDelay: "1s", retryMaxDelay: "2s", maxAttachmentBytes: 1024 },
     retention: { sweepInterval: "1h", purgePollInterval: "200ms", warningGranularity: "1s" },
   });
   await db.connect();
@@ -142,13 +142,15 @@ afterAll(async () => {
 });
 
 describe("filed means captured: retention against a real Synapse, PostgreSQL and FHIR server", () => {
-  it("keeps a filed conversation's file the filing could not capture, and everything after it, past the after-filing delay", async () => {
+  it("keeps a filed conversation's files the filing could not capture (unreadable, too large), and everything after them, past the after-filing delay", async () => {
     const room = await clinicalRoom("Ward 5 bay 2", { deleteAfterFiling: "2s" });
     const referral = await upload(alice, "referral.pdf", "application/pdf", Buffer.from("%PDF-1.4\n% referral letter for Mrs Smith\n%%EOF\n"));
+    const dictation = await upload(bob, "dictation.ogg", "audio/ogg", new Uint8Array(4096).fill(7));
     const sent = [
       await alice.send(room.roomId, "Admitted with cellulitis, left leg."),
       await sendContent(alice, room.roomId, { msgtype: "m.file", body: "referral.pdf", url: referral, info: { mimetype: "application/pdf" } }),
       await sendContent(bob, room.roomId, unreadableFile("scan.pdf")),
+      await sendContent(bob, room.roomId, { msgtype: "m.audio", body: "dictation.ogg", url: dictation, info: { mimetype: "audio/ogg" } }),
       await bob.send(room.roomId, "Plan: IV flucloxacillin, mark the margins."),
     ];
     await fileAndWait(room);
@@ -156,12 +158,13 @@ describe("filed means captured: retention against a real Synapse, PostgreSQL and
     await sleep(2_500);
     await sweepWhenIndexed(sent);
 
-    expect(await bodies(room.roomId)).toEqual(expect.arrayContaining(["scan.pdf", "Plan: IV flucloxacillin, mark the margins."]));
+    expect(await bodies(room.roomId)).toEqual(expect.arrayContaining(["scan.pdf", "dictation.ogg", "Plan: IV flucloxacillin, mark the margins."]));
     expect(await bodies(room.roomId)).not.toContain("Admitted with cellulitis, left leg.");
     const [record] = await deletions(room.roomId);
     expect(record).toMatchObject({ unfiledEvents: 0 });
     expect(await plan(room.roomId)).toMatchObject({ status: "nothing-due" });
     expect((await plan(room.roomId)).unfiledEvents).toBeGreaterThanOrEqual(2);
+    expect((await plan(room.roomId)).reason).not.toMatch(/delete-after-filing delay has passed/);
 
     const [document] = await fhir.search<DocumentReference>("DocumentReference", { "subject:identifier": `${NHS}|9434765919` });
     const communications = await fhir.search<Communication>("Communication", { "subject:identifier": `${NHS}|9434765919` });
@@ -169,6 +172,7 @@ describe("filed means captured: retention against a real Synapse, PostgreSQL and
       "Admitted with cellulitis, left leg.",
       "File: referral.pdf (embedded in the filed PDF)",
       "File: scan.pdf (not captured: could not be retrieved)",
+      "File: dictation.ogg (not captured: larger than the 1024 bytes limit)",
       "Plan: IV flucloxacillin, mark the margins.",
     ]);
     expect(document?.content.map((content) => content.attachment.title)).toEqual([expect.stringContaining("Conversation in"), "referral.pdf"]);
@@ -179,7 +183,9 @@ describe("filed means captured: retention against a real Synapse, PostgreSQL and
     const attached = (await run("pdfdetach", ["-list", pdfPath])).stdout;
     expect(attached).toContain("filing-bundle.json");
     expect(attached).toContain("referral.pdf");
-    expect((await run("pdftotext", [pdfPath, "-"])).stdout).toContain("scan.pdf (not captured: could not be retrieved)");
+    const text = (await run("pdftotext", [pdfPath, "-"])).stdout;
+    expect(text).toContain("scan.pdf (not captured: could not be retrieved)");
+    expect(text).toContain("dictation.ogg (not captured: larger than the 1024 bytes limit)");
   });
 
   it("with a policy allowing unfiled deletion at maximum age, warns before deleting the uncaptured file and counts it as unfiled", async () => {

@@ -1,6 +1,6 @@
 import type { DataSource } from "typeorm";
 import type { RoomRetentionFacts, WarningDue } from "../domain/retention/planner.js";
-import type { PublishedStateLedger, RetentionEventIndex, RetentionFactsSource, WarningLedger } from "../domain/retention/ports.js";
+import type { CapturedEvents, PublishedStateLedger, RetentionEventIndex, RetentionFactsSource, WarningLedger } from "../domain/retention/ports.js";
 import type { RoomKind } from "../http/contract-shared.js";
 
 interface FactsRow {
@@ -114,7 +114,7 @@ function toFacts(row: FactsRow): RoomRetentionFacts {
   };
 }
 
-export class PostgresRetentionFacts implements RetentionFactsSource, RetentionEventIndex, WarningLedger, PublishedStateLedger {
+export class PostgresRetentionFacts implements RetentionFactsSource, RetentionEventIndex, WarningLedger, PublishedStateLedger, CapturedEvents {
   constructor(private readonly db: DataSource) {}
 
   async roomFacts(now: Date, roomIds?: readonly string[]): Promise<RoomRetentionFacts[]> {
@@ -140,6 +140,14 @@ export class PostgresRetentionFacts implements RetentionFactsSource, RetentionEv
       [after, [roomId], upTo],
     )) as { n: number }[];
     return row?.n ?? 0;
+  }
+
+  async capturedAmong(roomId: string, eventIds: readonly string[]): Promise<ReadonlySet<string>> {
+    const rows = (await this.db.query("SELECT DISTINCT event_id FROM filed_range_events WHERE room_id = $1 AND captured AND event_id = ANY($2::text[])", [
+      roomId,
+      [...eventIds],
+    ])) as { event_id: string }[];
+    return new Set(rows.map((row) => row.event_id));
   }
 
   async recordMessage(roomId: string, eventId: string, ts: Date): Promise<void> {

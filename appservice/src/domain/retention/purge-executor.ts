@@ -2,7 +2,16 @@ import type { AuditRecorder } from "../audit/audit-trail.js";
 import type { Clock } from "../clock.js";
 import type { MatrixEvent } from "../matrix-event.js";
 import { mediaUrisOf } from "./media.js";
-import type { HistoryPurger, MediaDeleter, PurgeLedger, PurgeRecord, RetentionEventIndex, RetentionNotifier, RoomHistoryReader } from "./ports.js";
+import type {
+  CapturedEvents,
+  HistoryPurger,
+  MediaDeleter,
+  PurgeLedger,
+  PurgeRecord,
+  RetentionEventIndex,
+  RetentionNotifier,
+  RoomHistoryReader,
+} from "./ports.js";
 
 export interface PurgeExecutorDeps {
   ledger: PurgeLedger;
@@ -11,6 +20,7 @@ export interface PurgeExecutorDeps {
   media: MediaDeleter;
   notifier: RetentionNotifier;
   index: RetentionEventIndex;
+  captured: CapturedEvents;
   audit: AuditRecorder;
   clock: Clock;
   botUserId: string;
@@ -106,11 +116,17 @@ export class PurgeExecutor {
     }
     const media = new Set<string>();
     for (const event of doomed) mediaUrisOf(event.content, media);
-    const filedUpTo = record.filedUpTo?.getTime() ?? Number.NEGATIVE_INFINITY;
+    // Filed means captured: whatever no filing holds is counted as unfiled, wherever it sits in time.
+    const held = record.includesUnfiled
+      ? await this.deps.captured.capturedAmong(
+          record.roomId,
+          doomed.map((event) => event.event_id),
+        )
+      : null;
     return this.save(record, {
       state: "enumerated",
       eventCount: doomed.length,
-      unfiledCount: record.includesUnfiled ? doomed.filter((event) => event.origin_server_ts > filedUpTo).length : 0,
+      unfiledCount: held ? doomed.filter((event) => !held.has(event.event_id)).length : 0,
       fromTs: new Date(Math.min(...doomed.map((event) => event.origin_server_ts))),
       media: [...media].sort(),
       keepFromEventId: (keepFrom as MatrixEvent | null)?.event_id ?? null,
