@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { messageEvent } from "../../testing/fakes.js";
 import type { MatrixEvent } from "../matrix-event.js";
 import { captureOf } from "./capture.js";
+import { embeddedFiles } from "./fhir-bundle.js";
 import { assembleTranscript } from "./transcript.js";
 
 const BOT = "@handover:trust-a.test";
@@ -85,5 +86,27 @@ describe("what a filing captures: filed means the record holds it", () => {
       event("$main-reaction", 6, { type: "m.reaction", content: { "m.relates_to": { rel_type: "m.annotation", event_id: "$main", key: "✅" } } }),
     ];
     expect(captureFor(events, {}, "$root")).toEqual({ captured: ["$root", "$reply"], uncaptured: ["$thread-file", "$reaction"] });
+  });
+});
+
+describe("which bytes travel as embedded files", () => {
+  it("files and images the PDF cannot draw are embedded as files; PNG and JPEG are drawn instead", () => {
+    const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1]);
+    const gif = new Uint8Array([0x47, 0x49, 0x46, 0x38]);
+    const events = [
+      event("$png", 1, { content: { msgtype: "m.image", body: "wound.png", url: "mxc://t/png", info: { mimetype: "image/png" } } }),
+      event("$gif", 2, { content: { msgtype: "m.image", body: "rash.gif", url: "mxc://t/gif", info: { mimetype: "image/gif" } } }),
+      event("$pdf", 3, { content: { msgtype: "m.file", body: "letter.pdf", url: "mxc://t/pdf", info: { mimetype: "application/pdf" } } }),
+      event("$big", 4, { content: { msgtype: "m.video", body: "gait.mp4", url: "mxc://t/mp4", info: { mimetype: "video/mp4" } } }),
+    ];
+    const messages = assembleTranscript({ encrypted: false, events, displayNames: {}, roomName: null }, { botUserId: BOT, threadRootId: null });
+    const [first, second, third] = messages;
+    if (first?.image) first.image.bytes = png;
+    if (second?.image) second.image.bytes = gif;
+    if (third?.file) third.file.bytes = new Uint8Array([37, 80, 68, 70]);
+    expect(embeddedFiles(messages).map((file) => [file.name, file.mimetype])).toEqual([
+      ["rash.gif", "image/gif"],
+      ["letter.pdf", "application/pdf"],
+    ]);
   });
 });
