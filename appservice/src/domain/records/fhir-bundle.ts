@@ -87,7 +87,8 @@ function communicationFor(input: FilingBundleInput, message: TranscriptMessage, 
       title: message.image.name,
       ...(message.image.bytes ? { size: message.image.bytes.byteLength, hash: sha1Base64(message.image.bytes) } : {}),
     };
-    communication.payload = [{ contentString: `Image: ${message.image.name} (embedded in the filed PDF)` }, { contentAttachment: attachment }];
+    const said = message.image.bytes ? "embedded in the filed PDF" : "not captured: could not be retrieved";
+    communication.payload = [{ contentString: `Image: ${message.image.name} (${said})` }, { contentAttachment: attachment }];
   }
   if (message.file) {
     const file = message.file;

@@ -81,6 +81,7 @@ describe("attachments: captured up to the size limit, named as not captured othe
     file("$declared-large", "scan.pdf", 5000),
     file("$actually-large", "video.mp4"),
     file("$gone", "notes.docx"),
+    messageEvent({ event_id: "$image", sender: ALICE, content: { msgtype: "m.image", body: "rash.png", url: "mxc://trust-a.test/rash" } }),
     messageEvent({ event_id: "$text", sender: ALICE, body: "Seen by cardiology" }),
   ];
   const media = async (mxcUrl: string, maxBytes: number) => {
@@ -101,7 +102,7 @@ describe("attachments: captured up to the size limit, named as not captured othe
   it("embeds files within maxAttachmentBytes in the DocumentReference; retention is told only those are captured", async () => {
     const document = await composer(new Set(), { read: async () => ({ ...timeline, events }), media }).compose(filing);
     expect(document.capture.captured.map((event) => event.eventId)).toEqual(["$letter", "$text"]);
-    expect(document.capture.uncaptured.map((event) => event.eventId)).toEqual(["$declared-large", "$actually-large", "$gone"]);
+    expect(document.capture.uncaptured.map((event) => event.eventId)).toEqual(["$declared-large", "$actually-large", "$gone", "$image"]);
 
     const bundle = JSON.parse(document.bundleJson);
     const content = bundle.entry[0].resource.content;
@@ -113,6 +114,7 @@ describe("attachments: captured up to the size limit, named as not captured othe
       "File: scan.pdf (not captured: larger than the 1000 bytes limit)",
       "File: video.mp4 (not captured: larger than the 1000 bytes limit)",
       "File: notes.docx (not captured: could not be retrieved)",
+      "Image: rash.png (not captured: could not be retrieved)",
       "Seen by cardiology",
     ]);
   });
