@@ -146,8 +146,11 @@ describe("filed means captured: retention against a real Synapse, PostgreSQL and
     const room = await clinicalRoom("Ward 5 bay 2", { deleteAfterFiling: "2s" });
     const referral = await upload(alice, "referral.pdf", "application/pdf", Buffer.from("%PDF-1.4\n% referral letter for Mrs Smith\n%%EOF\n"));
     const dictation = await upload(bob, "dictation.ogg", "audio/ogg", new Uint8Array(4096).fill(7));
+    const admitted = await alice.send(room.roomId, "Admitted with cellulitis, left leg.");
+    const reaction = { "m.relates_to": { rel_type: "m.annotation", event_id: admitted, key: "👍" } };
     const sent = [
-      await alice.send(room.roomId, "Admitted with cellulitis, left leg."),
+      admitted,
+      (await bob.request<{ event_id: string }>("PUT", `/rooms/${encodeURIComponent(room.roomId)}/send/m.reaction/fc${Date.now()}`, reaction)).event_id,
       await sendContent(alice, room.roomId, { msgtype: "m.file", body: "referral.pdf", url: referral, info: { mimetype: "application/pdf" } }),
       await sendContent(bob, room.roomId, unreadableFile("scan.pdf")),
       await sendContent(bob, room.roomId, { msgtype: "m.audio", body: "dictation.ogg", url: dictation, info: { mimetype: "audio/ogg" } }),
@@ -160,6 +163,7 @@ describe("filed means captured: retention against a real Synapse, PostgreSQL and
 
     expect(await bodies(room.roomId)).toEqual(expect.arrayContaining(["scan.pdf", "dictation.ogg", "Plan: IV flucloxacillin, mark the margins."]));
     expect(await bodies(room.roomId)).not.toContain("Admitted with cellulitis, left leg.");
+    expect(await bodies(room.roomId)).not.toContain("referral.pdf");
     const [record] = await deletions(room.roomId);
     expect(record).toMatchObject({ unfiledEvents: 0 });
     expect(await plan(room.roomId)).toMatchObject({ status: "nothing-due" });
@@ -175,6 +179,7 @@ describe("filed means captured: retention against a real Synapse, PostgreSQL and
       "File: dictation.ogg (not captured: larger than the 1024 bytes limit)",
       "Plan: IV flucloxacillin, mark the margins.",
     ]);
+    expect(communications[0]?.note?.[0]).toMatchObject({ text: "Reacted 👍", authorString: expect.stringContaining(bob.userId.slice(1)) });
     expect(document?.content.map((content) => content.attachment.title)).toEqual([expect.stringContaining("Conversation in"), "referral.pdf"]);
     expect(document?.content[1]?.attachment).toMatchObject({ contentType: "application/pdf", size: 47 });
     const pdfPath = join(mkdtempSync(join(tmpdir(), "handover-captured-")), "filed.pdf");
@@ -185,6 +190,7 @@ describe("filed means captured: retention against a real Synapse, PostgreSQL and
     expect(attached).toContain("referral.pdf");
     const text = (await run("pdftotext", [pdfPath, "-"])).stdout;
     expect(text).toContain("scan.pdf (not captured: could not be retrieved)");
+    expect(text).toMatch(/Reactions: U\+1F44D /);
     expect(text).toContain("dictation.ogg (not captured: larger than the 1024 bytes limit)");
   });
 

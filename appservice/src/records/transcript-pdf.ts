@@ -128,6 +128,23 @@ export class PdfKitTranscriptRenderer implements TranscriptRenderer {
     return done;
   }
 
+  /**
+   * A reaction key in glyphs the embedded font has: PDF/A forbids showing the .notdef glyph, and
+   * DejaVu Sans has no emoji, so those are written as code points (U+1F44D).
+   */
+  private printable(doc: PDFKit.PDFDocument, text: string): string {
+    const font = (doc as unknown as { _font?: { font?: { hasGlyphForCodePoint?: (codePoint: number) => boolean } } })._font?.font;
+    const has = font?.hasGlyphForCodePoint?.bind(font);
+    if (!has) return text;
+    return [...text]
+      .map((char) => {
+        const codePoint = char.codePointAt(0) ?? 0;
+        if (codePoint === 0xfe0f || codePoint === 0xfe0e) return "";
+        return has(codePoint) ? char : `U+${codePoint.toString(16).toUpperCase().padStart(4, "0")}`;
+      })
+      .join("");
+  }
+
   private message(doc: PDFKit.PDFDocument, message: TranscriptMessage, at: (date: Date) => string): void {
     if (doc.y > doc.page.height - MARGIN.bottom - 40) doc.addPage();
     doc.font("bold").fontSize(9).fillColor("#000000").text(`${message.senderName} (${message.sender})`, { continued: true });
@@ -156,6 +173,13 @@ export class PdfKitTranscriptRenderer implements TranscriptRenderer {
       doc.text(fileLine(message.file));
     } else {
       doc.text(message.text || " ");
+    }
+    if (message.reactions?.length) {
+      const shown = message.reactions.map((reaction) => `${this.printable(doc, reaction.key)} ${reaction.senderName} (${reaction.sender})`);
+      doc
+        .fontSize(8)
+        .fillColor("#425563")
+        .text(`Reactions: ${shown.join("; ")}`);
     }
     if (message.editedAt)
       doc

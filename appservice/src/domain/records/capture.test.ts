@@ -44,7 +44,7 @@ describe("what a filing captures: filed means the record holds it", () => {
     expect(captureFor(events, { $embedded: true })).toEqual({ captured: ["$text", "$deleted", "$embedded"], uncaptured: ["$too-large", "$image", "$missing"] });
   });
 
-  it("counts as held what carries nothing to keep (the bot, commands, redactions, edits it applied); anything else it left out is not held", () => {
+  it("counts as held the reactions it shows and what carries nothing to keep (the bot, commands, redactions, edits it applied); anything else is not held", () => {
     const events = [
       event("$1", 1, { body: "Wound dressing chnaged" }),
       event("$cmd", 2, { body: "!handover file" }),
@@ -65,13 +65,14 @@ describe("what a filing captures: filed means the record holds it", () => {
         content: { body: "* y", "m.new_content": { body: "y" }, "m.relates_to": { rel_type: "m.replace", event_id: "$filed-before" } },
       }),
       event("$redaction", 7, { type: "m.room.redaction", content: { redacts: "$x" } }),
-      event("$reaction", 8, { type: "m.reaction", content: { "m.relates_to": { rel_type: "m.annotation", event_id: "$1", key: "👍" } } }),
+      event("$reaction", 8, { sender: BOB, type: "m.reaction", content: { "m.relates_to": { rel_type: "m.annotation", event_id: "$1", key: "👍" } } }),
+      event("$reaction-elsewhere", 8, { type: "m.reaction", content: { "m.relates_to": { rel_type: "m.annotation", event_id: "$filed-before", key: "✅" } } }),
       event("$sticker", 9, { type: "m.sticker", content: { body: "thumbs up", url: "mxc://trust-a.test/s" } }),
       { ...event("$state", 10), type: "m.room.topic", state_key: "", content: { topic: "Bay 3" } },
     ];
     expect(captureFor(events)).toEqual({
-      captured: ["$1", "$cmd", "$notice", "$edit", "$redaction"],
-      uncaptured: ["$foreign-edit", "$edit-elsewhere", "$reaction", "$sticker"],
+      captured: ["$1", "$cmd", "$notice", "$edit", "$redaction", "$reaction"],
+      uncaptured: ["$foreign-edit", "$edit-elsewhere", "$reaction-elsewhere", "$sticker"],
     });
   });
 
@@ -85,7 +86,7 @@ describe("what a filing captures: filed means the record holds it", () => {
       event("$reaction", 5, { type: "m.reaction", content: { "m.relates_to": { rel_type: "m.annotation", event_id: "$reply", key: "✅" } } }),
       event("$main-reaction", 6, { type: "m.reaction", content: { "m.relates_to": { rel_type: "m.annotation", event_id: "$main", key: "✅" } } }),
     ];
-    expect(captureFor(events, {}, "$root")).toEqual({ captured: ["$root", "$reply"], uncaptured: ["$thread-file", "$reaction"] });
+    expect(captureFor(events, {}, "$root")).toEqual({ captured: ["$root", "$reply", "$reaction"], uncaptured: ["$thread-file"] });
   });
 });
 

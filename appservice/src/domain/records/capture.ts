@@ -6,11 +6,12 @@ const eventOf = (event: MatrixEvent): FiledEvent => ({ eventId: event.event_id, 
 
 /**
  * Sorts every event a filing read into held and not held. Messages count as held only when the
- * document holds their content (`holdsContent`). Events the transcript leaves out are held only
- * when there is nothing in them to keep: the bot's notices, `!handover` commands, redactions and
- * edits the document applied to its message. Anything else (a reaction, a sticker, an edit of a
- * message filed elsewhere, an event type the transcript does not know) is not held, so retention
- * keeps it as unfiled rather than deleting it as filed.
+ * document holds their content (`holdsContent`), reactions when it shows them with their
+ * message. Other events are held only when there is nothing in them to keep: the bot's notices,
+ * `!handover` commands, redactions and edits the document applied to its message. Anything else
+ * (a sticker, a poll, an edit of a message filed elsewhere, a reaction to one, an event type the
+ * transcript does not know) is not held, so retention keeps it as unfiled rather than deleting
+ * it as filed.
  *
  * A thread filing's scope is its thread (and what relates to the thread's messages); events a
  * room filing leaves out because another filing holds them are not passed in at all.
@@ -28,10 +29,11 @@ export function captureOf(events: readonly MatrixEvent[], messages: readonly Tra
       event.event_id === options.threadRootId ||
       (target !== null && (target === options.threadRootId || inDocument.has(target)));
     if (!inScope) continue;
-    const edited = rel.rel_type === "m.replace" && target !== null ? inDocument.get(target) : undefined;
-    const nothingToKeep =
-      isCommandOrNotice(event, options.botUserId) || event.type === "m.room.redaction" || (edited !== undefined && edited.sender === event.sender);
-    (nothingToKeep ? capture.captured : capture.uncaptured).push(eventOf(event));
+    const related = target !== null ? inDocument.get(target) : undefined;
+    const appliedEdit = rel.rel_type === "m.replace" && related !== undefined && related.sender === event.sender;
+    const shownReaction = related?.reactions?.some((reaction) => reaction.eventId === event.event_id) ?? false;
+    const held = shownReaction || appliedEdit || isCommandOrNotice(event, options.botUserId) || event.type === "m.room.redaction";
+    (held ? capture.captured : capture.uncaptured).push(eventOf(event));
   }
   return capture;
 }

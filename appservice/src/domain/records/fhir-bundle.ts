@@ -95,6 +95,13 @@ function communicationFor(input: FilingBundleInput, message: TranscriptMessage, 
     const attachment = { contentType: file.mimetype, title: file.name, ...(file.bytes ? { size: file.bytes.byteLength, hash: sha1Base64(file.bytes) } : {}) };
     communication.payload = [{ contentString: fileLine(file) }, { contentAttachment: attachment }];
   }
+  if (message.reactions?.length) {
+    communication.note = message.reactions.map((reaction) => ({
+      authorString: `${reaction.senderName} (${matrixUri(reaction.sender)})`,
+      time: reaction.sentAt.toISOString(),
+      text: `Reacted ${reaction.key}`,
+    }));
+  }
   const repliedUrn = message.replyTo ? urnOf.get(message.replyTo.eventId) : undefined;
   if (repliedUrn) communication.inResponseTo = [{ reference: repliedUrn }];
   return communication;

@@ -83,6 +83,12 @@ describe("attachments: captured up to the size limit, named as not captured othe
     file("$gone", "notes.docx"),
     messageEvent({ event_id: "$image", sender: ALICE, content: { msgtype: "m.image", body: "rash.png", url: "mxc://trust-a.test/rash" } }),
     messageEvent({ event_id: "$text", sender: ALICE, body: "Seen by cardiology" }),
+    messageEvent({
+      event_id: "$ack",
+      sender: "@bob:trust-a.test",
+      type: "m.reaction",
+      content: { "m.relates_to": { rel_type: "m.annotation", event_id: "$text", key: "👍" } },
+    }),
   ];
   const media = async (mxcUrl: string, maxBytes: number) => {
     if (mxcUrl.endsWith("/letter")) return { bytes: new Uint8Array([37, 80, 68, 70, 45]), contentType: "application/pdf" };
@@ -101,7 +107,7 @@ describe("attachments: captured up to the size limit, named as not captured othe
 
   it("embeds files within maxAttachmentBytes in the DocumentReference; retention is told only those are captured", async () => {
     const document = await composer(new Set(), { read: async () => ({ ...timeline, events }), media }).compose(filing);
-    expect(document.capture.captured.map((event) => event.eventId)).toEqual(["$letter", "$text"]);
+    expect(document.capture.captured.map((event) => event.eventId)).toEqual(["$letter", "$text", "$ack"]);
     expect(document.capture.uncaptured.map((event) => event.eventId)).toEqual(["$declared-large", "$actually-large", "$gone", "$image"]);
 
     const bundle = JSON.parse(document.bundleJson);
@@ -116,6 +122,9 @@ describe("attachments: captured up to the size limit, named as not captured othe
       "File: notes.docx (not captured: could not be retrieved)",
       "Image: rash.png (not captured: could not be retrieved)",
       "Seen by cardiology",
+    ]);
+    expect(bundle.entry.at(-1).resource.note).toEqual([
+      { authorString: "@bob:trust-a.test (matrix:u/bob:trust-a.test)", time: expect.any(String), text: "Reacted 👍" },
     ]);
   });
 });

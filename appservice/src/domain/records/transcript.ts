@@ -24,6 +24,15 @@ export interface TranscriptFile {
   notCaptured: string | null;
 }
 
+/** A reaction (`m.reaction` annotation) to a filed message: an acknowledgement can be clinical. */
+export interface TranscriptReaction {
+  eventId: string;
+  key: string;
+  sender: string;
+  senderName: string;
+  sentAt: Date;
+}
+
 /** One message as it goes into the record: edits applied, reply fallbacks removed. */
 export interface TranscriptMessage {
   eventId: string;
@@ -39,6 +48,8 @@ export interface TranscriptMessage {
   image: TranscriptImage | null;
   /** Set for file, audio and video messages. */
   file?: TranscriptFile;
+  /** Reactions to this message read with it, oldest first. */
+  reactions?: TranscriptReaction[];
 }
 
 /** What an encrypted message whose key Handover never received says in the record. */
@@ -47,7 +58,7 @@ export const MISSING_MESSAGE_TEXT = "(encrypted message missing: Handover never 
 export const ENCRYPTED_ROOM_MESSAGE =
   "This room is end-to-end encrypted. Handover cannot read encrypted messages yet, so nothing was filed. File it from an unencrypted room or by hand.";
 
-export function relation(content: Record<string, unknown>): { rel_type?: string; event_id?: string; "m.in_reply_to"?: { event_id?: string } } {
+export function relation(content: Record<string, unknown>): { rel_type?: string; event_id?: string; key?: string; "m.in_reply_to"?: { event_id?: string } } {
   const value = content["m.relates_to"];
   return typeof value === "object" && value !== null ? (value as ReturnType<typeof relation>) : {};
 }
@@ -87,7 +98,12 @@ export function assembleTranscript(timeline: RoomTimeline, options: TranscriptOp
   const nameOf = (userId: string) => timeline.displayNames[userId] ?? userId;
   const messages = new Map<string, TranscriptMessage>();
   const edits: MatrixEvent[] = [];
+  const reactions: MatrixEvent[] = [];
   for (const event of timeline.events) {
+    if (event.type === "m.reaction") {
+      reactions.push(event);
+      continue;
+    }
     if (event.type === "m.room.encrypted" && event.sender !== options.botUserId) {
       const threadRootId = relation(event.content).rel_type === "m.thread" ? (relation(event.content).event_id ?? null) : null;
       if (options.threadRootId !== null && event.event_id !== options.threadRootId && threadRootId !== options.threadRootId) continue;
@@ -113,6 +129,19 @@ export function assembleTranscript(timeline: RoomTimeline, options: TranscriptOp
       target.text = body;
       target.editedAt = new Date(edit.origin_server_ts);
     }
+  }
+  for (const reaction of reactions) {
+    const rel = relation(reaction.content);
+    const target = messages.get(rel.event_id ?? "");
+    if (!target || rel.rel_type !== "m.annotation" || typeof rel.key !== "string" || rel.key === "") continue;
+    const entry = {
+      eventId: reaction.event_id,
+      key: rel.key,
+      sender: reaction.sender,
+      senderName: nameOf(reaction.sender),
+      sentAt: new Date(reaction.origin_server_ts),
+    };
+    target.reactions = [...(target.reactions ?? []), entry];
   }
   return [...messages.values()];
 }
