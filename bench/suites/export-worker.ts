@@ -35,6 +35,7 @@ const composer = new FilingComposer({
   custodianOdsCode: "RXX",
   timeZone: "Europe/London",
   maxImageBytes: 10_000_000,
+  maxAttachmentBytes: 10_485_760,
   filedElsewhere: async () => new Set<string>(),
 });
 const timings: number[] = [];

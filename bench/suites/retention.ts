@@ -29,6 +29,9 @@ async function seed(url: string): Promise<void> {
     await db.query(`INSERT INTO filed_ranges (filing_ref, room_id, up_to_event_id, up_to_ts, filed_at, filed_by)
       SELECT 'DR-' || i, '!bench' || i || ':bench.test', '$bench' || i || '-10', now() - interval '30 days', now() - interval '2 days', '@doc:bench.test'
       FROM generate_series(1, ${ROOMS}, 2) i`);
+    // Each filing captured the events it read (filed means captured).
+    await db.query(`INSERT INTO filed_range_events (filing_ref, room_id, event_id, ts, captured)
+      SELECT f.filing_ref, f.room_id, e.event_id, e.ts, true FROM filed_ranges f JOIN retention_events e ON e.room_id = f.room_id AND e.ts <= f.up_to_ts`);
     await db.query(`INSERT INTO retention_room_spaces (room_id, space_id)
       SELECT '!bench' || i || ':bench.test', '!space' || (i % 20) || ':bench.test' FROM generate_series(1, ${ROOMS}, 4) i`);
     await db.query(`INSERT INTO retention_policies (id, name, scope_type, scope_value, max_age_ms, delete_after_filing_ms, warn_before_ms, created_by, updated_by)
@@ -106,6 +109,7 @@ async function naivePlan(db: ReturnType<typeof createDataSource>, now: Date): Pr
       warnedUpTo: null,
       warningsCoverUpTo: null,
       oldestUnwarnedUnfiledTs: null,
+      oldestUnfiledTs: null,
       pendingWarningDueAt: null,
     };
     if (planRoom(facts, resolver(own).effective(facts), now, { warningGranularityMs: 86_400_000 }).status === "due") due++;

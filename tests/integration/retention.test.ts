@@ -149,15 +149,12 @@ describe("retention against a real homeserver", () => {
       const result = await db.query("SELECT ts FROM retention_events WHERE event_id = $1", [filedUpTo]);
       return result.rows[0]?.ts as Date | undefined;
     });
-    await new PostgresFilingLedgerFor(databaseUrl).record({
-      roomId,
-      upToEventId: filedUpTo,
-      upToTs: ts,
-      threadRootId: null,
-      filedAt: new Date(),
-      filingRef: `DR-${Date.now()}`,
-      filedBy: alice.userId,
-    });
+    // Filed means captured: the filing holds every event up to the filed one.
+    const held = await db.query("SELECT event_id, ts FROM retention_events WHERE room_id = $1 AND ts <= $2", [roomId, ts]);
+    await new PostgresFilingLedgerFor(databaseUrl).record(
+      { roomId, upToEventId: filedUpTo, upToTs: ts, threadRootId: null, filedAt: new Date(), filingRef: `DR-${Date.now()}`, filedBy: alice.userId },
+      { captured: held.rows.map((row) => ({ eventId: row.event_id as string, ts: row.ts as Date })), uncaptured: [] },
+    );
     await sleep(4_000);
     await sweepWhenIndexed(roomId, 4);
 
@@ -222,12 +219,12 @@ describe("retention against a real homeserver", () => {
 /** Filings are written the way EHR export writes them: through the ledger. */
 class PostgresFilingLedgerFor {
   constructor(private readonly url: string) {}
-  async record(range: Parameters<PostgresFilingLedger["recordFiled"]>[0]): Promise<void> {
+  async record(...filed: Parameters<PostgresFilingLedger["recordFiled"]>): Promise<void> {
     const { createDataSource } = await import("../../appservice/src/storage/data-source.js");
     const source = createDataSource(this.url, 1);
     await source.initialize();
     try {
-      await new PostgresFilingLedger(source).recordFiled(range);
+      await new PostgresFilingLedger(source).recordFiled(...filed);
     } finally {
       await source.destroy();
     }

@@ -115,6 +115,14 @@ export const recordsSchema = z
       .describe("Time zone of times in transcripts and room notices."),
     confirmationTtl: duration("15m").default("15m").describe("How long a described filing waits for a room member's confirmation."),
     maxImageBytes: z.number().int().positive().default(10_000_000).describe("Largest image embedded in a transcript."),
+    maxAttachmentBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(10_485_760)
+      .describe(
+        "Largest file, audio or video embedded in the transcript PDF and the DocumentReference. Larger ones are named as not captured and retention keeps them as unfiled.",
+      ),
     retryEvery: duration("30s").default("30s").describe("How often filings whose next attempt is due are sent again."),
     retryInitialDelay: duration("1m").default("1m").describe("Wait after the first failure; doubles after each further failure."),
     retryMaxDelay: duration("1h").default("1h").describe("Longest wait between attempts."),

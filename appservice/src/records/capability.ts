@@ -85,6 +85,7 @@ export const recordsCapability: CapabilityFactory = (platform: Platform): Capabi
     custodianOdsCode: config?.custodianOdsCode ?? null,
     timeZone,
     maxImageBytes: config?.maxImageBytes ?? 10_000_000,
+    maxAttachmentBytes: config?.maxAttachmentBytes ?? 10_485_760,
     filedElsewhere: (roomId, exceptExportId) => filings.eventsFiledElsewhere(roomId, exceptExportId),
   });
   const requests = new FilingRequests({

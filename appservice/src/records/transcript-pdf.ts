@@ -1,6 +1,7 @@
+import { embeddedFiles } from "../domain/records/fhir-bundle.js";
 import type { TranscriptDocument, TranscriptRenderer } from "../domain/records/filing-composer.js";
 import { formatNhsNumber } from "../domain/records/nhs-number.js";
-import type { TranscriptMessage } from "../domain/records/transcript.js";
+import { fileLine, isDrawableImage, type TranscriptMessage } from "../domain/records/transcript.js";
 
 export interface TranscriptPdfOptions {
   regularFont: string;
@@ -14,8 +15,6 @@ export const DEJAVU_FONTS: TranscriptPdfOptions = {
 
 const MARGIN = { top: 78, bottom: 56, left: 50, right: 50 };
 const IMAGE_BOX: [number, number] = [260, 220];
-/** pdfkit draws PNG and JPEG; other formats are named in the transcript instead. */
-const DRAWABLE = new Set(["image/png", "image/jpeg", "image/jpg"]);
 
 function timeFormatter(timeZone: string): (at: Date) => string {
   const format = new Intl.DateTimeFormat("en-GB", {
@@ -31,11 +30,16 @@ function timeFormatter(timeZone: string): (at: Date) => string {
   return (at) => format.format(at);
 }
 
-function isDrawable(bytes: Uint8Array, mimetype: string): boolean {
-  if (!DRAWABLE.has(mimetype)) return false;
-  const png = bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47;
-  const jpeg = bytes[0] === 0xff && bytes[1] === 0xd8;
-  return png || jpeg;
+/** Embedded files are keyed by name in the PDF: a second "scan.pdf" becomes "scan (2).pdf". */
+function uniqueNames(names: readonly string[]): string[] {
+  const seen = new Map<string, number>();
+  return names.map((name) => {
+    const count = (seen.get(name) ?? 0) + 1;
+    seen.set(name, count);
+    if (count === 1) return name;
+    const dot = name.lastIndexOf(".");
+    return dot > 0 ? `${name.slice(0, dot)} (${count})${name.slice(dot)}` : `${name} (${count})`;
+  });
 }
 
 /**
@@ -99,6 +103,19 @@ export class PdfKitTranscriptRenderer implements TranscriptRenderer {
     doc.text("The FHIR bundle filed with this document is attached to it (filing-bundle.json).");
     doc.moveDown();
     for (const message of input.messages) this.message(doc, message, at);
+    const files = embeddedFiles(input.messages);
+    uniqueNames(files.map((file) => file.name)).forEach((name, index) => {
+      const file = files[index];
+      if (!file) return;
+      doc.file(Buffer.from(file.bytes), {
+        name,
+        type: file.mimetype,
+        description: `Sent in the conversation as ${file.name}`,
+        creationDate: input.createdAt,
+        modifiedDate: input.createdAt,
+        relationship: "Source",
+      } as PDFKit.Mixins.PDFAttachmentOptions);
+    });
     doc.file(Buffer.from(input.bundleJson, "utf8"), {
       name: "filing-bundle.json",
       type: "application/fhir+json",
@@ -109,6 +126,23 @@ export class PdfKitTranscriptRenderer implements TranscriptRenderer {
     } as PDFKit.Mixins.PDFAttachmentOptions);
     doc.end();
     return done;
+  }
+
+  /**
+   * A reaction key in glyphs the embedded font has: PDF/A forbids showing the .notdef glyph, and
+   * DejaVu Sans has no emoji, so those are written as code points (U+1F44D).
+   */
+  private printable(doc: PDFKit.PDFDocument, text: string): string {
+    const font = (doc as unknown as { _font?: { font?: { hasGlyphForCodePoint?: (codePoint: number) => boolean } } })._font?.font;
+    const has = font?.hasGlyphForCodePoint?.bind(font);
+    if (!has) return text;
+    return [...text]
+      .map((char) => {
+        const codePoint = char.codePointAt(0) ?? 0;
+        if (codePoint === 0xfe0f || codePoint === 0xfe0e) return "";
+        return has(codePoint) ? char : `U+${codePoint.toString(16).toUpperCase().padStart(4, "0")}`;
+      })
+      .join("");
   }
 
   private message(doc: PDFKit.PDFDocument, message: TranscriptMessage, at: (date: Date) => string): void {
@@ -125,7 +159,7 @@ export class PdfKitTranscriptRenderer implements TranscriptRenderer {
     doc.fontSize(10).fillColor("#000000");
     if (message.kind === "image" && message.image) {
       const { bytes, mimetype, name } = message.image;
-      if (bytes && isDrawable(bytes, mimetype)) {
+      if (bytes && isDrawableImage(bytes, mimetype)) {
         if (doc.y + IMAGE_BOX[1] > doc.page.height - MARGIN.bottom) doc.addPage();
         doc.text(`Image: ${name}`);
         const top = doc.y;
@@ -133,10 +167,19 @@ export class PdfKitTranscriptRenderer implements TranscriptRenderer {
         doc.y = top + IMAGE_BOX[1] + 4;
         doc.x = MARGIN.left;
       } else {
-        doc.text(`Image: ${name} (${bytes ? `${mimetype} cannot be embedded` : "could not be retrieved"}; not shown)`);
+        doc.text(`Image: ${name} (${bytes ? `${mimetype}, attached to this PDF; not shown` : "could not be retrieved; not captured"})`);
       }
+    } else if (message.file) {
+      doc.text(fileLine(message.file));
     } else {
       doc.text(message.text || " ");
+    }
+    if (message.reactions?.length) {
+      const shown = message.reactions.map((reaction) => `${this.printable(doc, reaction.key)} ${reaction.senderName} (${reaction.sender})`);
+      doc
+        .fontSize(8)
+        .fillColor("#425563")
+        .text(`Reactions: ${shown.join("; ")}`);
     }
     if (message.editedAt)
       doc

@@ -79,6 +79,7 @@ export const retentionCapability: CapabilityFactory = (platform: Platform): Capa
       },
       linkSpace: (roomId, spaceId, linked) => facts.linkSpace(roomId, spaceId, linked),
     },
+    captured: facts,
     audit,
     clock,
     botUserId: platform.botUserId,

@@ -9,6 +9,7 @@ import { RecordsVerificationEvents1732280003100 } from "./migrations/17322800031
 import { Federation1732280004000 } from "./migrations/1732280004000-federation.js";
 import { E2ee1732280005000 } from "./migrations/1732280005000-e2ee.js";
 import { E2eeDeviceStore1732280005100 } from "./migrations/1732280005100-e2ee-device-store.js";
+import { FiledCaptured1733401000000 } from "./migrations/1733401000000-filed-captured.js";
 import { RetentionPurgeSafety1733402000000 } from "./migrations/1733402000000-retention-purge-safety.js";
 import { PatientLookups1733403000000 } from "./migrations/1733403000000-patient-lookups.js";
 import { FederationExpectedPartners1733406000000 } from "./migrations/1733406000000-federation-expected-partners.js";
@@ -26,6 +27,7 @@ export const MIGRATIONS = [
   Federation1732280004000,
   E2ee1732280005000,
   E2eeDeviceStore1732280005100,
+  FiledCaptured1733401000000,
   RetentionPurgeSafety1733402000000,
   PatientLookups1733403000000,
   FederationExpectedPartners1733406000000,

@@ -1,6 +1,18 @@
 import type { DataSource } from "typeorm";
+import type { FilingCapture } from "../domain/filing/filed-range.js";
 import type { FiledDocument, Filing, FilingChanges, FilingReceipt, FilingStatus, FilingStore } from "../domain/records/filing.js";
 import type { NhsNumber } from "../domain/records/nhs-number.js";
+
+interface StoredCapture {
+  captured: { eventId: string; ts: string }[];
+  uncaptured: { eventId: string; ts: string }[];
+}
+
+/** A document kept before captures were recorded holds, as far as retention knows, nothing. */
+function captureOfRow(stored: StoredCapture | null): FilingCapture {
+  const events = (list: StoredCapture["captured"] | undefined) => (list ?? []).map((event) => ({ eventId: event.eventId, ts: new Date(event.ts) }));
+  return { captured: events(stored?.captured), uncaptured: events(stored?.uncaptured) };
+}
 
 interface FilingRow {
   export_id: string;
@@ -157,10 +169,10 @@ export class PostgresFilingStore implements FilingStore {
     // One statement, so the document and its events are kept together or not at all.
     await this.db.query(
       `WITH kept AS (
-         INSERT INTO records_filed_documents (export_id, pdf, bundle_json) VALUES ($1, $2, $3) ON CONFLICT (export_id) DO NOTHING RETURNING export_id
+         INSERT INTO records_filed_documents (export_id, pdf, bundle_json, capture) VALUES ($1, $2, $3, $5) ON CONFLICT (export_id) DO NOTHING RETURNING export_id
        )
        INSERT INTO records_filing_events (export_id, event_id) SELECT kept.export_id, event_id FROM kept, unnest($4::text[]) AS event_id`,
-      [exportId, Buffer.from(document.pdf), document.bundleJson, document.eventIds],
+      [exportId, Buffer.from(document.pdf), document.bundleJson, document.eventIds, JSON.stringify(document.capture)],
     );
   }
 
@@ -175,10 +187,10 @@ export class PostgresFilingStore implements FilingStore {
 
   async document(exportId: string): Promise<FiledDocument | null> {
     const [row] = (await this.db.query(
-      `SELECT pdf, bundle_json, ARRAY(SELECT event_id FROM records_filing_events e WHERE e.export_id = d.export_id) AS event_ids
+      `SELECT pdf, bundle_json, capture, ARRAY(SELECT event_id FROM records_filing_events e WHERE e.export_id = d.export_id) AS event_ids
        FROM records_filed_documents d WHERE export_id = $1`,
       [exportId],
-    )) as { pdf: Buffer; bundle_json: string; event_ids: string[] }[];
-    return row ? { pdf: new Uint8Array(row.pdf), bundleJson: row.bundle_json, eventIds: row.event_ids } : null;
+    )) as { pdf: Buffer; bundle_json: string; capture: StoredCapture | null; event_ids: string[] }[];
+    return row ? { pdf: new Uint8Array(row.pdf), bundleJson: row.bundle_json, eventIds: row.event_ids, capture: captureOfRow(row.capture) } : null;
   }
 }

@@ -1,6 +1,6 @@
 import type { DataSource } from "typeorm";
 import type { RoomRetentionFacts, WarningDue } from "../domain/retention/planner.js";
-import type { PublishedStateLedger, RetentionEventIndex, RetentionFactsSource, WarningLedger } from "../domain/retention/ports.js";
+import type { CapturedEvents, PublishedStateLedger, RetentionEventIndex, RetentionFactsSource, WarningLedger } from "../domain/retention/ports.js";
 import type { RoomKind } from "../http/contract-shared.js";
 
 interface FactsRow {
@@ -22,17 +22,40 @@ interface FactsRow {
   covered_all: Date | null;
   pending_due: Date | null;
   oldest_unwarned: Date | null;
+  oldest_unfiled: Date | null;
 }
 
 /**
- * Everything planning needs, for every joined room, in one statement: the newest filing per
- * room, warnings, spaces and holds are joined in, and the message index is aggregated per room
- * through its (room_id, ts) index. Planning 10,000 rooms is one round trip, not 10,000.
+ * Events the record does not hold (for counting one room's): indexed messages no filing
+ * captured, and events a filing named without holding them (which may be missing from the
+ * index: sent before the bot joined, or lost in a crash between batches). Filed means
+ * captured, never "before the end of a filing".
+ */
+const UNFILED_SQL = `
+  captured AS (
+    SELECT DISTINCT room_id, event_id FROM filed_range_events WHERE captured AND ($2::text[] IS NULL OR room_id = ANY($2::text[]))
+  ), unfiled AS (
+    SELECT e.room_id, e.ts FROM retention_events e
+    WHERE ($2::text[] IS NULL OR e.room_id = ANY($2::text[])) AND NOT EXISTS (SELECT 1 FROM captured c WHERE c.room_id = e.room_id AND c.event_id = e.event_id)
+    UNION ALL
+    SELECT u.room_id, u.ts FROM filed_range_events u
+    WHERE NOT u.captured AND ($2::text[] IS NULL OR u.room_id = ANY($2::text[]))
+      AND NOT EXISTS (SELECT 1 FROM filed_range_events c WHERE c.room_id = u.room_id AND c.event_id = u.event_id AND c.captured)
+      AND NOT EXISTS (SELECT 1 FROM retention_events e WHERE e.room_id = u.room_id AND e.event_id = u.event_id)
+  )`;
+
+/**
+ * Everything planning needs, for every joined room, in one statement. The message index is
+ * aggregated per room in one pass (through its (room_id, ts) index), joined to the events some
+ * filing captured: counts, the oldest event no filing holds, the oldest not yet warned about.
+ * Events filings named without holding, missing from the index, are folded in from their own
+ * (small) table. The filed prefix per room runs up to the newest captured event before the
+ * oldest unfiled one, with the newest filing that contributed to it. Warnings, spaces and holds
+ * are joined in. Planning 10,000 rooms is one round trip, not 10,000.
  */
 const FACTS_SQL = `
-  WITH filing AS (
-    SELECT DISTINCT ON (room_id) room_id, up_to_ts, filed_at, filing_ref
-    FROM filed_ranges WHERE thread_root_id IS NULL ORDER BY room_id, up_to_ts DESC
+  WITH captured AS (
+    SELECT DISTINCT room_id, event_id FROM filed_range_events WHERE captured AND ($2::text[] IS NULL OR room_id = ANY($2::text[]))
   ), warned AS (
     SELECT room_id, max(covers_up_to) FILTER (WHERE due_at <= $1) AS warned_up_to, max(covers_up_to) AS covered_all,
            min(due_at) FILTER (WHERE due_at > $1) AS pending_due
@@ -40,23 +63,40 @@ const FACTS_SQL = `
   ), spaces AS (
     SELECT room_id, array_agg(space_id ORDER BY space_id) AS spaces FROM retention_room_spaces GROUP BY room_id
   ), events AS (
-    SELECT e.room_id, count(*)::int AS event_count, min(e.ts) AS oldest,
-           (count(*) FILTER (WHERE e.ts <= f.up_to_ts))::int AS filed_count,
-           min(e.ts) FILTER (WHERE e.ts > coalesce(greatest(f.up_to_ts, w.covered_all), '-infinity')) AS oldest_unwarned
-    FROM retention_events e LEFT JOIN filing f USING (room_id) LEFT JOIN warned w USING (room_id)
+    SELECT e.room_id, count(*)::int AS event_count, min(e.ts) AS oldest, (count(*) FILTER (WHERE c.event_id IS NOT NULL))::int AS filed_count,
+           min(e.ts) FILTER (WHERE c.event_id IS NULL) AS oldest_unfiled,
+           min(e.ts) FILTER (WHERE c.event_id IS NULL AND e.ts > coalesce(w.covered_all, '-infinity')) AS oldest_unwarned
+    FROM retention_events e LEFT JOIN captured c USING (room_id, event_id) LEFT JOIN warned w USING (room_id)
+    WHERE $2::text[] IS NULL OR e.room_id = ANY($2::text[])
     GROUP BY e.room_id
+  ), named AS (
+    SELECT u.room_id, min(u.ts) AS oldest_unfiled, min(u.ts) FILTER (WHERE u.ts > coalesce(w.covered_all, '-infinity')) AS oldest_unwarned
+    FROM filed_range_events u LEFT JOIN warned w USING (room_id)
+    WHERE NOT u.captured AND ($2::text[] IS NULL OR u.room_id = ANY($2::text[]))
+      AND NOT EXISTS (SELECT 1 FROM filed_range_events c WHERE c.room_id = u.room_id AND c.event_id = u.event_id AND c.captured)
+      AND NOT EXISTS (SELECT 1 FROM retention_events e WHERE e.room_id = u.room_id AND e.event_id = u.event_id)
+    GROUP BY u.room_id
+  ), unfiled AS (
+    SELECT room_id, least(e.oldest_unfiled, n.oldest_unfiled) AS oldest_unfiled, least(e.oldest_unwarned, n.oldest_unwarned) AS oldest_unwarned
+    FROM events e FULL JOIN named n USING (room_id)
+  ), filing AS (
+    SELECT fe.room_id, max(fe.ts) AS up_to_ts, max(fr.filed_at) AS filed_at, (array_agg(fr.filing_ref ORDER BY fr.filed_at DESC))[1] AS filing_ref
+    FROM filed_range_events fe JOIN filed_ranges fr USING (filing_ref) LEFT JOIN unfiled g ON g.room_id = fe.room_id
+    WHERE fe.captured AND (g.oldest_unfiled IS NULL OR fe.ts < g.oldest_unfiled) AND ($2::text[] IS NULL OR fe.room_id = ANY($2::text[]))
+    GROUP BY fe.room_id
   )
   SELECT r.room_id, r.name, r.kind, coalesce(s.spaces, '{}') AS spaces,
          h.reason AS hold_reason, h.set_by AS hold_set_by, h.set_at AS hold_set_at, h.expires_at AS hold_expires_at,
          f.up_to_ts, f.filed_at, f.filing_ref,
          coalesce(e.event_count, 0) AS event_count, e.oldest, coalesce(e.filed_count, 0) AS filed_count,
-         w.warned_up_to, w.covered_all, w.pending_due, e.oldest_unwarned
+         w.warned_up_to, w.covered_all, w.pending_due, u.oldest_unwarned, u.oldest_unfiled
   FROM rooms r
   LEFT JOIN filing f USING (room_id)
   LEFT JOIN warned w USING (room_id)
   LEFT JOIN spaces s USING (room_id)
   LEFT JOIN retention_holds h USING (room_id)
   LEFT JOIN events e USING (room_id)
+  LEFT JOIN unfiled u USING (room_id)
   WHERE r.bot_membership = 'join' AND ($2::text[] IS NULL OR r.room_id = ANY($2::text[]))
   ORDER BY r.room_id`;
 
@@ -77,11 +117,12 @@ function toFacts(row: FactsRow): RoomRetentionFacts {
     warnedUpTo: row.warned_up_to,
     warningsCoverUpTo: row.covered_all,
     oldestUnwarnedUnfiledTs: row.oldest_unwarned,
+    oldestUnfiledTs: row.oldest_unfiled,
     pendingWarningDueAt: row.pending_due,
   };
 }
 
-export class PostgresRetentionFacts implements RetentionFactsSource, RetentionEventIndex, WarningLedger, PublishedStateLedger {
+export class PostgresRetentionFacts implements RetentionFactsSource, RetentionEventIndex, WarningLedger, PublishedStateLedger, CapturedEvents {
   constructor(private readonly db: DataSource) {}
 
   async roomFacts(now: Date, roomIds?: readonly string[]): Promise<RoomRetentionFacts[]> {
@@ -102,10 +143,19 @@ export class PostgresRetentionFacts implements RetentionFactsSource, RetentionEv
 
   async countBetween(roomId: string, after: Date | null, upTo: Date): Promise<number> {
     const [row] = (await this.db.query(
-      "SELECT count(*)::int AS n FROM retention_events WHERE room_id = $1 AND ts > coalesce($2::timestamptz, '-infinity') AND ts <= $3",
-      [roomId, after, upTo],
+      `WITH ${UNFILED_SQL}
+       SELECT count(*)::int AS n FROM unfiled WHERE ts > coalesce($1::timestamptz, '-infinity') AND ts <= $3`,
+      [after, [roomId], upTo],
     )) as { n: number }[];
     return row?.n ?? 0;
+  }
+
+  async capturedAmong(roomId: string, eventIds: readonly string[]): Promise<ReadonlySet<string>> {
+    const rows = (await this.db.query("SELECT DISTINCT event_id FROM filed_range_events WHERE room_id = $1 AND captured AND event_id = ANY($2::text[])", [
+      roomId,
+      [...eventIds],
+    ])) as { event_id: string }[];
+    return new Set(rows.map((row) => row.event_id));
   }
 
   async recordMessage(roomId: string, eventId: string, ts: Date): Promise<void> {
@@ -122,6 +172,8 @@ export class PostgresRetentionFacts implements RetentionFactsSource, RetentionEv
 
   async forgetUpTo(roomId: string, cutoff: Date): Promise<void> {
     await this.db.query("DELETE FROM retention_events WHERE room_id = $1 AND ts <= $2", [roomId, cutoff]);
+    // What filings held or named up to the cutoff is gone from the room too: it no longer holds anything back.
+    await this.db.query("DELETE FROM filed_range_events WHERE room_id = $1 AND ts <= $2", [roomId, cutoff]);
   }
 
   async linkSpace(roomId: string, spaceId: string, linked: boolean): Promise<void> {

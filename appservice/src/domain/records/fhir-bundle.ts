@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type { Bundle, BundleEntry, Coding, Communication, DocumentReference, Identifier, Patient, Reference } from "@medplum/fhirtypes";
 import { NHS_NUMBER_SYSTEM } from "./nhs-number.js";
 import type { PatientDetails } from "./patient.js";
-import type { TranscriptMessage } from "./transcript.js";
+import { fileLine, isDrawableImage, type TranscriptMessage } from "./transcript.js";
 
 export const UK_CORE_DOCUMENT_REFERENCE = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-DocumentReference";
 export const UK_CORE_COMMUNICATION = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Communication";
@@ -87,7 +87,20 @@ function communicationFor(input: FilingBundleInput, message: TranscriptMessage, 
       title: message.image.name,
       ...(message.image.bytes ? { size: message.image.bytes.byteLength, hash: sha1Base64(message.image.bytes) } : {}),
     };
-    communication.payload = [{ contentString: `Image: ${message.image.name} (embedded in the filed PDF)` }, { contentAttachment: attachment }];
+    const said = message.image.bytes ? "embedded in the filed PDF" : "not captured: could not be retrieved";
+    communication.payload = [{ contentString: `Image: ${message.image.name} (${said})` }, { contentAttachment: attachment }];
+  }
+  if (message.file) {
+    const file = message.file;
+    const attachment = { contentType: file.mimetype, title: file.name, ...(file.bytes ? { size: file.bytes.byteLength, hash: sha1Base64(file.bytes) } : {}) };
+    communication.payload = [{ contentString: fileLine(file) }, { contentAttachment: attachment }];
+  }
+  if (message.reactions?.length) {
+    communication.note = message.reactions.map((reaction) => ({
+      authorString: `${reaction.senderName} (${matrixUri(reaction.sender)})`,
+      time: reaction.sentAt.toISOString(),
+      text: `Reacted ${reaction.key}`,
+    }));
   }
   const repliedUrn = message.replyTo ? urnOf.get(message.replyTo.eventId) : undefined;
   if (repliedUrn) communication.inResponseTo = [{ reference: repliedUrn }];
@@ -124,7 +137,13 @@ export function buildFilingBundle(input: FilingBundleInput): Bundle {
     date: input.createdAt.toISOString(),
     description: input.title,
     ...(input.custodianOdsCode ? { custodian: { identifier: { system: "https://fhir.nhs.uk/Id/ods-organization-code", value: input.custodianOdsCode } } } : {}),
-    content: [{ attachment: { contentType: "application/pdf", language: "en-GB", title: input.title, creation: input.createdAt.toISOString() } }],
+    content: [
+      { attachment: { contentType: "application/pdf", language: "en-GB", title: input.title, creation: input.createdAt.toISOString() } },
+      // Each captured file is carried beside the transcript too (its bytes go in with the PDF's).
+      ...embeddedFiles(input.messages).map((file) => ({
+        attachment: { contentType: file.mimetype, title: file.name, size: file.bytes.byteLength, hash: sha1Base64(file.bytes) },
+      })),
+    ],
     context: { period: { start: first.toISOString(), end: last.toISOString() } },
   };
   const urnOf = new Map(input.messages.map((message) => [message.eventId, urnFor(input.exportId, message.eventId)]));
@@ -140,11 +159,35 @@ export function buildFilingBundle(input: FilingBundleInput): Bundle {
   return { resourceType: "Bundle", type: "transaction", entry: entries };
 }
 
-/** The same bundle with the PDF inline in the DocumentReference (data, size, SHA-1 hash). */
-export function withPdf(bundle: Bundle, pdf: PdfAttachment): Bundle {
+/** A file whose bytes the filing holds: embedded in the PDF/A-3 and carried by the DocumentReference. */
+export interface EmbeddedFile {
+  name: string;
+  mimetype: string;
+  bytes: Uint8Array;
+}
+
+/** The files of a transcript that are embedded as files, in message order: files, and images the PDF cannot draw. */
+export function embeddedFiles(messages: readonly TranscriptMessage[]): EmbeddedFile[] {
+  return messages.flatMap((message) => {
+    if (message.file?.bytes) return [{ name: message.file.name, mimetype: message.file.mimetype, bytes: message.file.bytes }];
+    const image = message.image;
+    if (image?.bytes && !isDrawableImage(image.bytes, image.mimetype)) return [{ name: image.name, mimetype: image.mimetype, bytes: image.bytes }];
+    return [];
+  });
+}
+
+/**
+ * The same bundle with the PDF inline in the DocumentReference (data, size, SHA-1 hash), and the
+ * bytes of each embedded file in the content entry `buildFilingBundle` made for it.
+ */
+export function withPdf(bundle: Bundle, pdf: PdfAttachment, files: readonly EmbeddedFile[] = []): Bundle {
   const [documentEntry, ...rest] = bundle.entry ?? [];
   const document = documentEntry?.resource as DocumentReference;
-  const content = document.content[0] ?? { attachment: { contentType: "application/pdf" } };
+  const [content = { attachment: { contentType: "application/pdf" } }, ...fileContents] = document.content;
   const attachment = { ...content.attachment, data: Buffer.from(pdf.data).toString("base64"), size: pdf.data.byteLength, hash: sha1Base64(pdf.data) };
-  return { ...bundle, entry: [{ ...documentEntry, resource: { ...document, content: [{ ...content, attachment }] } }, ...rest] };
+  const filled = fileContents.map((entry, index) => {
+    const file = files[index];
+    return file ? { ...entry, attachment: { ...entry.attachment, data: Buffer.from(file.bytes).toString("base64") } } : entry;
+  });
+  return { ...bundle, entry: [{ ...documentEntry, resource: { ...document, content: [{ ...content, attachment }, ...filled] } }, ...rest] };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { FakeClock, RecordingAudit } from "../../testing/fakes.js";
-import type { FiledRange, FilingLedger } from "../filing/filed-range.js";
+import type { FiledRange, FilingCapture, FilingLedger } from "../filing/filed-range.js";
 import type { FiledDocument, Filing, FilingChanges, FilingReceipt, FilingStore } from "./filing.js";
 import { backoffMs, FilingAttempts } from "./filing-attempts.js";
 import type { NhsNumber } from "./nhs-number.js";
@@ -57,8 +57,11 @@ class MemoryFilingStore implements FilingStore {
 
 class MemoryLedger implements FilingLedger {
   readonly ranges = new Map<string, FiledRange>();
-  async recordFiled(range: FiledRange) {
-    if (!this.ranges.has(range.filingRef)) this.ranges.set(range.filingRef, range);
+  readonly captures = new Map<string, FilingCapture>();
+  async recordFiled(range: FiledRange, capture: FilingCapture) {
+    if (this.ranges.has(range.filingRef)) return;
+    this.ranges.set(range.filingRef, range);
+    this.captures.set(range.filingRef, capture);
   }
   async latestFiled() {
     return null;
@@ -94,7 +97,12 @@ function setUp() {
     filings,
     compose: async () => {
       composed++;
-      return { pdf: new Uint8Array([1]), bundleJson: "{}", eventIds: ["$1"] };
+      return {
+        pdf: new Uint8Array([1]),
+        bundleJson: "{}",
+        eventIds: ["$1", "$2"],
+        capture: { captured: [{ eventId: "$1", ts: new Date(1) }], uncaptured: [{ eventId: "$2", ts: new Date(2) }] },
+      };
     },
     destination: records,
     ledger,
@@ -130,12 +138,13 @@ function setUp() {
 }
 
 describe("filing attempts", () => {
-  it("files, hands the range to retention, and tells the room who filed it", async () => {
+  it("files, hands the range and what the document captured to retention, and tells the room who filed it", async () => {
     const { filings, ledger, notices, attempts, filing, audit } = setUp();
     await filings.create(filing);
     const filed = await attempts.attempt("exp-1");
     expect(filed).toMatchObject({ status: "filed", receipt: { documentReference: "DocumentReference/1" }, attempts: 1 });
     expect(ledger.ranges.get("exp-1")).toMatchObject({ upToEventId: "$last", filedBy: "@bob:trust-a.test" });
+    expect(ledger.captures.get("exp-1")).toEqual({ captured: [{ eventId: "$1", ts: new Date(1) }], uncaptured: [{ eventId: "$2", ts: new Date(2) }] });
     expect(notices).toEqual(["Filed to the record as DocumentReference/1 by @bob:trust-a.test (3 messages)."]);
     expect(audit.actions()).toEqual(["records.filed"]);
   });

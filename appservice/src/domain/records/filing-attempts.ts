@@ -62,15 +62,18 @@ export class FilingAttempts {
       const receipt = await destination.deliver(exportId, document);
       const filedAt = this.deps.clock.now();
       const filedBy = filing.confirmedBy ?? filing.requestedBy;
-      await this.deps.ledger.recordFiled({
-        roomId: filing.roomId,
-        upToEventId: filing.upToEventId,
-        upToTs: filing.upToTs,
-        threadRootId: filing.threadRootId,
-        filedAt,
-        filingRef: exportId,
-        filedBy,
-      });
+      await this.deps.ledger.recordFiled(
+        {
+          roomId: filing.roomId,
+          upToEventId: filing.upToEventId,
+          upToTs: filing.upToTs,
+          threadRootId: filing.threadRootId,
+          filedAt,
+          filingRef: exportId,
+          filedBy,
+        },
+        document.capture,
+      );
       await this.deps.filings.update(exportId, { status: "filed", receipt, filedAt, attempts: filing.attempts + 1, nextAttemptAt: null, lastError: null });
       await this.deps.audit.record({
         actor: filedBy,

@@ -1,3 +1,4 @@
+import type { FilingCapture } from "../filing/filed-range.js";
 import type { PatientDetails } from "./patient.js";
 
 export const FILING_STATUSES = ["awaiting_confirmation", "sending", "retrying", "filed", "failed", "cancelled"] as const;
@@ -50,6 +51,8 @@ export interface FiledDocument {
   bundleJson: string;
   /** The Matrix events filed (one per message): no other filing files them again. */
   eventIds: string[];
+  /** Which events the document holds and which it only names: what retention may treat as filed. */
+  capture: FilingCapture;
 }
 
 export interface FilingStore {

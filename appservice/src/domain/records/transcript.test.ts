@@ -65,4 +65,28 @@ describe("assembling a transcript", () => {
     expect(stripReplyFallback("> <@a:b> hi\n> there\n\nreply\n> kept")).toBe("reply\n> kept");
     expect(stripReplyFallback("no quote")).toBe("no quote");
   });
+
+  it("shows reactions with the message they react to; a reaction to a message not in the transcript is left out", () => {
+    const events = [
+      messageEvent({ event_id: "$1", sender: "@alice:trust-a.test", body: "Morphine 5 mg given?" }),
+      messageEvent({
+        event_id: "$r1",
+        sender: "@bob:trust-a.test",
+        type: "m.reaction",
+        origin_server_ts: Date.parse("2026-11-22T09:01:00Z"),
+        content: { "m.relates_to": { rel_type: "m.annotation", event_id: "$1", key: "✅" } },
+      }),
+      messageEvent({
+        event_id: "$r2",
+        sender: "@bob:trust-a.test",
+        type: "m.reaction",
+        content: { "m.relates_to": { rel_type: "m.annotation", event_id: "$elsewhere", key: "👍" } },
+      }),
+    ];
+    const [message, ...rest] = assembleTranscript(timeline(events), { botUserId: BOT, threadRootId: null });
+    expect(rest).toEqual([]);
+    expect(message?.reactions).toEqual([
+      { eventId: "$r1", key: "✅", sender: "@bob:trust-a.test", senderName: "@bob:trust-a.test", sentAt: new Date("2026-11-22T09:01:00Z") },
+    ]);
+  });
 });

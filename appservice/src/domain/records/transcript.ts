@@ -11,6 +11,28 @@ export interface TranscriptImage {
   bytes: Uint8Array | null;
 }
 
+/** A file, audio or video message: its bytes are embedded in the PDF and the DocumentReference when they can be. */
+export interface TranscriptFile {
+  mxcUrl: string;
+  mimetype: string;
+  name: string;
+  /** The size the sender declared (`info.size`), if any: larger than the limit is not downloaded. */
+  declaredSize: number | null;
+  /** Filled in once downloaded; null when it was not (then `notCaptured` says why). */
+  bytes: Uint8Array | null;
+  /** Why the bytes are not in the record, in words for the transcript; null once they are. */
+  notCaptured: string | null;
+}
+
+/** A reaction (`m.reaction` annotation) to a filed message: an acknowledgement can be clinical. */
+export interface TranscriptReaction {
+  eventId: string;
+  key: string;
+  sender: string;
+  senderName: string;
+  sentAt: Date;
+}
+
 /** One message as it goes into the record: edits applied, reply fallbacks removed. */
 export interface TranscriptMessage {
   eventId: string;
@@ -24,6 +46,10 @@ export interface TranscriptMessage {
   editedAt: Date | null;
   threadRootId: string | null;
   image: TranscriptImage | null;
+  /** Set for file, audio and video messages. */
+  file?: TranscriptFile;
+  /** Reactions to this message read with it, oldest first. */
+  reactions?: TranscriptReaction[];
 }
 
 /** What an encrypted message whose key Handover never received says in the record. */
@@ -32,7 +58,7 @@ export const MISSING_MESSAGE_TEXT = "(encrypted message missing: Handover never 
 export const ENCRYPTED_ROOM_MESSAGE =
   "This room is end-to-end encrypted. Handover cannot read encrypted messages yet, so nothing was filed. File it from an unencrypted room or by hand.";
 
-function relation(content: Record<string, unknown>): { rel_type?: string; event_id?: string; "m.in_reply_to"?: { event_id?: string } } {
+export function relation(content: Record<string, unknown>): { rel_type?: string; event_id?: string; key?: string; "m.in_reply_to"?: { event_id?: string } } {
   const value = content["m.relates_to"];
   return typeof value === "object" && value !== null ? (value as ReturnType<typeof relation>) : {};
 }
@@ -47,7 +73,7 @@ export function stripReplyFallback(body: string): string {
   return lines.slice(index).join("\n");
 }
 
-function isCommandOrNotice(event: MatrixEvent, botUserId: string): boolean {
+export function isCommandOrNotice(event: MatrixEvent, botUserId: string): boolean {
   if (event.sender === botUserId) return true;
   const body = event.content.body;
   return typeof body === "string" && (body === COMMAND_PREFIX || body.startsWith(`${COMMAND_PREFIX} `));
@@ -72,7 +98,12 @@ export function assembleTranscript(timeline: RoomTimeline, options: TranscriptOp
   const nameOf = (userId: string) => timeline.displayNames[userId] ?? userId;
   const messages = new Map<string, TranscriptMessage>();
   const edits: MatrixEvent[] = [];
+  const reactions: MatrixEvent[] = [];
   for (const event of timeline.events) {
+    if (event.type === "m.reaction") {
+      reactions.push(event);
+      continue;
+    }
     if (event.type === "m.room.encrypted" && event.sender !== options.botUserId) {
       const threadRootId = relation(event.content).rel_type === "m.thread" ? (relation(event.content).event_id ?? null) : null;
       if (options.threadRootId !== null && event.event_id !== options.threadRootId && threadRootId !== options.threadRootId) continue;
@@ -98,6 +129,19 @@ export function assembleTranscript(timeline: RoomTimeline, options: TranscriptOp
       target.text = body;
       target.editedAt = new Date(edit.origin_server_ts);
     }
+  }
+  for (const reaction of reactions) {
+    const rel = relation(reaction.content);
+    const target = messages.get(rel.event_id ?? "");
+    if (!target || rel.rel_type !== "m.annotation" || typeof rel.key !== "string" || rel.key === "") continue;
+    const entry = {
+      eventId: reaction.event_id,
+      key: rel.key,
+      sender: reaction.sender,
+      senderName: nameOf(reaction.sender),
+      sentAt: new Date(reaction.origin_server_ts),
+    };
+    target.reactions = [...(target.reactions ?? []), entry];
   }
   return [...messages.values()];
 }
@@ -133,7 +177,17 @@ function toMessage(
     return { ...base, kind: "image", text: name, replyTo, image: { mxcUrl: content.url, mimetype, name, bytes: null } };
   }
   if ((msgtype === "m.file" || msgtype === "m.video" || msgtype === "m.audio") && typeof content.url === "string") {
-    return { ...base, kind: "file", text: `Attachment not embedded: ${body || "file"}`, replyTo, image: null };
+    const info = typeof content.info === "object" && content.info !== null ? (content.info as { mimetype?: unknown; size?: unknown }) : {};
+    const name = typeof content.filename === "string" ? content.filename : body || "file";
+    const file: TranscriptFile = {
+      mxcUrl: content.url,
+      mimetype: typeof info.mimetype === "string" ? info.mimetype : "application/octet-stream",
+      name,
+      declaredSize: typeof info.size === "number" ? info.size : null,
+      bytes: null,
+      notCaptured: "not retrieved",
+    };
+    return { ...base, kind: "file", text: name, replyTo, image: null, file };
   }
   return { ...base, kind: "text", text: replyTo ? stripReplyFallback(body) : body, replyTo, image: null };
 }
@@ -152,6 +206,37 @@ function missingMessage(event: MatrixEvent, threadRootId: string | null, nameOf:
     replyTo: null,
     image: null,
   };
+}
+
+/**
+ * Whether the record holds this message's content. Text and deleted messages (nothing left to
+ * hold) do; an image or file only once its bytes are in the document; a missing message never.
+ */
+export function holdsContent(message: TranscriptMessage): boolean {
+  switch (message.kind) {
+    case "text":
+    case "removed":
+      return true;
+    case "image":
+      return message.image?.bytes != null;
+    case "file":
+      return message.file?.bytes != null;
+    case "missing":
+      return false;
+  }
+}
+
+/** PNG and JPEG are drawn in the PDF; other images (and anything not really PNG or JPEG) are attached to it instead. */
+export function isDrawableImage(bytes: Uint8Array, mimetype: string): boolean {
+  if (!["image/png", "image/jpeg", "image/jpg"].includes(mimetype)) return false;
+  const png = bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47;
+  const jpeg = bytes[0] === 0xff && bytes[1] === 0xd8;
+  return png || jpeg;
+}
+
+/** What the transcript and the Communication say about a file. */
+export function fileLine(file: TranscriptFile): string {
+  return file.bytes ? `File: ${file.name} (embedded in the filed PDF)` : `File: ${file.name} (not captured: ${file.notCaptured ?? "not retrieved"})`;
 }
 
 function excerpt(text: string): string {

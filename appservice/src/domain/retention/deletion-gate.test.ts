@@ -37,6 +37,7 @@ function setup() {
     warnedUpTo: null,
     warningsCoverUpTo: null,
     oldestUnwarnedUnfiledTs: null,
+    oldestUnfiledTs: new Date(now - 40 * D),
     pendingWarningDueAt: null,
   };
   const lock: RoomDeletionLock = {

@@ -11,8 +11,10 @@ const settings = { warningGranularityMs: 1_000 };
 const clinical: PolicyRules = { maxAgeMs: 30 * D, deleteAfterFilingMs: 24 * H, allowUnfiledDeletion: false, minAgeMs: 0, warnBeforeMs: 3 * D };
 const operational: PolicyRules = { maxAgeMs: 90 * D, deleteAfterFilingMs: null, allowUnfiledDeletion: true, minAgeMs: 0, warnBeforeMs: 3 * D };
 
+/** By default nothing is filed: the oldest event is the oldest unfiled one (null once a filing is given). */
 function facts(overrides: Partial<RoomRetentionFacts> = {}): RoomRetentionFacts {
   return {
+    oldestUnfiledTs: overrides.filing ? null : (overrides.oldestEventTs ?? ago(40 * D)),
     roomId: "!r:t",
     name: "Ward 7",
     kind: "clinical",
@@ -81,6 +83,36 @@ describe("retention planning", () => {
   it("gives the full warning period when the warning goes out late", () => {
     const plan = planRoom(facts({ oldestUnwarnedUnfiledTs: ago(40 * D) }), policy("clinical", { allowUnfiledDeletion: true }), now, settings);
     expect(plan.warning?.dueAt).toEqual(new Date(now.getTime() + 3 * D));
+  });
+
+  it("releases filed content only up to the oldest event the filing did not capture, whatever range it read", () => {
+    const filing = { upToTs: ago(2 * D), filedAt: ago(25 * H), filingRef: "DR-1" };
+    const plan = planRoom(facts({ filing, filedCount: 6, oldestUnfiledTs: ago(10 * D) }), policy("clinical"), now, settings);
+    expect(plan).toMatchObject({ status: "due", cutoff: new Date(ago(10 * D).getTime() - 1), filingRef: "DR-1", includesUnfiled: false });
+  });
+
+  it("keeps a filed conversation whose first event the filing did not capture, and says why", () => {
+    const filing = { upToTs: ago(2 * D), filedAt: ago(25 * H), filingRef: "DR-1" };
+    const plan = planRoom(facts({ filing, filedCount: 9, oldestUnfiledTs: ago(40 * D) }), policy("clinical"), now, settings);
+    expect(plan).toMatchObject({ status: "nothing-due", cutoff: null });
+    expect(plan.reason).toMatch(/not held by the record/);
+  });
+
+  it("deletes an uncaptured event only as unfiled content: past maximum age, after its warning, counted as unfiled", () => {
+    const filing = { upToTs: ago(2 * D), filedAt: ago(25 * H), filingRef: "DR-1" };
+    const allowing = policy("clinical", { allowUnfiledDeletion: true });
+    const unwarned = planRoom(facts({ filing, oldestUnfiledTs: ago(35 * D), oldestUnwarnedUnfiledTs: ago(35 * D) }), allowing, now, settings);
+    expect(unwarned).toMatchObject({ status: "due", cutoff: new Date(ago(35 * D).getTime() - 1), includesUnfiled: false });
+    expect(unwarned.warning).toEqual({ dueAt: new Date(now.getTime() + 3 * D), coversUpTo: ago(27 * D) });
+
+    const warned = facts({
+      filing,
+      oldestUnfiledTs: ago(35 * D),
+      warnedUpTo: ago(34 * D),
+      warningsCoverUpTo: ago(27 * D),
+      oldestUnwarnedUnfiledTs: ago(26 * D),
+    });
+    expect(planRoom(warned, allowing, now, settings)).toMatchObject({ status: "due", cutoff: ago(34 * D), includesUnfiled: true });
   });
 
   it("blocks every deletion under a legal hold, until it expires", () => {

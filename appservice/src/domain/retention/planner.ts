@@ -17,13 +17,23 @@ export function holdIsActive(hold: LegalHold | null, now: Date): hold is LegalHo
 export interface RoomRetentionFacts extends RoomFacts {
   name: string | null;
   hold: LegalHold | null;
-  /** Newest filing of the main timeline. */
+  /**
+   * The filed prefix of the room: every event sent up to `upToTs` is held by a filing (filed
+   * means captured), with the newest filing that holds part of it. Null when the oldest event
+   * is already unfiled.
+   */
   filing: { upToTs: Date; filedAt: Date; filingRef: string } | null;
   /** Message events Handover has seen and not yet purged. */
   eventCount: number;
   oldestEventTs: Date | null;
-  /** Of those, how many are covered by the filing. */
+  /** Of those, how many some filing captured. */
   filedCount: number;
+  /**
+   * Oldest event no filing holds: never filed, or named by a filing that could not capture it
+   * (a message whose key never arrived, a file too large or unreadable). Nothing from it on is
+   * released by filing.
+   */
+  oldestUnfiledTs: Date | null;
   /** Newest covers_up_to of warnings whose due date has come: unfiled content up to it may go. */
   warnedUpTo: Date | null;
   /** Newest covers_up_to of every warning sent so far, due or not. */
@@ -76,6 +86,19 @@ function roundUp(ms: number, granularity: number): number {
 }
 
 /**
+ * The filing as far as it holds the room's content: never past the oldest event no filing
+ * captured, whatever range the filing read. Purges are cut by time, so one uncaptured message
+ * keeps everything sent from it on out of the delete-after-filing rule.
+ */
+function filedPrefix(facts: RoomRetentionFacts): RoomRetentionFacts["filing"] {
+  const filing = facts.filing;
+  if (!filing || facts.oldestUnfiledTs === null || facts.oldestUnfiledTs.getTime() > filing.upToTs.getTime()) return filing;
+  const before = facts.oldestUnfiledTs.getTime() - 1;
+  if (facts.oldestEventTs !== null && before < facts.oldestEventTs.getTime()) return null;
+  return { ...filing, upToTs: at(before) };
+}
+
+/**
  * Decides, for one room, what may be deleted now and why. Pure: the sweep, the dry run and the
  * portal all use it, so what is shown is what will happen.
  */
@@ -104,7 +127,7 @@ export function planRoom(facts: RoomRetentionFacts, policy: RetentionPolicy | nu
   const ageCut = policy.maxAgeMs === null ? null : t - policy.maxAgeMs;
   // Unclassified rooms under a room or space policy get the clinical safety rule.
   const clinicalRules = facts.kind !== "operational";
-  const filing = facts.filing;
+  const filing = filedPrefix(facts);
   const candidates: { cut: number; why: string; unfiled: boolean; filed: boolean }[] = [];
   const future: number[] = [];
 
@@ -164,9 +187,11 @@ export function planRoom(facts: RoomRetentionFacts, policy: RetentionPolicy | nu
   const reason =
     oldest === null
       ? "No messages held for this room."
-      : clinicalRules && !policy.allowUnfiledDeletion && !filing
-        ? "Nothing is due: unfiled clinical content is kept until it is filed."
-        : "Nothing is due yet.";
+      : clinicalRules && !policy.allowUnfiledDeletion && facts.filing && !filing && facts.oldestUnfiledTs !== null
+        ? `Nothing is due: messages from ${facts.oldestUnfiledTs.toISOString()} on are not held by the record (not filed, or a filing could not capture them) and are kept until they are filed.`
+        : clinicalRules && !policy.allowUnfiledDeletion && !filing
+          ? "Nothing is due: unfiled clinical content is kept until it is filed."
+          : "Nothing is due yet.";
   return { ...base, reason, nextDeletionAt: next === null ? null : at(next), warning };
 }
 

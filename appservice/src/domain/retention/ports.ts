@@ -155,3 +155,8 @@ export interface PublishedStateLedger {
   published(): Promise<Map<string, Record<string, unknown>>>;
   markPublished(roomId: string, content: Record<string, unknown>, at: Date): Promise<void>;
 }
+
+/** Which events some filing holds (filed means captured): a deletion record counts the rest as unfiled. */
+export interface CapturedEvents {
+  capturedAmong(roomId: string, eventIds: readonly string[]): Promise<ReadonlySet<string>>;
+}

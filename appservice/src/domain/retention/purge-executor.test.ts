@@ -88,7 +88,7 @@ const message = (id: string, ts: number, content: Record<string, unknown> = { bo
   content,
 });
 
-function setup() {
+function setup(captured: ReadonlySet<string> = new Set<string>()) {
   const ledger = new MemoryLedger();
   const synapse = new FakeSynapse();
   const audit = new RecordingAudit();
@@ -119,6 +119,7 @@ function setup() {
       },
     },
     index: { recordMessage: async () => {}, forgetUpTo: async () => {}, linkSpace: async () => {} },
+    captured: { capturedAmong: async () => captured },
     audit,
     clock: new FakeClock(),
     botUserId: "@handover:t",
@@ -262,5 +263,13 @@ describe("purge executor", () => {
     expect(notices).toEqual([CALLED_OFF_NOTICE]);
     expect(synapse.purges).toEqual([]);
     expect(synapse.events.map((event) => event.event_id)).toEqual(["$1", "$3", "$notice1"]);
+  });
+
+  it("counts as unfiled exactly the deleted events no filing captured, wherever they sit in time", async () => {
+    const { synapse, executor, ledger, record } = setup(new Set(["$1", "$3"]));
+    synapse.events = [message("$1", 1_000), message("$2", 1_500), message("$3", 1_800), message("$4", 3_000)];
+    const unfiled = { ...record, filingRef: "DR-1", filedUpTo: new Date(1_499), includesUnfiled: true };
+    await ledger.create(unfiled);
+    expect(await executor.drive(unfiled)).toMatchObject({ state: "complete", eventCount: 3, unfiledCount: 1 });
   });
 });

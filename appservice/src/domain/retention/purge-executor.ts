@@ -3,6 +3,7 @@ import type { Clock } from "../clock.js";
 import type { MatrixEvent } from "../matrix-event.js";
 import { mediaSentBy } from "./media.js";
 import type {
+  CapturedEvents,
   DeletionGate,
   HistoryPurger,
   MediaDeleter,
@@ -23,6 +24,7 @@ export interface PurgeExecutorDeps {
   gate: DeletionGate;
   notifier: RetentionNotifier;
   index: RetentionEventIndex;
+  captured: CapturedEvents;
   audit: AuditRecorder;
   clock: Clock;
   botUserId: string;
@@ -173,11 +175,12 @@ export class PurgeExecutor {
     // In encrypted events the media URI is inside the ciphertext: intake saw it decrypted.
     const media = new Set(await this.deps.references.sentBy(eventIds));
     for (const event of doomed) for (const uri of mediaSentBy(event)) media.add(uri);
-    const filedUpTo = record.filedUpTo?.getTime() ?? Number.NEGATIVE_INFINITY;
+    // Filed means captured: whatever no filing holds is counted as unfiled, wherever it sits in time.
+    const held = record.includesUnfiled ? await this.deps.captured.capturedAmong(record.roomId, eventIds) : null;
     return this.save(record, {
       state: "enumerated",
       eventCount: doomed.length,
-      unfiledCount: record.includesUnfiled ? doomed.filter((event) => event.origin_server_ts > filedUpTo).length : 0,
+      unfiledCount: held ? doomed.filter((event) => !held.has(event.event_id)).length : 0,
       fromTs: new Date(Math.min(...doomed.map((event) => event.origin_server_ts))),
       eventIds,
       media: [...media].sort(),
