@@ -11,6 +11,7 @@ import type { Handover } from "../appservice/src/app.js";
 import { CLASSIFICATION_EVENT_TYPE } from "../appservice/src/domain/rooms/room.js";
 import { startFhirServer } from "../tests/harness/fhir-server.js";
 import { buildSynapseRoot, startStack, type TrustInfo } from "../tests/harness/stack.js";
+import { requireSystemPackages } from "../tests/harness/util.js";
 import { startHandover } from "../tests/support/handover-instance.js";
 import { eventually, TestUser } from "../tests/support/matrix-user.js";
 
@@ -52,6 +53,7 @@ async function main(): Promise<void> {
   console.log("Building the portal…");
   execFileSync("npm", ["run", "build", "-w", "portal"], { stdio: ["ignore", "ignore", "inherit"] });
   console.log("Preparing Synapse (the first run builds a Debian root; later runs reuse it)…");
+  requireSystemPackages();
   const root = await buildSynapseRoot();
   const stack = await startStack({ trusts: ["a", "b"], root, ports: { a: PORTS.a, b: PORTS.b } });
   // A demo record system: a real FHIR R4 server (in memory) on loopback.

@@ -14,6 +14,9 @@ step() {
   "$@" || status=1
 }
 
+# The Debian packages the tests need (slapd, qpdf, poppler, Chromium, ...): installed when run
+# as root, as .ci/run does; otherwise the exact command is printed and the tiers that need them fail.
+step "system packages" bash scripts/system-deps.sh
 step "lint and format (biome)" npx biome check .
 step "types: appservice" npx tsc -p appservice/tsconfig.json --noEmit
 step "types: portal" npm run typecheck -w portal

@@ -6,7 +6,7 @@ import { join, resolve } from "node:path";
 import type { Handover } from "../../appservice/src/app.js";
 import { startFhirServer } from "../harness/fhir-server.js";
 import { buildSynapseRoot, startStack, type TrustInfo } from "../harness/stack.js";
-import { freePort, freePortExcept } from "../harness/util.js";
+import { freePort, freePortExcept, requireSystemPackages } from "../harness/util.js";
 import { startHandover } from "../support/handover-instance.js";
 import { eventually, TestUser } from "../support/matrix-user.js";
 import { E2E_ESR_HEADER, E2E_SCIM_TOKEN, type E2eInfo, type E2eTrust } from "./e2e-info.js";
@@ -33,6 +33,7 @@ function e2eFederationConfig(trust: TrustInfo, peer: TrustInfo, peerWebPort: num
  * Each trust has an admin and an auditor with roles and a nurse without one.
  */
 export default async function globalSetup(): Promise<() => Promise<void>> {
+  requireSystemPackages();
   execFileSync("npm", ["run", "build", "-w", "portal"], { stdio: ["ignore", "ignore", "inherit"] });
   const root = await buildSynapseRoot();
   const stack = await startStack({ trusts: ["a", "b"], root });

@@ -48,8 +48,12 @@ test("an auditor sees rooms but cannot change their kind", async ({ page }) => {
   await signIn(page, info.auditor.userId);
   await expect(page.getByRole("heading", { level: 1, name: "Overview" })).toBeVisible();
   await page.goto(`${info.portalUrl}/rooms/${encodeURIComponent(info.roomId)}`);
-  await expect(page.getByRole("heading", { level: 1 })).toBeVisible();
+  // The room itself, not "Room not found" or a refusal: its name, its ID and its kind, read-only.
+  await expect(page.getByRole("heading", { level: 1, name: /Ward 9 handover \(A\)/ })).toBeVisible();
+  await expect(page.getByText(info.roomId, { exact: true })).toBeVisible();
+  await expect(page.getByRole("term").filter({ hasText: "Kind" })).toBeVisible();
   await expect(page.getByRole("button", { name: "Save kind" })).toHaveCount(0);
+  await expect(page.getByLabel("Operational")).toHaveCount(0);
 });
 
 test("a person without a role is refused, with an accessible error", async ({ page }) => {

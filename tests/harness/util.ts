@@ -2,6 +2,7 @@ import type { ChildProcess } from "node:child_process";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
 
 /** A port the kernel just handed out on loopback; someone else may take it before we bind. */
 export function freePort(): Promise<number> {
@@ -155,4 +156,15 @@ export function onProcessExit(cleanup: Cleanup): () => void {
       for (const signal of SIGNALS) process.off(signal, onSignal);
     }
   };
+}
+
+/**
+ * The Debian packages the tests and the local stack need (one list: scripts/system-deps.sh).
+ * As root, missing ones are installed; otherwise this fails with the exact command to run, so a
+ * test that needs a missing binary fails with that message instead of a confusing ENOENT.
+ */
+export function requireSystemPackages(): void {
+  const script = fileURLToPath(new URL("../../scripts/system-deps.sh", import.meta.url));
+  const result = spawnSync("bash", [script], { encoding: "utf8", stdio: ["ignore", "inherit", "pipe"] });
+  if (result.status !== 0) throw new Error(result.stderr.trim() || `${script} failed`);
 }

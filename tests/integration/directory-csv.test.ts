@@ -153,9 +153,13 @@ describe("ESR-style CSV import", () => {
       ]),
     );
     await eventually("amy moved to Ward 9", async () => (await membership(ward9, amy)) === "join" && (await membership(ward7, amy)) === "leave", 60_000);
-    const { runs } = await portal.ok<DirectoryRunList>("GET", "/directory/runs");
-    const mover = runs.find((run) => run.trigger === "csv" && run.summary.additions === 1 && run.summary.removals === 1);
-    expect(mover).toMatchObject({ status: "applied" });
+    // Memberships change while the run is still `applying`: wait for it to end, then check how it ended.
+    const mover = await eventually("the watched file's run to end", async () => {
+      const { runs } = await portal.ok<DirectoryRunList>("GET", "/directory/runs");
+      const run = runs.find((candidate) => candidate.trigger === "csv" && candidate.summary.additions === 1 && candidate.summary.removals === 1);
+      return run && run.status !== "applying" ? run : undefined;
+    });
+    expect(mover.status).toBe("applied");
   }, 90_000);
 
   it("a broken file at the watched path is refused once and changes nothing", async () => {

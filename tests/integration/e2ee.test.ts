@@ -223,7 +223,10 @@ describe("encrypted rooms with a real encrypting client (matrix-js-sdk Rust cryp
     expect(starts.rows.length).toBeGreaterThanOrEqual(2);
     const storeRows = await db.query("SELECT count(*)::int AS n FROM e2ee_store_entries");
     expect(storeRows.rows[0].n).toBeGreaterThan(0);
-    expect(before).toBeTruthy();
+    // The message sent before the bot joined is named by the filing as not captured: the filing
+    // read it and could not hold it.
+    const named = await db.query("SELECT captured FROM filed_range_events WHERE room_id = $1 AND event_id = $2", [roomId, before]);
+    expect(named.rows).toEqual([{ captured: false }]);
 
     // Filed means captured (issue 11.1): the message whose key never arrived is listed in the
     // record, not held by it, so the after-filing delay releases nothing from it on: being the
