@@ -82,7 +82,7 @@ class FakeRecordSystem implements RecordDestination {
   }
 }
 
-function setUp() {
+function setUp(storedProblems: string[] = []) {
   const clock = new FakeClock();
   const filings = new MemoryFilingStore();
   const ledger = new MemoryLedger();
@@ -96,6 +96,7 @@ function setUp() {
       composed++;
       return { pdf: new Uint8Array([1]), bundleJson: "{}", eventIds: ["$1"] };
     },
+    validateStored: () => storedProblems,
     destination: records,
     ledger,
     notifier: { notice: async (_room, text) => void notices.push(text) },
@@ -185,6 +186,22 @@ describe("filing attempts", () => {
     expect(await filings.get("exp-1")).toMatchObject({ status: "failed", attempts: 3, nextAttemptAt: null });
     records.down = false;
     expect(await attempts.retryNow("exp-1", "@ig:trust-a.test")).toMatchObject({ status: "filed" });
+  });
+
+  it("does not send a stored bundle that fails UK Core validation, and records why", async () => {
+    const problem =
+      "Bundle.entry[0].resource.subject.identifier.extension[0]: extension https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus is not allowed on DocumentReference.subject.identifier; its context is Patient.identifier (element Identifier.extension)";
+    const { filings, records, notices, attempts, filing } = setUp([problem]);
+    await filings.create(filing);
+    await filings.saveDocument("exp-1", { pdf: new Uint8Array([1]), bundleJson: "{}", eventIds: ["$1"] });
+    const after = await attempts.attempt("exp-1");
+    expect(records.sends).toBe(0);
+    expect(after).toMatchObject({
+      status: "failed",
+      nextAttemptAt: null,
+      lastError: `The filing did not pass UK Core validation and was not sent: ${problem}`,
+    });
+    expect(notices.at(-1)).toContain("its context is Patient.identifier");
   });
 
   it("backs off exponentially up to the maximum", () => {

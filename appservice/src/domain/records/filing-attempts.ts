@@ -18,6 +18,12 @@ export interface RetryPolicy {
 export interface FilingAttemptDeps {
   filings: FilingStore;
   compose(filing: Filing): Promise<FiledDocument>;
+  /**
+   * Problems a stored bundle has against the UK Core profiles. A freshly composed bundle is
+   * checked by the composer; a stored one (kept by an earlier attempt, perhaps by an earlier
+   * version of Handover) is checked again before it is sent.
+   */
+  validateStored(document: FiledDocument): string[];
   destination: RecordDestination | null;
   ledger: FilingLedger;
   notifier: RoomNotifier;
@@ -52,7 +58,8 @@ export class FilingAttempts {
     if (!destination) return this.fail(filing, "Filing to the record is not set up for this trust.", false);
     let document: FiledDocument;
     try {
-      document = (await this.deps.filings.document(exportId)) ?? (await this.composeAndKeep(filing));
+      const stored = await this.deps.filings.document(exportId);
+      document = stored ? this.checked(stored) : await this.composeAndKeep(filing);
     } catch (error) {
       // An encrypted room or a bundle that fails validation will not get better by waiting.
       const permanent = error instanceof HandoverError && (error.code === "CONFLICT" || error.code === "VALIDATION_FAILED");
@@ -109,6 +116,16 @@ export class FilingAttempts {
     await this.deps.filings.update(exportId, { status: "retrying", nextAttemptAt: this.deps.clock.now() });
     await this.deps.audit.record({ actor, action: "records.filing_retry_requested", target: filing.roomId, details: { exportId } });
     return this.attempt(exportId);
+  }
+
+  private checked(document: FiledDocument): FiledDocument {
+    const problems = this.deps.validateStored(document);
+    if (problems.length === 0) return document;
+    throw new HandoverError(
+      "VALIDATION_FAILED",
+      `The filing did not pass UK Core validation and was not sent: ${problems.slice(0, 5).join("; ")}`,
+      problems.map((problem) => ({ path: problem.split(":")[0] ?? "", message: problem })),
+    );
   }
 
   private async composeAndKeep(filing: Filing): Promise<FiledDocument> {

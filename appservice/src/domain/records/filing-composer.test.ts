@@ -28,6 +28,7 @@ function composer(filedElsewhere: Set<string>) {
     reader: { read: async () => timeline, media: () => Promise.reject(new Error("no media")) },
     renderer: { render: async () => new Uint8Array([37, 80, 68, 70]) },
     structural: { validate: () => [] },
+    profile: { validate: () => [] },
     clock: new FakeClock(),
     botUserId: "@handover:trust-a.test",
     identifierSystem: "https://trust-a.test/Id/handover-export",

@@ -2,6 +2,7 @@ import type { Bundle, Communication, DocumentReference, Patient, StructureDefini
 import { describe, expect, it } from "vitest";
 import { buildFilingBundle, NHS_NUMBER_VERIFICATION_STATUS, withPdf } from "../../domain/records/fhir-bundle.js";
 import type { NhsNumber } from "../../domain/records/nhs-number.js";
+import type { TranscriptMessage } from "../../domain/records/transcript.js";
 import { filingInput } from "../../testing/records-fixtures.js";
 import { ProfileDefinitions } from "./definitions.js";
 import { UkCoreProfileValidator } from "./profile-validator.js";
@@ -51,6 +52,23 @@ describe("the filing bundle against UK Core's own StructureDefinitions", () => {
   it("the real builder's bundle validates, verified or not", () => {
     expect(validator.validate(filed(false))).toEqual([]);
     expect(validator.validate(filed(true))).toEqual([]);
+  });
+
+  it("a conversation with images, replies and edits, a custodian and a thread validates too", () => {
+    const messages: TranscriptMessage[] = Array.from({ length: 30 }, (_, index) => ({
+      eventId: `$e${index}`,
+      sender: `@user${index % 3}:trust-a.test`,
+      senderName: `User ${index % 3}`,
+      sentAt: new Date(Date.UTC(2025, 0, 6, 8, index)),
+      text: `Obs stable (${index})`,
+      kind: index % 10 === 9 ? "image" : "text",
+      replyTo: index % 7 === 3 ? { eventId: `$e${index - 1}`, senderName: "User", excerpt: "Obs" } : null,
+      editedAt: index % 5 === 4 ? new Date(Date.UTC(2025, 0, 6, 9, index)) : null,
+      threadRootId: index > 20 ? "$e20" : null,
+      image: index % 10 === 9 ? { mxcUrl: `mxc://trust-a.test/i${index}`, mimetype: "image/png", name: `wound-${index}.png`, bytes: new Uint8Array([137, 80, 78, 71]) } : null,
+    }));
+    const input = filingInput({ messages, custodianOdsCode: "RXX" });
+    expect(validator.validate(withPdf(buildFilingBundle(input), { data: new Uint8Array(300_000).fill(65) }))).toEqual([]);
   });
 
   it("refuses the verification status extension outside its context (Patient.identifier), naming the path", () => {

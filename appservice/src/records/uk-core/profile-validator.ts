@@ -1,6 +1,6 @@
 import type { Bundle, ElementDefinition, ElementDefinitionSlicingDiscriminator } from "@medplum/fhirtypes";
 import type { StructuralValidator } from "../../domain/records/uk-core-checks.js";
-import type { ProfileDefinitions, Structure } from "./definitions.js";
+import { ProfileDefinitions, type Structure } from "./definitions.js";
 import { BASE64, bindingProblem, deepEqual, fixedValue, Invariants, matchesPattern, patternValue, primitiveJsonType, primitiveRegex } from "./element-rules.js";
 
 type Json = unknown;
@@ -28,7 +28,18 @@ interface Place {
 export class UkCoreProfileValidator implements StructuralValidator {
   private readonly invariants = new Invariants();
 
-  constructor(private readonly definitions: ProfileDefinitions) {}
+  /** `definitions`: already loaded (tests); otherwise `prepare()` loads them. */
+  constructor(private definitions: ProfileDefinitions | null = null) {}
+
+  /** Loads the definitions and expands the value sets, once: call at start-up, before the first filing. */
+  prepare(): void {
+    this.definitions ??= ProfileDefinitions.load();
+  }
+
+  private get loaded(): ProfileDefinitions {
+    if (!this.definitions) throw new Error("UkCoreProfileValidator.prepare() must run before validate()");
+    return this.definitions;
+  }
 
   validate(bundle: Bundle): string[] {
     const problems: string[] = [];
@@ -38,13 +49,13 @@ export class UkCoreProfileValidator implements StructuralValidator {
 
   private resource(resource: JsonObject, path: string, root: JsonObject | null, problems: string[]): void {
     const type = typeof resource.resourceType === "string" ? resource.resourceType : "";
-    const claimed = ((resource.meta as { profile?: string[] } | undefined)?.profile ?? []).map((url) => [url, this.definitions.structure(url)] as const);
+    const claimed = ((resource.meta as { profile?: string[] } | undefined)?.profile ?? []).map((url) => [url, this.loaded.structure(url)] as const);
     for (const [url, structure] of claimed) {
       if (!structure) problems.push(`${path}.meta.profile: claims ${url}, which Handover does not hold`);
       else if (structure.type !== type) problems.push(`${path}.meta.profile: ${url} is a profile of ${structure.type}, not ${type}`);
     }
     const held = claimed.flatMap(([, structure]) => (structure?.type === type ? [structure] : []));
-    const structures = held.length > 0 ? held : [this.definitions.base(type)].filter((s): s is Structure => Boolean(s));
+    const structures = held.length > 0 ? held : [this.loaded.base(type)].filter((s): s is Structure => Boolean(s));
     if (structures.length === 0) problems.push(`${path}: ${type || "a resource without resourceType"} has no definition here`);
     const place: Place = { path, contexts: [type], resource, rootResource: root ?? resource };
     for (const structure of structures) this.complex(structure, structure.byId.get(type) as ElementDefinition, type, resource, place, problems);
@@ -57,7 +68,7 @@ export class UkCoreProfileValidator implements StructuralValidator {
     if (fixed !== undefined && !deepEqual(value, fixed)) at(`must be exactly ${JSON.stringify(fixed)}`);
     const pattern = patternValue(element);
     if (pattern !== undefined && !matchesPattern(value, pattern)) at(`must match ${JSON.stringify(pattern)}`);
-    const binding = bindingProblem(element, value, type, this.definitions.terminology);
+    const binding = bindingProblem(element, value, type, this.loaded.terminology);
     if (binding) at(binding);
     if (type === "Resource" || type === "DomainResource") {
       // A contained resource's %rootResource is its container; a bundle entry's is itself.
@@ -66,7 +77,7 @@ export class UkCoreProfileValidator implements StructuralValidator {
       else at("must be a resource");
       return;
     }
-    const base = type.startsWith(SYSTEM_TYPE) ? undefined : this.definitions.base(type);
+    const base = type.startsWith(SYSTEM_TYPE) ? undefined : this.loaded.base(type);
     if (type.startsWith(SYSTEM_TYPE) || base?.definition.kind === "primitive-type") {
       this.primitive(type, base, value, at);
       for (const broken of this.invariants.broken(element, value, place)) if (!broken.includes("ele-1")) at(broken);
@@ -94,7 +105,7 @@ export class UkCoreProfileValidator implements StructuralValidator {
   /** An extension is checked against its own definition, found by its url, and where it may be used. */
   private extension(element: ElementDefinition, value: JsonObject, place: Place, problems: string[]): void {
     const url = typeof value.url === "string" ? value.url : "";
-    const definition = this.definitions.structure(url);
+    const definition = this.loaded.structure(url);
     if (definition?.type !== "Extension") {
       problems.push(`${place.path}: extension ${url || "without a url"} is not defined here, so it cannot be checked (element ${element.id})`);
       return;
@@ -115,7 +126,7 @@ export class UkCoreProfileValidator implements StructuralValidator {
     if (element.contentReference) return { structure, parentId: element.contentReference.replace(/^.*#/, "") };
     const id = element.id ?? element.path ?? "";
     if (structure.children.has(id)) return { structure, parentId: id };
-    const typeStructure = this.definitions.base(type);
+    const typeStructure = this.loaded.base(type);
     return typeStructure ? { structure: typeStructure, parentId: type } : { structure, parentId: id };
   }
 
