@@ -65,7 +65,10 @@ describe("the filing bundle against UK Core's own StructureDefinitions", () => {
       replyTo: index % 7 === 3 ? { eventId: `$e${index - 1}`, senderName: "User", excerpt: "Obs" } : null,
       editedAt: index % 5 === 4 ? new Date(Date.UTC(2025, 0, 6, 9, index)) : null,
       threadRootId: index > 20 ? "$e20" : null,
-      image: index % 10 === 9 ? { mxcUrl: `mxc://trust-a.test/i${index}`, mimetype: "image/png", name: `wound-${index}.png`, bytes: new Uint8Array([137, 80, 78, 71]) } : null,
+      image:
+        index % 10 === 9
+          ? { mxcUrl: `mxc://trust-a.test/i${index}`, mimetype: "image/png", name: `wound-${index}.png`, bytes: new Uint8Array([137, 80, 78, 71]) }
+          : null,
     }));
     const input = filingInput({ messages, custodianOdsCode: "RXX" });
     expect(validator.validate(withPdf(buildFilingBundle(input), { data: new Uint8Array(300_000).fill(65) }))).toEqual([]);
