@@ -167,8 +167,11 @@ describe("EHR filing against a real Synapse and a real FHIR server", () => {
     const document = documents[0] as DocumentReference;
     expect(filed).toContain(`DocumentReference/${document.id}`);
     expect(document).toMatchObject({ status: "current", docStatus: "final", subject: { identifier: { system: NHS, value: "9434765919" } } });
-    // Found by a Patient search when linked: verified against the record (UK Core code 01).
-    expect(document.subject?.identifier?.extension?.[0]?.valueCodeableConcept?.coding?.[0]?.code).toBe("01");
+    // Found by a Patient search when linked: verified against the record (UK Core code 01), on the
+    // contained UKCore-Patient (the extension's context is Patient.identifier).
+    expect(document.subject?.reference).toBe("#patient");
+    const patient = document.contained?.[0] as Patient;
+    expect(patient.identifier?.[0]?.extension?.[0]?.valueCodeableConcept?.coding?.[0]?.code).toBe("01");
     const communications = await fhir.search<Communication>("Communication", { "subject:identifier": `${NHS}|9434765919` });
     expect(communications.map((c) => c.payload?.[0]?.contentString)).toEqual([
       "Obs stable overnight, NEWS 2. Plan: continue IV co-amoxiclav.",

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { FakeClock, RecordingAudit } from "../../testing/fakes.js";
+import { HandoverError } from "../errors.js";
 import type { FiledRange, FilingLedger } from "../filing/filed-range.js";
 import type { FiledDocument, Filing, FilingChanges, FilingReceipt, FilingStore } from "./filing.js";
 import { backoffMs, FilingAttempts } from "./filing-attempts.js";
@@ -82,7 +83,7 @@ class FakeRecordSystem implements RecordDestination {
   }
 }
 
-function setUp(storedProblems: string[] = []) {
+function setUp(storedProblems: string[] = [], composeError: Error | null = null) {
   const clock = new FakeClock();
   const filings = new MemoryFilingStore();
   const ledger = new MemoryLedger();
@@ -94,6 +95,7 @@ function setUp(storedProblems: string[] = []) {
     filings,
     compose: async () => {
       composed++;
+      if (composeError) throw composeError;
       return { pdf: new Uint8Array([1]), bundleJson: "{}", eventIds: ["$1"] };
     },
     validateStored: () => storedProblems,
@@ -202,6 +204,15 @@ describe("filing attempts", () => {
       lastError: `The filing did not pass UK Core validation and was not sent: ${problem}`,
     });
     expect(notices.at(-1)).toContain("its context is Patient.identifier");
+  });
+
+  it("a bundle the composer refuses (UK Core validation) fails at once: nothing stored, nothing sent", async () => {
+    const refusal = new HandoverError("VALIDATION_FAILED", "The filing did not pass FHIR validation: Bundle.entry[0].resource.status: …");
+    const { filings, records, attempts, filing } = setUp([], refusal);
+    await filings.create(filing);
+    expect(await attempts.attempt("exp-1")).toMatchObject({ status: "failed", nextAttemptAt: null, lastError: refusal.message });
+    expect(records.sends).toBe(0);
+    expect(filings.documents.size).toBe(0);
   });
 
   it("backs off exponentially up to the maximum", () => {

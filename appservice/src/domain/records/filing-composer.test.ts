@@ -23,12 +23,12 @@ const timeline: RoomTimeline = {
   ],
 };
 
-function composer(filedElsewhere: Set<string>) {
+function composer(filedElsewhere: Set<string>, profileProblems: string[] = []) {
   return new FilingComposer({
     reader: { read: async () => timeline, media: () => Promise.reject(new Error("no media")) },
     renderer: { render: async () => new Uint8Array([37, 80, 68, 70]) },
     structural: { validate: () => [] },
-    profile: { validate: () => [] },
+    profile: { validate: () => profileProblems },
     clock: new FakeClock(),
     botUserId: "@handover:trust-a.test",
     identifierSystem: "https://trust-a.test/Id/handover-export",
@@ -62,5 +62,24 @@ describe("filings leave out messages another filing of the room holds", () => {
   it("a thread whose messages were all filed with its room has nothing to state", async () => {
     const preview = await composer(new Set([ROOT, "$in-thread", "$later"])).preview("!r:t", ROOT, null);
     expect(preview.messages).toEqual([]);
+  });
+});
+
+describe("a bundle the UK Core profiles refuse", () => {
+  it("is not composed: the error names each problem's path", async () => {
+    const problem =
+      "Bundle.entry[0].resource.status: filed is not in the required value set http://hl7.org/fhir/ValueSet/document-reference-status (element DocumentReference.status)";
+    const filing = {
+      exportId: "exp-3",
+      roomId: "!r:t",
+      threadRootId: null,
+      afterEventId: null,
+      upToEventId: "$later",
+      patient: { nhsNumber: "9434765919" as NhsNumber, name: null, birthDate: null, verified: false },
+    } as Filing;
+    await expect(composer(new Set(), [problem]).compose(filing)).rejects.toMatchObject({
+      code: "VALIDATION_FAILED",
+      message: `The filing did not pass FHIR validation: ${problem}`,
+    });
   });
 });
