@@ -96,12 +96,30 @@ export function primitiveRegex(valueElement: ElementDefinition | undefined): Reg
 /** base64 checked without R4's regex, which backtracks badly on a multi-megabyte PDF. */
 export const BASE64 = /^[A-Za-z0-9+/\s]*={0,2}\s*$/;
 
-/** An element with neither a value nor children other than its id. */
-function isEmptyElement(value: Json): boolean {
-  if (value === null || value === undefined || value === "") return true;
-  if (typeof value !== "object" || Array.isArray(value)) return false;
-  return Object.keys(value).every((key) => key === "id" || key === "fhir_comments");
-}
+/**
+ * Two invariants R4 puts on every element and every Reference, evaluated directly on the JSON:
+ * as FHIRPath they were most of the validation's time (tens of thousands of evaluations for a
+ * long conversation). Each is used only while the definition states exactly this expression.
+ */
+const NATIVE_INVARIANTS: Record<string, { expression: string; holds(value: Json, env: { rootResource: Json }): boolean }> = {
+  "ele-1": {
+    expression: "hasValue() or (children().count() > id.count())",
+    holds: (value) => {
+      if (value === null || value === undefined || value === "") return false;
+      if (typeof value !== "object" || Array.isArray(value)) return true;
+      return Object.keys(value).some((key) => key !== "id" && key !== "fhir_comments");
+    },
+  },
+  "ref-1": {
+    expression: "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
+    holds: (value, env) => {
+      const reference = (value as { reference?: unknown } | null)?.reference;
+      if (typeof reference !== "string" || !reference.startsWith("#")) return true;
+      const contained = (env.rootResource as { contained?: { id?: string }[] } | null)?.contained ?? [];
+      return contained.some((resource) => resource.id === reference.slice(1));
+    },
+  },
+};
 
 type Compiled = (resource: Json, env: Record<string, Json>) => Json[];
 
@@ -110,14 +128,14 @@ export class Invariants {
   private readonly compiled = new Map<string, Compiled>();
 
   /** Keys and messages of the error-severity invariants the value breaks. */
-  broken(element: ElementDefinition, value: Json, env: { resource: Json; rootResource: Json }): string[] {
+  broken(element: ElementDefinition, value: Json, env: { resource: Json; rootResource: Json }, alreadyChecked: ElementDefinition | null = null): string[] {
     const broken: string[] = [];
+    const checked = new Set((alreadyChecked?.constraint ?? []).map((constraint) => constraint.key));
     for (const constraint of element.constraint ?? []) {
-      if (constraint.severity !== "error" || !constraint.expression) continue;
-      if (constraint.key === "ele-1") {
-        // "hasValue() or (children().count() > id.count())", on every element of every resource:
-        // evaluated directly on the JSON, as FHIRPath it was most of the validation's time.
-        if (isEmptyElement(value)) broken.push(`invariant ele-1 failed: ${constraint.human ?? constraint.expression}`);
+      if (constraint.severity !== "error" || !constraint.expression || checked.has(constraint.key)) continue;
+      const native = NATIVE_INVARIANTS[constraint.key];
+      if (native && constraint.expression === native.expression) {
+        if (!native.holds(value, env)) broken.push(`invariant ${constraint.key} failed: ${constraint.human ?? constraint.expression}`);
         continue;
       }
       // R4's dom-3 applies as() to a collection (descendants()), which FHIRPath makes an error;

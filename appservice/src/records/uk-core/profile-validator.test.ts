@@ -126,6 +126,16 @@ describe("the filing bundle against UK Core's own StructureDefinitions", () => {
     ]);
   });
 
+  it("refuses a local reference to a contained resource that is not there (ref-1) and an empty element (ele-1)", () => {
+    const bundle = filed();
+    delete documentOf(bundle).contained;
+    (communicationOf(bundle) as unknown as Record<string, unknown>).sender = { id: "x" };
+    expect(validator.validate(bundle)).toEqual([
+      "Bundle.entry[0].resource.subject: invariant ref-1 failed: SHALL have a contained resource if a local reference is provided (element DocumentReference.subject)",
+      "Bundle.entry[1].resource.sender: invariant ele-1 failed: All FHIR elements must have a @value or children (element Communication.sender)",
+    ]);
+  });
+
   it("refuses bad cardinality, unknown elements and wrong primitive types, naming each path", () => {
     const bundle = filed();
     const document = documentOf(bundle) as unknown as Record<string, unknown>;

@@ -136,7 +136,7 @@ export class UkCoreProfileValidator implements StructuralValidator {
     const scope = this.childrenOf(structure, element, type);
     if (scope.structure !== structure) {
       // Invariants of the data type itself (ref-1 on Reference, ext-1 on Extension) sit on its root.
-      for (const broken of this.invariants.broken(scope.structure.byId.get(type) as ElementDefinition, value, place)) at(broken);
+      for (const broken of this.invariants.broken(scope.structure.byId.get(type) as ElementDefinition, value, place, element)) at(broken);
     }
     const children = scope.structure.children.get(scope.parentId) ?? [];
     const known = new Set(["resourceType", "fhir_comments"]);
