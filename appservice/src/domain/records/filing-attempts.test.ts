@@ -47,6 +47,10 @@ class MemoryFilingStore implements FilingStore {
   async saveDocument(exportId: string, document: FiledDocument) {
     if (!this.documents.has(exportId)) this.documents.set(exportId, document);
   }
+  async replaceDocument(exportId: string, document: Pick<FiledDocument, "pdf" | "bundleJson">) {
+    const kept = this.documents.get(exportId);
+    if (kept) this.documents.set(exportId, { ...kept, pdf: document.pdf, bundleJson: document.bundleJson });
+  }
   async document(exportId: string) {
     return this.documents.get(exportId) ?? null;
   }
@@ -75,15 +79,17 @@ class FakeRecordSystem implements RecordDestination {
   readonly documents = new Map<string, string>();
   down = false;
   sends = 0;
-  async deliver(exportId: string): Promise<FilingReceipt> {
+  readonly sentBundles: string[] = [];
+  async deliver(exportId: string, document: FiledDocument): Promise<FilingReceipt> {
     this.sends++;
+    this.sentBundles.push(document.bundleJson);
     if (this.down) throw new RecordSystemError("unavailable", "HTTP 503");
     if (!this.documents.has(exportId)) this.documents.set(exportId, `DocumentReference/${this.documents.size + 1}`);
     return { destination: "fhir", documentReference: this.documents.get(exportId) as string, versionId: "1", entries: [], acceptedAt: "" };
   }
 }
 
-function setUp(storedProblems: string[] = [], composeError: Error | null = null) {
+function setUp(storedProblems: (document: FiledDocument) => string[] = () => [], composeError: Error | null = null) {
   const clock = new FakeClock();
   const filings = new MemoryFilingStore();
   const ledger = new MemoryLedger();
@@ -98,7 +104,7 @@ function setUp(storedProblems: string[] = [], composeError: Error | null = null)
       if (composeError) throw composeError;
       return { pdf: new Uint8Array([1]), bundleJson: "{}", eventIds: ["$1"] };
     },
-    validateStored: () => storedProblems,
+    validateStored: storedProblems,
     destination: records,
     ledger,
     notifier: { notice: async (_room, text) => void notices.push(text) },
@@ -190,25 +196,24 @@ describe("filing attempts", () => {
     expect(await attempts.retryNow("exp-1", "@ig:trust-a.test")).toMatchObject({ status: "filed" });
   });
 
-  it("does not send a stored bundle that fails UK Core validation, and records why", async () => {
-    const problem =
-      "Bundle.entry[0].resource.subject.identifier.extension[0]: extension https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus is not allowed on DocumentReference.subject.identifier; its context is Patient.identifier (element Identifier.extension)";
-    const { filings, records, notices, attempts, filing } = setUp([problem]);
+  it("never sends a stored bundle that fails UK Core validation: it is composed again, replaced, and the new one filed", async () => {
+    const oldBundle = '{"stored":"by an earlier version"}';
+    const { filings, records, attempts, filing, composed } = setUp((document) =>
+      document.bundleJson === oldBundle
+        ? ["Bundle.entry[0].resource.subject.identifier.extension[0]: extension … is not allowed on DocumentReference.subject.identifier"]
+        : [],
+    );
     await filings.create(filing);
-    await filings.saveDocument("exp-1", { pdf: new Uint8Array([1]), bundleJson: "{}", eventIds: ["$1"] });
-    const after = await attempts.attempt("exp-1");
-    expect(records.sends).toBe(0);
-    expect(after).toMatchObject({
-      status: "failed",
-      nextAttemptAt: null,
-      lastError: `The filing did not pass UK Core validation and was not sent: ${problem}`,
-    });
-    expect(notices.at(-1)).toContain("its context is Patient.identifier");
+    await filings.saveDocument("exp-1", { pdf: new Uint8Array([1]), bundleJson: oldBundle, eventIds: ["$old"] });
+    expect(await attempts.attempt("exp-1")).toMatchObject({ status: "filed" });
+    expect(composed()).toBe(1);
+    expect(records.sentBundles).toEqual(["{}"]);
+    expect(await filings.document("exp-1")).toEqual({ pdf: new Uint8Array([1]), bundleJson: "{}", eventIds: ["$old"] });
   });
 
   it("a bundle the composer refuses (UK Core validation) fails at once: nothing stored, nothing sent", async () => {
     const refusal = new HandoverError("VALIDATION_FAILED", "The filing did not pass FHIR validation: Bundle.entry[0].resource.status: …");
-    const { filings, records, attempts, filing } = setUp([], refusal);
+    const { filings, records, attempts, filing } = setUp(undefined, refusal);
     await filings.create(filing);
     expect(await attempts.attempt("exp-1")).toMatchObject({ status: "failed", nextAttemptAt: null, lastError: refusal.message });
     expect(records.sends).toBe(0);

@@ -21,7 +21,7 @@ export interface FilingAttemptDeps {
   /**
    * Problems a stored bundle has against the UK Core profiles. A freshly composed bundle is
    * checked by the composer; a stored one (kept by an earlier attempt, perhaps by an earlier
-   * version of Handover) is checked again before it is sent.
+   * version of Handover) is checked again before it is sent, and composed again if it fails.
    */
   validateStored(document: FiledDocument): string[];
   destination: RecordDestination | null;
@@ -59,7 +59,7 @@ export class FilingAttempts {
     let document: FiledDocument;
     try {
       const stored = await this.deps.filings.document(exportId);
-      document = stored ? this.checked(stored) : await this.composeAndKeep(filing);
+      document = stored ? await this.valid(filing, stored) : await this.composeAndKeep(filing);
     } catch (error) {
       // An encrypted room or a bundle that fails validation will not get better by waiting.
       const permanent = error instanceof HandoverError && (error.code === "CONFLICT" || error.code === "VALIDATION_FAILED");
@@ -118,14 +118,17 @@ export class FilingAttempts {
     return this.attempt(exportId);
   }
 
-  private checked(document: FiledDocument): FiledDocument {
-    const problems = this.deps.validateStored(document);
-    if (problems.length === 0) return document;
-    throw new HandoverError(
-      "VALIDATION_FAILED",
-      `The filing did not pass UK Core validation and was not sent: ${problems.slice(0, 5).join("; ")}`,
-      problems.map((problem) => ({ path: problem.split(":")[0] ?? "", message: problem })),
-    );
+  /**
+   * A kept bundle that fails validation is never sent: the filing is composed again from the same
+   * range (the composer refuses one that still fails) and the kept document replaced. Its events
+   * stay reserved to this filing, and the conditional create still files it once, even if the
+   * old bundle had reached the record system before a crash.
+   */
+  private async valid(filing: Filing, stored: FiledDocument): Promise<FiledDocument> {
+    if (this.deps.validateStored(stored).length === 0) return stored;
+    const document = await this.deps.compose(filing);
+    await this.deps.filings.replaceDocument(filing.exportId, document);
+    return { ...document, eventIds: stored.eventIds };
   }
 
   private async composeAndKeep(filing: Filing): Promise<FiledDocument> {
