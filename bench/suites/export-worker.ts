@@ -9,6 +9,7 @@ import type { Clock } from "../../appservice/src/domain/clock.js";
 import { FilingComposer } from "../../appservice/src/domain/records/filing-composer.js";
 import { MedplumStructuralValidator } from "../../appservice/src/records/medplum-validator.js";
 import { PdfKitTranscriptRenderer } from "../../appservice/src/records/transcript-pdf.js";
+import { UkCoreProfileValidator } from "../../appservice/src/records/uk-core/profile-validator.js";
 import { syntheticTranscript, TEST_NHS_NUMBER } from "../../tests/support/records-fixtures.js";
 
 const MESSAGES = 2000;
@@ -19,12 +20,15 @@ const clock: Clock = { now: () => new Date() };
 const validator = new MedplumStructuralValidator();
 const prepareStarted = performance.now();
 await validator.prepare();
+const profileValidator = new UkCoreProfileValidator();
+profileValidator.prepare();
 const prepareMs = performance.now() - prepareStarted;
 if (process.env.EXPORT_BENCH_TRACE) console.error(`prepared: rss ${kb("VmRSS") / 1024} MB, peak ${kb("VmHWM") / 1024} MB`);
 const composer = new FilingComposer({
   reader: { read: () => Promise.reject(new Error("not used")), media: () => Promise.reject(new Error("not used")) },
   renderer: new PdfKitTranscriptRenderer(),
   structural: validator,
+  profile: profileValidator,
   clock,
   botUserId: "@handover:bench.test",
   identifierSystem: "https://bench.test/Id/handover-export",

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileS
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import type { Bundle, DocumentReference } from "@medplum/fhirtypes";
+import type { Bundle, DocumentReference, Patient } from "@medplum/fhirtypes";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Handover } from "../../appservice/src/app.js";
@@ -91,7 +91,8 @@ describe("EHR filing to a file-drop directory (real Synapse)", () => {
     expect(document.identifier?.[0]?.value).toBe(exportId);
     expect(document.subject?.identifier).toMatchObject({ system: "https://fhir.nhs.uk/Id/nhs-number", value: "9434765919" });
     // A file drop cannot search the record: the number is not verified (UK Core code 02).
-    expect(document.subject?.identifier?.extension?.[0]?.valueCodeableConcept?.coding?.[0]?.code).toBe("02");
+    const patient = document.contained?.[0] as Patient;
+    expect(patient.identifier?.[0]?.extension?.[0]?.valueCodeableConcept?.coding?.[0]?.code).toBe("02");
     expect(Buffer.from(document.content[0]?.attachment.data ?? "", "base64").equals(readFileSync(pdfPath))).toBe(true);
     await run("qpdf", ["--check", pdfPath]);
     const text = (await run("pdftotext", [pdfPath, "-"])).stdout;

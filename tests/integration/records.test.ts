@@ -168,8 +168,11 @@ describe("EHR filing against a real Synapse and a real FHIR server", () => {
     const document = documents[0] as DocumentReference;
     expect(filed).toContain(`DocumentReference/${document.id}`);
     expect(document).toMatchObject({ status: "current", docStatus: "final", subject: { identifier: { system: NHS, value: "9434765919" } } });
-    // Found by a Patient search when linked: verified against the record (UK Core code 01).
-    expect(document.subject?.identifier?.extension?.[0]?.valueCodeableConcept?.coding?.[0]?.code).toBe("01");
+    // Found by a Patient search when linked: verified against the record (UK Core code 01), on the
+    // contained UKCore-Patient (the extension's context is Patient.identifier).
+    expect(document.subject?.reference).toBe("#patient");
+    const patient = document.contained?.[0] as Patient;
+    expect(patient.identifier?.[0]?.extension?.[0]?.valueCodeableConcept?.coding?.[0]?.code).toBe("01");
     const communications = await fhir.search<Communication>("Communication", { "subject:identifier": `${NHS}|9434765919` });
     expect(communications.map((c) => c.payload?.[0]?.contentString)).toEqual([
       "Obs stable overnight, NEWS 2. Plan: continue IV co-amoxiclav.",
@@ -281,5 +284,35 @@ describe("EHR filing against a real Synapse and a real FHIR server", () => {
     expect(Buffer.from(pdf.data, "base64").subarray(0, 5).toString()).toBe("%PDF-");
     const audit = await db.query("SELECT actor FROM audit_log WHERE action = 'records.pdf_downloaded' AND details->>'exportId' = $1", [ours[0]?.exportId]);
     expect(audit.rows).toEqual([{ actor: alice.userId }]);
+  });
+
+  it("a bundle kept by an earlier version that fails UK Core's profiles is composed again before it is sent", async () => {
+    fhir.mode = "down";
+    await alice.send(roomId, "Handover to the night team: obs four-hourly.");
+    await fileAndConfirm(roomId, alice);
+    await waitForNotice(roomId, (text) => text.includes("Filing to the record failed (attempt 1)") && text.includes("unavailable"), "the first failure");
+    await handover.stop();
+    const { export_id: exportId } = (await db.query("SELECT export_id FROM records_filings WHERE room_id = $1 ORDER BY requested_at DESC LIMIT 1", [roomId]))
+      .rows[0];
+    // What the earlier builder kept: the verification status on the reference's identifier, no contained Patient.
+    const kept = JSON.parse((await db.query("SELECT bundle_json FROM records_filed_documents WHERE export_id = $1", [exportId])).rows[0].bundle_json);
+    const document = kept.entry[0].resource;
+    const extension = document.contained[0].identifier[0].extension;
+    delete document.contained;
+    for (const entry of kept.entry) entry.resource.subject = { identifier: { extension, system: NHS, value: "9434765919" } };
+    await db.query("UPDATE records_filed_documents SET bundle_json = $2 WHERE export_id = $1", [exportId, JSON.stringify(kept)]);
+    await db.query("UPDATE records_filings SET status = 'retrying', next_attempt_at = now() - interval '1 second' WHERE export_id = $1", [exportId]);
+    fhir.mode = "up";
+    handover = await startHandover(trust, databaseUrl, options);
+    await eventually(
+      "the filing to be completed after the restart",
+      async () => (await db.query("SELECT status FROM records_filings WHERE export_id = $1", [exportId])).rows[0].status === "filed",
+      60_000,
+    );
+    const [filed] = await fhir.search<DocumentReference>("DocumentReference", { identifier: `https://trust-a.test/Id/handover-export|${exportId}` });
+    expect(filed?.subject?.reference).toBe("#patient");
+    expect((filed?.contained?.[0] as Patient | undefined)?.identifier?.[0]?.extension?.[0]?.url).toBe(extension[0].url);
+    const replaced = JSON.parse((await db.query("SELECT bundle_json FROM records_filed_documents WHERE export_id = $1", [exportId])).rows[0].bundle_json);
+    expect(replaced.entry[0].resource.contained).toHaveLength(1);
   });
 });

@@ -23,6 +23,7 @@ import { FileDropDestination } from "./file-drop-destination.js";
 import { MedplumStructuralValidator } from "./medplum-validator.js";
 import { SmartBackendAuth } from "./smart-backend-auth.js";
 import { PdfKitTranscriptRenderer } from "./transcript-pdf.js";
+import { UkCoreProfileValidator } from "./uk-core/profile-validator.js";
 
 const RETRY_JOB = "records.retry-filings";
 /** Confirmation codes: no 0/O or 1/I, so they survive being read out. */
@@ -72,12 +73,14 @@ export const recordsCapability: CapabilityFactory = (platform: Platform): Capabi
     fhir ?? (config?.destination === "file-drop" && config.fileDropDirectory ? new FileDropDestination(config.fileDropDirectory) : null);
   const directory: PatientDirectory | null = fhir && config?.fhir?.patientSearch ? fhir : null;
   const validator = new MedplumStructuralValidator();
+  const profileValidator = new UkCoreProfileValidator();
   const plainReader = new ClientServerConversationReader(platform.bot);
   const composer = new FilingComposer({
     // Encrypted rooms are read through the bot's device when `e2ee` is configured, refused otherwise.
     reader: platform.decryptor ? new DecryptingConversationReader(plainReader, platform.decryptor) : plainReader,
     renderer: new PdfKitTranscriptRenderer(),
     structural: validator,
+    profile: profileValidator,
     clock: platform.clock,
     botUserId: platform.botUserId,
     identifierSystem: config?.identifierSystem ?? `https://${platform.config.homeserver.serverName.replace(/:\d+$/, "")}/Id/handover-export`,
@@ -104,6 +107,7 @@ export const recordsCapability: CapabilityFactory = (platform: Platform): Capabi
   const attempts = new FilingAttempts({
     filings,
     compose: (filing) => composer.compose(filing),
+    validateStored: (document) => profileValidator.validate(JSON.parse(document.bundleJson)),
     destination,
     ledger: platform.filings,
     notifier: platform.bot,
@@ -152,7 +156,10 @@ export const recordsCapability: CapabilityFactory = (platform: Platform): Capabi
     onEvent: (event) => commands.handle(event),
     handlers: recordsHandlers({ filings, requests, attempts, links, linking, lookups: gate, rooms: platform.rooms, audit: platform.audit }),
     async start() {
-      if (destination) await validator.prepare();
+      if (destination) {
+        await validator.prepare();
+        profileValidator.prepare();
+      }
       platform.jobs.register({ name: RETRY_JOB, intervalMs: ms(config?.retryEvery ?? "30s"), runAtStart: true }, async () => {
         await attempts.attemptDue();
       });

@@ -176,6 +176,16 @@ export class PostgresFilingStore implements FilingStore {
     );
   }
 
+  /** The capture goes with the document: retention must know what the document now sent holds. */
+  async replaceDocument(exportId: string, document: Pick<FiledDocument, "pdf" | "bundleJson" | "capture">): Promise<void> {
+    await this.db.query(`UPDATE records_filed_documents SET pdf = $2, bundle_json = $3, capture = $4 WHERE export_id = $1`, [
+      exportId,
+      Buffer.from(document.pdf),
+      document.bundleJson,
+      JSON.stringify(document.capture),
+    ]);
+  }
+
   async eventsFiledElsewhere(roomId: string, exceptExportId: string | null): Promise<ReadonlySet<string>> {
     const rows = (await this.db.query(
       `SELECT e.event_id FROM records_filing_events e JOIN records_filings f USING (export_id)

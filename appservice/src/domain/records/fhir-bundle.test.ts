@@ -1,7 +1,7 @@
-import type { Communication, DocumentReference } from "@medplum/fhirtypes";
+import type { Communication, DocumentReference, Patient } from "@medplum/fhirtypes";
 import { describe, expect, it } from "vitest";
 import { filingInput } from "../../testing/records-fixtures.js";
-import { buildFilingBundle, NHS_NUMBER_VERIFICATION_STATUS, NHS_NUMBER_VERIFICATION_STATUS_SYSTEM } from "./fhir-bundle.js";
+import { buildFilingBundle, NHS_NUMBER_VERIFICATION_STATUS, NHS_NUMBER_VERIFICATION_STATUS_SYSTEM, UK_CORE_PATIENT } from "./fhir-bundle.js";
 import type { NhsNumber } from "./nhs-number.js";
 import { ukCoreProblems } from "./uk-core-checks.js";
 
@@ -13,46 +13,49 @@ function bundleFor(verified: boolean) {
   );
 }
 
-const subjects = (verified: boolean) => (bundleFor(verified).entry ?? []).map((entry) => (entry.resource as DocumentReference | Communication).subject);
+const documentOf = (verified: boolean) => bundleFor(verified).entry?.[0]?.resource as DocumentReference;
+const verificationOf = (verified: boolean) => (documentOf(verified).contained as Patient[])[0]?.identifier?.[0]?.extension?.[0]?.valueCodeableConcept?.coding;
+const NHS = { system: "https://fhir.nhs.uk/Id/nhs-number", value: "9434765919" };
 
 describe("the patient reference in a filing bundle", () => {
-  it("carries 01 'Number present and verified' on the NHS number identifier when the record had the patient", () => {
-    for (const subject of subjects(true)) {
-      expect(subject).toEqual({
-        identifier: {
-          extension: [
-            {
-              url: NHS_NUMBER_VERIFICATION_STATUS,
-              valueCodeableConcept: { coding: [{ system: NHS_NUMBER_VERIFICATION_STATUS_SYSTEM, code: "01", display: "Number present and verified" }] },
-            },
-          ],
-          system: "https://fhir.nhs.uk/Id/nhs-number",
-          value: "9434765919",
-        },
-      });
-    }
+  it("carries 01 'Number present and verified' on the contained UKCore-Patient's NHS number when the record had the patient", () => {
+    const document = documentOf(true);
+    expect(document.subject).toEqual({ reference: "#patient", identifier: NHS });
+    expect(document.contained).toEqual([
+      {
+        resourceType: "Patient",
+        id: "patient",
+        meta: { profile: [UK_CORE_PATIENT] },
+        identifier: [
+          {
+            extension: [
+              {
+                url: NHS_NUMBER_VERIFICATION_STATUS,
+                valueCodeableConcept: { coding: [{ system: NHS_NUMBER_VERIFICATION_STATUS_SYSTEM, code: "01", display: "Number present and verified" }] },
+              },
+            ],
+            ...NHS,
+          },
+        ],
+      },
+    ]);
   });
 
-  it("carries 02 'Number present but not traced' when the number was only typed in, on every resource", () => {
-    const all = subjects(false);
-    expect(all).toHaveLength(2);
-    for (const subject of all) {
-      expect(subject?.identifier?.extension?.[0]?.valueCodeableConcept?.coding).toEqual([
-        { system: NHS_NUMBER_VERIFICATION_STATUS_SYSTEM, code: "02", display: "Number present but not traced" },
-      ]);
-      expect(subject?.reference).toBeUndefined();
-    }
+  it("carries 02 'Number present but not traced' when the number was only typed in; Communications name the patient by NHS number alone", () => {
+    expect(verificationOf(false)).toEqual([{ system: NHS_NUMBER_VERIFICATION_STATUS_SYSTEM, code: "02", display: "Number present but not traced" }]);
+    const communication = bundleFor(false).entry?.[1]?.resource as Communication;
+    expect(communication.subject).toEqual({ identifier: NHS });
   });
 
-  it("is a logical reference only (no Patient entry), and UK Core checks refuse a missing or unknown status", () => {
+  it("creates no Patient (the Patient is contained), and Handover's checks refuse a missing or unknown status", () => {
     const bundle = bundleFor(true);
     expect((bundle.entry ?? []).map((entry) => entry.resource?.resourceType)).toEqual(["DocumentReference", "Communication"]);
     const document = bundle.entry?.[0]?.resource as DocumentReference;
     const problemsOf = (extension: unknown[]) => {
-      (document.subject as { identifier: { extension: unknown[] } }).identifier.extension = extension;
-      return ukCoreProblems(bundle).filter((problem) => problem.startsWith("DocumentReference.subject"));
+      ((document.contained as Patient[])[0]?.identifier?.[0] as { extension: unknown[] }).extension = extension;
+      return ukCoreProblems(bundle).filter((problem) => problem.startsWith("DocumentReference.contained"));
     };
-    expect(problemsOf([])).toEqual(["DocumentReference.subject.identifier: needs one NHS number verification status extension"]);
+    expect(problemsOf([])).toEqual(["DocumentReference.contained(Patient).identifier: needs one NHS number verification status extension"]);
     expect(
       problemsOf([{ url: NHS_NUMBER_VERIFICATION_STATUS, valueCodeableConcept: { coding: [{ system: NHS_NUMBER_VERIFICATION_STATUS_SYSTEM, code: "99" }] } }]),
     ).toHaveLength(1);

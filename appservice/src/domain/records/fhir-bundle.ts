@@ -6,6 +6,7 @@ import { fileLine, isDrawableImage, type TranscriptMessage } from "./transcript.
 
 export const UK_CORE_DOCUMENT_REFERENCE = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-DocumentReference";
 export const UK_CORE_COMMUNICATION = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Communication";
+export const UK_CORE_PATIENT = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Patient";
 export const NHS_NUMBER_VERIFICATION_STATUS = "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus";
 export const NHS_NUMBER_VERIFICATION_STATUS_SYSTEM = "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatusEngland";
 export const PARTICIPATION_MODE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ParticipationMode";
@@ -46,20 +47,34 @@ export function matrixUri(userId: string): string {
   return `matrix:u/${userId.replace(/^@/, "")}`;
 }
 
-/**
- * The patient as a logical reference by NHS number, the identifier carrying UK Core's NHS number
- * verification status: 01 "Number present and verified" when the trust's record has a Patient
- * with this number (found when the room was linked), else 02 "Number present but not traced"
- * (typed in and modulus-11 checked only).
- */
+/** The patient as a logical reference by NHS number: many record systems refuse to create patients. */
 export function patientReference(patient: PatientDetails): Reference<Patient> {
+  return { identifier: { system: NHS_NUMBER_SYSTEM, value: patient.nhsNumber } };
+}
+
+/** The id of the Patient contained in the DocumentReference (referenced as `#patient`). */
+export const CONTAINED_PATIENT_ID = "patient";
+
+/**
+ * The patient as UK Core states it, contained in the DocumentReference: UK Core allows the NHS
+ * number verification status extension only on `Patient.identifier` (its context), not on a
+ * reference's identifier, so the status travels on a contained UKCore-Patient: 01 "Number
+ * present and verified" when the trust's record has a Patient with this number (found when the
+ * room was linked), else 02 "Number present but not traced" (typed in and modulus-11 checked only).
+ */
+export function containedPatient(patient: PatientDetails): Patient {
   const status = patient.verified ? { code: "01", display: "Number present and verified" } : { code: "02", display: "Number present but not traced" };
   return {
-    identifier: {
-      extension: [{ url: NHS_NUMBER_VERIFICATION_STATUS, valueCodeableConcept: { coding: [{ system: NHS_NUMBER_VERIFICATION_STATUS_SYSTEM, ...status }] } }],
-      system: NHS_NUMBER_SYSTEM,
-      value: patient.nhsNumber,
-    },
+    resourceType: "Patient",
+    id: CONTAINED_PATIENT_ID,
+    meta: { profile: [UK_CORE_PATIENT] },
+    identifier: [
+      {
+        extension: [{ url: NHS_NUMBER_VERIFICATION_STATUS, valueCodeableConcept: { coding: [{ system: NHS_NUMBER_VERIFICATION_STATUS_SYSTEM, ...status }] } }],
+        system: NHS_NUMBER_SYSTEM,
+        value: patient.nhsNumber,
+      },
+    ],
   };
 }
 
@@ -128,12 +143,13 @@ export function buildFilingBundle(input: FilingBundleInput): Bundle {
   const document: DocumentReference = {
     resourceType: "DocumentReference",
     meta: { profile: [UK_CORE_DOCUMENT_REFERENCE] },
+    contained: [containedPatient(input.patient)],
     identifier: [identifier],
     status: "current",
     docStatus: "final",
     type: { coding: input.codes.type },
     category: [{ coding: input.codes.category }],
-    subject: patientReference(input.patient),
+    subject: { reference: `#${CONTAINED_PATIENT_ID}`, ...patientReference(input.patient) },
     date: input.createdAt.toISOString(),
     description: input.title,
     ...(input.custodianOdsCode ? { custodian: { identifier: { system: "https://fhir.nhs.uk/Id/ods-organization-code", value: input.custodianOdsCode } } } : {}),

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { FakeClock, RecordingAudit } from "../../testing/fakes.js";
+import { HandoverError } from "../errors.js";
 import type { FiledRange, FilingCapture, FilingLedger } from "../filing/filed-range.js";
 import type { FiledDocument, Filing, FilingChanges, FilingReceipt, FilingStore } from "./filing.js";
 import { backoffMs, FilingAttempts } from "./filing-attempts.js";
@@ -46,6 +47,10 @@ class MemoryFilingStore implements FilingStore {
   async saveDocument(exportId: string, document: FiledDocument) {
     if (!this.documents.has(exportId)) this.documents.set(exportId, document);
   }
+  async replaceDocument(exportId: string, document: Pick<FiledDocument, "pdf" | "bundleJson" | "capture">) {
+    const kept = this.documents.get(exportId);
+    if (kept) this.documents.set(exportId, { ...kept, pdf: document.pdf, bundleJson: document.bundleJson, capture: document.capture });
+  }
   async document(exportId: string) {
     return this.documents.get(exportId) ?? null;
   }
@@ -77,15 +82,17 @@ class FakeRecordSystem implements RecordDestination {
   readonly documents = new Map<string, string>();
   down = false;
   sends = 0;
-  async deliver(exportId: string): Promise<FilingReceipt> {
+  readonly sentBundles: string[] = [];
+  async deliver(exportId: string, document: FiledDocument): Promise<FilingReceipt> {
     this.sends++;
+    this.sentBundles.push(document.bundleJson);
     if (this.down) throw new RecordSystemError("unavailable", "HTTP 503");
     if (!this.documents.has(exportId)) this.documents.set(exportId, `DocumentReference/${this.documents.size + 1}`);
     return { destination: "fhir", documentReference: this.documents.get(exportId) as string, versionId: "1", entries: [], acceptedAt: "" };
   }
 }
 
-function setUp() {
+function setUp(storedProblems: (document: FiledDocument) => string[] = () => [], composeError: Error | null = null) {
   const clock = new FakeClock();
   const filings = new MemoryFilingStore();
   const ledger = new MemoryLedger();
@@ -97,6 +104,7 @@ function setUp() {
     filings,
     compose: async () => {
       composed++;
+      if (composeError) throw composeError;
       return {
         pdf: new Uint8Array([1]),
         bundleJson: "{}",
@@ -104,6 +112,7 @@ function setUp() {
         capture: { captured: [{ eventId: "$1", ts: new Date(1) }], uncaptured: [{ eventId: "$2", ts: new Date(2) }] },
       };
     },
+    validateStored: storedProblems,
     destination: records,
     ledger,
     notifier: { notice: async (_room, text) => void notices.push(text) },
@@ -194,6 +203,37 @@ describe("filing attempts", () => {
     expect(await filings.get("exp-1")).toMatchObject({ status: "failed", attempts: 3, nextAttemptAt: null });
     records.down = false;
     expect(await attempts.retryNow("exp-1", "@ig:trust-a.test")).toMatchObject({ status: "filed" });
+  });
+
+  it("never sends a stored bundle that fails UK Core validation: it is composed again, replaced, and the new one filed", async () => {
+    const oldBundle = '{"stored":"by an earlier version"}';
+    const { filings, records, attempts, filing, composed } = setUp((document) =>
+      document.bundleJson === oldBundle
+        ? ["Bundle.entry[0].resource.subject.identifier.extension[0]: extension … is not allowed on DocumentReference.subject.identifier"]
+        : [],
+    );
+    await filings.create(filing);
+    const nothingCaptured = { captured: [], uncaptured: [{ eventId: "$old", ts: new Date(1) }] };
+    await filings.saveDocument("exp-1", { pdf: new Uint8Array([1]), bundleJson: oldBundle, eventIds: ["$old"], capture: nothingCaptured });
+    expect(await attempts.attempt("exp-1")).toMatchObject({ status: "filed" });
+    expect(composed()).toBe(1);
+    expect(records.sentBundles).toEqual(["{}"]);
+    // The document sent replaces the kept one, with what it captures: retention reads that.
+    expect(await filings.document("exp-1")).toEqual({
+      pdf: new Uint8Array([1]),
+      bundleJson: "{}",
+      eventIds: ["$old"],
+      capture: { captured: [{ eventId: "$1", ts: new Date(1) }], uncaptured: [{ eventId: "$2", ts: new Date(2) }] },
+    });
+  });
+
+  it("a bundle the composer refuses (UK Core validation) fails at once: nothing stored, nothing sent", async () => {
+    const refusal = new HandoverError("VALIDATION_FAILED", "The filing did not pass FHIR validation: Bundle.entry[0].resource.status: …");
+    const { filings, records, attempts, filing } = setUp(undefined, refusal);
+    await filings.create(filing);
+    expect(await attempts.attempt("exp-1")).toMatchObject({ status: "failed", nextAttemptAt: null, lastError: refusal.message });
+    expect(records.sends).toBe(0);
+    expect(filings.documents.size).toBe(0);
   });
 
   it("backs off exponentially up to the maximum", () => {

@@ -18,6 +18,12 @@ export interface RetryPolicy {
 export interface FilingAttemptDeps {
   filings: FilingStore;
   compose(filing: Filing): Promise<FiledDocument>;
+  /**
+   * Problems a stored bundle has against the UK Core profiles. A freshly composed bundle is
+   * checked by the composer; a stored one (kept by an earlier attempt, perhaps by an earlier
+   * version of Handover) is checked again before it is sent, and composed again if it fails.
+   */
+  validateStored(document: FiledDocument): string[];
   destination: RecordDestination | null;
   ledger: FilingLedger;
   notifier: RoomNotifier;
@@ -52,7 +58,8 @@ export class FilingAttempts {
     if (!destination) return this.fail(filing, "Filing to the record is not set up for this trust.", false);
     let document: FiledDocument;
     try {
-      document = (await this.deps.filings.document(exportId)) ?? (await this.composeAndKeep(filing));
+      const stored = await this.deps.filings.document(exportId);
+      document = stored ? await this.valid(filing, stored) : await this.composeAndKeep(filing);
     } catch (error) {
       // An encrypted room or a bundle that fails validation will not get better by waiting.
       const permanent = error instanceof HandoverError && (error.code === "CONFLICT" || error.code === "VALIDATION_FAILED");
@@ -112,6 +119,19 @@ export class FilingAttempts {
     await this.deps.filings.update(exportId, { status: "retrying", nextAttemptAt: this.deps.clock.now() });
     await this.deps.audit.record({ actor, action: "records.filing_retry_requested", target: filing.roomId, details: { exportId } });
     return this.attempt(exportId);
+  }
+
+  /**
+   * A kept bundle that fails validation is never sent: the filing is composed again from the same
+   * range (the composer refuses one that still fails) and the kept document replaced. Its events
+   * stay reserved to this filing, and the conditional create still files it once, even if the
+   * old bundle had reached the record system before a crash.
+   */
+  private async valid(filing: Filing, stored: FiledDocument): Promise<FiledDocument> {
+    if (this.deps.validateStored(stored).length === 0) return stored;
+    const document = await this.deps.compose(filing);
+    await this.deps.filings.replaceDocument(filing.exportId, document);
+    return { ...document, eventIds: stored.eventIds };
   }
 
   private async composeAndKeep(filing: Filing): Promise<FiledDocument> {

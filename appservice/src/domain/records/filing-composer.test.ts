@@ -27,11 +27,13 @@ const timeline: RoomTimeline = {
 function composer(
   filedElsewhere: Set<string>,
   reader: FilingComposerDeps["reader"] = { read: async () => timeline, media: () => Promise.reject(new Error("no media")) },
+  profileProblems: string[] = [],
 ) {
   return new FilingComposer({
     reader,
     renderer: { render: async () => new Uint8Array([37, 80, 68, 70]) },
     structural: { validate: () => [] },
+    profile: { validate: () => profileProblems },
     clock: new FakeClock(),
     botUserId: "@handover:trust-a.test",
     identifierSystem: "https://trust-a.test/Id/handover-export",
@@ -126,5 +128,24 @@ describe("attachments: captured up to the size limit, named as not captured othe
     expect(bundle.entry.at(-1).resource.note).toEqual([
       { authorString: "@bob:trust-a.test (matrix:u/bob:trust-a.test)", time: expect.any(String), text: "Reacted 👍" },
     ]);
+  });
+});
+
+describe("a bundle the UK Core profiles refuse", () => {
+  it("is not composed: the error names each problem's path", async () => {
+    const problem =
+      "Bundle.entry[0].resource.status: filed is not in the required value set http://hl7.org/fhir/ValueSet/document-reference-status (element DocumentReference.status)";
+    const filing = {
+      exportId: "exp-3",
+      roomId: "!r:t",
+      threadRootId: null,
+      afterEventId: null,
+      upToEventId: "$later",
+      patient: { nhsNumber: "9434765919" as NhsNumber, name: null, birthDate: null, verified: false },
+    } as Filing;
+    await expect(composer(new Set(), undefined, [problem]).compose(filing)).rejects.toMatchObject({
+      code: "VALIDATION_FAILED",
+      message: `The filing did not pass FHIR validation: ${problem}`,
+    });
   });
 });

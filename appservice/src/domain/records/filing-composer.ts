@@ -32,6 +32,8 @@ export interface FilingComposerDeps {
   reader: ConversationReader;
   renderer: TranscriptRenderer;
   structural: StructuralValidator;
+  /** The UK Core profiles themselves (StructureDefinitions walked element by element), on the final bundle. */
+  profile: StructuralValidator;
   clock: Clock;
   botUserId: string;
   identifierSystem: string;
@@ -123,8 +125,9 @@ export class FilingComposer {
     const filed = withPdf(bundle, { data: pdf }, embeddedFiles(messages));
     // Structure is checked before the PDF goes in (Medplum caps base64Binary at 1 MiB, which a
     // transcript with images passes; record systems set their own limits); our own checks see
-    // the final bundle, including the attachment's data, size and hash.
-    this.check(filed, this.deps.structural.validate(bundle));
+    // the final bundle, including the attachment's data, size and hash, and so does the UK Core
+    // profile validation.
+    this.check(filed, [...this.deps.structural.validate(bundle), ...this.deps.profile.validate(filed)]);
     return {
       pdf,
       bundleJson: JSON.stringify(filed),

@@ -72,6 +72,11 @@ export interface FilingStore {
   due(now: Date, limit: number): Promise<string[]>;
   /** Keeps the document and its events, once: a second save of the same export changes nothing. */
   saveDocument(exportId: string, document: FiledDocument): Promise<void>;
+  /**
+   * Replaces a kept document's PDF and bundle, its events unchanged: only for a kept bundle that
+   * fails validation (kept by an earlier version of Handover) and was composed again.
+   */
+  replaceDocument(exportId: string, document: Pick<FiledDocument, "pdf" | "bundleJson" | "capture">): Promise<void>;
   /** Events of a room already held by the documents of its other filings (room or thread). */
   eventsFiledElsewhere(roomId: string, exceptExportId: string | null): Promise<ReadonlySet<string>>;
   document(exportId: string): Promise<FiledDocument | null>;

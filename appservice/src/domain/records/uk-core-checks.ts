@@ -1,4 +1,4 @@
-import type { Bundle, Coding, Communication, DocumentReference, Identifier } from "@medplum/fhirtypes";
+import type { Bundle, Coding, Communication, DocumentReference, Identifier, Patient } from "@medplum/fhirtypes";
 import { NHS_NUMBER_VERIFICATION_STATUS, NHS_NUMBER_VERIFICATION_STATUS_SYSTEM, UK_CORE_DOCUMENT_REFERENCE } from "./fhir-bundle.js";
 import { isValidNhsNumberDigits, NHS_NUMBER_SYSTEM } from "./nhs-number.js";
 
@@ -69,20 +69,31 @@ export function codingProblems(coding: Coding, path: string): string[] {
 /** UK Core's NHS number verification status codes (CodeSystem UKCore-NHSNumberVerificationStatusEngland). */
 const VERIFICATION_STATUS_CODES = new Set(["01", "02", "03", "04", "05", "06", "07", "08"]);
 
-function subjectProblems(subject: { identifier?: Identifier } | undefined, path: string): string[] {
-  const identifier = subject?.identifier;
+function nhsNumberProblems(identifier: Identifier | undefined, path: string): string[] {
   if (identifier?.system !== NHS_NUMBER_SYSTEM) return [`${path}: must identify the patient by NHS number (${NHS_NUMBER_SYSTEM})`];
   if (!isValidNhsNumberDigits(identifier.value ?? "")) return [`${path}: NHS number fails the modulus 11 check`];
-  const statuses = (identifier.extension ?? []).filter((extension) => extension.url === NHS_NUMBER_VERIFICATION_STATUS);
-  if (statuses.length !== 1) return [`${path}.identifier: needs one NHS number verification status extension`];
-  const coding = statuses[0]?.valueCodeableConcept?.coding?.[0];
-  if (coding?.system !== NHS_NUMBER_VERIFICATION_STATUS_SYSTEM || !VERIFICATION_STATUS_CODES.has(coding.code ?? ""))
-    return [`${path}.identifier: the NHS number verification status must be a code 01-08 of ${NHS_NUMBER_VERIFICATION_STATUS_SYSTEM}`];
   return [];
 }
 
+/** The verification status sits on the contained Patient's NHS number (the extension's context is Patient.identifier). */
+function verificationProblems(document: DocumentReference): string[] {
+  const reference = document.subject?.reference ?? "";
+  const patient = document.contained?.find((resource) => resource.resourceType === "Patient" && `#${resource.id}` === reference) as Patient | undefined;
+  if (!patient) return ["DocumentReference.subject: must reference the contained Patient that carries the NHS number verification status"];
+  const identifier = patient.identifier?.find((candidate) => candidate.system === NHS_NUMBER_SYSTEM);
+  const path = "DocumentReference.contained(Patient).identifier";
+  const problems = nhsNumberProblems(identifier, path);
+  if (identifier?.value !== document.subject?.identifier?.value) problems.push(`${path}: must be the subject's NHS number`);
+  const statuses = (identifier?.extension ?? []).filter((extension) => extension.url === NHS_NUMBER_VERIFICATION_STATUS);
+  if (statuses.length !== 1) return [...problems, `${path}: needs one NHS number verification status extension`];
+  const coding = statuses[0]?.valueCodeableConcept?.coding?.[0];
+  if (coding?.system !== NHS_NUMBER_VERIFICATION_STATUS_SYSTEM || !VERIFICATION_STATUS_CODES.has(coding.code ?? ""))
+    problems.push(`${path}: the NHS number verification status must be a code 01-08 of ${NHS_NUMBER_VERIFICATION_STATUS_SYSTEM}`);
+  return problems;
+}
+
 function documentProblems(document: DocumentReference): string[] {
-  const problems = [...subjectProblems(document.subject, "DocumentReference.subject")];
+  const problems = [...nhsNumberProblems(document.subject?.identifier, "DocumentReference.subject"), ...verificationProblems(document)];
   if (!document.meta?.profile?.includes(UK_CORE_DOCUMENT_REFERENCE)) problems.push("DocumentReference.meta.profile: must claim UKCore-DocumentReference");
   if (document.status !== "current") problems.push("DocumentReference.status: must be current");
   if (!document.identifier?.[0]?.system || !document.identifier[0].value) problems.push("DocumentReference.identifier: needs the export id");
@@ -102,7 +113,7 @@ function documentProblems(document: DocumentReference): string[] {
 
 function communicationProblems(communication: Communication, index: number): string[] {
   const path = `Communication[${index}]`;
-  const problems = subjectProblems(communication.subject, `${path}.subject`);
+  const problems = nhsNumberProblems(communication.subject?.identifier, `${path}.subject`);
   if (communication.status !== "completed") problems.push(`${path}.status: must be completed`);
   if (!communication.sent) problems.push(`${path}.sent: missing`);
   if (!communication.sender?.identifier?.value) problems.push(`${path}.sender: missing`);
