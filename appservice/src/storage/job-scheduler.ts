@@ -39,6 +39,8 @@ export class JobScheduler {
   /** Jobs running in this process: a session lock is re-entrant, so the lock alone would let a tick overlap the run before it. */
   private readonly active = new Set<string>();
   private lockConnection: Promise<pg.Client> | null = null;
+  /** One query at a time on the lock connection: pg deprecates (and pg 9 refuses) overlapping queries on one client. */
+  private lockQueries: Promise<unknown> = Promise.resolve();
   private started = false;
 
   constructor(
@@ -96,21 +98,26 @@ export class JobScheduler {
     this.active.add(job.name);
     try {
       const key = lockKey(job.name);
-      const locks = await this.locks();
-      const [row] = (await locks.query("SELECT pg_try_advisory_lock($1) AS locked", [key])).rows as { locked: boolean }[];
+      const [row] = (await this.lockQuery("SELECT pg_try_advisory_lock($1) AS locked", [key])).rows as { locked: boolean }[];
       if (!row?.locked) return false;
       try {
         await job.task();
         return true;
       } finally {
         // The lock connection may have died during the run; its locks died with it.
-        await locks.query("SELECT pg_advisory_unlock($1)", [key]).catch((error: unknown) => {
+        await this.lockQuery("SELECT pg_advisory_unlock($1)", [key]).catch((error: unknown) => {
           this.logger.warn({ err: error, job: job.name }, "could not release the job lock");
         });
       }
     } finally {
       this.active.delete(job.name);
     }
+  }
+
+  private lockQuery(sql: string, values: unknown[]): Promise<pg.QueryResult> {
+    const query = this.lockQueries.then(async () => (await this.locks()).query(sql, values));
+    this.lockQueries = query.catch(() => undefined);
+    return query;
   }
 
   /** The scheduler's own connection for locks, opened on first use and again after it is lost. */
