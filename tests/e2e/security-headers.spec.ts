@@ -27,12 +27,18 @@ async function watchPolicyViolations(page: Page): Promise<() => Promise<string[]
   page.on("console", (message) => {
     if (/Content Security Policy/i.test(message.text())) console.push(message.text());
   });
+  // Runs in the page: typed by hand, since the tests' tsconfig has no DOM library.
+  interface PageScope {
+    cspViolations: string[];
+    document: { addEventListener(type: "securitypolicyviolation", listener: (event: { violatedDirective: string; blockedURI: string }) => void): void };
+  }
   await page.addInitScript(() => {
+    const scope = globalThis as unknown as PageScope;
     const seen: string[] = [];
-    (window as unknown as { cspViolations: string[] }).cspViolations = seen;
-    document.addEventListener("securitypolicyviolation", (event) => seen.push(`${event.violatedDirective} blocked ${event.blockedURI || "inline"}`));
+    scope.cspViolations = seen;
+    scope.document.addEventListener("securitypolicyviolation", (event) => seen.push(`${event.violatedDirective} blocked ${event.blockedURI || "inline"}`));
   });
-  return async () => [...console, ...(await page.evaluate(() => (window as unknown as { cspViolations: string[] }).cspViolations))];
+  return async () => [...console, ...(await page.evaluate(() => (globalThis as unknown as PageScope).cspViolations))];
 }
 
 test("response headers are checked in the end-to-end tests", async ({ page, request }) => {
