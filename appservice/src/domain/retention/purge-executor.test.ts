@@ -118,7 +118,7 @@ function setup(captured: ReadonlySet<string> = new Set<string>()) {
         return `$notice${notices.length}`;
       },
     },
-    index: { recordMessage: async () => {}, forgetUpTo: async () => {}, linkSpace: async () => {} },
+    index: { recordMessages: async () => {}, forgetUpTo: async () => {}, linkSpace: async () => {} },
     captured: { capturedAmong: async () => captured },
     audit,
     clock: new FakeClock(),

@@ -176,11 +176,17 @@ export class PurgeExecutor {
     const media = new Set(await this.deps.references.sentBy(eventIds));
     for (const event of doomed) for (const uri of mediaSentBy(event)) media.add(uri);
     // Filed means captured: whatever no filing holds is counted as unfiled, wherever it sits in time.
-    const held = record.includesUnfiled ? await this.deps.captured.capturedAmong(record.roomId, eventIds) : null;
+    const held = await this.deps.captured.capturedAmong(record.roomId, eventIds);
+    // Planning knows only what the index saw or a filing named; history also holds what neither
+    // did (sent before the bot joined, a batch lost in a crash). Such messages join the index
+    // now, so the gate's re-planning before the notice counts them as unfiled, not as filed.
+    const notHeld = doomed.filter((event) => !held.has(event.event_id));
+    if (notHeld.length > 0)
+      await this.deps.index.recordMessages(notHeld.map((event) => ({ roomId: record.roomId, eventId: event.event_id, ts: new Date(event.origin_server_ts) })));
     return this.save(record, {
       state: "enumerated",
       eventCount: doomed.length,
-      unfiledCount: held ? doomed.filter((event) => !held.has(event.event_id)).length : 0,
+      unfiledCount: record.includesUnfiled ? notHeld.length : 0,
       fromTs: new Date(Math.min(...doomed.map((event) => event.origin_server_ts))),
       eventIds,
       media: [...media].sort(),
