@@ -265,6 +265,23 @@ describe("purge executor", () => {
     expect(synapse.events.map((event) => event.event_id)).toEqual(["$1", "$3", "$notice1"]);
   });
 
+  it("keeps the media when a legal hold was placed after the purge started (or while the process was down), and says so in the record", async () => {
+    const { synapse, executor, ledger, record, gate, deleted, audit } = setup();
+    synapse.events = [message("$3", 3_000)];
+    // Resumed after a crash: Synapse purged the messages; their images are still in the media store.
+    const purged = { ...record, state: "purged" as const, eventCount: 1, eventIds: ["$1"], media: ["mxc://t/wound-photo"], purgeId: "purge-1" };
+    await ledger.create(purged);
+    gate.refusal = "Legal hold placed by @ig:t: SI-42";
+    const done = await executor.drive(purged);
+    expect(deleted).toEqual([]);
+    expect(done).toMatchObject({ state: "complete", mediaDeleted: 0 });
+    expect(audit.events.find((event) => event.action === "retention.deleted")?.details).toMatchObject({
+      media: 1,
+      mediaDeleted: 0,
+      mediaKept: "Legal hold placed by @ig:t: SI-42",
+    });
+  });
+
   it("counts as unfiled exactly the deleted events no filing captured, wherever they sit in time", async () => {
     const { synapse, executor, ledger, record } = setup(new Set(["$1", "$3"]));
     synapse.events = [message("$1", 1_000), message("$2", 1_500), message("$3", 1_800), message("$4", 3_000)];

@@ -216,12 +216,22 @@ export class PurgeExecutor {
   }
 
   private async finish(record: PurgeRecord): Promise<PurgeRecord> {
-    let deleted = 0;
     const purged = record.eventIds ?? [];
     // Checked now, after the purge: a message kept anywhere (a held room above all) that sent or
     // mentions the media keeps it, even one posted while this purge ran.
     const stillNeeded = await this.deps.references.stillReferenced(record.media, purged);
-    for (const uri of record.media) if (!stillNeeded.has(uri) && (await this.deps.media.deleteMedia(uri))) deleted++;
+    const doomedMedia = record.media.filter((uri) => !stillNeeded.has(uri));
+    // Deleting media is a deletion too: a hold placed since the purge call (or while the process
+    // was down before this step) keeps the room's files, though its messages are gone.
+    const outcome =
+      doomedMedia.length === 0
+        ? { allowed: true as const, value: 0 }
+        : await this.deps.gate.whileAllowed(record, async () => {
+            let count = 0;
+            for (const uri of doomedMedia) if (await this.deps.media.deleteMedia(uri)) count++;
+            return count;
+          });
+    const deleted = outcome.allowed ? outcome.value : 0;
     await this.deps.references.forget(purged);
     await this.deps.index.forgetUpTo(record.roomId, record.cutoff);
     // Audited before the record is marked complete: a crash in between repeats the entry rather than losing it.
@@ -239,6 +249,7 @@ export class PurgeExecutor {
         unfiledEvents: record.unfiledCount,
         media: record.media.length,
         mediaDeleted: deleted,
+        ...(outcome.allowed ? {} : { mediaKept: outcome.reason }),
         filingRef: record.filingRef,
         purgeId: record.purgeId,
       },
