@@ -282,6 +282,20 @@ describe("purge executor", () => {
     });
   });
 
+  it("does not purge a message that landed among the planned ones after the notice (a partner's server delivering late): the purge stops and is planned again", async () => {
+    const { synapse, executor, ledger, record, notices } = setup();
+    // Synapse orders history by depth: an event whose server was cut off points at old events and sorts among them.
+    const late = { ...message("$late", 9_000), sender: "@gp:partner.test" };
+    synapse.events = [message("$1", 1_000), late, message("$2", 1_500), message("$3", 3_000)];
+    const noticed = { ...record, state: "noticed" as const, eventCount: 2, eventIds: ["$1", "$2"], keepFromEventId: "$3", noticeEventId: "$n" };
+    await ledger.create(noticed);
+    const done = await executor.drive(noticed);
+    expect(synapse.purges).toEqual([]);
+    expect(synapse.events.map((event) => event.event_id)).toContain("$late");
+    expect(done).toMatchObject({ state: "stopped", error: expect.stringMatching(/\$late/) });
+    expect(notices).toEqual([CALLED_OFF_NOTICE]);
+  });
+
   it("counts as unfiled exactly the deleted events no filing captured, wherever they sit in time", async () => {
     const { synapse, executor, ledger, record } = setup(new Set(["$1", "$3"]));
     synapse.events = [message("$1", 1_000), message("$2", 1_500), message("$3", 1_800), message("$4", 3_000)];

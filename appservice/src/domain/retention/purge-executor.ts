@@ -113,10 +113,17 @@ export class PurgeExecutor {
         const keepFrom = record.keepFromEventId;
         if (!keepFrom) throw new Error(`purge ${record.id} has no event to keep from`);
         const started = await this.deps.gate.whileAllowed(record, async () => {
+          const intruder = await this.unplannedBefore(record, keepFrom);
+          if (intruder !== null) return { intruder };
           const counted = await this.save(record, { purgeRequests: record.purgeRequests + 1 });
           return { counted, purgeId: await this.deps.purger.startPurge(record.roomId, keepFrom) };
         });
         if (!started.allowed) return this.stop(record, started.reason);
+        if ("intruder" in started.value)
+          return this.stop(
+            record,
+            `message ${started.value.intruder} now sits among the planned messages (sent since they were counted): the deletion is planned again`,
+          );
         return this.save(started.value.counted, { state: "purging", purgeId: started.value.purgeId });
       }
       case "purging":
@@ -192,6 +199,20 @@ export class PurgeExecutor {
       media: [...media].sort(),
       keepFromEventId: firstEventAfter(timeline, doomed),
     });
+  }
+
+  /**
+   * Synapse purges by position, and orders history by depth: a message from a server that was
+   * cut off points at old events and lands among them, before the event the purge keeps from.
+   * Such a message was neither planned nor announced, so the purge must not take it.
+   */
+  private async unplannedBefore(record: PurgeRecord, keepFrom: string): Promise<string | null> {
+    if (!record.eventIds) return null;
+    const planned = new Set(record.eventIds);
+    const timeline = await this.timeline(record.roomId);
+    const end = timeline.findIndex((event) => event.event_id === keepFrom);
+    if (end === -1) return null;
+    return timeline.slice(0, end).find((event) => isMessage(event, this.deps.botUserId) && !planned.has(event.event_id))?.event_id ?? null;
   }
 
   private async remaining(record: PurgeRecord): Promise<number> {
