@@ -12,8 +12,8 @@ type AuditConfig = NonNullable<HandoverConfig["audit"]>;
 
 /** Reads the anchors back and prepares the check `audit verify` runs the chain through. */
 export async function anchorCheckFor(audit: AuditConfig, serverName: string, bot: ConstructorParameters<typeof MatrixAuditRoom>[0]): Promise<AnchorCheck> {
-  const anchors = await new MatrixAuditRoom(bot, audit.room).anchors();
-  return new AnchorCheck(anchors, new AnchorSigner(audit.signingKey), serverName);
+  const { anchors, deleted } = await new MatrixAuditRoom(bot, audit.room).readBack();
+  return new AnchorCheck(anchors, new AnchorSigner(audit.signingKey), serverName, deleted);
 }
 
 /**

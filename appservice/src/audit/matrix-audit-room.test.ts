@@ -1,6 +1,8 @@
+import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import type { SignedAuditAnchor } from "../domain/audit/anchor.js";
 import type { TimelineEvent } from "../matrix/bot-client.js";
+import { anchorCheckFor } from "./capability.js";
 import { ANCHOR_CONTENT_KEY, MatrixAuditRoom } from "./matrix-audit-room.js";
 
 const BOT = "@handover:trust-a.test";
@@ -51,5 +53,33 @@ describe("the audit room", () => {
       roomMessages: async () => ({ chunk: [] }),
     };
     await expect(new MatrixAuditRoom(bot, "!audit:trust-a.test").publish(anchor(1))).rejects.toThrow(/is encrypted/);
+  });
+});
+
+describe("anchors deleted from the audit room", () => {
+  it("a redacted anchor of the bot's is a problem for `audit verify`, naming who redacted it and after which entry", async () => {
+    // Whoever can rewrite the chain and redact in the audit room would otherwise leave only the anchors that still agree.
+    const redacted: TimelineEvent = {
+      event_id: "$2",
+      sender: BOT,
+      type: "m.room.message",
+      origin_server_ts: 0,
+      content: {},
+      unsigned: { redacted_because: { sender: "@mallory:trust-a.test", type: "m.room.redaction" } },
+    };
+    const bot = {
+      botUserId: BOT,
+      join: async () => {},
+      stateContent: async () => null,
+      postClearMessage: async () => "$new",
+      roomMessages: async () => ({ chunk: [redacted, event("$1", BOT, 1)] }),
+    };
+    const check = await anchorCheckFor(
+      { room: "!audit:trust-a.test", signingKey: randomBytes(32).toString("base64") } as Parameters<typeof anchorCheckFor>[0],
+      "trust-a.test",
+      bot,
+    );
+    const deleted = check.problems.filter((problem) => problem.problem.includes("deleted"));
+    expect(deleted).toEqual([{ seq: 1, problem: expect.stringMatching(/^an anchor after entry 1 was deleted: \$2 .*redacted by @mallory:trust-a\.test/) }]);
   });
 });

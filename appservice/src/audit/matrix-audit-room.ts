@@ -1,4 +1,4 @@
-import type { AnchorSink, AnchorSource, PublishedAnchor, SignedAuditAnchor } from "../domain/audit/anchor.js";
+import type { AnchorSink, AnchorSource, DeletedAnchor, PublishedAnchor, SignedAuditAnchor } from "../domain/audit/anchor.js";
 import type { BotClient } from "../matrix/bot-client.js";
 
 /** The content key that carries the anchor in the audit room's notices. */
@@ -37,20 +37,36 @@ export class MatrixAuditRoom implements AnchorSink, AnchorSource {
 
   /** Every anchor the bot has posted in the room, oldest first. */
   async anchors(): Promise<PublishedAnchor[]> {
-    const found: PublishedAnchor[] = [];
+    return (await this.readBack()).anchors;
+  }
+
+  /** The anchors, oldest first, and the bot's messages there that were redacted (deleted anchors). */
+  async readBack(): Promise<{ anchors: PublishedAnchor[]; deleted: DeletedAnchor[] }> {
+    const timeline: ({ kind: "anchor"; entry: PublishedAnchor } | { kind: "deleted"; where: string; by: string | null })[] = [];
     let from: string | null = null;
     for (;;) {
       const page = await this.bot.roomMessages(this.roomId, from, PAGE);
       for (const event of page.chunk) {
         // Only the bot's own messages: anyone else in the room could post something that looks like an anchor.
         if (event.type !== "m.room.message" || event.sender !== this.bot.botUserId) continue;
+        const redaction = event.unsigned?.redacted_because as { sender?: unknown } | undefined;
+        if (redaction !== undefined) {
+          timeline.push({ kind: "deleted", where: event.event_id, by: typeof redaction?.sender === "string" ? redaction.sender : null });
+          continue;
+        }
         const anchor = readAnchor(event.content[ANCHOR_CONTENT_KEY]);
-        if (anchor) found.push({ anchor, where: event.event_id });
+        if (anchor) timeline.push({ kind: "anchor", entry: { anchor, where: event.event_id } });
       }
       if (!page.end || page.chunk.length === 0) break;
       from = page.end;
     }
-    return found.reverse();
+    const anchors: PublishedAnchor[] = [];
+    const deleted: DeletedAnchor[] = [];
+    for (const item of timeline.reverse()) {
+      if (item.kind === "anchor") anchors.push(item.entry);
+      else deleted.push({ where: item.where, by: item.by, afterSeq: anchors.at(-1)?.anchor.seq ?? 0 });
+    }
+    return { anchors, deleted };
   }
 
   private async ensureJoined(): Promise<void> {

@@ -50,6 +50,14 @@ describe("web server", () => {
     expect(await addressSeen(await serve({ trustedProxies: ["192.0.2.0/24"] }), "203.0.113.5")).toBe("127.0.0.1");
   });
 
+  it("believes only the address the nearest trusted proxy saw, even when clients are on a trusted range and the proxy appends", async () => {
+    // deploy/handover/config.yaml trusts uniquelocal; a trust's desktops are on 10.x too. With
+    // nginx's usual `$proxy_add_x_forwarded_for`, a desktop's forged entry sits left of its own.
+    const base = await serve({ trustedProxies: ["loopback", "uniquelocal"] });
+    expect(await addressSeen(base, "198.51.100.7, 10.1.2.3")).toBe("10.1.2.3");
+    expect(await addressSeen(base, "10.9.9.9, 10.1.2.3")).toBe("10.1.2.3");
+  });
+
   it("answers /metrics 401 without the configured bearer token", async () => {
     const base = await serve({ metricsToken: "m".repeat(40) });
     expect((await fetch(`${base}/metrics`)).status).toBe(401);

@@ -85,7 +85,12 @@ export class WebServer {
     this.origin = url.origin;
     const app = this.app;
     app.disable("x-powered-by");
+    // One hop: the address the proxy that reached us saw. Walking further left would believe a
+    // client's own claim whenever the client's address is itself on a trusted range (a desktop on
+    // 10.x behind a proxy that appends to X-Forwarded-For, with uniquelocal trusted).
     app.set("trust proxy", options.trustedProxies ?? ["loopback"]);
+    const trustedProxy = app.get("trust proxy fn") as (address: string, hop: number) => boolean;
+    app.set("trust proxy", (address: string, hop: number) => hop === 0 && trustedProxy(address, hop));
     const headers = securityHeaders(options.publicUrl);
     app.use((_req, res, next) => {
       res.set(headers);

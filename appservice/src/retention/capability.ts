@@ -72,7 +72,8 @@ export const retentionCapability: CapabilityFactory = (platform: Platform): Capa
     gate: new HoldAndPolicyGate({ lock: new PostgresRoomDeletionLock(db), holds, facts, policies, clock, defaults, settings }),
     notifier,
     index: {
-      recordMessage: (roomId, eventId, ts) => index.add(roomId, eventId, ts),
+      // Unbuffered: the deletion gate reads the facts right after.
+      recordMessages: (rows) => facts.recordMessages(rows),
       forgetUpTo: async (roomId, cutoff) => {
         await index.flush();
         await facts.forgetUpTo(roomId, cutoff);

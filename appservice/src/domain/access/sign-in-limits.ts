@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import type { Clock } from "../clock.js";
 import { HandoverError } from "../errors.js";
 
@@ -39,9 +40,26 @@ export function accountKey(username: string, serverName: string): string {
   return name.endsWith(suffix) ? name.slice(0, -suffix.length) : name;
 }
 
-/** IPv4 clients on a dual-stack socket appear as ::ffff:a.b.c.d; one client, one key. */
+/**
+ * IPv4 clients on a dual-stack socket appear as ::ffff:a.b.c.d; one client, one key. An IPv6
+ * client counts by its /64: a device rotates through addresses of its /64 (privacy addresses),
+ * and whoever holds a prefix holds all of them, so a per-address key would not limit anyone.
+ */
 export function addressKey(address: string): string {
-  return address.toLowerCase().replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, "$1");
+  const lower = address.toLowerCase().replace(/%.*$/, "");
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(lower);
+  if (mapped) return mapped[1] as string;
+  if (isIP(lower) !== 6) return lower;
+  const [head = "", tail] = lower.split("::");
+  const left = head === "" ? [] : head.split(":");
+  const right = tail === undefined || tail === "" ? [] : tail.split(":");
+  // An embedded IPv4 tail is two groups; it only ever sits in the last 32 bits.
+  const width = (groups: string[]) => groups.reduce((n, group) => n + (group.includes(".") ? 2 : 1), 0);
+  const groups = tail === undefined ? left : [...left, ...Array<string>(8 - width(left) - width(right)).fill("0"), ...right];
+  return `${groups
+    .slice(0, 4)
+    .map((group) => Number.parseInt(group, 16).toString(16))
+    .join(":")}::/64`;
 }
 
 /**

@@ -3,7 +3,7 @@ import type { Role } from "../../http/contract.js";
 import { FakeClock, RecordingAudit } from "../../testing/fakes.js";
 import { HandoverError } from "../errors.js";
 import { PortalSignIn, type SessionStore, type StoredSession } from "./sign-in.js";
-import { SignInLimited, SignInLimiter } from "./sign-in-limits.js";
+import { addressKey, SignInLimited, SignInLimiter } from "./sign-in-limits.js";
 
 class MemorySessions implements SessionStore {
   readonly rows = new Map<string, StoredSession>();
@@ -127,6 +127,24 @@ describe("portal sign-in", () => {
     expect(asked).toHaveLength(10);
     await expect(signIn.signIn("alice", "right", CLIENT)).rejects.toMatchObject({ code: "RATE_LIMITED" });
     await expect(signIn.signIn("alice", "right", "203.0.113.9")).resolves.toMatchObject({ session: { role: "admin" } });
+  });
+
+  it("counts an IPv6 client by its /64: the addresses one device or network rotates through are one client", async () => {
+    const { signIn, asked } = setup({});
+    // Each guess from another address of the same /64 (SLAAC privacy addresses, or anyone holding the prefix).
+    const results = await Promise.allSettled(Array.from({ length: 15 }, (_, i) => signIn.signIn(`name${i}`, "wrong", `2001:db8:1:2::${(i + 1).toString(16)}`)));
+    expect(results.filter((result) => result.status === "rejected" && (result.reason as HandoverError).code === "RATE_LIMITED")).toHaveLength(5);
+    expect(asked).toHaveLength(10);
+    await expect(signIn.signIn("other", "wrong", "2001:DB8:1:2:0:0:0:ff")).rejects.toMatchObject({ code: "RATE_LIMITED" });
+    await expect(signIn.signIn("other", "wrong", "2001:db8:1:3::1")).rejects.toMatchObject({ code: "SIGN_IN_FAILED" });
+    expect(["::1", "fe80::1%eth0", "::ffff:10.0.0.1", "2001:db8::", "1:2:3:4:5:6:1.2.3.4", "198.51.100.7"].map(addressKey)).toEqual([
+      "0:0:0:0::/64",
+      "fe80:0:0:0::/64",
+      "10.0.0.1",
+      "2001:db8:0:0::/64",
+      "1:2:3:4::/64",
+      "198.51.100.7",
+    ]);
   });
 
   it("rejects unknown tokens", async () => {

@@ -31,6 +31,15 @@ export interface PublishedAnchor {
   where: string;
 }
 
+/** A message of the bot's in the audit room whose content was redacted: an anchor, deleted. */
+export interface DeletedAnchor {
+  where: string;
+  /** Who redacted it, when the homeserver says. */
+  by: string | null;
+  /** The newest anchor still readable before it (0: none): the deleted one named a later entry. */
+  afterSeq: number;
+}
+
 /** Somewhere an anchor is written: the audit room, syslog. */
 export interface AnchorSink {
   readonly name: string;
@@ -119,7 +128,14 @@ export class AnchorCheck {
   private readonly matched = new Set<PublishedAnchor>();
   readonly problems: AnchorProblem[] = [];
 
-  constructor(published: PublishedAnchor[], signer: AnchorSigner, server: string) {
+  constructor(published: PublishedAnchor[], signer: AnchorSigner, server: string, deleted: readonly DeletedAnchor[] = []) {
+    // Without this, whoever can rewrite the chain and redact in the audit room leaves only the anchors that still agree.
+    for (const gone of deleted) {
+      this.problems.push({
+        seq: gone.afterSeq,
+        problem: `an anchor after entry ${gone.afterSeq} was deleted: ${gone.where} (the bot's message in the audit room) was redacted by ${gone.by ?? "someone"}`,
+      });
+    }
     for (const entry of published) {
       const { anchor } = entry;
       if (anchor.server !== server || !signer.isValid(anchor)) {

@@ -37,8 +37,9 @@ export function accountsRemovedBy(plan: MembershipPlan): Set<string> {
  * Mass-removal guard: a plan that removes too many is held for a person to approve. Two things
  * are counted, each against its own base and each with what the window already removed: kicks
  * against the managed memberships, and people logged out, locked or deactivated against the
- * people directory sync knows (seen active before, or active now): a directory answer that drops
- * most people may remove few memberships yet log everyone out.
+ * people directory sync knew before this answer (seen active, or leaving): a directory answer
+ * that drops most people may remove few memberships yet log everyone out, and people it adds
+ * (another site's export, a wrong base DN) must not make what it removes look small.
  */
 export function checkRemovals(plan: MembershipPlan, context: { knownPeople: Iterable<string>; recent: RecentRemovals }, limits: GuardLimits): GuardVerdict {
   const { recent } = context;

@@ -297,6 +297,17 @@ describe("DirectorySync", () => {
       expect(logouts(homeserver.writes)).toEqual([]);
     });
 
+    it("counts people going inactive against the people known before the answer, so newcomers in the same answer cannot dilute the share", async () => {
+      const { sync, source, homeserver } = setup(0.3);
+      source.others = others;
+      await sync.run({ trigger: "schedule" });
+      // A wrong answer (another site's export): four of ours gone, thirty strangers in their place.
+      source.others = [...others.slice(4), ...Array.from({ length: 30 }, (_, i) => `stranger${i}`)];
+      const held = await sync.run({ trigger: "schedule" });
+      expect(held).toMatchObject({ status: "held", reason: expect.stringMatching(/4 of 10 people \(40%\)/) });
+      expect(logouts(homeserver.writes)).toEqual([]);
+    });
+
     it("adds up removals over the rolling window, so small runs cannot do what one run may not", async () => {
       const { sync, source, homeserver, clock } = setup(0.3, DAY);
       source.others = others;

@@ -76,7 +76,8 @@ export class DirectorySync {
     }
     const { guard } = this.deps;
     const recent = guard.windowMs > 0 ? await runs.removedSince(new Date(prepared.now.getTime() - guard.windowMs)) : NO_RECENT_REMOVALS;
-    const verdict = checkRemovals(plan, { knownPeople: [...prepared.previouslyActive, ...prepared.activeNow], recent }, guard);
+    // The base is who was known before this answer: newcomers it brings must not dilute what it removes.
+    const verdict = checkRemovals(plan, { knownPeople: prepared.previouslyActive, recent }, guard);
     const fingerprint = fingerprintOf(plan.actions);
     if (verdict.held) return this.hold(options.trigger, actor, verdict.reason, fingerprint, plan, summary);
     const runId = await runs.create(
@@ -178,7 +179,7 @@ export class DirectorySync {
     ];
     const actual = await this.readRooms([...desired.rooms.keys()]);
     const plan = planMembership(desired, actual, leavers, { ...this.deps.plan, now });
-    return { plan, newlyLeft, returned, newlyActive, previouslyActive, activeNow: [...desired.people.keys()], summary: summarise(desired, plan), now };
+    return { plan, newlyLeft, returned, newlyActive, previouslyActive, summary: summarise(desired, plan), now };
   }
 
   private async readRooms(roomIds: string[]): Promise<Map<string, ActualRoom>> {

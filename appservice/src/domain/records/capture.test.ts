@@ -44,6 +44,21 @@ describe("what a filing captures: filed means the record holds it", () => {
     expect(captureFor(events, { $embedded: true })).toEqual({ captured: ["$text", "$deleted", "$embedded"], uncaptured: ["$too-large", "$image", "$missing"] });
   });
 
+  it("a message that only starts like a command but says more is clinical content: the document holds it, never counted as an empty command", () => {
+    const events = [
+      event("$cmd", 1, { body: "!handover patient 943 476 5919" }),
+      event("$note", 2, { body: "!handover bed 4 desaturated to 85% overnight, on 2L O2, please review" }),
+      event("$confirm-and-more", 3, { body: "!handover confirm 123456 BP dropped after the last obs" }),
+      event("$file-name", 4, { content: { msgtype: "m.file", body: "!handover notes.pdf", url: "mxc://trust-a.test/notes" } }),
+    ];
+    const messages = assembleTranscript(
+      { encrypted: false, decrypted: true, events, displayNames: {}, roomName: null },
+      { botUserId: BOT, threadRootId: null },
+    );
+    expect(messages.map((message) => message.eventId)).toEqual(["$note", "$confirm-and-more", "$file-name"]);
+    expect(captureFor(events)).toEqual({ captured: ["$note", "$confirm-and-more", "$cmd"], uncaptured: ["$file-name"] });
+  });
+
   it("counts as held the reactions it shows and what carries nothing to keep (the bot, commands, redactions, edits it applied); anything else is not held", () => {
     const events = [
       event("$1", 1, { body: "Wound dressing chnaged" }),

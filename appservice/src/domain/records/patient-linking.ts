@@ -21,6 +21,19 @@ export interface PatientLinkingDeps {
 export class PatientLinking {
   constructor(private readonly deps: PatientLinkingDeps) {}
 
+  /**
+   * The conversation's linked patient, for the bot to name to `actor`: only to whom the lookup
+   * gate would let look the patient up (the trust's own staff, in a clinical room); a refusal
+   * is a FORBIDDEN HandoverError, audited. Null when nothing is linked.
+   */
+  async linkedFor(roomId: string, threadRootId: string | null, actor: string, via: "command" | "portal"): Promise<PatientLink | null> {
+    const link = await this.deps.links.find(roomId, threadRootId);
+    if (!link) return null;
+    if (!this.deps.gate) throw new HandoverError("CONFLICT", "Linking patients is not set up for this trust (records.patientLookup in Handover's config).");
+    await this.deps.gate.admitViewer({ actor, roomId, threadRootId, nhsNumber: link.patient.nhsNumber, via });
+    return link;
+  }
+
   async link(
     roomId: string,
     threadRootId: string | null,

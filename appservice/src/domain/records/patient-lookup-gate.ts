@@ -85,7 +85,31 @@ export class PatientLookupGate {
   async admit(request: LookupRequest): Promise<AdmittedLookup> {
     const nhsNumberHash = this.hash(request.nhsNumber);
     const now = this.deps.clock.now();
-    const entry = (outcome: PatientLookupResult): PatientLookupEntry => ({
+    const entry = this.entryFor(request, nhsNumberHash, now);
+    await this.refuseUnlessLocalInClinicalRoom(request, entry);
+    const { maxLookups, windowMs } = this.deps.limit;
+    const id = await this.deps.log.addWithinLimit(entry("pending"), new Date(now.getTime() - windowMs), maxLookups);
+    if (id === null) {
+      await this.refuse(entry("refused-rate-limit"));
+      throw new HandoverError(
+        "FORBIDDEN",
+        `You have looked up ${maxLookups} patients in the last ${Math.round(windowMs / 60_000)} minutes, the most allowed; try again later or ask your IG lead.`,
+      );
+    }
+    return { id, request, nhsNumberHash };
+  }
+
+  /**
+   * Showing a conversation's linked patient (the bot's answer to `!handover patient` or
+   * `!handover file`) discloses what the lookup did: the same people, in the same rooms. A
+   * refusal is logged and audited like a refused lookup; a shown link is not a new lookup.
+   */
+  async admitViewer(request: LookupRequest): Promise<void> {
+    await this.refuseUnlessLocalInClinicalRoom(request, this.entryFor(request, this.hash(request.nhsNumber), this.deps.clock.now()));
+  }
+
+  private entryFor(request: LookupRequest, nhsNumberHash: string, now: Date): (outcome: PatientLookupResult) => PatientLookupEntry {
+    return (outcome) => ({
       actor: request.actor,
       roomId: request.roomId,
       threadRootId: request.threadRootId,
@@ -94,6 +118,9 @@ export class PatientLookupGate {
       via: request.via,
       at: now,
     });
+  }
+
+  private async refuseUnlessLocalInClinicalRoom(request: LookupRequest, entry: (outcome: PatientLookupResult) => PatientLookupEntry): Promise<void> {
     const actorServer = serverNameOf(request.actor);
     if (actorServer !== this.deps.localServer) {
       await this.refuse(entry("refused-not-local"));
@@ -111,16 +138,6 @@ export class PatientLookupGate {
         `Patients can be looked up only in clinical rooms; this room is ${kind}. A room moderator can classify it: !handover classify clinical.`,
       );
     }
-    const { maxLookups, windowMs } = this.deps.limit;
-    const id = await this.deps.log.addWithinLimit(entry("pending"), new Date(now.getTime() - windowMs), maxLookups);
-    if (id === null) {
-      await this.refuse(entry("refused-rate-limit"));
-      throw new HandoverError(
-        "FORBIDDEN",
-        `You have looked up ${maxLookups} patients in the last ${Math.round(windowMs / 60_000)} minutes, the most allowed; try again later or ask your IG lead.`,
-      );
-    }
-    return { id, request, nhsNumberHash };
   }
 
   async settle(lookup: AdmittedLookup, outcome: PatientLookupOutcome): Promise<void> {

@@ -69,7 +69,7 @@ export class RecordsCommands {
     const threadRootId = threadOf(event);
     const where = threadRootId ? "This thread" : "This room";
     if (text.trim() === "") {
-      const link = await this.deps.links.find(event.room_id, threadRootId);
+      const link = await this.deps.linking.linkedFor(event.room_id, threadRootId, event.sender, "command");
       return link ? `${where} is linked to ${describePatient(link.patient)}.` : `${where} is not linked to a patient. ${RECORDS_COMMANDS.patient}`;
     }
     const { link, lookup } = await this.deps.linking.link(event.room_id, threadRootId, text, event.sender, "command");
@@ -77,6 +77,8 @@ export class RecordsCommands {
   }
 
   private async file(event: MatrixEvent): Promise<string> {
+    // The answer names the patient: asked by whom may not see it, it is refused before anything is requested.
+    await this.deps.linking.linkedFor(event.room_id, threadOf(event), event.sender, "command");
     const filing = await this.deps.requests.request(event.room_id, threadOf(event), event.sender, "command");
     return [
       `Ready to file ${filing.messageCount} message${filing.messageCount === 1 ? "" : "s"} (${this.deps.formatTime(filing.firstTs)} to ${this.deps.formatTime(filing.upToTs)}) into the record of ${describePatient(filing.patient)}.`,

@@ -73,10 +73,21 @@ export function stripReplyFallback(body: string): string {
   return lines.slice(index).join("\n");
 }
 
+/**
+ * The exact forms of the commands Handover answers, after the prefix. A message that starts
+ * like a command but says more ("!handover bed 4 desaturated overnight", "!handover confirm
+ * 123456 BP dropped") is someone's words: the document holds it, and retention never counts it
+ * as an empty command that was filed.
+ */
+const COMMAND_FORMS = /^(?:|help|status|classify\s+(?:clinical|operational)|patient(?:\s+\d[\d\s-]*)?|file|confirm\s+\S+)$/i;
+
+/** The bot's own messages and well-formed `!handover` commands: nothing in them for the record. */
 export function isCommandOrNotice(event: MatrixEvent, botUserId: string): boolean {
   if (event.sender === botUserId) return true;
-  const body = event.content.body;
-  return typeof body === "string" && (body === COMMAND_PREFIX || body.startsWith(`${COMMAND_PREFIX} `));
+  const { body, msgtype } = event.content;
+  if (typeof body !== "string" || (msgtype !== undefined && msgtype !== "m.text")) return false;
+  if (body !== COMMAND_PREFIX && !body.startsWith(`${COMMAND_PREFIX} `)) return false;
+  return COMMAND_FORMS.test(body.slice(COMMAND_PREFIX.length).trim());
 }
 
 export interface TranscriptOptions {

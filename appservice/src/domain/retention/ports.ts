@@ -33,7 +33,8 @@ export interface RetentionFactsSource {
 }
 
 export interface RetentionEventIndex {
-  recordMessage(roomId: string, eventId: string, ts: Date): Promise<void>;
+  /** Adds messages to the index (those it has are left as they are), written before this returns. */
+  recordMessages(rows: readonly { roomId: string; eventId: string; ts: Date }[]): Promise<void>;
   forgetUpTo(roomId: string, cutoff: Date): Promise<void>;
   linkSpace(roomId: string, spaceId: string, linked: boolean): Promise<void>;
 }

@@ -118,7 +118,7 @@ function setup(captured: ReadonlySet<string> = new Set<string>()) {
         return `$notice${notices.length}`;
       },
     },
-    index: { recordMessage: async () => {}, forgetUpTo: async () => {}, linkSpace: async () => {} },
+    index: { recordMessages: async () => {}, forgetUpTo: async () => {}, linkSpace: async () => {} },
     captured: { capturedAmong: async () => captured },
     audit,
     clock: new FakeClock(),
@@ -263,6 +263,37 @@ describe("purge executor", () => {
     expect(notices).toEqual([CALLED_OFF_NOTICE]);
     expect(synapse.purges).toEqual([]);
     expect(synapse.events.map((event) => event.event_id)).toEqual(["$1", "$3", "$notice1"]);
+  });
+
+  it("keeps the media when a legal hold was placed after the purge started (or while the process was down), and says so in the record", async () => {
+    const { synapse, executor, ledger, record, gate, deleted, audit } = setup();
+    synapse.events = [message("$3", 3_000)];
+    // Resumed after a crash: Synapse purged the messages; their images are still in the media store.
+    const purged = { ...record, state: "purged" as const, eventCount: 1, eventIds: ["$1"], media: ["mxc://t/wound-photo"], purgeId: "purge-1" };
+    await ledger.create(purged);
+    gate.refusal = "Legal hold placed by @ig:t: SI-42";
+    const done = await executor.drive(purged);
+    expect(deleted).toEqual([]);
+    expect(done).toMatchObject({ state: "complete", mediaDeleted: 0 });
+    expect(audit.events.find((event) => event.action === "retention.deleted")?.details).toMatchObject({
+      media: 1,
+      mediaDeleted: 0,
+      mediaKept: "Legal hold placed by @ig:t: SI-42",
+    });
+  });
+
+  it("does not purge a message that landed among the planned ones after the notice (a partner's server delivering late): the purge stops and is planned again", async () => {
+    const { synapse, executor, ledger, record, notices } = setup();
+    // Synapse orders history by depth: an event whose server was cut off points at old events and sorts among them.
+    const late = { ...message("$late", 9_000), sender: "@gp:partner.test" };
+    synapse.events = [message("$1", 1_000), late, message("$2", 1_500), message("$3", 3_000)];
+    const noticed = { ...record, state: "noticed" as const, eventCount: 2, eventIds: ["$1", "$2"], keepFromEventId: "$3", noticeEventId: "$n" };
+    await ledger.create(noticed);
+    const done = await executor.drive(noticed);
+    expect(synapse.purges).toEqual([]);
+    expect(synapse.events.map((event) => event.event_id)).toContain("$late");
+    expect(done).toMatchObject({ state: "stopped", error: expect.stringMatching(/\$late/) });
+    expect(notices).toEqual([CALLED_OFF_NOTICE]);
   });
 
   it("counts as unfiled exactly the deleted events no filing captured, wherever they sit in time", async () => {

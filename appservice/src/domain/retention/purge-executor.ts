@@ -113,10 +113,17 @@ export class PurgeExecutor {
         const keepFrom = record.keepFromEventId;
         if (!keepFrom) throw new Error(`purge ${record.id} has no event to keep from`);
         const started = await this.deps.gate.whileAllowed(record, async () => {
+          const intruder = await this.unplannedBefore(record, keepFrom);
+          if (intruder !== null) return { intruder };
           const counted = await this.save(record, { purgeRequests: record.purgeRequests + 1 });
           return { counted, purgeId: await this.deps.purger.startPurge(record.roomId, keepFrom) };
         });
         if (!started.allowed) return this.stop(record, started.reason);
+        if ("intruder" in started.value)
+          return this.stop(
+            record,
+            `message ${started.value.intruder} now sits among the planned messages (sent since they were counted): the deletion is planned again`,
+          );
         return this.save(started.value.counted, { state: "purging", purgeId: started.value.purgeId });
       }
       case "purging":
@@ -176,16 +183,36 @@ export class PurgeExecutor {
     const media = new Set(await this.deps.references.sentBy(eventIds));
     for (const event of doomed) for (const uri of mediaSentBy(event)) media.add(uri);
     // Filed means captured: whatever no filing holds is counted as unfiled, wherever it sits in time.
-    const held = record.includesUnfiled ? await this.deps.captured.capturedAmong(record.roomId, eventIds) : null;
+    const held = await this.deps.captured.capturedAmong(record.roomId, eventIds);
+    // Planning knows only what the index saw or a filing named; history also holds what neither
+    // did (sent before the bot joined, a batch lost in a crash). Such messages join the index
+    // now, so the gate's re-planning before the notice counts them as unfiled, not as filed.
+    const notHeld = doomed.filter((event) => !held.has(event.event_id));
+    if (notHeld.length > 0)
+      await this.deps.index.recordMessages(notHeld.map((event) => ({ roomId: record.roomId, eventId: event.event_id, ts: new Date(event.origin_server_ts) })));
     return this.save(record, {
       state: "enumerated",
       eventCount: doomed.length,
-      unfiledCount: held ? doomed.filter((event) => !held.has(event.event_id)).length : 0,
+      unfiledCount: record.includesUnfiled ? notHeld.length : 0,
       fromTs: new Date(Math.min(...doomed.map((event) => event.origin_server_ts))),
       eventIds,
       media: [...media].sort(),
       keepFromEventId: firstEventAfter(timeline, doomed),
     });
+  }
+
+  /**
+   * Synapse purges by position, and orders history by depth: a message from a server that was
+   * cut off points at old events and lands among them, before the event the purge keeps from.
+   * Such a message was neither planned nor announced, so the purge must not take it.
+   */
+  private async unplannedBefore(record: PurgeRecord, keepFrom: string): Promise<string | null> {
+    if (!record.eventIds) return null;
+    const planned = new Set(record.eventIds);
+    const timeline = await this.timeline(record.roomId);
+    const end = timeline.findIndex((event) => event.event_id === keepFrom);
+    if (end === -1) return null;
+    return timeline.slice(0, end).find((event) => isMessage(event, this.deps.botUserId) && !planned.has(event.event_id))?.event_id ?? null;
   }
 
   private async remaining(record: PurgeRecord): Promise<number> {
@@ -210,12 +237,22 @@ export class PurgeExecutor {
   }
 
   private async finish(record: PurgeRecord): Promise<PurgeRecord> {
-    let deleted = 0;
     const purged = record.eventIds ?? [];
     // Checked now, after the purge: a message kept anywhere (a held room above all) that sent or
     // mentions the media keeps it, even one posted while this purge ran.
     const stillNeeded = await this.deps.references.stillReferenced(record.media, purged);
-    for (const uri of record.media) if (!stillNeeded.has(uri) && (await this.deps.media.deleteMedia(uri))) deleted++;
+    const doomedMedia = record.media.filter((uri) => !stillNeeded.has(uri));
+    // Deleting media is a deletion too: a hold placed since the purge call (or while the process
+    // was down before this step) keeps the room's files, though its messages are gone.
+    const outcome =
+      doomedMedia.length === 0
+        ? { allowed: true as const, value: 0 }
+        : await this.deps.gate.whileAllowed(record, async () => {
+            let count = 0;
+            for (const uri of doomedMedia) if (await this.deps.media.deleteMedia(uri)) count++;
+            return count;
+          });
+    const deleted = outcome.allowed ? outcome.value : 0;
     await this.deps.references.forget(purged);
     await this.deps.index.forgetUpTo(record.roomId, record.cutoff);
     // Audited before the record is marked complete: a crash in between repeats the entry rather than losing it.
@@ -233,6 +270,7 @@ export class PurgeExecutor {
         unfiledEvents: record.unfiledCount,
         media: record.media.length,
         mediaDeleted: deleted,
+        ...(outcome.allowed ? {} : { mediaKept: outcome.reason }),
         filingRef: record.filingRef,
         purgeId: record.purgeId,
       },
