@@ -5,12 +5,27 @@
  * This module imports nothing but zod: the portal bundles it.
  */
 import { z } from "zod";
+import { DEVICES_API } from "./contract-devices.js";
 import { DIRECTORY_API } from "./contract-directory.js";
 import { FEDERATION_API } from "./contract-federation.js";
 import { RECORDS_API } from "./contract-records.js";
 import { RETENTION_API } from "./contract-retention.js";
 import { emptySchema, type RouteContract, roleSchema, roomIdParamsSchema, roomKindSchema } from "./contract-shared.js";
 
+export {
+  type DeviceActionRequest,
+  type DevicePeople,
+  type DevicePeopleQuery,
+  type DeviceView,
+  DIRECTORY_STANDINGS,
+  type PersonDevices,
+  type PusherView,
+  type SignOutResult,
+  STALE_SWEEP_STATUSES,
+  type StaleSweep,
+  type StaleSweepList,
+  type StaleSweepRequest,
+} from "./contract-devices.js";
 export {
   ACTION_KINDS,
   type CsvImportRequest,
@@ -237,6 +252,7 @@ export const API = {
   ...FEDERATION_API,
   ...RETENTION_API,
   ...RECORDS_API,
+  ...DEVICES_API,
 } as const satisfies Record<string, RouteContract>;
 
 export const API_PREFIX = "/api/v1";

@@ -12,6 +12,7 @@ import { E2eeDeviceStore1732280005100 } from "./migrations/1732280005100-e2ee-de
 import { RetentionPurgeSafety1733402000000 } from "./migrations/1733402000000-retention-purge-safety.js";
 import { FederationExpectedPartners1733406000000 } from "./migrations/1733406000000-federation-expected-partners.js";
 import { AuditRuntimeGrants1733408000000 } from "./migrations/1733408000000-audit-runtime-grants.js";
+import { Devices1733410000000 } from "./migrations/1733410000000-devices.js";
 
 /** In order. A capability adds its own migration file and one entry here. */
 export const MIGRATIONS = [
@@ -28,6 +29,7 @@ export const MIGRATIONS = [
   RetentionPurgeSafety1733402000000,
   FederationExpectedPartners1733406000000,
   AuditRuntimeGrants1733408000000,
+  Devices1733410000000,
 ];
 
 /** Schema changes only through migrations: `synchronize` stays off everywhere. */

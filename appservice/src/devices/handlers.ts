@@ -1,0 +1,33 @@
+import type { SessionsService } from "../domain/devices/sessions-service.js";
+import type { Session } from "../http/contract.js";
+import type { RouteHandlers } from "../http/web-server.js";
+
+type DevicesRoutes = Pick<
+  RouteHandlers,
+  | "listDevicePeople"
+  | "getDevicePerson"
+  | "signOutDevice"
+  | "signOutLostPhone"
+  | "listStaleSweeps"
+  | "requestStaleSweep"
+  | "approveStaleSweep"
+  | "rejectStaleSweep"
+>;
+
+function actorOf(session: Session | null): string {
+  if (!session) throw new Error("route table guarantees a session here");
+  return session.userId;
+}
+
+export function devicesHandlers(sessions: SessionsService, staleAfter: string): DevicesRoutes {
+  return {
+    listDevicePeople: async ({ query }) => ({ people: await sessions.people(query.search || null, query.limit), staleAfter }),
+    getDevicePerson: ({ params }) => sessions.person(params.userId),
+    signOutDevice: ({ params, body, session }) => sessions.signOutDevice(params.userId, params.deviceId, actorOf(session), body.reason),
+    signOutLostPhone: ({ params, body, session }) => sessions.signOutEverywhere(params.userId, actorOf(session), body.reason),
+    listStaleSweeps: async () => ({ sweeps: await sessions.listStaleSweeps() }),
+    requestStaleSweep: ({ body, session }) => sessions.requestStaleSweep(actorOf(session), body.reason, body.search ?? null),
+    approveStaleSweep: ({ params, body, session }) => sessions.approveStaleSweep(params.sweepId, actorOf(session), body.reason),
+    rejectStaleSweep: ({ params, body, session }) => sessions.rejectStaleSweep(params.sweepId, actorOf(session), body.reason),
+  };
+}
