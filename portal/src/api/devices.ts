@@ -1,0 +1,26 @@
+import { API, type PersonDevices, type SignOutResult, type StaleSweep } from "@handover/appservice/contract";
+import { request } from "./http";
+
+export function searchPeople(search: string): Promise<{ people: PersonDevices[]; staleAfter: string }> {
+  return request(API.listDevicePeople, { query: { search: search || undefined } });
+}
+
+export function signOutDevice(userId: string, deviceId: string, reason: string): Promise<SignOutResult> {
+  return request(API.signOutDevice, { params: { userId, deviceId }, body: { reason } });
+}
+
+export function signOutLostPhone(userId: string, reason: string): Promise<SignOutResult> {
+  return request(API.signOutLostPhone, { params: { userId }, body: { reason } });
+}
+
+export async function listStaleSweeps(): Promise<StaleSweep[]> {
+  return (await request(API.listStaleSweeps)).sweeps;
+}
+
+export function requestStaleSweep(reason: string, search: string): Promise<StaleSweep> {
+  return request(API.requestStaleSweep, { body: search ? { reason, search } : { reason } });
+}
+
+export function decideStaleSweep(sweepId: number, decision: "approve" | "reject", reason: string): Promise<StaleSweep> {
+  return request(decision === "approve" ? API.approveStaleSweep : API.rejectStaleSweep, { params: { sweepId: String(sweepId) }, body: { reason } });
+}
