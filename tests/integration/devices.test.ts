@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Handover } from "../../appservice/src/app.js";
-import type { AuditPage, PersonDevices, SignOutResult, StaleSweep } from "../../appservice/src/http/contract.js";
+import type { AuditPage, PersonDevices, Posture, SignOutResult, StaleSweep } from "../../appservice/src/http/contract.js";
 import { PortalSession } from "../support/directory-api.js";
 import { EncryptingClient } from "../support/encrypting-client.js";
 import { freshDatabase } from "../support/fresh-database.js";
@@ -205,5 +205,38 @@ describe("ending stale sessions in bulk", () => {
     const sweep = await admin.ok<StaleSweep>("POST", "/devices/stale-sweeps", { reason: "one old session", search: `dsolo${tag}` });
     expect(sweep.status).toBe("applied");
     expect(await syncStatus(erin.user.accessToken)).toBe(401);
+  });
+});
+
+describe("trust-wide posture", () => {
+  it("a snapshot counts a new person's device and content-carrying pusher, rates each measure, and reports admin calls per person", async () => {
+    const before = await admin.ok<Posture>("POST", "/devices/posture/snapshots");
+    const counts = before.latest?.counts;
+    expect(counts).toBeDefined();
+
+    const finn = await TestUser.register(trust, `dposture${tag}`);
+    await finn.request("POST", "/pushers/set", {
+      kind: "http",
+      app_id: "org.handover.test.ios",
+      app_display_name: "Test messenger",
+      device_display_name: "Finn's phone",
+      pushkey: `posture-${tag}`,
+      lang: "en",
+      data: { url: "http://127.0.0.1:9/_matrix/push/v1/notify" },
+    });
+    const after = await admin.ok<Posture>("POST", "/devices/posture/snapshots");
+    expect(after.latest?.counts).toMatchObject({
+      people: (counts?.people ?? 0) + 1,
+      devices: (counts?.devices ?? 0) + 1,
+      pushers: (counts?.pushers ?? 0) + 1,
+      pushersCarryingContent: (counts?.pushersCarryingContent ?? 0) + 1,
+    });
+    expect(after.latest?.adminCallsPerPerson).toBeGreaterThanOrEqual(2);
+    expect(after.latest?.metrics.map((metric) => metric.name)).toEqual(["devicesVerified", "pushersCarryingContent", "staleSessions", "leaversWithSessions"]);
+    // One snapshot a day: the second pass today replaced the first.
+    expect(after.history).toHaveLength(1);
+
+    expect((await auditor.ok<Posture>("GET", "/devices/posture")).latest?.takenAt).toBe(after.latest?.takenAt);
+    expect((await auditor.call("POST", "/devices/posture/snapshots")).status).toBe(403);
   });
 });

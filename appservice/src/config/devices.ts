@@ -9,6 +9,21 @@ const duration = (example: string) =>
     .refine((text) => parseDuration(text) !== undefined, { message: "expected duration (e.g. 90s, 15m, 8h, 30d)" })
     .meta({ examples: [example] });
 
+/**
+ * Red/amber/green bounds of one posture measure. "higher" is better for verified devices: at
+ * least `amber` is green, at least `red` amber, below red. For the others lower is better: at
+ * most `amber` is green, at most `red` amber, above red.
+ */
+function threshold(better: "higher" | "lower", amber: number, red: number, what: string) {
+  return z
+    .strictObject({ amber: z.number().min(0), red: z.number().min(0) })
+    .refine((bounds) => (better === "higher" ? bounds.red <= bounds.amber : bounds.red >= bounds.amber), {
+      message: better === "higher" ? "red must not be above amber (higher is better)" : "red must not be below amber (lower is better)",
+    })
+    .default({ amber, red })
+    .describe(`${what}: ${better === "higher" ? "green at or above amber, red below red" : "green at or below amber, red above red"}.`);
+}
+
 export const devicesSchema = z
   .strictObject({
     staleAfter: duration("90d")
@@ -30,6 +45,33 @@ export const devicesSchema = z
           .describe("A sweep that would end more stale sessions than this is held until an admin approves it (approval ends exactly the sessions it listed)."),
       })
       .default({ approvalAbove: 20 }),
+    posture: z
+      .strictObject({
+        interval: duration("24h").default("24h").describe("How often the trust-wide posture pass runs and saves the day's snapshot."),
+        thresholds: z
+          .strictObject({
+            devicesVerified: threshold("higher", 0.9, 0.75, "Share of devices cross-signed by their owner"),
+            pushersCarryingContent: threshold("lower", 0.05, 0.2, "Share of pushers whose notifications carry message content"),
+            staleSessions: threshold("lower", 0.1, 0.25, "Share of devices not used for longer than staleAfter"),
+            leaversWithSessions: threshold("lower", 0, 2, "Number of people who left (directory) and still have sessions"),
+          })
+          .default({
+            devicesVerified: { amber: 0.9, red: 0.75 },
+            pushersCarryingContent: { amber: 0.05, red: 0.2 },
+            staleSessions: { amber: 0.1, red: 0.25 },
+            leaversWithSessions: { amber: 0, red: 2 },
+          }),
+      })
+      .default({
+        interval: "24h",
+        thresholds: {
+          devicesVerified: { amber: 0.9, red: 0.75 },
+          pushersCarryingContent: { amber: 0.05, red: 0.2 },
+          staleSessions: { amber: 0.1, red: 0.25 },
+          leaversWithSessions: { amber: 0, red: 2 },
+        },
+      })
+      .describe("Trust-wide posture: a daily snapshot of the counts, each rated green, amber or red."),
     adminConcurrency: z
       .number()
       .int()

@@ -1,5 +1,5 @@
 import type { SessionsService } from "../domain/devices/sessions-service.js";
-import type { Session } from "../http/contract.js";
+import type { Posture, Session } from "../http/contract.js";
 import type { RouteHandlers } from "../http/web-server.js";
 
 type DevicesRoutes = Pick<
@@ -8,6 +8,8 @@ type DevicesRoutes = Pick<
   | "getDevicePerson"
   | "signOutDevice"
   | "signOutLostPhone"
+  | "getDevicePosture"
+  | "takeDevicePosture"
   | "listStaleSweeps"
   | "requestStaleSweep"
   | "approveStaleSweep"
@@ -19,8 +21,18 @@ function actorOf(session: Session | null): string {
   return session.userId;
 }
 
-export function devicesHandlers(sessions: SessionsService, staleAfter: string): DevicesRoutes {
+export interface DevicesHandlerDeps {
+  sessions: SessionsService;
+  staleAfter: string;
+  posture(): Promise<Posture>;
+  /** Runs the posture pass now, under the job's lock. */
+  takePosture(): Promise<Posture>;
+}
+
+export function devicesHandlers({ sessions, staleAfter, posture, takePosture }: DevicesHandlerDeps): DevicesRoutes {
   return {
+    getDevicePosture: () => posture(),
+    takeDevicePosture: () => takePosture(),
     listDevicePeople: async ({ query }) => ({ people: await sessions.people(query.search || null, query.limit), staleAfter }),
     getDevicePerson: ({ params }) => sessions.person(params.userId),
     signOutDevice: ({ params, body, session }) => sessions.signOutDevice(params.userId, params.deviceId, actorOf(session), body.reason),

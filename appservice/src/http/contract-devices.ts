@@ -105,6 +105,55 @@ export type StaleSweep = z.infer<typeof staleSweepSchema>;
 export const staleSweepListSchema = z.object({ sweeps: z.array(staleSweepSchema) });
 export type StaleSweepList = z.infer<typeof staleSweepListSchema>;
 
+export const POSTURE_METRIC_NAMES = ["devicesVerified", "pushersCarryingContent", "staleSessions", "leaversWithSessions"] as const;
+export type PostureMetricName = (typeof POSTURE_METRIC_NAMES)[number];
+export type PostureThresholds = Record<PostureMetricName, { amber: number; red: number }>;
+
+export const postureCountsSchema = z.object({
+  people: z.number().int(),
+  peopleWithDevices: z.number().int(),
+  devices: z.number().int(),
+  devicesCrossSigned: z.number().int(),
+  pushers: z.number().int(),
+  pushersCarryingContent: z.number().int(),
+  staleSessions: z.number().int(),
+  /** People directory sync marked as left. */
+  leavers: z.number().int(),
+  leaversWithSessions: z.number().int(),
+});
+export type PostureCounts = z.infer<typeof postureCountsSchema>;
+
+export const postureMetricSchema = z.object({
+  name: z.enum(POSTURE_METRIC_NAMES),
+  better: z.enum(["higher", "lower"]),
+  count: z.number().int(),
+  /** What the count is a share of; null for a plain count (leavers with sessions). */
+  total: z.number().int().nullable(),
+  /** The share (0..1), or the count when there is no total; null when the total is 0. */
+  value: z.number().nullable(),
+  rating: z.enum(["green", "amber", "red"]),
+  amber: z.number(),
+  red: z.number(),
+});
+export type PostureMetric = z.infer<typeof postureMetricSchema>;
+
+export const postureSchema = z.object({
+  latest: z
+    .object({
+      day: z.iso.date(),
+      takenAt: z.iso.datetime(),
+      adminCalls: z.number().int(),
+      /** Synapse admin API calls per person in the pass. */
+      adminCallsPerPerson: z.number().nullable(),
+      counts: postureCountsSchema,
+      metrics: z.array(postureMetricSchema),
+    })
+    .nullable(),
+  /** One point per day with a snapshot, oldest first: each metric's value that day. */
+  history: z.array(z.object({ day: z.iso.date(), values: z.record(z.enum(POSTURE_METRIC_NAMES), z.number().nullable()) })),
+});
+export type Posture = z.infer<typeof postureSchema>;
+
 export const DEVICES_API = {
   listDevicePeople: {
     method: "get",
@@ -139,6 +188,21 @@ export const DEVICES_API = {
     params: personParamsSchema,
     body: deviceActionRequestSchema,
     response: signOutResultSchema,
+  },
+  getDevicePosture: {
+    method: "get",
+    path: "/devices/posture",
+    summary: "Trust-wide posture: counts and shares rated red/amber/green, and each day's snapshot",
+    access: READERS,
+    response: postureSchema,
+  },
+  takeDevicePosture: {
+    method: "post",
+    path: "/devices/posture/snapshots",
+    summary: "Take today's posture snapshot now (otherwise the daily job does)",
+    access: ACTORS,
+    response: postureSchema,
+    status: 201,
   },
   listStaleSweeps: {
     method: "get",

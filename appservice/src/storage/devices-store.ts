@@ -1,7 +1,8 @@
 import type { DataSource } from "typeorm";
 import type { DirectoryStanding, DirectoryStandingReader } from "../domain/devices/model.js";
+import type { PostureSnapshot, PostureSnapshotStore } from "../domain/devices/posture-pass.js";
 import type { NewStaleSweep, StaleSweepStore } from "../domain/devices/sessions-service.js";
-import type { StaleSweep } from "../http/contract-devices.js";
+import type { PostureCounts, StaleSweep } from "../http/contract-devices.js";
 
 /** Directory sync's identities: present and not left means still in the directory. */
 export class PostgresDirectoryStanding implements DirectoryStandingReader {
@@ -83,5 +84,25 @@ export class PostgresStaleSweepStore implements StaleSweepStore {
       [id, status, decidedBy, at],
     )) as [unknown, number];
     return affected === 1;
+  }
+}
+
+export class PostgresPostureSnapshotStore implements PostureSnapshotStore {
+  constructor(private readonly db: DataSource) {}
+
+  async save(snapshot: PostureSnapshot): Promise<void> {
+    await this.db.query(
+      `INSERT INTO device_posture_snapshots (day, taken_at, counts, admin_calls) VALUES ($1, $2, $3::jsonb, $4)
+       ON CONFLICT (day) DO UPDATE SET taken_at = excluded.taken_at, counts = excluded.counts, admin_calls = excluded.admin_calls`,
+      [snapshot.day, snapshot.takenAt, JSON.stringify(snapshot.counts), snapshot.adminCalls],
+    );
+  }
+
+  async recent(days: number): Promise<PostureSnapshot[]> {
+    const rows = (await this.db.query(
+      "SELECT to_char(day, 'YYYY-MM-DD') AS day, taken_at, counts, admin_calls FROM device_posture_snapshots ORDER BY day DESC LIMIT $1",
+      [days],
+    )) as { day: string; taken_at: Date; counts: PostureCounts; admin_calls: number }[];
+    return rows.map((row) => ({ day: row.day, takenAt: row.taken_at, counts: row.counts, adminCalls: row.admin_calls }));
   }
 }

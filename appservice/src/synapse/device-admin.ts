@@ -1,10 +1,11 @@
 import type { AccountDirectory, DeviceAdmin, DeviceRecord, LocalAccount, PusherRecord } from "../domain/devices/model.js";
+import type { AccountPages } from "../domain/devices/posture-pass.js";
 import type { SynapseAdminClient } from "./admin-client.js";
 
 const PAGE = 100;
 
 /** Devices, pushers and accounts through Synapse's admin API, as domain records. */
-export class SynapseDeviceAdmin implements DeviceAdmin, AccountDirectory {
+export class SynapseDeviceAdmin implements DeviceAdmin, AccountDirectory, AccountPages {
   constructor(private readonly admin: SynapseAdminClient) {}
 
   async devices(userId: string): Promise<DeviceRecord[]> {
@@ -40,6 +41,15 @@ export class SynapseDeviceAdmin implements DeviceAdmin, AccountDirectory {
       from = page.next_token === undefined ? null : String(page.next_token);
     } while (from !== null && found.length < limit);
     return found;
+  }
+
+  async *pages(pageSize: number): AsyncIterable<LocalAccount[]> {
+    let from: string | null = null;
+    do {
+      const page = await this.admin.listUsers({ name: null, from, limit: pageSize });
+      yield page.users.map((user) => ({ userId: user.name, displayName: user.displayname ?? null }));
+      from = page.next_token === undefined ? null : String(page.next_token);
+    } while (from !== null);
   }
 
   async account(userId: string): Promise<LocalAccount | null> {

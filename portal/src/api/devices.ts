@@ -1,4 +1,4 @@
-import { API, type PersonDevices, type SignOutResult, type StaleSweep } from "@handover/appservice/contract";
+import { API, type PersonDevices, type Posture, type SignOutResult, type StaleSweep } from "@handover/appservice/contract";
 import { request } from "./http";
 
 export function searchPeople(search: string): Promise<{ people: PersonDevices[]; staleAfter: string }> {
@@ -23,4 +23,12 @@ export function requestStaleSweep(reason: string, search: string): Promise<Stale
 
 export function decideStaleSweep(sweepId: number, decision: "approve" | "reject", reason: string): Promise<StaleSweep> {
   return request(decision === "approve" ? API.approveStaleSweep : API.rejectStaleSweep, { params: { sweepId: String(sweepId) }, body: { reason } });
+}
+
+export function getPosture(): Promise<Posture> {
+  return request(API.getDevicePosture);
+}
+
+export function takePosture(): Promise<Posture> {
+  return request(API.takeDevicePosture);
 }

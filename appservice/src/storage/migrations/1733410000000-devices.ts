@@ -18,9 +18,18 @@ export class Devices1733410000000 implements MigrationInterface {
         decided_by text,
         decided_at timestamptz
       )`);
+    // One trust-wide snapshot per day, for the posture chart.
+    await db.query(`
+      CREATE TABLE device_posture_snapshots (
+        day date PRIMARY KEY,
+        taken_at timestamptz NOT NULL,
+        counts jsonb NOT NULL,
+        admin_calls integer NOT NULL
+      )`);
   }
 
   async down(db: QueryRunner): Promise<void> {
+    await db.query("DROP TABLE device_posture_snapshots");
     await db.query("DROP TABLE device_stale_sweeps");
   }
 }
