@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Handover } from "../../appservice/src/app.js";
-import type { AuditPage, PersonDevices, Posture, SignOutResult, StaleSweep } from "../../appservice/src/http/contract.js";
+import type { AuditPage, PersonDevices, Posture, SignOutResult, SpotCheck, SpotCheckPdf, StaleSweep } from "../../appservice/src/http/contract.js";
 import { PortalSession } from "../support/directory-api.js";
 import { EncryptingClient } from "../support/encrypting-client.js";
 import { freshDatabase } from "../support/fresh-database.js";
@@ -18,6 +18,9 @@ let admin: PortalSession;
 let auditor: PortalSession;
 let alice: TestUser;
 let ivy: TestUser;
+let gina: TestUser;
+let igLead: PortalSession;
+let finnId: string;
 
 /** A password login: a new device of the user; returns its access token and device ID. */
 async function logIn(user: TestUser): Promise<{ accessToken: string; deviceId: string }> {
@@ -52,17 +55,29 @@ async function audited(action: string): Promise<AuditPage["entries"]> {
   return (await admin.ok<AuditPage>("GET", `/audit?action=${encodeURIComponent(action)}`)).entries;
 }
 
+/** A portal session cookie, for the non-JSON answers (CSV). */
+async function signInCookie(user: TestUser): Promise<string> {
+  const response = await fetch(`http://127.0.0.1:${handover.webPort}/api/v1/session`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ username: user.userId, password: user.user.password }),
+  });
+  return (response.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+}
+
 const path = (userId: string) => `/devices/people/${encodeURIComponent(userId)}`;
 
 beforeAll(async () => {
   alice = await TestUser.register(trust, `dalice${tag}`);
   ivy = await TestUser.register(trust, `divy${tag}`);
+  gina = await TestUser.register(trust, `dgina${tag}`);
   handover = await startHandover(trust, databaseUrl, {
-    roles: { [alice.userId]: "admin", [ivy.userId]: "auditor" },
+    roles: { [alice.userId]: "admin", [ivy.userId]: "auditor", [gina.userId]: "ig-lead" },
     devices: { staleAfter: "1s", staleSweep: { approvalAbove: 1 } },
   });
   admin = await PortalSession.signIn(handover.webPort, alice.userId, alice.user.password);
   auditor = await PortalSession.signIn(handover.webPort, ivy.userId, ivy.user.password);
+  igLead = await PortalSession.signIn(handover.webPort, gina.userId, gina.user.password);
 }, 240_000);
 
 afterAll(async () => {
@@ -215,6 +230,7 @@ describe("trust-wide posture", () => {
     expect(counts).toBeDefined();
 
     const finn = await TestUser.register(trust, `dposture${tag}`);
+    finnId = finn.userId;
     await finn.request("POST", "/pushers/set", {
       kind: "http",
       app_id: "org.handover.test.ios",
@@ -238,5 +254,55 @@ describe("trust-wide posture", () => {
 
     expect((await auditor.ok<Posture>("GET", "/devices/posture")).latest?.takenAt).toBe(after.latest?.takenAt);
     expect((await auditor.call("POST", "/devices/posture/snapshots")).status).toBe(403);
+  });
+});
+
+describe("spot checks", () => {
+  it("an IG lead samples people, each with the homeserver's findings; records a checklist outcome; CSV and PDF exports; all audited", async () => {
+    const check = await igLead.ok<SpotCheck>("POST", "/devices/spot-checks", { share: 1 });
+    expect(check.trigger).toBe("on-demand");
+    expect(check.people).toHaveLength(check.sample.outOf);
+    const finn = check.people.find((person) => person.userId === finnId);
+    expect(finn?.meetsServerPolicy).toBe(false);
+    expect(finn?.findings).toContain("pusher Test messenger on Finn's phone carries message content");
+    // Handover's own admin account is never sampled (nor signed out).
+    expect(check.people.map((person) => person.userId)).not.toContain(trust.admin.userId);
+
+    const outcome = {
+      checklist: { screenLock: "yes", photoLibraryUnlinked: "yes", lockScreenPreviewsOff: "no" },
+      outcome: "action-needed",
+      note: "previews on",
+    };
+    expect((await admin.call("PUT", `/devices/spot-checks/${check.id}/people/${encodeURIComponent(finnId)}`, outcome)).status).toBe(403);
+    expect((await auditor.call("PUT", `/devices/spot-checks/${check.id}/people/${encodeURIComponent(finnId)}`, outcome)).status).toBe(403);
+    const recorded = await igLead.ok<SpotCheck>("PUT", `/devices/spot-checks/${check.id}/people/${encodeURIComponent(finnId)}`, outcome);
+    expect(recorded.recorded).toBe(1);
+    expect(recorded.people.find((person) => person.userId === finnId)).toMatchObject({
+      outcome: "action-needed",
+      recordedBy: gina.userId,
+      note: "previews on",
+    });
+
+    const csv = await fetch(`http://127.0.0.1:${handover.webPort}/api/v1/devices/spot-checks/${check.id}/csv`, {
+      headers: { cookie: await signInCookie(ivy) },
+    });
+    expect(csv.status).toBe(200);
+    expect(csv.headers.get("content-type")).toMatch(/^text\/csv/);
+    const finnRow = (await csv.text()).split("\r\n").find((line) => line.includes(finnId));
+    expect(finnRow).toContain("yes,yes,no,action-needed,previews on");
+    const pdf = await auditor.ok<SpotCheckPdf>("GET", `/devices/spot-checks/${check.id}/pdf`);
+    expect(Buffer.from(pdf.data, "base64").subarray(0, 5).toString()).toBe("%PDF-");
+
+    expect((await audited("devices.spot-check.started"))[0]).toMatchObject({ actor: gina.userId, details: { spotCheck: check.id, trigger: "on-demand" } });
+    expect((await audited("devices.spot-check.outcome-recorded"))[0]).toMatchObject({
+      actor: gina.userId,
+      target: finnId,
+      details: { outcome: "action-needed" },
+    });
+    expect((await audited("devices.spot-check.exported")).map((entry) => [entry.actor, entry.details.format])).toEqual([
+      [ivy.userId, "pdf"],
+      [ivy.userId, "csv"],
+    ]);
+    expect((await auditor.call("POST", "/devices/spot-checks", { people: 1 })).status).toBe(403);
   });
 });

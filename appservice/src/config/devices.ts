@@ -16,7 +16,7 @@ const duration = (example: string) =>
  */
 function threshold(better: "higher" | "lower", amber: number, red: number, what: string) {
   return z
-    .strictObject({ amber: z.number().min(0), red: z.number().min(0) })
+    .strictObject({ amber: z.number().min(0).default(amber), red: z.number().min(0).default(red) })
     .refine((bounds) => (better === "higher" ? bounds.red <= bounds.amber : bounds.red >= bounds.amber), {
       message: better === "higher" ? "red must not be above amber (higher is better)" : "red must not be below amber (lower is better)",
     })
@@ -47,7 +47,12 @@ export const devicesSchema = z
       .default({ approvalAbove: 20 }),
     posture: z
       .strictObject({
-        interval: duration("24h").default("24h").describe("How often the trust-wide posture pass runs and saves the day's snapshot."),
+        interval: duration("24h")
+          .refine((text) => (parseDuration(text) ?? 0) >= 60_000 && (parseDuration(text) ?? 0) <= 7 * 86_400_000, {
+            message: "expected a duration from 1m to 7d (e.g. 24h)",
+          })
+          .default("24h")
+          .describe("How often the trust-wide posture pass runs and saves the day's snapshot."),
         thresholds: z
           .strictObject({
             devicesVerified: threshold("higher", 0.9, 0.75, "Share of devices cross-signed by their owner"),
@@ -72,6 +77,15 @@ export const devicesSchema = z
         },
       })
       .describe("Trust-wide posture: a daily snapshot of the counts, each rated green, amber or red."),
+    spotChecks: z
+      .strictObject({
+        every: duration("30d")
+          .default("30d")
+          .describe("How often a spot check starts on its own (default monthly); the IG lead can start one at any time too."),
+        people: z.number().int().min(1).max(500).default(10).describe("How many people, chosen at random, a scheduled spot check samples."),
+      })
+      .default({ every: "30d", people: 10 })
+      .describe("Spot checks of staff devices: a random sample, each person's server-visible posture against the policy, and a checklist the IG lead records."),
     adminConcurrency: z
       .number()
       .int()

@@ -1,4 +1,5 @@
 import type { SessionsService } from "../domain/devices/sessions-service.js";
+import type { SpotChecks } from "../domain/devices/spot-checks.js";
 import type { Posture, Session } from "../http/contract.js";
 import type { RouteHandlers } from "../http/web-server.js";
 
@@ -14,6 +15,12 @@ type DevicesRoutes = Pick<
   | "requestStaleSweep"
   | "approveStaleSweep"
   | "rejectStaleSweep"
+  | "listSpotChecks"
+  | "startSpotCheck"
+  | "getSpotCheck"
+  | "recordSpotCheckOutcome"
+  | "exportSpotCheckCsv"
+  | "exportSpotCheckPdf"
 >;
 
 function actorOf(session: Session | null): string {
@@ -23,13 +30,14 @@ function actorOf(session: Session | null): string {
 
 export interface DevicesHandlerDeps {
   sessions: SessionsService;
+  spotChecks: SpotChecks;
   staleAfter: string;
   posture(): Promise<Posture>;
   /** Runs the posture pass now, under the job's lock. */
   takePosture(): Promise<Posture>;
 }
 
-export function devicesHandlers({ sessions, staleAfter, posture, takePosture }: DevicesHandlerDeps): DevicesRoutes {
+export function devicesHandlers({ sessions, spotChecks, staleAfter, posture, takePosture }: DevicesHandlerDeps): DevicesRoutes {
   return {
     getDevicePosture: () => posture(),
     takeDevicePosture: () => takePosture(),
@@ -41,5 +49,11 @@ export function devicesHandlers({ sessions, staleAfter, posture, takePosture }: 
     requestStaleSweep: ({ body, session }) => sessions.requestStaleSweep(actorOf(session), body.reason, body.search ?? null),
     approveStaleSweep: ({ params, body, session }) => sessions.approveStaleSweep(params.sweepId, actorOf(session), body.reason),
     rejectStaleSweep: ({ params, body, session }) => sessions.rejectStaleSweep(params.sweepId, actorOf(session), body.reason),
+    listSpotChecks: async () => ({ spotChecks: await spotChecks.list() }),
+    startSpotCheck: ({ body, session }) => spotChecks.start("on-demand", actorOf(session), body),
+    getSpotCheck: ({ params }) => spotChecks.get(params.spotCheckId),
+    recordSpotCheckOutcome: ({ params, body, session }) => spotChecks.record(params.spotCheckId, params.userId, actorOf(session), body),
+    exportSpotCheckCsv: ({ params, session }) => spotChecks.csv(params.spotCheckId, actorOf(session)),
+    exportSpotCheckPdf: ({ params, session }) => spotChecks.pdf(params.spotCheckId, actorOf(session)),
   };
 }

@@ -11,6 +11,7 @@ import { FEDERATION_API } from "./contract-federation.js";
 import { RECORDS_API } from "./contract-records.js";
 import { RETENTION_API } from "./contract-retention.js";
 import { emptySchema, type RouteContract, roleSchema, roomIdParamsSchema, roomKindSchema } from "./contract-shared.js";
+import { SPOT_CHECKS_API } from "./contract-spot-checks.js";
 
 export {
   type DeviceActionRequest,
@@ -67,7 +68,6 @@ export {
   proposeAgreementRequestSchema,
   type WhitelistSnippet,
 } from "./contract-federation.js";
-
 export {
   FILING_STATUSES,
   type FiledPdf,
@@ -103,7 +103,6 @@ export {
   type RoomRetention,
   type SweepResult,
 } from "./contract-retention.js";
-
 export {
   ERROR_CODES,
   type ErrorCode,
@@ -120,6 +119,17 @@ export {
   roomIdParamsSchema,
   roomKindSchema,
 } from "./contract-shared.js";
+export {
+  CHECKLIST_ANSWERS,
+  type RecordOutcome,
+  SPOT_CHECK_OUTCOMES,
+  type SpotCheck,
+  type SpotCheckChecklist,
+  type SpotCheckList,
+  type SpotCheckPdf,
+  type SpotCheckPerson,
+  type StartSpotCheck,
+} from "./contract-spot-checks.js";
 
 export const signInRequestSchema = z.strictObject({
   username: z.string().min(1).max(255).describe("Matrix user ID or localpart on this trust's homeserver."),
@@ -256,6 +266,7 @@ export const API = {
   ...RETENTION_API,
   ...RECORDS_API,
   ...DEVICES_API,
+  ...SPOT_CHECKS_API,
 } as const satisfies Record<string, RouteContract>;
 
 export const API_PREFIX = "/api/v1";

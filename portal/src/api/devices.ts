@@ -1,4 +1,16 @@
-import { API, type PersonDevices, type Posture, type SignOutResult, type StaleSweep } from "@handover/appservice/contract";
+import {
+  API,
+  API_PREFIX,
+  type PersonDevices,
+  type Posture,
+  type RecordOutcome,
+  type SignOutResult,
+  type SpotCheck,
+  type SpotCheckList,
+  type SpotCheckPdf,
+  type StaleSweep,
+  type StartSpotCheck,
+} from "@handover/appservice/contract";
 import { request } from "./http";
 
 export function searchPeople(search: string): Promise<{ people: PersonDevices[]; staleAfter: string }> {
@@ -31,4 +43,28 @@ export function getPosture(): Promise<Posture> {
 
 export function takePosture(): Promise<Posture> {
   return request(API.takeDevicePosture);
+}
+
+export async function listSpotChecks(): Promise<SpotCheckList["spotChecks"]> {
+  return (await request(API.listSpotChecks)).spotChecks;
+}
+
+export function startSpotCheck(body: StartSpotCheck): Promise<SpotCheck> {
+  return request(API.startSpotCheck, { body });
+}
+
+export function getSpotCheck(spotCheckId: string): Promise<SpotCheck> {
+  return request(API.getSpotCheck, { params: { spotCheckId } });
+}
+
+export function recordSpotCheckOutcome(spotCheckId: string, userId: string, body: RecordOutcome): Promise<SpotCheck> {
+  return request(API.recordSpotCheckOutcome, { params: { spotCheckId, userId }, body });
+}
+
+export function spotCheckCsvUrl(spotCheckId: string): string {
+  return `${API_PREFIX}${API.exportSpotCheckCsv.path.replace(":spotCheckId", encodeURIComponent(spotCheckId))}`;
+}
+
+export function spotCheckPdf(spotCheckId: string): Promise<SpotCheckPdf> {
+  return request(API.exportSpotCheckPdf, { params: { spotCheckId } });
 }

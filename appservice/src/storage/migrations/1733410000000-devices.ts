@@ -26,9 +26,34 @@ export class Devices1733410000000 implements MigrationInterface {
         counts jsonb NOT NULL,
         admin_calls integer NOT NULL
       )`);
+    // Spot checks: the sample, what the homeserver showed for each person, and the IG lead's checklist.
+    await db.query(`
+      CREATE TABLE device_spot_checks (
+        id bigserial PRIMARY KEY,
+        trigger text NOT NULL CHECK (trigger IN ('scheduled', 'on-demand')),
+        started_by text NOT NULL,
+        started_at timestamptz NOT NULL,
+        sample jsonb NOT NULL
+      )`);
+    await db.query(`
+      CREATE TABLE device_spot_check_people (
+        spot_check_id bigint NOT NULL REFERENCES device_spot_checks (id),
+        user_id text NOT NULL,
+        display_name text,
+        findings jsonb NOT NULL,
+        meets_server_policy boolean NOT NULL,
+        checklist jsonb,
+        outcome text CHECK (outcome IN ('meets-policy', 'action-needed', 'not-reached')),
+        note text,
+        recorded_by text,
+        recorded_at timestamptz,
+        PRIMARY KEY (spot_check_id, user_id)
+      )`);
   }
 
   async down(db: QueryRunner): Promise<void> {
+    await db.query("DROP TABLE device_spot_check_people");
+    await db.query("DROP TABLE device_spot_checks");
     await db.query("DROP TABLE device_posture_snapshots");
     await db.query("DROP TABLE device_stale_sweeps");
   }
