@@ -163,6 +163,21 @@ describe("a person with a cross-signed device, one not cross-signed, and a pushe
   });
 });
 
+describe("people of a ward's room", () => {
+  it("the list can be narrowed to this trust's members of one room", async () => {
+    const rita = await TestUser.register(trust, `dward${tag}rita`);
+    const sam = await TestUser.register(trust, `dward${tag}sam`);
+    await TestUser.register(trust, `dward${tag}tom`);
+    const ward = await rita.createRoom("Ward 7");
+    await rita.invite(ward, sam.userId);
+    await sam.request("POST", `/rooms/${encodeURIComponent(ward)}/join`, {});
+    const found = await auditor.ok<{ people: PersonDevices[] }>("GET", `/devices/people?room=${encodeURIComponent(ward)}`);
+    expect(found.people.map((person) => person.userId).sort()).toEqual([rita.userId, sam.userId].sort());
+    const searched = await auditor.ok<{ people: PersonDevices[] }>("GET", `/devices/people?room=${encodeURIComponent(ward)}&search=sam`);
+    expect(searched.people.map((person) => person.userId)).toEqual([sam.userId]);
+  });
+});
+
 describe("signing out one device", () => {
   it("ends that device's session only, audited with the reason", async () => {
     const bob = await TestUser.register(trust, `dbob${tag}`);

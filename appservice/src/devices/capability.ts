@@ -35,7 +35,7 @@ const HISTORY_DAYS = 400;
 
 export const devicesCapability: CapabilityFactory = (platform: Platform): Capability => {
   const config = platform.config.devices ?? devicesSchema.parse({});
-  const synapse = new SynapseDeviceAdmin(platform.admin);
+  const synapse = new SynapseDeviceAdmin(platform.admin, platform.config.homeserver.serverName);
   // Handover's own admin account and the bot keep their sessions: ending them would stop Handover.
   let protectedAccounts: Promise<ReadonlySet<string>> | null = null;
   const protect = () => {

@@ -52,6 +52,11 @@ export type PersonDevices = z.infer<typeof personDevicesSchema>;
 
 export const devicePeopleQuerySchema = z.strictObject({
   search: z.string().trim().max(100).optional().describe("Part of a person's user ID or display name."),
+  room: z
+    .string()
+    .regex(/^![^\s]+$/, { message: "expected a Matrix room ID like !abc:server" })
+    .optional()
+    .describe("Only people of this trust who are members of this room (a ward's room, say)."),
   limit: z.coerce.number().int().min(1).max(100).default(25),
 });
 export type DevicePeopleQuery = z.input<typeof devicePeopleQuerySchema>;

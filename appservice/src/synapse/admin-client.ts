@@ -97,6 +97,11 @@ export class SynapseAdminClient {
     return this.call("GET", `/_synapse/admin/v2/users?${query}`);
   }
 
+  /** Every member of a room (joined, whoever asks); the admin API works without being in the room. */
+  async roomMemberIds(roomId: string): Promise<string[]> {
+    return (await this.call<{ members: string[] }>("GET", `/_synapse/admin/v1/rooms/${encodeURIComponent(roomId)}/members`)).members;
+  }
+
   /** null when the homeserver has no such account. */
   async userAccount(userId: string): Promise<{ name: string; displayname: string | null; deactivated: boolean } | null> {
     try {

@@ -6,7 +6,10 @@ const PAGE = 100;
 
 /** Devices, pushers and accounts through Synapse's admin API, as domain records. */
 export class SynapseDeviceAdmin implements DeviceAdmin, AccountDirectory, AccountPages {
-  constructor(private readonly admin: SynapseAdminClient) {}
+  constructor(
+    private readonly admin: SynapseAdminClient,
+    private readonly serverName: string,
+  ) {}
 
   async devices(userId: string): Promise<DeviceRecord[]> {
     return (await this.admin.userDevices(userId)).map((device) => ({
@@ -50,6 +53,12 @@ export class SynapseDeviceAdmin implements DeviceAdmin, AccountDirectory, Accoun
       yield page.users.map((user) => ({ userId: user.name, displayName: user.displayname ?? null }));
       from = page.next_token === undefined ? null : String(page.next_token);
     } while (from !== null);
+  }
+
+  async roomMembers(roomId: string): Promise<LocalAccount[]> {
+    const local = (await this.admin.roomMemberIds(roomId)).filter((userId) => userId.endsWith(`:${this.serverName}`));
+    const accounts = await Promise.all(local.map((userId) => this.account(userId)));
+    return accounts.filter((account): account is LocalAccount => account !== null);
   }
 
   async account(userId: string): Promise<LocalAccount | null> {

@@ -40,6 +40,8 @@ export interface DeviceAdmin {
 export interface AccountDirectory {
   accounts(search: string | null, limit: number): Promise<LocalAccount[]>;
   account(userId: string): Promise<LocalAccount | null>;
+  /** This homeserver's active accounts among the room's members. */
+  roomMembers(roomId: string): Promise<LocalAccount[]>;
 }
 
 /** Which devices each person's own self-signing key has signed (from /keys/query as the bot). */

@@ -13,6 +13,10 @@ class FakeHomeserver {
   async accounts(search: string | null) {
     return [...this.devices.keys()].filter((userId) => !search || userId.includes(search)).map((userId) => ({ userId, displayName: null }));
   }
+  readonly rooms = new Map<string, string[]>();
+  async roomMembers(roomId: string) {
+    return (this.rooms.get(roomId) ?? []).map((userId) => ({ userId, displayName: userId === "@amy:t" ? "Amy Pond" : null }));
+  }
   async account(userId: string) {
     return this.devices.has(userId) ? { userId, displayName: null } : null;
   }
@@ -139,5 +143,12 @@ describe("ending sessions", () => {
   it("refuses to end the sessions of the account Handover works through", async () => {
     const { service } = setUp(10);
     await expect(service.signOutEverywhere("@admin:t", "@ig:t", "test")).rejects.toMatchObject({ code: "CONFLICT" });
+  });
+
+  it("lists only members of a room when asked, searched by name", async () => {
+    const { service, homeserver } = setUp(10);
+    homeserver.rooms.set("!ward7:t", ["@amy:t", "@bob:t"]);
+    expect((await service.people(null, 25, "!ward7:t")).map((person) => person.userId)).toEqual(["@amy:t", "@bob:t"]);
+    expect((await service.people("pond", 25, "!ward7:t")).map((person) => person.userId)).toEqual(["@amy:t"]);
   });
 });

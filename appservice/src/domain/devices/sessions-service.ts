@@ -67,8 +67,9 @@ export async function mapLimited<T, R>(items: readonly T[], limit: number, work:
 export class SessionsService {
   constructor(private readonly deps: SessionsDeps) {}
 
-  async people(search: string | null, limit: number): Promise<PersonDevices[]> {
-    const accounts = await this.deps.accounts.accounts(search, limit);
+  /** People matching `search` (in their ID or display name), only members of `room` when given. */
+  async people(search: string | null, limit: number, room: string | null = null): Promise<PersonDevices[]> {
+    const accounts = room === null ? await this.deps.accounts.accounts(search, limit) : await this.roomMembers(room, search, limit);
     const userIds = accounts.map((account) => account.userId);
     const [crossSigning, standing] = await Promise.all([
       userIds.length > 0 ? this.deps.crossSigning.crossSigned(userIds) : new Map(),
@@ -83,6 +84,12 @@ export class SessionsService {
         this.deps.settings,
       );
     });
+  }
+
+  private async roomMembers(room: string, search: string | null, limit: number) {
+    const needle = search?.toLowerCase() ?? "";
+    const members = await this.deps.accounts.roomMembers(room);
+    return members.filter((account) => `${account.userId} ${account.displayName ?? ""}`.toLowerCase().includes(needle)).slice(0, limit);
   }
 
   async person(userId: string): Promise<PersonDevices> {
