@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { meets, type SuiteResult } from "./figures.js";
+import { devices } from "./suites/devices.js";
 import { directory } from "./suites/directory.js";
 import { directoryIncremental } from "./suites/directory-incremental.js";
 import { e2ee } from "./suites/e2ee.js";
@@ -19,6 +20,7 @@ const SUITES: Record<string, () => Promise<SuiteResult>> = {
   directory,
   "directory-incremental": directoryIncremental,
   e2ee,
+  devices,
 };
 
 async function main(): Promise<void> {

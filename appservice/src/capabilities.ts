@@ -1,5 +1,6 @@
 import { auditAnchorCapability } from "./audit/capability.js";
 import type { CapabilityFactory } from "./capability.js";
+import { devicesCapability } from "./devices/capability.js";
 import { directoryCapability } from "./directory/capability.js";
 import { e2eeCapability } from "./e2ee/capability.js";
 import { federationCapability } from "./federation/capability.js";
@@ -14,4 +15,5 @@ export const CAPABILITIES: CapabilityFactory[] = [
   recordsCapability,
   e2eeCapability,
   auditAnchorCapability,
+  devicesCapability,
 ];

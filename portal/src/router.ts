@@ -2,6 +2,9 @@ import { createRouter, createWebHistory, type LocationQuery, type Router, type R
 import { showPageTitle } from "./display/pageTitle";
 import { useSessionStore } from "./stores/session";
 import AuditView from "./views/AuditView.vue";
+import DevicesView from "./views/devices/DevicesView.vue";
+import SpotChecksView from "./views/devices/SpotChecksView.vue";
+import SpotCheckView from "./views/devices/SpotCheckView.vue";
 import DirectoryView from "./views/directory/DirectoryView.vue";
 import RuleEditView from "./views/directory/RuleEditView.vue";
 import RunView from "./views/directory/RunView.vue";
@@ -56,6 +59,9 @@ export function createPortalRouter(history: RouterHistory = createWebHistory()):
       { path: "/directory/rules/new", component: RuleEditView, meta: { title: "Add a rule" } },
       { path: "/directory/rules/:ruleId", component: RuleEditView, props: true, meta: { title: "Directory rule" } },
       { path: "/directory/runs/:runId", component: RunView, props: true, meta: { title: "Sync run" } },
+      { path: "/devices", component: DevicesView, meta: { title: "Devices" } },
+      { path: "/devices/spot-checks", component: SpotChecksView, meta: { title: "Spot checks" } },
+      { path: "/devices/spot-checks/:spotCheckId", component: SpotCheckView, props: true, meta: { title: "Spot check" } },
       { path: "/audit", component: AuditView, props: (route) => auditPageFrom(route.query), meta: { title: "Audit trail" } },
       { path: "/retention", component: RetentionView, meta: { title: "Retention" } },
       { path: "/retention/policies/new", component: PolicyFormView, meta: { title: "Create a retention policy" } },

@@ -8,6 +8,7 @@ export interface E2eTrust {
   roomId: string;
   admin: { userId: string; accessToken: string };
   auditor: { userId: string };
+  igLead: { userId: string };
   nurse: { userId: string; accessToken: string };
   databaseUrl: string;
 }

@@ -59,9 +59,10 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
       const admin = await TestUser.register(trust, "wardadmin", PASSWORD);
       const auditor = await TestUser.register(trust, "auditor", PASSWORD);
       const nurse = await TestUser.register(trust, "nurse", PASSWORD);
+      const igLead = await TestUser.register(trust, "iglead", PASSWORD);
       const peer = stack.trusts[key === "a" ? "b" : "a"];
       const handover = await startHandover(trust, stack.databaseUrls[key], {
-        roles: { [admin.userId]: "admin", [auditor.userId]: "auditor" },
+        roles: { [admin.userId]: "admin", [auditor.userId]: "auditor", [igLead.userId]: "ig-lead" },
         portalDir: resolve("portal/dist"),
         webPort: webPorts[key],
         federation: e2eFederationConfig(trust, peer, webPorts[key === "a" ? "b" : "a"]),
@@ -93,6 +94,7 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
         roomId,
         admin: { userId: admin.userId, accessToken: admin.user.accessToken },
         auditor: { userId: auditor.userId },
+        igLead: { userId: igLead.userId },
         nurse: { userId: nurse.userId, accessToken: nurse.user.accessToken },
         databaseUrl: stack.databaseUrls[key],
       };

@@ -33,6 +33,8 @@ export interface InstanceOptions {
   e2ee?: HandoverConfigInput["e2ee"];
   /** The `audit` section (absent: no anchors outside the database). */
   audit?: HandoverConfigInput["audit"];
+  /** The `devices` section (absent: the defaults). */
+  devices?: HandoverConfigInput["devices"];
 }
 
 /** A Handover config for one trust of a running stack. */
@@ -56,6 +58,7 @@ export async function configFor(trust: TrustInfo, databaseUrl: string, options: 
     ...(options.records ? { records: { ...options.records, patientLookup: { auditKey: TEST_LOOKUP_AUDIT_KEY, ...options.records.patientLookup } } } : {}),
     ...(options.e2ee ? { e2ee: options.e2ee } : {}),
     ...(options.audit ? { audit: options.audit } : {}),
+    ...(options.devices ? { devices: options.devices } : {}),
     logging: { level: options.logLevel ?? (process.env.HANDOVER_LOG_LEVEL as HandoverConfig["logging"]["level"] | undefined) ?? "warn" },
   });
 }

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { roleSchema } from "../http/contract.js";
 import { partnerPatternSchema } from "../http/contract-federation.js";
 import { auditSchema } from "./audit.js";
+import { devicesSchema } from "./devices.js";
 import { directorySchema } from "./directory.js";
 import { parseDuration } from "./duration.js";
 import { e2eeSchema } from "./e2ee.js";
@@ -227,6 +228,7 @@ export const configSchema = z.strictObject({
   records: recordsSchema.optional(),
   e2ee: e2eeSchema.optional(),
   audit: auditSchema.optional(),
+  devices: devicesSchema.optional(),
 });
 
 export type HandoverConfig = z.infer<typeof configSchema>;

@@ -5,12 +5,31 @@
  * This module imports nothing but zod: the portal bundles it.
  */
 import { z } from "zod";
+import { DEVICES_API } from "./contract-devices.js";
 import { DIRECTORY_API } from "./contract-directory.js";
 import { FEDERATION_API } from "./contract-federation.js";
 import { RECORDS_API } from "./contract-records.js";
 import { RETENTION_API } from "./contract-retention.js";
 import { emptySchema, type RouteContract, roleSchema, roomIdParamsSchema, roomKindSchema } from "./contract-shared.js";
+import { SPOT_CHECKS_API } from "./contract-spot-checks.js";
 
+export {
+  type DeviceActionRequest,
+  type DevicePeople,
+  type DevicePeopleQuery,
+  type DeviceView,
+  DIRECTORY_STANDINGS,
+  type PersonDevices,
+  POSTURE_METRIC_NAMES,
+  type Posture,
+  type PostureMetric,
+  type PusherView,
+  type SignOutResult,
+  STALE_SWEEP_STATUSES,
+  type StaleSweep,
+  type StaleSweepList,
+  type StaleSweepRequest,
+} from "./contract-devices.js";
 export {
   ACTION_KINDS,
   type CsvImportRequest,
@@ -49,7 +68,6 @@ export {
   proposeAgreementRequestSchema,
   type WhitelistSnippet,
 } from "./contract-federation.js";
-
 export {
   FILING_STATUSES,
   type FiledPdf,
@@ -87,7 +105,6 @@ export {
   type RoomRetention,
   type SweepResult,
 } from "./contract-retention.js";
-
 export {
   ERROR_CODES,
   type ErrorCode,
@@ -104,6 +121,17 @@ export {
   roomIdParamsSchema,
   roomKindSchema,
 } from "./contract-shared.js";
+export {
+  CHECKLIST_ANSWERS,
+  type RecordOutcome,
+  SPOT_CHECK_OUTCOMES,
+  type SpotCheck,
+  type SpotCheckChecklist,
+  type SpotCheckList,
+  type SpotCheckPdf,
+  type SpotCheckPerson,
+  type StartSpotCheck,
+} from "./contract-spot-checks.js";
 
 export const signInRequestSchema = z.strictObject({
   username: z.string().min(1).max(255).describe("Matrix user ID or localpart on this trust's homeserver."),
@@ -239,6 +267,8 @@ export const API = {
   ...FEDERATION_API,
   ...RETENTION_API,
   ...RECORDS_API,
+  ...DEVICES_API,
+  ...SPOT_CHECKS_API,
 } as const satisfies Record<string, RouteContract>;
 
 export const API_PREFIX = "/api/v1";

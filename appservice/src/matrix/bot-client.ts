@@ -57,6 +57,19 @@ export function toHandoverError(error: unknown, doing: string): HandoverError {
  * The bot's client-server calls, made with the appservice token through matrix-js-sdk's HTTP
  * layer (no sync loop: the homeserver pushes events to Handover).
  */
+/** The parts of a /keys/query answer Handover reads (devices' keys and signatures, cross-signing keys). */
+export interface KeysQueryAnswer {
+  device_keys?: Record<
+    string,
+    Record<
+      string,
+      { user_id: string; device_id: string; keys: Record<string, string>; signatures?: Record<string, Record<string, string>> } & Record<string, unknown>
+    >
+  >;
+  master_keys?: Record<string, { keys: Record<string, string> }>;
+  self_signing_keys?: Record<string, { keys: Record<string, string>; signatures?: Record<string, Record<string, string>> } & Record<string, unknown>>;
+}
+
 /** Encrypts the bot's messages for encrypted rooms (the e2ee device); null for a room that is not encrypted. */
 export interface MessageEncryptor {
   encryptFor(roomId: string, type: string, content: Record<string, unknown>): Promise<{ type: string; content: Record<string, unknown> } | null>;
@@ -244,6 +257,11 @@ export class BotClient implements RoomNotifier, PowerLevelReader, RoomStateWrite
     const bytes = new Uint8Array(await response.arrayBuffer());
     if (bytes.byteLength > maxBytes) throw new HandoverError("VALIDATION_FAILED", `Media larger than ${maxBytes} bytes`);
     return { bytes, contentType: response.headers.get("content-type")?.split(";")[0] ?? "application/octet-stream" };
+  }
+
+  /** Device and cross-signing keys of the given users (client-server /keys/query, as the bot). */
+  async queryKeys(userIds: readonly string[]): Promise<KeysQueryAnswer> {
+    return this.request<KeysQueryAnswer>(Method.Post, "/keys/query", { device_keys: Object.fromEntries(userIds.map((userId) => [userId, []])) }, "query keys");
   }
 
   async whoami(): Promise<string> {

@@ -14,6 +14,7 @@ import { RetentionPurgeSafety1733402000000 } from "./migrations/1733402000000-re
 import { PatientLookups1733403000000 } from "./migrations/1733403000000-patient-lookups.js";
 import { FederationExpectedPartners1733406000000 } from "./migrations/1733406000000-federation-expected-partners.js";
 import { AuditRuntimeGrants1733408000000 } from "./migrations/1733408000000-audit-runtime-grants.js";
+import { Devices1733410000000 } from "./migrations/1733410000000-devices.js";
 
 /** In order. A capability adds its own migration file and one entry here. */
 export const MIGRATIONS = [
@@ -32,6 +33,7 @@ export const MIGRATIONS = [
   PatientLookups1733403000000,
   FederationExpectedPartners1733406000000,
   AuditRuntimeGrants1733408000000,
+  Devices1733410000000,
 ];
 
 /** Schema changes only through migrations: `synchronize` stays off everywhere. */

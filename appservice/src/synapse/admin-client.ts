@@ -84,6 +84,48 @@ export class SynapseAdminClient {
     await this.call("POST", `/_synapse/admin/v1/deactivate/${encodeURIComponent(userId)}`, { erase: false });
   }
 
+  // Devices and sessions (issue 14): people, their devices and pushers.
+
+  /** One page of local accounts (not guests, not deactivated), optionally matching `name` in the ID or display name. */
+  async listUsers(options: { name: string | null; from: string | null; limit: number }): Promise<{
+    users: { name: string; displayname: string | null }[];
+    next_token?: string | number;
+  }> {
+    const query = new URLSearchParams({ limit: String(options.limit), guests: "false", deactivated: "false" });
+    if (options.name) query.set("name", options.name);
+    if (options.from) query.set("from", options.from);
+    return this.call("GET", `/_synapse/admin/v2/users?${query}`);
+  }
+
+  /** Every member of a room (joined, whoever asks); the admin API works without being in the room. */
+  async roomMemberIds(roomId: string): Promise<string[]> {
+    return (await this.call<{ members: string[] }>("GET", `/_synapse/admin/v1/rooms/${encodeURIComponent(roomId)}/members`)).members;
+  }
+
+  /** null when the homeserver has no such account. */
+  async userAccount(userId: string): Promise<{ name: string; displayname: string | null; deactivated: boolean } | null> {
+    try {
+      return await this.call("GET", `/_synapse/admin/v2/users/${encodeURIComponent(userId)}`);
+    } catch (error) {
+      if (error instanceof HandoverError && /answered 404\b/.test(error.message)) return null;
+      throw error;
+    }
+  }
+
+  async userDevices(
+    userId: string,
+  ): Promise<
+    { device_id: string; display_name?: string | null; last_seen_ts?: number | null; last_seen_ip?: string | null; last_seen_user_agent?: string | null }[]
+  > {
+    return (await this.call<{ devices: [] }>("GET", `/_synapse/admin/v2/users/${encodeURIComponent(userId)}/devices`)).devices;
+  }
+
+  async userPushers(
+    userId: string,
+  ): Promise<{ kind: string; app_id: string; app_display_name?: string | null; device_display_name?: string | null; data?: { format?: string } }[]> {
+    return (await this.call<{ pushers: [] }>("GET", `/_synapse/admin/v1/users/${encodeURIComponent(userId)}/pushers`)).pushers;
+  }
+
   // Retention (issue 3): history purge, its status, a room's history and media deletion.
 
   /** Starts purging the room's history before `keepFromEventId` (kept), local users' events included. */

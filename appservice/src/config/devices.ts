@@ -1,0 +1,99 @@
+import { z } from "zod";
+import { parseDuration } from "./duration.js";
+
+/** The `devices` section of the config: devices and sessions (issue 14). Imported by schema.ts. */
+
+const duration = (example: string) =>
+  z
+    .string()
+    .refine((text) => parseDuration(text) !== undefined, { message: "expected duration (e.g. 90s, 15m, 8h, 30d)" })
+    .meta({ examples: [example] });
+
+/**
+ * Red/amber/green bounds of one posture measure. "higher" is better for verified devices: at
+ * least `amber` is green, at least `red` amber, below red. For the others lower is better: at
+ * most `amber` is green, at most `red` amber, above red.
+ */
+function threshold(better: "higher" | "lower", amber: number, red: number, what: string) {
+  return z
+    .strictObject({ amber: z.number().min(0).default(amber), red: z.number().min(0).default(red) })
+    .refine((bounds) => (better === "higher" ? bounds.red <= bounds.amber : bounds.red >= bounds.amber), {
+      message: better === "higher" ? "red must not be above amber (higher is better)" : "red must not be below amber (lower is better)",
+    })
+    .default({ amber, red })
+    .describe(`${what}: ${better === "higher" ? "green at or above amber, red below red" : "green at or below amber, red above red"}.`);
+}
+
+export const devicesSchema = z
+  .strictObject({
+    staleAfter: duration("90d")
+      .default("90d")
+      .describe("A session (device) not used for longer than this is stale: shown, counted, and ended by a stale-session sweep."),
+    homeserverIncludesContent: z
+      .boolean()
+      .default(true)
+      .describe(
+        "Mirror of the homeserver's `push.include_content` (Synapse's default: true). When false, Synapse strips message content from every push, so no pusher counts as carrying content.",
+      ),
+    staleSweep: z
+      .strictObject({
+        approvalAbove: z
+          .number()
+          .int()
+          .min(0)
+          .default(20)
+          .describe("A sweep that would end more stale sessions than this is held until an admin approves it (approval ends exactly the sessions it listed)."),
+      })
+      .default({ approvalAbove: 20 }),
+    posture: z
+      .strictObject({
+        interval: duration("24h")
+          .refine((text) => (parseDuration(text) ?? 0) >= 60_000 && (parseDuration(text) ?? 0) <= 7 * 86_400_000, {
+            message: "expected a duration from 1m to 7d (e.g. 24h)",
+          })
+          .default("24h")
+          .describe("How often the trust-wide posture pass runs and saves the day's snapshot."),
+        thresholds: z
+          .strictObject({
+            devicesVerified: threshold("higher", 0.9, 0.75, "Share of devices cross-signed by their owner"),
+            pushersCarryingContent: threshold("lower", 0.05, 0.2, "Share of pushers whose notifications carry message content"),
+            staleSessions: threshold("lower", 0.1, 0.25, "Share of devices not used for longer than staleAfter"),
+            leaversWithSessions: threshold("lower", 0, 2, "Number of people who left (directory) and still have sessions"),
+          })
+          .default({
+            devicesVerified: { amber: 0.9, red: 0.75 },
+            pushersCarryingContent: { amber: 0.05, red: 0.2 },
+            staleSessions: { amber: 0.1, red: 0.25 },
+            leaversWithSessions: { amber: 0, red: 2 },
+          }),
+      })
+      .default({
+        interval: "24h",
+        thresholds: {
+          devicesVerified: { amber: 0.9, red: 0.75 },
+          pushersCarryingContent: { amber: 0.05, red: 0.2 },
+          staleSessions: { amber: 0.1, red: 0.25 },
+          leaversWithSessions: { amber: 0, red: 2 },
+        },
+      })
+      .describe("Trust-wide posture: a daily snapshot of the counts, each rated green, amber or red."),
+    spotChecks: z
+      .strictObject({
+        every: duration("30d")
+          .default("30d")
+          .describe("How often a spot check starts on its own (default monthly); the IG lead can start one at any time too."),
+        people: z.number().int().min(1).max(500).default(10).describe("How many people, chosen at random, a scheduled spot check samples."),
+      })
+      .default({ every: "30d", people: 10 })
+      .describe("Spot checks of staff devices: a random sample, each person's server-visible posture against the policy, and a checklist the IG lead records."),
+    adminConcurrency: z
+      .number()
+      .int()
+      .min(1)
+      .max(16)
+      .default(4)
+      .describe("Most Synapse admin API calls Handover makes at once for devices and pushers, so a pass over many people never crowds out clinicians."),
+  })
+  .describe("Devices and sessions: who reads on which device, pushers carrying content, stale sessions.");
+
+export type DevicesConfig = z.infer<typeof devicesSchema>;

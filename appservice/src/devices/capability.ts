@@ -1,0 +1,117 @@
+import { randomInt } from "node:crypto";
+import type { Capability, CapabilityFactory, Platform } from "../capability.js";
+import { devicesSchema } from "../config/devices.js";
+import { parseDuration } from "../config/duration.js";
+import { PosturePass } from "../domain/devices/posture-pass.js";
+import { postureReport } from "../domain/devices/posture-report.js";
+import { SessionsService } from "../domain/devices/sessions-service.js";
+import { SpotChecks } from "../domain/devices/spot-checks.js";
+import { HandoverError } from "../domain/errors.js";
+import { BotCrossSigningReader } from "../matrix/cross-signing-reader.js";
+import { PostgresDirectoryStanding, PostgresPostureSnapshotStore, PostgresStaleSweepStore } from "../storage/devices-store.js";
+import { PostgresSpotCheckStore } from "../storage/spot-check-store.js";
+import { SynapseDeviceAdmin } from "../synapse/device-admin.js";
+import { devicesHandlers } from "./handlers.js";
+import { PdfKitSpotCheckRenderer } from "./spot-check-pdf.js";
+
+/**
+ * Devices and sessions (issue 14). Always on: reading needs nothing configured, and the
+ * `devices` section only tunes ages and limits.
+ */
+export const POSTURE_JOB = "devices-posture";
+export const SPOT_CHECK_JOB = "devices-spot-check-schedule";
+const HOUR_MS = 3_600_000;
+
+/** k distinct indices below n, uniformly (a partial Fisher-Yates shuffle with crypto randomness). */
+function pickAtRandom(n: number, k: number): number[] {
+  const indices = Array.from({ length: n }, (_, index) => index);
+  for (let i = 0; i < k; i++) {
+    const j = i + randomInt(n - i);
+    [indices[i], indices[j]] = [indices[j] as number, indices[i] as number];
+  }
+  return indices.slice(0, k);
+}
+const HISTORY_DAYS = 400;
+
+export const devicesCapability: CapabilityFactory = (platform: Platform): Capability => {
+  const config = platform.config.devices ?? devicesSchema.parse({});
+  const synapse = new SynapseDeviceAdmin(platform.admin, platform.config.homeserver.serverName);
+  // Handover's own admin account and the bot keep their sessions: ending them would stop Handover.
+  let protectedAccounts: Promise<ReadonlySet<string>> | null = null;
+  const protect = () => {
+    protectedAccounts ??= platform.admin.whoami().then(
+      (adminUserId) => new Set([adminUserId, platform.botUserId]),
+      (error: unknown) => {
+        protectedAccounts = null;
+        throw error;
+      },
+    );
+    return protectedAccounts;
+  };
+  const crossSigning = new BotCrossSigningReader(platform.bot);
+  const directory = new PostgresDirectoryStanding(platform.db);
+  const staleAfterMs = parseDuration(config.staleAfter) as number;
+  const snapshots = new PostgresPostureSnapshotStore(platform.db);
+  const posture = new PosturePass({
+    accounts: synapse,
+    admin: synapse,
+    crossSigning,
+    directory,
+    snapshots,
+    clock: platform.clock,
+    settings: { staleAfterMs, homeserverIncludesContent: config.homeserverIncludesContent, concurrency: config.adminConcurrency, excluded: protect },
+  });
+  const report = async () => postureReport(await snapshots.recent(HISTORY_DAYS), config.posture.thresholds);
+  const sessions = new SessionsService({
+    admin: synapse,
+    accounts: synapse,
+    crossSigning,
+    directory,
+    sweeps: new PostgresStaleSweepStore(platform.db),
+    audit: platform.audit,
+    clock: platform.clock,
+    settings: {
+      staleAfterMs,
+      homeserverIncludesContent: config.homeserverIncludesContent,
+      approvalAbove: config.staleSweep.approvalAbove,
+      concurrency: config.adminConcurrency,
+      protectedAccounts: protect,
+    },
+  });
+  const spotChecks = new SpotChecks({
+    accounts: synapse,
+    posture: (userId) => sessions.person(userId),
+    store: new PostgresSpotCheckStore(platform.db),
+    pdf: new PdfKitSpotCheckRenderer(),
+    audit: platform.audit,
+    clock: platform.clock,
+    pick: pickAtRandom,
+    excluded: protect,
+  });
+  return {
+    name: "devices",
+    handlers: devicesHandlers({
+      sessions,
+      spotChecks,
+      staleAfter: config.staleAfter,
+      posture: report,
+      takePosture: async () => {
+        if (!(await platform.jobs.runNow(POSTURE_JOB)))
+          throw new HandoverError("CONFLICT", "A posture pass is running already; try again when it has finished");
+        return report();
+      },
+    }),
+    async start(): Promise<void> {
+      platform.jobs.register({ name: POSTURE_JOB, intervalMs: parseDuration(config.posture.interval) as number }, async () => {
+        const snapshot = await posture.run();
+        platform.logger.info({ people: snapshot.counts.people, adminCalls: snapshot.adminCalls }, "devices: posture snapshot taken");
+      });
+      // Ticks hourly and starts one when the last scheduled check is older than `every`: a
+      // 30-day setInterval would overflow Node's timer (about 24.8 days) and fire at once.
+      const everyMs = parseDuration(config.spotChecks.every) as number;
+      platform.jobs.register({ name: SPOT_CHECK_JOB, intervalMs: Math.min(HOUR_MS, everyMs) }, async () => {
+        await spotChecks.runSchedule(everyMs, { people: config.spotChecks.people });
+      });
+    },
+  };
+};

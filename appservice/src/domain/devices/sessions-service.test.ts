@@ -1,0 +1,154 @@
+import { describe, expect, it } from "vitest";
+import type { StaleSweep } from "../../http/contract-devices.js";
+import { FakeClock, RecordingAudit } from "../../testing/fakes.js";
+import type { DeviceRecord, PusherRecord } from "./model.js";
+import { type NewStaleSweep, SessionsService, type StaleSweepStore } from "./sessions-service.js";
+
+const DAY = 86_400_000;
+
+class FakeHomeserver {
+  readonly devices = new Map<string, DeviceRecord[]>();
+  readonly pusherList = new Map<string, PusherRecord[]>();
+  readonly signOuts: [string, string[]][] = [];
+  async accounts(search: string | null) {
+    return [...this.devices.keys()].filter((userId) => !search || userId.includes(search)).map((userId) => ({ userId, displayName: null }));
+  }
+  readonly rooms = new Map<string, string[]>();
+  async roomMembers(roomId: string) {
+    return (this.rooms.get(roomId) ?? []).map((userId) => ({ userId, displayName: userId === "@amy:t" ? "Amy Pond" : null }));
+  }
+  async account(userId: string) {
+    return this.devices.has(userId) ? { userId, displayName: null } : null;
+  }
+  async pushers(userId: string) {
+    return this.pusherList.get(userId) ?? [];
+  }
+  async signOut(userId: string, deviceIds: readonly string[]) {
+    this.signOuts.push([userId, [...deviceIds]]);
+    this.devices.set(
+      userId,
+      (this.devices.get(userId) ?? []).filter((device) => !deviceIds.includes(device.deviceId)),
+    );
+    this.pusherList.delete(userId);
+  }
+  async devicesOf(userId: string) {
+    return this.devices.get(userId) ?? [];
+  }
+}
+
+class MemorySweeps implements StaleSweepStore {
+  readonly sweeps: StaleSweep[] = [];
+  async create(sweep: NewStaleSweep) {
+    const stored: StaleSweep = {
+      id: this.sweeps.length + 1,
+      status: sweep.status,
+      requestedBy: sweep.requestedBy,
+      requestedAt: sweep.requestedAt.toISOString(),
+      reason: sweep.reason,
+      sessions: sweep.sessions.map((s) => ({ userId: s.userId, deviceId: s.deviceId, lastSeenAt: s.lastSeenAt?.toISOString() ?? null })),
+      approvalAbove: sweep.approvalAbove,
+      decidedBy: null,
+      decidedAt: null,
+    };
+    this.sweeps.push(stored);
+    return stored;
+  }
+  async get(id: number) {
+    return this.sweeps.find((sweep) => sweep.id === id) ?? null;
+  }
+  async list() {
+    return [...this.sweeps].reverse();
+  }
+  async decide(id: number, status: "applied" | "rejected", decidedBy: string, at: Date) {
+    const sweep = this.sweeps.find((s) => s.id === id && s.status === "held");
+    if (!sweep) return false;
+    Object.assign(sweep, { status, decidedBy, decidedAt: at.toISOString() });
+    return true;
+  }
+}
+
+function setUp(approvalAbove: number) {
+  const clock = new FakeClock();
+  const homeserver = new FakeHomeserver();
+  const audit = new RecordingAudit();
+  const old = new Date(clock.now().getTime() - 100 * DAY);
+  homeserver.devices.set("@amy:t", [
+    { deviceId: "OLD1", displayName: null, lastSeenAt: old, lastAddress: null, userAgent: null },
+    { deviceId: "NOW1", displayName: null, lastSeenAt: clock.now(), lastAddress: null, userAgent: null },
+  ]);
+  homeserver.devices.set("@bob:t", [{ deviceId: "OLD2", displayName: null, lastSeenAt: old, lastAddress: null, userAgent: null }]);
+  homeserver.devices.set("@admin:t", [{ deviceId: "ADMINTOKEN", displayName: null, lastSeenAt: old, lastAddress: null, userAgent: null }]);
+  homeserver.pusherList.set("@amy:t", [{ kind: "http", appId: "a", appDisplayName: null, deviceDisplayName: null, format: null }]);
+  const sweeps = new MemorySweeps();
+  const service = new SessionsService({
+    admin: { devices: (u) => homeserver.devicesOf(u), pushers: (u) => homeserver.pushers(u), signOut: (u, d) => homeserver.signOut(u, d) },
+    accounts: homeserver,
+    crossSigning: { crossSigned: async () => new Map() },
+    directory: { standing: async () => new Map() },
+    sweeps,
+    audit,
+    clock,
+    settings: {
+      staleAfterMs: 90 * DAY,
+      homeserverIncludesContent: true,
+      approvalAbove,
+      concurrency: 2,
+      protectedAccounts: async () => new Set(["@admin:t"]),
+    },
+  });
+  return { service, homeserver, audit, sweeps };
+}
+
+describe("ending sessions", () => {
+  it("a lost phone signs out every device of the person and reports the pushers removed, audited with the reason", async () => {
+    const { service, homeserver, audit } = setUp(10);
+    const result = await service.signOutEverywhere("@amy:t", "@ig:t", "phone left on a bus");
+    expect(result).toEqual({ userId: "@amy:t", signedOut: ["OLD1", "NOW1"], pushersRemoved: 1, pushersRemaining: 0 });
+    expect(homeserver.devices.get("@amy:t")).toEqual([]);
+    expect(audit.events).toEqual([
+      expect.objectContaining({
+        actor: "@ig:t",
+        action: "devices.lost-phone.signed-out",
+        target: "@amy:t",
+        details: expect.objectContaining({ reason: "phone left on a bus" }),
+      }),
+    ]);
+  });
+
+  it("a stale sweep within the limit ends the stale sessions at once and never Handover's own admin session", async () => {
+    const { service, homeserver, audit } = setUp(2);
+    const sweep = await service.requestStaleSweep("@admin2:t", "quarterly tidy", null);
+    expect(sweep.status).toBe("applied");
+    expect(homeserver.signOuts.sort()).toEqual([
+      ["@amy:t", ["OLD1"]],
+      ["@bob:t", ["OLD2"]],
+    ]);
+    expect(audit.actions()).toEqual(["devices.stale-sweep.requested", "devices.stale-sweep.applied"]);
+  });
+
+  it("a stale sweep above the limit is held, ends nothing, and approval ends exactly the sessions it listed", async () => {
+    const { service, homeserver, audit } = setUp(1);
+    const sweep = await service.requestStaleSweep("@admin2:t", "quarterly tidy", null);
+    expect(sweep.status).toBe("held");
+    expect(homeserver.signOuts).toEqual([]);
+    // A session going stale after the plan is not swept by approving it.
+    homeserver.devices.set("@carl:t", [{ deviceId: "OLD3", displayName: null, lastSeenAt: null, lastAddress: null, userAgent: null }]);
+    const approved = await service.approveStaleSweep(sweep.id, "@admin2:t", "checked the list");
+    expect(approved.status).toBe("applied");
+    expect(homeserver.signOuts.map(([userId]) => userId).sort()).toEqual(["@amy:t", "@bob:t"]);
+    await expect(service.approveStaleSweep(sweep.id, "@admin2:t", "again")).rejects.toMatchObject({ code: "CONFLICT" });
+    expect(audit.actions()).toEqual(["devices.stale-sweep.held", "devices.stale-sweep.approved", "devices.stale-sweep.applied"]);
+  });
+
+  it("refuses to end the sessions of the account Handover works through", async () => {
+    const { service } = setUp(10);
+    await expect(service.signOutEverywhere("@admin:t", "@ig:t", "test")).rejects.toMatchObject({ code: "CONFLICT" });
+  });
+
+  it("lists only members of a room when asked, searched by name", async () => {
+    const { service, homeserver } = setUp(10);
+    homeserver.rooms.set("!ward7:t", ["@amy:t", "@bob:t"]);
+    expect((await service.people(null, 25, "!ward7:t")).map((person) => person.userId)).toEqual(["@amy:t", "@bob:t"]);
+    expect((await service.people("pond", 25, "!ward7:t")).map((person) => person.userId)).toEqual(["@amy:t"]);
+  });
+});

@@ -1,0 +1,186 @@
+import { describe, expect, it } from "vitest";
+import type { PersonDevices } from "../../http/contract-devices.js";
+import type { RecordOutcome, SpotCheck } from "../../http/contract-spot-checks.js";
+import { FakeClock, RecordingAudit } from "../../testing/fakes.js";
+import { spotCheckCsv } from "./spot-check-csv.js";
+import { type NewSpotCheck, policyFindings, type SpotCheckStore, SpotChecks } from "./spot-checks.js";
+
+const person = (userId: string, overrides: Partial<PersonDevices> = {}): PersonDevices => ({
+  userId,
+  displayName: null,
+  directory: "in-directory",
+  hasCrossSigningIdentity: true,
+  devices: [],
+  pushers: [],
+  staleSessions: 0,
+  devicesNotCrossSigned: 0,
+  pushersCarryingContent: 0,
+  ...overrides,
+});
+
+class MemorySpotChecks implements SpotCheckStore {
+  readonly checks: SpotCheck[] = [];
+  async create(check: NewSpotCheck) {
+    const stored: SpotCheck = {
+      id: this.checks.length + 1,
+      trigger: check.trigger,
+      startedBy: check.startedBy,
+      startedAt: check.startedAt.toISOString(),
+      sample: check.sample,
+      people: check.people.map((p) => ({ ...p, checklist: null, outcome: null, note: null, recordedBy: null, recordedAt: null })),
+      recorded: 0,
+    };
+    this.checks.push(stored);
+    return stored;
+  }
+  async get(id: number) {
+    return this.checks.find((check) => check.id === id) ?? null;
+  }
+  async list() {
+    return this.checks.map(({ people, ...rest }) => ({ ...rest, size: people.length }));
+  }
+  async recordOutcome(id: number, userId: string, outcome: RecordOutcome & { recordedBy: string; recordedAt: Date }) {
+    const found = this.checks.find((check) => check.id === id)?.people.find((p) => p.userId === userId);
+    if (!found) return false;
+    Object.assign(found, {
+      checklist: outcome.checklist,
+      outcome: outcome.outcome,
+      note: outcome.note ?? null,
+      recordedBy: outcome.recordedBy,
+      recordedAt: outcome.recordedAt.toISOString(),
+    });
+    return true;
+  }
+  async lastScheduledAt() {
+    const scheduled = this.checks.filter((check) => check.trigger === "scheduled").at(-1);
+    return scheduled ? new Date(scheduled.startedAt) : null;
+  }
+}
+
+function setUp() {
+  const clock = new FakeClock();
+  const audit = new RecordingAudit();
+  const store = new MemorySpotChecks();
+  const everyone = Array.from({ length: 10 }, (_, i) => `@p${i}:t`);
+  const checks = new SpotChecks({
+    accounts: {
+      async *pages() {
+        yield [...everyone, "@admin:t"].map((userId) => ({ userId, displayName: null }));
+      },
+    },
+    posture: async (userId) =>
+      userId === "@p1:t"
+        ? person(userId, { pushers: [{ kind: "http", appId: "x", appDisplayName: "Element", deviceDisplayName: "Pixel", format: null, carriesContent: true }] })
+        : person(userId),
+    store,
+    pdf: { render: async () => new TextEncoder().encode("%PDF-1.3") },
+    audit,
+    clock,
+    pick: (_size, count) => Array.from({ length: count }, (_, i) => i),
+    excluded: async () => new Set(["@admin:t"]),
+  });
+  return { checks, audit, store, clock };
+}
+
+describe("spot checks", () => {
+  it("samples N people or a share of everyone, never Handover's own accounts, with each person's findings against the policy", async () => {
+    const { checks, audit } = setUp();
+    const byCount = await checks.start("on-demand", "@ig:t", { people: 3 });
+    expect(byCount.people.map((p) => [p.userId, p.meetsServerPolicy])).toEqual([
+      ["@p0:t", true],
+      ["@p1:t", false],
+      ["@p2:t", true],
+    ]);
+    expect(byCount.people[1]?.findings).toEqual(["pusher Element on Pixel carries message content"]);
+    expect(byCount.sample).toEqual({ people: 3, share: null, outOf: 10 });
+    expect((await checks.start("on-demand", "@ig:t", { share: 0.25 })).people).toHaveLength(3);
+    expect(audit.actions()).toEqual(["devices.spot-check.started", "devices.spot-check.started"]);
+  });
+
+  it("records the IG lead's checklist and outcome for a person in the sample only, audited", async () => {
+    const { checks, audit } = setUp();
+    const check = await checks.start("on-demand", "@ig:t", { people: 2 });
+    const outcome = {
+      checklist: { screenLock: "yes", photoLibraryUnlinked: "no", lockScreenPreviewsOff: "yes" },
+      outcome: "action-needed",
+      note: "photos saved",
+    } as const;
+    const updated = await checks.record(check.id, "@p0:t", "@ig:t", outcome);
+    expect(updated.people[0]).toMatchObject({ outcome: "action-needed", recordedBy: "@ig:t", checklist: outcome.checklist });
+    await expect(checks.record(check.id, "@p9:t", "@ig:t", outcome)).rejects.toMatchObject({ code: "NOT_FOUND" });
+    expect(audit.events.at(-1)).toMatchObject({
+      action: "devices.spot-check.outcome-recorded",
+      target: "@p0:t",
+      details: { spotCheck: check.id, outcome: "action-needed" },
+    });
+  });
+
+  it("a scheduled spot check starts only when the last one is older than the schedule", async () => {
+    const { checks, clock } = setUp();
+    const DAY = 86_400_000;
+    expect(await checks.runSchedule(30 * DAY, { people: 2 })).not.toBeNull();
+    clock.advance(29 * DAY);
+    expect(await checks.runSchedule(30 * DAY, { people: 2 })).toBeNull();
+    clock.advance(2 * DAY);
+    expect((await checks.runSchedule(30 * DAY, { people: 2 }))?.trigger).toBe("scheduled");
+  });
+
+  it("exports are audited, and the CSV defuses cells a spreadsheet would run as formulas", async () => {
+    const { checks, audit, store } = setUp();
+    const check = await checks.start("on-demand", "@ig:t", { people: 1 });
+    (store.checks[0]?.people[0] as { displayName: string | null }).displayName = '=HYPERLINK("http://x")';
+    const csv = await checks.csv(check.id, "@auditor:t");
+    expect(csv.split("\r\n")[1]).toContain(`"'=HYPERLINK(""http://x"")"`);
+    await checks.pdf(check.id, "@auditor:t");
+    expect(audit.events.slice(-2).map((event) => event.details?.format)).toEqual(["csv", "pdf"]);
+  });
+
+  it("a person who left with sessions, unverified and stale devices all count against the policy", () => {
+    const device = {
+      deviceId: "D",
+      displayName: null,
+      client: "Element on iOS",
+      userAgent: null,
+      lastSeenAt: null,
+      lastAddress: null,
+      crossSigned: false,
+      stale: true,
+    };
+    expect(policyFindings(person("@x:t", { directory: "left", devices: [device] }))).toEqual([
+      "has left the trust but still has sessions",
+      "device D (Element on iOS) is not cross-signed",
+      "device D (Element on iOS) is stale: last used never",
+    ]);
+  });
+});
+
+describe("spot check CSV", () => {
+  it("has a header and one row per person", () => {
+    const check: SpotCheck = {
+      id: 4,
+      trigger: "scheduled",
+      startedBy: "handover:spot-check-schedule",
+      startedAt: "2026-12-01T09:00:00.000Z",
+      sample: { people: 1, share: null, outOf: 5 },
+      people: [
+        {
+          userId: "@a:t",
+          displayName: "A",
+          findings: [],
+          meetsServerPolicy: true,
+          checklist: null,
+          outcome: null,
+          note: null,
+          recordedBy: null,
+          recordedAt: null,
+        },
+      ],
+      recorded: 0,
+    };
+    expect(spotCheckCsv(check).split("\r\n")).toEqual([
+      "spot_check,started_at,user_id,display_name,meets_server_policy,findings,screen_lock,photo_library_unlinked,lock_screen_previews_off,outcome,note,recorded_by,recorded_at",
+      "4,2026-12-01T09:00:00.000Z,'@a:t,A,true,,,,,,,,",
+      "",
+    ]);
+  });
+});

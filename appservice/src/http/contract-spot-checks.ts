@@ -1,0 +1,128 @@
+/**
+ * Spot checks of staff devices (issue 14): a random sample of people, each person's
+ * server-visible posture checked against the trust's policy, and a checklist of what only a
+ * person can see on the phone, recorded by the IG lead. Imports nothing but zod.
+ */
+import { z } from "zod";
+import type { RouteContract } from "./contract-shared.js";
+
+const READERS = ["admin", "ig-lead", "auditor"] as const;
+const CHECKERS = ["admin", "ig-lead"] as const;
+const RECORDERS = ["ig-lead"] as const;
+
+export const CHECKLIST_ANSWERS = ["yes", "no", "not-checked"] as const;
+export const SPOT_CHECK_OUTCOMES = ["meets-policy", "action-needed", "not-reached"] as const;
+
+export const spotCheckChecklistSchema = z.strictObject({
+  screenLock: z.enum(CHECKLIST_ANSWERS).describe("The phone locks with a PIN, password or biometrics."),
+  photoLibraryUnlinked: z.enum(CHECKLIST_ANSWERS).describe("The app does not save clinical images to the phone's photo library."),
+  lockScreenPreviewsOff: z.enum(CHECKLIST_ANSWERS).describe("Message previews are hidden on the lock screen."),
+});
+export type SpotCheckChecklist = z.infer<typeof spotCheckChecklistSchema>;
+
+export const spotCheckPersonSchema = z.object({
+  userId: z.string(),
+  displayName: z.string().nullable(),
+  /** What the homeserver shows against the policy (devices not cross-signed, pushers carrying content, stale sessions). */
+  findings: z.array(z.string()),
+  meetsServerPolicy: z.boolean(),
+  checklist: spotCheckChecklistSchema.nullable(),
+  outcome: z.enum(SPOT_CHECK_OUTCOMES).nullable(),
+  note: z.string().nullable(),
+  recordedBy: z.string().nullable(),
+  recordedAt: z.iso.datetime().nullable(),
+});
+export type SpotCheckPerson = z.infer<typeof spotCheckPersonSchema>;
+
+export const spotCheckSchema = z.object({
+  id: z.number().int(),
+  trigger: z.enum(["scheduled", "on-demand"]),
+  startedBy: z.string(),
+  startedAt: z.iso.datetime(),
+  /** How the sample was asked for: a number of people or a share of everyone. */
+  sample: z.object({ people: z.number().int().nullable(), share: z.number().nullable(), outOf: z.number().int() }),
+  people: z.array(spotCheckPersonSchema),
+  /** People whose outcome is recorded. */
+  recorded: z.number().int(),
+});
+export type SpotCheck = z.infer<typeof spotCheckSchema>;
+
+export const spotCheckListSchema = z.object({
+  spotChecks: z.array(spotCheckSchema.omit({ people: true }).extend({ size: z.number().int() })),
+});
+export type SpotCheckList = z.infer<typeof spotCheckListSchema>;
+
+export const startSpotCheckSchema = z
+  .strictObject({
+    people: z.number().int().min(1).max(500).optional().describe("Sample this many people."),
+    share: z.number().gt(0).max(1).optional().describe("Or sample this share of everyone (0.05 = 5%)."),
+  })
+  .refine((body) => (body.people === undefined) !== (body.share === undefined), { message: "give either people or share" });
+export type StartSpotCheck = z.infer<typeof startSpotCheckSchema>;
+
+export const spotCheckParamsSchema = z.strictObject({ spotCheckId: z.coerce.number().int().positive() });
+export const spotCheckPersonParamsSchema = z.strictObject({
+  spotCheckId: z.coerce.number().int().positive(),
+  userId: z.string().regex(/^@[^\s:]+:\S+$/, { message: "expected a Matrix user ID like @alice:trust.example" }),
+});
+
+export const recordOutcomeSchema = z.strictObject({
+  checklist: spotCheckChecklistSchema,
+  outcome: z.enum(SPOT_CHECK_OUTCOMES),
+  note: z.string().trim().max(1000).optional(),
+});
+export type RecordOutcome = z.infer<typeof recordOutcomeSchema>;
+
+export const spotCheckPdfSchema = z.object({
+  filename: z.string(),
+  contentType: z.literal("application/pdf"),
+  data: z.string().describe("The PDF, base64."),
+});
+export type SpotCheckPdf = z.infer<typeof spotCheckPdfSchema>;
+
+export const SPOT_CHECKS_API = {
+  listSpotChecks: { method: "get", path: "/devices/spot-checks", summary: "Spot checks, newest first", access: READERS, response: spotCheckListSchema },
+  startSpotCheck: {
+    method: "post",
+    path: "/devices/spot-checks",
+    summary: "Start a spot check on a random sample of people (audited)",
+    access: CHECKERS,
+    body: startSpotCheckSchema,
+    response: spotCheckSchema,
+    status: 201,
+  },
+  getSpotCheck: {
+    method: "get",
+    path: "/devices/spot-checks/:spotCheckId",
+    summary: "One spot check with each person's findings and outcome",
+    access: READERS,
+    params: spotCheckParamsSchema,
+    response: spotCheckSchema,
+  },
+  recordSpotCheckOutcome: {
+    method: "put",
+    path: "/devices/spot-checks/:spotCheckId/people/:userId",
+    summary: "Record the checklist and outcome for one person (IG lead; audited)",
+    access: RECORDERS,
+    params: spotCheckPersonParamsSchema,
+    body: recordOutcomeSchema,
+    response: spotCheckSchema,
+  },
+  exportSpotCheckCsv: {
+    method: "get",
+    path: "/devices/spot-checks/:spotCheckId/csv",
+    summary: "The spot check as CSV (audited)",
+    access: READERS,
+    params: spotCheckParamsSchema,
+    response: z.string(),
+    produces: "text/csv",
+  },
+  exportSpotCheckPdf: {
+    method: "get",
+    path: "/devices/spot-checks/:spotCheckId/pdf",
+    summary: "The spot check as a PDF report (audited)",
+    access: READERS,
+    params: spotCheckParamsSchema,
+    response: spotCheckPdfSchema,
+  },
+} as const satisfies Record<string, RouteContract>;
