@@ -7,6 +7,7 @@ import { configuredRole } from "./config/roles.js";
 import type { HandoverConfig } from "./config/schema.js";
 import { PortalSignIn } from "./domain/access/sign-in.js";
 import { SignInLimiter } from "./domain/access/sign-in-limits.js";
+import { SingleSignOn } from "./domain/access/single-sign-on.js";
 import { AuditTrail } from "./domain/audit/audit-trail.js";
 import { type Clock, systemClock } from "./domain/clock.js";
 import { BotCommands } from "./domain/commands/bot-commands.js";
@@ -19,9 +20,11 @@ import { createBotDevice, type EncryptionDevice } from "./e2ee/setup.js";
 import { apiHandlers } from "./http/api-handlers.js";
 import type { Overview } from "./http/contract.js";
 import { HandoverMetrics } from "./http/metrics.js";
+import { SSO_CALLBACK_PATH, signInFlows, ssoRoutes } from "./http/sso-routes.js";
 import { WebServer } from "./http/web-server.js";
 import { createLogger } from "./logger.js";
 import { BotClient } from "./matrix/bot-client.js";
+import { HomeserverSso } from "./matrix/homeserver-sso.js";
 import { PasswordAuthenticator } from "./matrix/password-authenticator.js";
 import type { AppserviceTokens } from "./matrix/registration-file.js";
 import { TransactionEndpoint } from "./matrix/transaction-endpoint.js";
@@ -180,9 +183,29 @@ export class Handover {
       limiter: new SignInLimiter({ ...config.access.signInLimits, windowMs: parseDuration(config.access.signInLimits.window) ?? HOUR_MS / 4 }, this.clock),
       serverName: config.homeserver.serverName,
     });
+    const clientProtocol = config.web.publicUrl.startsWith("https:") ? "https" : "http";
+    const homeserverSso = new HomeserverSso(
+      config.homeserver.url,
+      config.access.sso.homeserverPublicUrl ?? config.homeserver.url,
+      config.homeserver.serverName,
+      clientProtocol,
+    );
+    const sso = new SingleSignOn({
+      homeserver: homeserverSso,
+      sessions: signIn,
+      audit: this.audit,
+      callbackUrl: new URL(SSO_CALLBACK_PATH, config.web.publicUrl).toString(),
+    });
     this.web = new WebServer({
       handlers: Object.assign(
-        apiHandlers({ signIn, rooms: this.rooms, classifier, audit: this.audit, overview: () => this.overview() }),
+        apiHandlers({
+          signIn,
+          signInFlows: () => signInFlows(homeserverSso),
+          rooms: this.rooms,
+          classifier,
+          audit: this.audit,
+          overview: () => this.overview(),
+        }),
         ...this.capabilities.map((capability) => capability.handlers ?? {}),
       ),
       resolveSession: (token) => signIn.resolve(token),
@@ -195,7 +218,10 @@ export class Handover {
       trustedProxies: config.web.trustedProxies,
       metricsToken: config.web.metricsToken,
       version: VERSION,
-      routes: this.capabilities.flatMap((capability) => (capability.webRoutes ? [capability.webRoutes] : [])),
+      routes: [
+        ssoRoutes({ sso, publicUrl: config.web.publicUrl, logger: this.logger }),
+        ...this.capabilities.flatMap((capability) => (capability.webRoutes ? [capability.webRoutes] : [])),
+      ],
     });
   }
 

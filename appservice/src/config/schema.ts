@@ -141,8 +141,22 @@ const accessSchema = z
       .describe(
         "Handover's own limits on failed sign-ins, checked before it asks the homeserver; over a limit the answer is 429 with Retry-After. The client's address is passed to Synapse in X-Forwarded-For (Synapse's listener needs x_forwarded: true), so Synapse's own per-address limit counts each client, not Handover.",
       ),
+    sso: z
+      .strictObject({
+        homeserverPublicUrl: z
+          .url()
+          .optional()
+          .describe("Where people's browsers reach the homeserver, if not at homeserver.url (single sign-on sends the browser there).")
+          .meta({ examples: ["https://matrix.trust.nhs.uk"] }),
+      })
+      .default({})
+      .describe(
+        "Single sign-on through the homeserver: offered whenever the homeserver offers m.login.sso (docs/sign-in.md). The homeserver sends people back to <web.publicUrl>/auth/sso/callback; list that in Synapse's sso.client_whitelist.",
+      ),
   })
-  .describe("Portal sign-in and roles. People sign in with their own Matrix account on the trust's homeserver.");
+  .describe(
+    "Portal sign-in and roles. People sign in with their own Matrix account on the trust's homeserver: a password or single sign-on, as the homeserver offers.",
+  );
 
 const loggingSchema = z
   .strictObject({
@@ -219,7 +233,7 @@ export const configSchema = z.strictObject({
   appservice: appserviceSchema,
   database: databaseSchema,
   web: webSchema,
-  access: accessSchema.default({ roles: {}, sessionTtl: "8h", signInLimits: { perAccount: 5, perAddress: 10, window: "15m" } }),
+  access: accessSchema.default({ roles: {}, sessionTtl: "8h", signInLimits: { perAccount: 5, perAddress: 10, window: "15m" }, sso: {} }),
   logging: loggingSchema,
   directory: directorySchema.optional(),
   federation: federationSchema.optional(),

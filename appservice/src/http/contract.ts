@@ -116,6 +116,20 @@ export const sessionSchema = z.object({
 });
 export type Session = z.infer<typeof sessionSchema>;
 
+export const signInFlowsSchema = z.object({
+  /** Whether the homeserver takes passwords (`m.login.password`): the portal shows the form only then. */
+  password: z.boolean(),
+  /** Single sign-on through the homeserver (`m.login.sso`); null when it offers none. */
+  sso: z
+    .object({
+      identityProviders: z.array(z.object({ id: z.string(), name: z.string(), startUrl: z.string() })),
+      /** Starts sign-in at the homeserver's default (or only) identity provider. */
+      startUrl: z.string(),
+    })
+    .nullable(),
+});
+export type SignInFlows = z.infer<typeof signInFlowsSchema>;
+
 export const overviewSchema = z.object({
   trust: z.object({ serverName: z.string(), botUserId: z.string() }),
   homeserver: z.object({ reachable: z.boolean(), versions: z.array(z.string()) }),
@@ -195,6 +209,13 @@ export const CORE_API = {
     body: signInRequestSchema,
     response: sessionSchema,
     status: 201,
+  },
+  signInFlows: {
+    method: "get",
+    path: "/session/flows",
+    summary: "How people can sign in: the homeserver's login flows",
+    access: "public",
+    response: signInFlowsSchema,
   },
   currentSession: { method: "get", path: "/session", summary: "The signed-in person and role", access: "session", response: sessionSchema },
   signOut: { method: "delete", path: "/session", summary: "Sign out", access: "session", response: emptySchema },

@@ -81,16 +81,21 @@ export class PortalSignIn {
       throw new HandoverError("SIGN_IN_FAILED", "The homeserver did not accept that user ID and password.");
     }
     attempt.succeeded();
+    return this.openSession(userId, "password");
+  }
+
+  /** A session for someone the homeserver has just vouched for, if they have a role. */
+  async openSession(userId: string, method: "password" | "sso"): Promise<SignedIn> {
     const role = this.deps.roleOf(userId);
     if (role === undefined) {
-      await this.deps.audit.record({ actor: userId, action: "session.refused", target: userId, details: { reason: "no role" } });
+      await this.deps.audit.record({ actor: userId, action: "session.refused", target: userId, details: { reason: "no role", method } });
       throw new HandoverError("NO_ROLE", `${userId} has no role in Handover. Ask your trust's Handover administrator for access.`);
     }
     const now = this.deps.clock.now();
     const token = randomBytes(32).toString("base64url");
     const stored: StoredSession = { tokenHash: hashToken(token), userId, role, createdAt: now, expiresAt: new Date(now.getTime() + this.deps.sessionTtlMs) };
     await this.deps.sessions.create(stored);
-    await this.deps.audit.record({ actor: userId, action: "session.sign_in", target: userId, details: { role } });
+    await this.deps.audit.record({ actor: userId, action: "session.sign_in", target: userId, details: method === "password" ? { role } : { role, method } });
     return { token, session: toSession(stored) };
   }
 

@@ -1,0 +1,157 @@
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { Handover } from "../../appservice/src/app.js";
+import type { Session, SignInFlows } from "../../appservice/src/http/contract.js";
+import { type RunningOidcProvider, startOidcProvider } from "../harness/oidc-provider.js";
+import { type SynapseServer, startSynapse } from "../harness/synapse.js";
+import { freePorts } from "../harness/util.js";
+import { freshDatabase } from "../support/fresh-database.js";
+import { startHandover } from "../support/handover-instance.js";
+import { SsoBrowser } from "../support/sso-browser.js";
+
+// A trust whose Synapse signs people in only through OpenID Connect against a real OpenID
+// provider on loopback (npm oidc-provider), with password login off: Handover must offer single
+// sign-on through the homeserver and nothing else.
+
+const stack = inject("stack");
+const IDP_ID = "trust";
+const ADMIN = { login: "sso.admin", password: randomBytes(9).toString("hex"), name: "Sam Admin" };
+const NOBODY = { login: "sso.nobody", password: randomBytes(9).toString("hex"), name: "No Role" };
+
+let idp: RunningOidcProvider;
+let synapse: SynapseServer;
+let handover: Handover;
+let webUrl: string;
+
+const adminUserId = () => `@${ADMIN.login}:${synapse.serverName}`;
+
+/** Starts sign-in in `browser` and goes through the identity provider's login page, stopping before Handover's callback. */
+async function signInAtIdp(browser: SsoBrowser, account: { login: string; password: string }): Promise<string> {
+  const atCallback = (url: string) => url.startsWith(`${webUrl}/auth/sso/callback`);
+  const loginPage = await browser.follow(`${webUrl}/auth/sso/start?idp=oidc-${IDP_ID}`, atCallback);
+  expect(loginPage.url.startsWith(idp.issuer), `ended at ${loginPage.url}`).toBe(true);
+  const html = await loginPage.response.text();
+  expect(html).toContain("Trust identity provider");
+  const back = await browser.submitLogin(loginPage.url, html, account.login, account.password, atCallback);
+  if (!atCallback(back.url))
+    throw new Error(`ended at ${back.url} (${back.response.status}): ${(await back.response.text()).replace(/<style[\s\S]*<\/style>/, "").slice(0, 1500)}`);
+  return back.url;
+}
+
+async function currentSession(browser: SsoBrowser): Promise<Response> {
+  return browser.get(`${webUrl}/api/v1/session`);
+}
+
+beforeAll(async () => {
+  const [clientPort = 0, webPort = 0] = await freePorts(2);
+  webUrl = `http://127.0.0.1:${webPort}`;
+  idp = await startOidcProvider({ redirectUri: `http://127.0.0.1:${clientPort}/_synapse/client/oidc/callback` });
+  idp.addAccount(ADMIN);
+  idp.addAccount(NOBODY);
+  synapse = await startSynapse({
+    root: stack.root,
+    key: "a",
+    clientPort,
+    runDir: join(stack.runDir, `sso-${randomBytes(3).toString("hex")}`),
+    extraConfig: {
+      oidc_providers: [idp.synapseConfig(IDP_ID, "Trust sign-in")],
+      password_config: { enabled: false },
+      // Handover's callback: without it Synapse stops at a "continue to your account" page.
+      sso: { client_whitelist: [`${webUrl}/auth/sso/callback`] },
+    },
+  });
+  const databaseUrl = await freshDatabase(stack.databaseUrls.a, "single_sign_on");
+  handover = await startHandover({ ...synapse, key: "a" }, databaseUrl, { webPort, roles: { [`@${ADMIN.login}:${synapse.serverName}`]: "admin" } });
+});
+
+afterAll(async () => {
+  await handover?.stop();
+  await synapse?.stop();
+  await idp?.stop();
+});
+
+describe("single sign-on through the homeserver", () => {
+  it("offers the homeserver's identity provider and no password form when password login is off", async () => {
+    const flows = (await (await fetch(`${webUrl}/api/v1/session/flows`)).json()) as SignInFlows;
+    expect(flows).toEqual({
+      password: false,
+      sso: {
+        startUrl: "/auth/sso/start",
+        identityProviders: [{ id: `oidc-${IDP_ID}`, name: "Trust sign-in", startUrl: `/auth/sso/start?idp=oidc-${IDP_ID}` }],
+      },
+    });
+  });
+
+  it("signs an admin in through the identity provider's login page; the device the login token made is logged out at once", async () => {
+    const browser = new SsoBrowser();
+    const callback = await signInAtIdp(browser, ADMIN);
+    expect(new URL(callback).searchParams.get("loginToken")).toBeTruthy();
+    const landed = await browser.get(callback);
+    expect(landed.status).toBe(303);
+    expect(landed.headers.get("location")).toBe("/");
+    const session = await currentSession(browser);
+    expect(session.status).toBe(200);
+    expect(((await session.json()) as Session).role).toBe("admin");
+
+    const devices = (await (
+      await fetch(`${synapse.clientUrl}/_synapse/admin/v2/users/${encodeURIComponent(adminUserId())}/devices`, {
+        headers: { authorization: `Bearer ${synapse.admin.accessToken}` },
+      })
+    ).json()) as { devices: unknown[] };
+    expect(devices.devices).toEqual([]);
+    const audit = await handover.audit.page({ limit: 5, action: "session.sign_in" });
+    expect(audit.entries[0]).toMatchObject({ actor: adminUserId(), details: { role: "admin", method: "sso" } });
+  });
+
+  it("refuses a replayed callback: the state cookie is used up and the login token was single-use", async () => {
+    const browser = new SsoBrowser();
+    const callback = await signInAtIdp(browser, ADMIN);
+    const stateCookie = browser.cookies.get("handover_sso_state") as string;
+    expect((await browser.get(callback)).status).toBe(303);
+
+    // The same browser again: its state cookie is gone.
+    const again = await browser.get(callback);
+    expect(again.headers.get("location")).toBe("/sign-in?problem=SIGN_IN_FAILED");
+    // With the old cookie put back (copied before it was cleared): the homeserver refuses the spent token.
+    const replay = new SsoBrowser();
+    replay.cookies.set("handover_sso_state", stateCookie);
+    const replayed = await replay.get(callback);
+    expect(replayed.headers.get("location")).toBe("/sign-in?problem=SIGN_IN_FAILED");
+    expect((await currentSession(replay)).status).toBe(401);
+    const refusals = await handover.audit.page({ limit: 5, action: "session.sso_refused" });
+    expect(refusals.entries.map((entry) => entry.details.reason)).toEqual(["login token refused by the homeserver", "state mismatch"]);
+  });
+
+  it("refuses a forged callback: a login token from someone else's sign-in, in a browser that started its own", async () => {
+    // The attacker signs in as themselves and keeps the callback URL instead of following it.
+    const attacker = new SsoBrowser();
+    const forged = await signInAtIdp(attacker, ADMIN);
+    // The victim's browser has started a sign-in of its own, so it holds a state cookie too.
+    const victim = new SsoBrowser();
+    await victim.follow(`${webUrl}/auth/sso/start`, (url) => url.startsWith(idp.issuer));
+    expect(victim.cookies.has("handover_sso_state")).toBe(true);
+    const landed = await victim.get(forged);
+    expect(landed.headers.get("location")).toBe("/sign-in?problem=SIGN_IN_FAILED");
+    expect((await currentSession(victim)).status).toBe(401);
+    // Without any state cookie at all, the same.
+    const bare = new SsoBrowser();
+    expect((await bare.get(forged)).headers.get("location")).toBe("/sign-in?problem=SIGN_IN_FAILED");
+    // The token was never spent on the victim's behalf: the attacker's own browser still finishes with it.
+    expect((await attacker.get(forged)).headers.get("location")).toBe("/");
+  });
+
+  it("refuses someone the identity provider knows but Handover gives no role", async () => {
+    const browser = new SsoBrowser();
+    const callback = await signInAtIdp(browser, NOBODY);
+    expect((await browser.get(callback)).headers.get("location")).toBe("/sign-in?problem=NO_ROLE");
+    expect((await currentSession(browser)).status).toBe(401);
+  });
+
+  it("sends the homeserver only Handover's own callback, whatever the request's Host says", async () => {
+    const response = await fetch(`${webUrl}/auth/sso/start`, { redirect: "manual", headers: { host: "evil.example" } });
+    const location = new URL(response.headers.get("location") as string);
+    expect(location.origin).toBe(synapse.clientUrl);
+    expect(new URL(location.searchParams.get("redirectUrl") as string).origin).toBe(webUrl);
+  });
+});
