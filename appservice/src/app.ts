@@ -5,6 +5,7 @@ import type { Capability, Platform } from "./capability.js";
 import { parseDuration } from "./config/duration.js";
 import { configuredRole } from "./config/roles.js";
 import type { HandoverConfig } from "./config/schema.js";
+import { AccountStanding } from "./domain/access/account-standing.js";
 import { PortalSignIn } from "./domain/access/sign-in.js";
 import { SignInLimiter } from "./domain/access/sign-in-limits.js";
 import { SingleSignOn } from "./domain/access/single-sign-on.js";
@@ -31,11 +32,13 @@ import { TransactionEndpoint } from "./matrix/transaction-endpoint.js";
 import { PostgresAuditStore } from "./storage/audit-store.js";
 import { createDataSource } from "./storage/data-source.js";
 import { DatabasePool } from "./storage/database-pool.js";
+import { PostgresDirectoryLeavers } from "./storage/directory-leavers.js";
 import { PostgresFilingLedger } from "./storage/filing-ledger-store.js";
 import { PostgresInboxStore } from "./storage/inbox-store.js";
 import { JobScheduler } from "./storage/job-scheduler.js";
 import { PostgresRoomStore } from "./storage/room-store.js";
 import { PostgresSessionStore } from "./storage/session-store.js";
+import { SynapseAccountState } from "./synapse/account-state.js";
 import { SynapseAdminClient } from "./synapse/admin-client.js";
 import { VERSION } from "./version.js";
 
@@ -69,6 +72,7 @@ export class Handover {
   private readonly web: WebServer;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly sessions: PostgresSessionStore;
+  private readonly signIn: PortalSignIn;
   private readonly clock: Clock;
   webPort = 0;
 
@@ -182,7 +186,15 @@ export class Handover {
       sessionTtlMs: parseDuration(config.access.sessionTtl) ?? 8 * HOUR_MS,
       limiter: new SignInLimiter({ ...config.access.signInLimits, windowMs: parseDuration(config.access.signInLimits.window) ?? HOUR_MS / 4 }, this.clock),
       serverName: config.homeserver.serverName,
+      standing: new AccountStanding({
+        homeserver: new SynapseAccountState(config.homeserver.url, config.homeserver.adminAccessToken),
+        leavers: new PostgresDirectoryLeavers(this.db),
+        clock: this.clock,
+        recheckMs: parseDuration(config.access.accountRecheck) ?? 30_000,
+        unreachable: (userId, error) => this.logger.warn({ userId, err: error }, "could not ask the homeserver whether an account is locked"),
+      }),
     });
+    this.signIn = signIn;
     const clientProtocol = config.web.publicUrl.startsWith("https:") ? "https" : "http";
     const homeserverSso = new HomeserverSso(
       config.homeserver.url,
@@ -246,6 +258,8 @@ export class Handover {
       await this.inbox.pruneTransactions(new Date(this.clock.now().getTime() - 7 * 24 * HOUR_MS));
       await this.sessions.deleteExpired(this.clock.now());
     });
+    // A leaver's, locked or deactivated account's sessions go within a minute, requests or not.
+    this.every(30_000, () => this.signIn.endSessionsOfClosedAccounts());
     this.logger.info({ botUserId: this.botUserId, appservicePort: this.config.appservice.port, webPort: this.webPort, version: VERSION }, "Handover started");
   }
 

@@ -18,6 +18,8 @@ const stack = inject("stack");
 const IDP_ID = "trust";
 const ADMIN = { login: "sso.admin", password: randomBytes(9).toString("hex"), name: "Sam Admin" };
 const NOBODY = { login: "sso.nobody", password: randomBytes(9).toString("hex"), name: "No Role" };
+const LOCKED = { login: "sso.locked", password: randomBytes(9).toString("hex"), name: "Lee Locked" };
+const DEACTIVATED = { login: "sso.deactivated", password: randomBytes(9).toString("hex"), name: "Dee Activated" };
 
 let idp: RunningOidcProvider;
 let synapse: SynapseServer;
@@ -39,6 +41,24 @@ async function signInAtIdp(browser: SsoBrowser, account: { login: string; passwo
   return back.url;
 }
 
+/** A browser signed in to Handover through single sign-on. */
+async function signedInBrowser(account: { login: string; password: string }): Promise<SsoBrowser> {
+  const browser = new SsoBrowser();
+  const landed = await browser.get(await signInAtIdp(browser, account));
+  expect(landed.headers.get("location")).toBe("/");
+  expect(browser.cookies.has("handover_session")).toBe(true);
+  return browser;
+}
+
+async function synapseAdmin(method: string, path: string, body: unknown): Promise<void> {
+  const response = await fetch(`${synapse.clientUrl}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${synapse.admin.accessToken}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  expect(response.status, await response.clone().text()).toBe(200);
+}
+
 async function currentSession(browser: SsoBrowser): Promise<Response> {
   return browser.get(`${webUrl}/api/v1/session`);
 }
@@ -48,7 +68,7 @@ beforeAll(async () => {
   webUrl = `http://127.0.0.1:${webPort}`;
   idp = await startOidcProvider({ redirectUri: `http://127.0.0.1:${clientPort}/_synapse/client/oidc/callback` });
   idp.addAccount(ADMIN);
-  idp.addAccount(NOBODY);
+  for (const account of [NOBODY, LOCKED, DEACTIVATED]) idp.addAccount(account);
   synapse = await startSynapse({
     root: stack.root,
     key: "a",
@@ -62,7 +82,10 @@ beforeAll(async () => {
     },
   });
   const databaseUrl = await freshDatabase(stack.databaseUrls.a, "single_sign_on");
-  handover = await startHandover({ ...synapse, key: "a" }, databaseUrl, { webPort, roles: { [`@${ADMIN.login}:${synapse.serverName}`]: "admin" } });
+  handover = await startHandover({ ...synapse, key: "a" }, databaseUrl, {
+    webPort,
+    roles: Object.fromEntries([ADMIN, LOCKED, DEACTIVATED].map((account) => [`@${account.login}:${synapse.serverName}`, "admin" as const])),
+  });
 });
 
 afterAll(async () => {
@@ -153,5 +176,25 @@ describe("single sign-on through the homeserver", () => {
     const location = new URL(response.headers.get("location") as string);
     expect(location.origin).toBe(synapse.clientUrl);
     expect(new URL(location.searchParams.get("redirectUrl") as string).origin).toBe(webUrl);
+  });
+});
+
+describe("sessions end with the account", () => {
+  it("ends the portal session of an account locked in Synapse on its next request", async () => {
+    const browser = await signedInBrowser(LOCKED);
+    const userId = `@${LOCKED.login}:${synapse.serverName}`;
+    await synapseAdmin("PUT", `/_synapse/admin/v2/users/${encodeURIComponent(userId)}`, { locked: true });
+    expect((await currentSession(browser)).status).toBe(401);
+    const ended = await handover.audit.page({ limit: 5, action: "session.ended" });
+    expect(ended.entries[0]).toMatchObject({ target: userId, details: { reason: "locked", sessions: 1 } });
+  });
+
+  it("ends the portal session of an account deactivated in Synapse on its next request", async () => {
+    const browser = await signedInBrowser(DEACTIVATED);
+    const userId = `@${DEACTIVATED.login}:${synapse.serverName}`;
+    await synapseAdmin("POST", `/_synapse/admin/v1/deactivate/${encodeURIComponent(userId)}`, { erase: false });
+    expect((await currentSession(browser)).status).toBe(401);
+    const ended = await handover.audit.page({ limit: 5, action: "session.ended" });
+    expect(ended.entries[0]).toMatchObject({ target: userId, details: { reason: "deactivated" } });
   });
 });

@@ -141,6 +141,12 @@ const accessSchema = z
       .describe(
         "Handover's own limits on failed sign-ins, checked before it asks the homeserver; over a limit the answer is 429 with Retry-After. The client's address is passed to Synapse in X-Forwarded-For (Synapse's listener needs x_forwarded: true), so Synapse's own per-address limit counts each client, not Handover.",
       ),
+    accountRecheck: duration("30s")
+      .default("30s")
+      .refine((text) => (parseDuration(text) ?? 0) <= 60_000, { message: "expected at most 1m: a closed account's session must end within a minute" })
+      .describe(
+        "How long the homeserver's word that an account is neither locked nor deactivated is trusted before it is asked again; a leaver, locked or deactivated account's portal session ends within this (checked on each request and every 30s).",
+      ),
     sso: z
       .strictObject({
         homeserverPublicUrl: z
@@ -233,7 +239,7 @@ export const configSchema = z.strictObject({
   appservice: appserviceSchema,
   database: databaseSchema,
   web: webSchema,
-  access: accessSchema.default({ roles: {}, sessionTtl: "8h", signInLimits: { perAccount: 5, perAddress: 10, window: "15m" }, sso: {} }),
+  access: accessSchema.default({ roles: {}, sessionTtl: "8h", signInLimits: { perAccount: 5, perAddress: 10, window: "15m" }, accountRecheck: "30s", sso: {} }),
   logging: loggingSchema,
   directory: directorySchema.optional(),
   federation: federationSchema.optional(),

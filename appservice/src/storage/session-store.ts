@@ -36,4 +36,14 @@ export class PostgresSessionStore implements SessionStore {
     const [, count] = (await this.db.query("DELETE FROM portal_sessions WHERE expires_at <= $1", [now])) as [unknown, number];
     return count;
   }
+
+  async liveUsers(now: Date): Promise<string[]> {
+    const rows = (await this.db.query("SELECT DISTINCT user_id FROM portal_sessions WHERE expires_at > $1", [now])) as { user_id: string }[];
+    return rows.map((row) => row.user_id);
+  }
+
+  async deleteForUser(userId: string): Promise<number> {
+    const [, count] = (await this.db.query("DELETE FROM portal_sessions WHERE user_id = $1", [userId])) as [unknown, number];
+    return count;
+  }
 }

@@ -19,6 +19,14 @@ class MemorySessions implements SessionStore {
   async deleteExpired() {
     return 0;
   }
+  async liveUsers(now: Date) {
+    return [...new Set([...this.rows.values()].filter((row) => row.expiresAt > now).map((row) => row.userId))];
+  }
+  async deleteForUser(userId: string) {
+    const mine = [...this.rows.values()].filter((row) => row.userId === userId);
+    for (const row of mine) this.rows.delete(row.tokenHash);
+    return mine.length;
+  }
 }
 
 const WINDOW_MS = 15 * 60_000;

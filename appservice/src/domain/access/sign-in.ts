@@ -3,6 +3,7 @@ import type { Role, Session } from "../../http/contract.js";
 import type { AuditRecorder } from "../audit/audit-trail.js";
 import type { Clock } from "../clock.js";
 import { HandoverError } from "../errors.js";
+import type { Standing } from "./account-standing.js";
 import { accountKey, SignInLimited, type SignInLimiter } from "./sign-in-limits.js";
 
 /** Proves a person's identity with the trust's homeserver: their own Matrix account. */
@@ -28,6 +29,10 @@ export interface SessionStore {
   find(tokenHash: string): Promise<StoredSession | null>;
   delete(tokenHash: string): Promise<void>;
   deleteExpired(now: Date): Promise<number>;
+  /** Users with a session that has not expired. */
+  liveUsers(now: Date): Promise<string[]>;
+  /** Ends every session of a user; returns how many there were. */
+  deleteForUser(userId: string): Promise<number>;
 }
 
 export interface SignInDeps {
@@ -41,6 +46,8 @@ export interface SignInDeps {
   limiter: SignInLimiter;
   /** The homeserver's name: "alice", "@alice:<serverName>" and "@Alice:<serverName>" are one account. */
   serverName: string;
+  /** Whether a signed-in person's account still stands (not a leaver, locked or deactivated); unset: not checked. */
+  standing?: { check(userId: string): Promise<Standing> };
   /** Keys the hash that stands for an unknown account name in the audit trail; random per process unless given. */
   accountHashKey?: Buffer;
 }
@@ -122,7 +129,31 @@ export class PortalSignIn {
     }
     const role = this.deps.roleOf(stored.userId);
     if (role === undefined) return null;
+    if (!(await this.stillStands(stored.userId))) return null;
     return toSession({ ...stored, role });
+  }
+
+  /**
+   * Ends the sessions of everyone whose account no longer stands, without waiting for them to
+   * make a request; run every 30 s, so a session is gone within a minute of the account.
+   */
+  async endSessionsOfClosedAccounts(): Promise<number> {
+    let ended = 0;
+    for (const userId of await this.deps.sessions.liveUsers(this.deps.clock.now())) {
+      if (!(await this.stillStands(userId))) ended++;
+    }
+    return ended;
+  }
+
+  /** false, with the person's sessions ended and audited, when their account no longer stands. */
+  private async stillStands(userId: string): Promise<boolean> {
+    const standing = await this.deps.standing?.check(userId);
+    if (standing === undefined || standing.active) return true;
+    const sessions = await this.deps.sessions.deleteForUser(userId);
+    if (sessions > 0) {
+      await this.deps.audit.record({ actor: "handover", action: "session.ended", target: userId, details: { reason: standing.reason, sessions } });
+    }
+    return false;
   }
 
   async signOut(token: string, userId: string): Promise<void> {
