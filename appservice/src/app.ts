@@ -6,6 +6,7 @@ import { parseDuration } from "./config/duration.js";
 import { configuredRole } from "./config/roles.js";
 import type { HandoverConfig } from "./config/schema.js";
 import { AccountStanding } from "./domain/access/account-standing.js";
+import { PortalRoles } from "./domain/access/group-roles.js";
 import { PortalSignIn } from "./domain/access/sign-in.js";
 import { SignInLimiter } from "./domain/access/sign-in-limits.js";
 import { SingleSignOn } from "./domain/access/single-sign-on.js";
@@ -173,6 +174,12 @@ export class Handover {
       onError: (error) => this.logger.error({ err: error }, "could not store transaction"),
       routes: this.capabilities.flatMap((capability) => (capability.homeserverRoutes ? [capability.homeserverRoutes] : [])),
     });
+    const roles = new PortalRoles({
+      configured: (userId) => configuredRole(config.access, userId),
+      roleGroups: config.access.roleGroups,
+      directory: this.capabilities.find((capability) => capability.groupMemberships)?.groupMemberships ?? null,
+      directoryFailed: (error) => this.logger.warn({ err: error }, "the directory could not say who is in which group: roles from groups count as none"),
+    });
     const signIn = new PortalSignIn({
       authenticator: new PasswordAuthenticator(
         config.homeserver.url,
@@ -183,6 +190,7 @@ export class Handover {
       audit: this.audit,
       clock: this.clock,
       roleOf: (userId) => configuredRole(config.access, userId),
+      grantOf: (userId) => roles.roleOf(userId),
       sessionTtlMs: parseDuration(config.access.sessionTtl) ?? 8 * HOUR_MS,
       limiter: new SignInLimiter({ ...config.access.signInLimits, windowMs: parseDuration(config.access.signInLimits.window) ?? HOUR_MS / 4 }, this.clock),
       serverName: config.homeserver.serverName,

@@ -1,13 +1,15 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import type { Handover } from "../../appservice/src/app.js";
+import { Handover } from "../../appservice/src/app.js";
 import type { Session, SignInFlows } from "../../appservice/src/http/contract.js";
+import { createLogger } from "../../appservice/src/logger.js";
+import { readRegistrationTokens } from "../../appservice/src/matrix/registration-file.js";
 import { type RunningOidcProvider, startOidcProvider } from "../harness/oidc-provider.js";
 import { type SynapseServer, startSynapse } from "../harness/synapse.js";
 import { freePorts } from "../harness/util.js";
 import { freshDatabase } from "../support/fresh-database.js";
-import { startHandover } from "../support/handover-instance.js";
+import { configFor, migrateDatabase } from "../support/handover-instance.js";
 import { SsoBrowser } from "../support/sso-browser.js";
 
 // A trust whose Synapse signs people in only through OpenID Connect against a real OpenID
@@ -19,6 +21,10 @@ const IDP_ID = "trust";
 const ADMIN = { login: "sso.admin", password: randomBytes(9).toString("hex"), name: "Sam Admin" };
 const NOBODY = { login: "sso.nobody", password: randomBytes(9).toString("hex"), name: "No Role" };
 const LOCKED = { login: "sso.locked", password: randomBytes(9).toString("hex"), name: "Lee Locked" };
+const IG_LEAD = { login: "sso.iglead", password: randomBytes(9).toString("hex"), name: "Ida Governance" };
+const LEAVER = { login: "sso.leaver", password: randomBytes(9).toString("hex"), name: "Leo Leaver" };
+const SCIM_TOKEN = randomBytes(32).toString("hex");
+const PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 const DEACTIVATED = { login: "sso.deactivated", password: randomBytes(9).toString("hex"), name: "Dee Activated" };
 
 let idp: RunningOidcProvider;
@@ -59,6 +65,20 @@ async function synapseAdmin(method: string, path: string, body: unknown): Promis
   expect(response.status, await response.clone().text()).toBe(200);
 }
 
+async function scim<T = { id: string }>(method: string, path: string, body: unknown): Promise<T> {
+  const response = await fetch(`${webUrl}/scim/v2${path}`, {
+    method,
+    headers: { authorization: `Bearer ${SCIM_TOKEN}`, "content-type": "application/scim+json" },
+    body: JSON.stringify(body),
+  });
+  expect(response.status, await response.clone().text()).toBeLessThan(300);
+  return (await response.json()) as T;
+}
+
+function scimUser(account: { login: string; name: string }, active = true) {
+  return { schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"], userName: `${account.login}@trust.nhs.uk`, active, displayName: account.name };
+}
+
 async function currentSession(browser: SsoBrowser): Promise<Response> {
   return browser.get(`${webUrl}/api/v1/session`);
 }
@@ -68,7 +88,7 @@ beforeAll(async () => {
   webUrl = `http://127.0.0.1:${webPort}`;
   idp = await startOidcProvider({ redirectUri: `http://127.0.0.1:${clientPort}/_synapse/client/oidc/callback` });
   idp.addAccount(ADMIN);
-  for (const account of [NOBODY, LOCKED, DEACTIVATED]) idp.addAccount(account);
+  for (const account of [NOBODY, LOCKED, DEACTIVATED, IG_LEAD, LEAVER]) idp.addAccount(account);
   synapse = await startSynapse({
     root: stack.root,
     key: "a",
@@ -82,10 +102,22 @@ beforeAll(async () => {
     },
   });
   const databaseUrl = await freshDatabase(stack.databaseUrls.a, "single_sign_on");
-  handover = await startHandover({ ...synapse, key: "a" }, databaseUrl, {
+  const config = await configFor({ ...synapse, key: "a" }, databaseUrl, {
     webPort,
-    roles: Object.fromEntries([ADMIN, LOCKED, DEACTIVATED].map((account) => [`@${account.login}:${synapse.serverName}`, "admin" as const])),
+    roles: Object.fromEntries([ADMIN, LOCKED, DEACTIVATED, LEAVER].map((account) => [`@${account.login}:${synapse.serverName}`, "admin" as const])),
+    // Entra ID provisioning over SCIM; runs happen only when a test asks (the push delay is long).
+    directory: {
+      scim: { name: "entra", bearerToken: SCIM_TOKEN, syncDelay: "1h" },
+      maxRemovalShare: 1,
+      leavers: { endSessions: true, action: "none", grace: "7d" },
+    },
   });
+  config.access.roleGroups = { "Information Governance": "ig-lead" };
+  await migrateDatabase(databaseUrl);
+  handover = new Handover(config, await readRegistrationTokens(config.appservice.registrationFile), {
+    logger: createLogger(config.logging.level, "handover-sso"),
+  });
+  await handover.start();
 });
 
 afterAll(async () => {
@@ -196,5 +228,41 @@ describe("sessions end with the account", () => {
     expect((await currentSession(browser)).status).toBe(401);
     const ended = await handover.audit.page({ limit: 5, action: "session.ended" });
     expect(ended.entries[0]).toMatchObject({ target: userId, details: { reason: "deactivated" } });
+  });
+});
+
+describe("roles from directory groups, and directory leavers", () => {
+  it("gives a person in the directory group mapped to ig-lead that role, and says where it came from; out of the group, their next request is refused", async () => {
+    const person = await scim("POST", "/Users", scimUser(IG_LEAD));
+    const group = await scim("POST", "/Groups", {
+      schemas: ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+      displayName: "Information Governance",
+      members: [{ value: person.id }],
+    });
+    const browser = await signedInBrowser(IG_LEAD);
+    const session = (await (await currentSession(browser)).json()) as Session;
+    expect(session).toMatchObject({ role: "ig-lead", roleFrom: { kind: "group", group: "Information Governance", source: "entra" } });
+    const signIns = await handover.audit.page({ limit: 1, action: "session.sign_in" });
+    expect(signIns.entries[0]?.details).toMatchObject({ role: "ig-lead", group: "Information Governance", source: "entra" });
+
+    await scim("PATCH", `/Groups/${group.id}`, { schemas: [PATCH_OP], Operations: [{ op: "Remove", path: `members[value eq "${person.id}"]` }] });
+    expect((await currentSession(browser)).status).toBe(401);
+  });
+
+  it("ends the portal session of someone directory sync has made a leaver, on their next request", async () => {
+    const admin = await signedInBrowser(ADMIN);
+    const person = await scim("POST", "/Users", scimUser(LEAVER));
+    const browser = await signedInBrowser(LEAVER);
+    expect((await currentSession(browser)).status).toBe(200);
+
+    await scim("PATCH", `/Users/${person.id}`, { schemas: [PATCH_OP], Operations: [{ op: "Replace", path: "active", value: false }] });
+    const run = await admin.send(`${webUrl}/api/v1/directory/runs`, { method: "POST", body: "{}", contentType: "application/json" });
+    const result = (await run.json()) as { status: string };
+    expect(run.status, JSON.stringify(result)).toBeLessThan(300);
+    expect(result.status, JSON.stringify(result)).toBe("applied");
+
+    expect((await currentSession(browser)).status).toBe(401);
+    const ended = await handover.audit.page({ limit: 1, action: "session.ended" });
+    expect(ended.entries[0]).toMatchObject({ target: `@${LEAVER.login}:${synapse.serverName}`, details: { reason: "directory leaver" } });
   });
 });

@@ -130,6 +130,13 @@ const accessSchema = z
       .default({})
       .describe("Who may use the portal: Matrix user ID -> admin | ig-lead | auditor. Anyone not listed is refused.")
       .meta({ examples: [{ "@alice.admin:matrix.trust.nhs.uk": "admin", "@bob.ig:matrix.trust.nhs.uk": "ig-lead" }] }),
+    roleGroups: z
+      .record(z.string().min(1).max(200), roleSchema)
+      .default({})
+      .describe(
+        "Roles from directory groups: group name (as directory sync's sources name it: an LDAP or SCIM group, or a CSV source's group template such as an ESR position) -> admin | ig-lead | auditor. Nested membership counts; the strongest role wins; an entry in `roles` wins over any group. Needs a `directory` section.",
+      )
+      .meta({ examples: [{ "Handover Administrators": "admin", "Information Governance": "ig-lead" }] }),
     sessionTtl: duration("8h").default("8h").describe("How long a portal sign-in lasts."),
     signInLimits: z
       .strictObject({
@@ -239,7 +246,14 @@ export const configSchema = z.strictObject({
   appservice: appserviceSchema,
   database: databaseSchema,
   web: webSchema,
-  access: accessSchema.default({ roles: {}, sessionTtl: "8h", signInLimits: { perAccount: 5, perAddress: 10, window: "15m" }, accountRecheck: "30s", sso: {} }),
+  access: accessSchema.default({
+    roles: {},
+    roleGroups: {},
+    sessionTtl: "8h",
+    signInLimits: { perAccount: 5, perAddress: 10, window: "15m" },
+    accountRecheck: "30s",
+    sso: {},
+  }),
   logging: loggingSchema,
   directory: directorySchema.optional(),
   federation: federationSchema.optional(),

@@ -109,9 +109,17 @@ export const signInRequestSchema = z.strictObject({
 });
 export type SignInRequest = z.infer<typeof signInRequestSchema>;
 
+export const roleFromSchema = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("config") }).describe("access.roles in Handover's config"),
+  z.object({ kind: z.literal("group"), group: z.string(), source: z.string() }).describe("a directory group in access.roleGroups"),
+]);
+export type RoleFrom = z.infer<typeof roleFromSchema>;
+
 export const sessionSchema = z.object({
   userId: z.string(),
   role: roleSchema,
+  /** Where the role comes from now (it is looked up on every request). */
+  roleFrom: roleFromSchema,
   expiresAt: z.iso.datetime(),
 });
 export type Session = z.infer<typeof sessionSchema>;

@@ -60,7 +60,7 @@ describe("portal sign-in", () => {
   it("signs in a person with a role and stores only a hash of the token", async () => {
     const { signIn, sessions, audit } = setup({ "@alice:trust-a.test": "admin" });
     const { token, session } = await signIn.signIn("alice", "right", CLIENT);
-    expect(session).toEqual({ userId: "@alice:trust-a.test", role: "admin", expiresAt: "2026-11-22T10:00:00.000Z" });
+    expect(session).toEqual({ userId: "@alice:trust-a.test", role: "admin", roleFrom: { kind: "config" }, expiresAt: "2026-11-22T10:00:00.000Z" });
     expect([...sessions.rows.keys()]).not.toContain(token);
     expect(await signIn.resolve(token)).toEqual(session);
     expect(audit.actions()).toEqual(["session.sign_in"]);

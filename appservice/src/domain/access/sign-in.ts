@@ -4,6 +4,7 @@ import type { AuditRecorder } from "../audit/audit-trail.js";
 import type { Clock } from "../clock.js";
 import { HandoverError } from "../errors.js";
 import type { Standing } from "./account-standing.js";
+import type { RoleGrant } from "./group-roles.js";
 import { accountKey, SignInLimited, type SignInLimiter } from "./sign-in-limits.js";
 
 /** Proves a person's identity with the trust's homeserver: their own Matrix account. */
@@ -42,6 +43,11 @@ export interface SignInDeps {
   clock: Clock;
   /** Looked up on every request, so removing someone's role from the config takes effect at once. */
   roleOf(userId: string): Role | undefined;
+  /**
+   * The role with where it comes from, directory groups included (PortalRoles); looked up on
+   * every request. Unset: `roleOf`, from the config.
+   */
+  grantOf?(userId: string): Promise<RoleGrant | undefined>;
   sessionTtlMs: number;
   limiter: SignInLimiter;
   /** The homeserver's name: "alice", "@alice:<serverName>" and "@Alice:<serverName>" are one account. */
@@ -61,8 +67,8 @@ function hashToken(token: string): string {
   return createHash("sha256").update(token).digest("hex");
 }
 
-function toSession(stored: StoredSession): Session {
-  return { userId: stored.userId, role: stored.role, expiresAt: stored.expiresAt.toISOString() };
+function toSession(stored: StoredSession, grant: RoleGrant): Session {
+  return { userId: stored.userId, role: grant.role, roleFrom: grant.from, expiresAt: stored.expiresAt.toISOString() };
 }
 
 export class PortalSignIn {
@@ -93,17 +99,29 @@ export class PortalSignIn {
 
   /** A session for someone the homeserver has just vouched for, if they have a role. */
   async openSession(userId: string, method: "password" | "sso"): Promise<SignedIn> {
-    const role = this.deps.roleOf(userId);
-    if (role === undefined) {
+    const grant = await this.grantOf(userId);
+    if (grant === undefined) {
       await this.deps.audit.record({ actor: userId, action: "session.refused", target: userId, details: { reason: "no role", method } });
       throw new HandoverError("NO_ROLE", `${userId} has no role in Handover. Ask your trust's Handover administrator for access.`);
     }
+    const { role } = grant;
     const now = this.deps.clock.now();
     const token = randomBytes(32).toString("base64url");
     const stored: StoredSession = { tokenHash: hashToken(token), userId, role, createdAt: now, expiresAt: new Date(now.getTime() + this.deps.sessionTtlMs) };
     await this.deps.sessions.create(stored);
-    await this.deps.audit.record({ actor: userId, action: "session.sign_in", target: userId, details: method === "password" ? { role } : { role, method } });
-    return { token, session: toSession(stored) };
+    const details = {
+      role,
+      ...(method === "sso" ? { method } : {}),
+      ...(grant.from.kind === "group" ? { group: grant.from.group, source: grant.from.source } : {}),
+    };
+    await this.deps.audit.record({ actor: userId, action: "session.sign_in", target: userId, details });
+    return { token, session: toSession(stored, grant) };
+  }
+
+  private grantOf(userId: string): Promise<RoleGrant | undefined> {
+    if (this.deps.grantOf) return this.deps.grantOf(userId);
+    const role = this.deps.roleOf(userId);
+    return Promise.resolve(role === undefined ? undefined : { role, from: { kind: "config" } });
   }
 
   /**
@@ -127,10 +145,10 @@ export class PortalSignIn {
       await this.deps.sessions.delete(stored.tokenHash);
       return null;
     }
-    const role = this.deps.roleOf(stored.userId);
-    if (role === undefined) return null;
+    const grant = await this.grantOf(stored.userId);
+    if (grant === undefined) return null;
     if (!(await this.stillStands(stored.userId))) return null;
-    return toSession({ ...stored, role });
+    return toSession(stored, grant);
   }
 
   /**

@@ -25,7 +25,7 @@ function setup(flows: LoginFlows = { password: false, sso: { identityProviders: 
   const sessions = {
     openSession: async (userId: string, method: "password" | "sso"): Promise<SignedIn> => {
       opened.push(`${userId} ${method}`);
-      return { token: "session-token", session: { userId, role: "admin", expiresAt: "2026-11-22T17:00:00.000Z" } };
+      return { token: "session-token", session: { userId, role: "admin", roleFrom: { kind: "config" }, expiresAt: "2026-11-22T17:00:00.000Z" } };
     },
   };
   const sso = new SingleSignOn({ homeserver, sessions, audit, callbackUrl: CALLBACK });
