@@ -8,6 +8,8 @@ export interface IdpAccount {
   login: string;
   password: string;
   name: string;
+  /** The authentication assurance the provider reports for this person (NHS CIS2 returns one in `acr`); default "aal3". */
+  acr?: string;
 }
 
 export interface OidcProviderOptions {
@@ -25,7 +27,7 @@ export interface RunningOidcProvider {
   /** How many times the login form was submitted with a password it refused. */
   refusedLogins(): number;
   /** Synapse's `oidc_providers` entry for this provider (tests only: plain http on loopback). */
-  synapseConfig(idpId: string, idpName: string): Record<string, unknown>;
+  synapseConfig(idpId: string, idpName: string, extra?: Record<string, unknown>): Record<string, unknown>;
   stop(): Promise<void>;
 }
 
@@ -71,14 +73,15 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<R
         token_endpoint_auth_method: "client_secret_basic",
       },
     ],
-    claims: { openid: ["sub"], profile: ["preferred_username", "name"] },
+    // `acr` in the profile claims too, so Synapse's attribute_requirements can check it in userinfo.
+    claims: { openid: ["sub"], profile: ["preferred_username", "name", "acr"] },
     cookies: { keys: [randomBytes(32).toString("hex")] },
     features: { devInteractions: { enabled: false } },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     async findAccount(_ctx, sub) {
       const account = accounts.get(sub);
       if (!account) return undefined;
-      return { accountId: sub, claims: async () => ({ sub, preferred_username: account.login, name: account.name }) };
+      return { accountId: sub, claims: async () => ({ sub, preferred_username: account.login, name: account.name, acr: account.acr ?? "aal3" }) };
     },
     // First-party client: the grant is given with the login, no consent page.
     async loadExistingGrant(ctx) {
@@ -140,7 +143,7 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<R
     clientSecret,
     addAccount: (account) => accounts.set(account.login, account),
     refusedLogins: () => refused,
-    synapseConfig: (idpId, idpName) => ({
+    synapseConfig: (idpId, idpName, extra = {}) => ({
       idp_id: idpId,
       idp_name: idpName,
       issuer,
@@ -153,6 +156,7 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<R
       // Tests only: the issuer is plain http on loopback, which Synapse otherwise refuses.
       skip_verification: true,
       user_mapping_provider: { config: { localpart_template: "{{ user.preferred_username }}", display_name_template: "{{ user.name }}" } },
+      ...extra,
     }),
     stop: () =>
       new Promise<void>((resolve) => {

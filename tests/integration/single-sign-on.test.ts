@@ -23,6 +23,8 @@ const NOBODY = { login: "sso.nobody", password: randomBytes(9).toString("hex"), 
 const LOCKED = { login: "sso.locked", password: randomBytes(9).toString("hex"), name: "Lee Locked" };
 const IG_LEAD = { login: "sso.iglead", password: randomBytes(9).toString("hex"), name: "Ida Governance" };
 const LEAVER = { login: "sso.leaver", password: randomBytes(9).toString("hex"), name: "Leo Leaver" };
+// A smartcard-less sign-in: the provider reports a lower assurance level than the trust requires.
+const LOW_ASSURANCE = { login: "sso.lowassurance", password: randomBytes(9).toString("hex"), name: "Lou Assurance", acr: "aal1" };
 const SCIM_TOKEN = randomBytes(32).toString("hex");
 const PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 const DEACTIVATED = { login: "sso.deactivated", password: randomBytes(9).toString("hex"), name: "Dee Activated" };
@@ -88,14 +90,15 @@ beforeAll(async () => {
   webUrl = `http://127.0.0.1:${webPort}`;
   idp = await startOidcProvider({ redirectUri: `http://127.0.0.1:${clientPort}/_synapse/client/oidc/callback` });
   idp.addAccount(ADMIN);
-  for (const account of [NOBODY, LOCKED, DEACTIVATED, IG_LEAD, LEAVER]) idp.addAccount(account);
+  for (const account of [NOBODY, LOCKED, DEACTIVATED, IG_LEAD, LEAVER, LOW_ASSURANCE]) idp.addAccount(account);
   synapse = await startSynapse({
     root: stack.root,
     key: "a",
     clientPort,
     runDir: join(stack.runDir, `sso-${randomBytes(3).toString("hex")}`),
     extraConfig: {
-      oidc_providers: [idp.synapseConfig(IDP_ID, "Trust sign-in")],
+      // As a trust would ask of NHS CIS2: only sign-ins at the assurance level the IG lead requires.
+      oidc_providers: [idp.synapseConfig(IDP_ID, "Trust sign-in", { attribute_requirements: [{ attribute: "acr", value: "aal3" }] })],
       password_config: { enabled: false },
       // Handover's callback: without it Synapse stops at a "continue to your account" page.
       sso: { client_whitelist: [`${webUrl}/auth/sso/callback`] },
@@ -200,6 +203,18 @@ describe("single sign-on through the homeserver", () => {
     const browser = new SsoBrowser();
     const callback = await signInAtIdp(browser, NOBODY);
     expect((await browser.get(callback)).headers.get("location")).toBe("/sign-in?problem=NO_ROLE");
+    expect((await currentSession(browser)).status).toBe(401);
+  });
+
+  it("gets no login token for a sign-in below the assurance level Synapse requires (attribute_requirements on acr)", async () => {
+    const browser = new SsoBrowser();
+    const atCallback = (url: string) => url.startsWith(`${webUrl}/auth/sso/callback`);
+    const loginPage = await browser.follow(`${webUrl}/auth/sso/start`, atCallback);
+    const back = await browser.submitLogin(loginPage.url, await loginPage.response.text(), LOW_ASSURANCE.login, LOW_ASSURANCE.password, atCallback);
+    expect(atCallback(back.url)).toBe(false);
+    expect(back.url.startsWith(`${synapse.clientUrl}/_synapse/client/oidc/callback`)).toBe(true);
+    expect(back.response.status).toBe(400);
+    expect(await back.response.text()).toContain("You are not allowed to log in here.");
     expect((await currentSession(browser)).status).toBe(401);
   });
 
