@@ -1,6 +1,8 @@
 import type { HomeserverSingleSignOn, IdentityProvider, LoginFlows } from "../domain/access/single-sign-on.js";
 import { HandoverError } from "../domain/errors.js";
 
+const FLOWS_KEPT_MS = 60_000;
+
 interface FlowsBody {
   flows?: { type?: unknown; identity_providers?: { id?: unknown; name?: unknown; icon?: unknown }[] }[];
 }
@@ -11,6 +13,12 @@ interface FlowsBody {
  * `m.login.sso` and `m.login.token`.
  */
 export class HomeserverSso implements HomeserverSingleSignOn {
+  /**
+   * The flows change only when the homeserver's config does; kept a minute so the public sign-in
+   * page cannot be used to make Handover ask the homeserver on every hit.
+   */
+  private cachedFlows: { at: number; flows: LoginFlows } | null = null;
+
   constructor(
     /** Where Handover reaches the homeserver. */
     private readonly baseUrl: string,
@@ -21,6 +29,14 @@ export class HomeserverSso implements HomeserverSingleSignOn {
   ) {}
 
   async flows(): Promise<LoginFlows> {
+    const now = Date.now();
+    if (this.cachedFlows && now - this.cachedFlows.at < FLOWS_KEPT_MS) return this.cachedFlows.flows;
+    const flows = await this.askFlows();
+    this.cachedFlows = { at: now, flows };
+    return flows;
+  }
+
+  private async askFlows(): Promise<LoginFlows> {
     const response = await this.call("/_matrix/client/v3/login", { method: "GET" });
     if (!response.ok) throw new HandoverError("HOMESERVER_REFUSED", `The homeserver answered ${response.status} when asked how to sign in`);
     const body = (await response.json().catch(() => ({}))) as FlowsBody;
