@@ -27,6 +27,7 @@ import { WebServer } from "./http/web-server.js";
 import { createLogger } from "./logger.js";
 import { BotClient } from "./matrix/bot-client.js";
 import { HomeserverSso } from "./matrix/homeserver-sso.js";
+import { IdentityProviderIcons } from "./matrix/identity-provider-icons.js";
 import { PasswordAuthenticator } from "./matrix/password-authenticator.js";
 import type { AppserviceTokens } from "./matrix/registration-file.js";
 import { TransactionEndpoint } from "./matrix/transaction-endpoint.js";
@@ -239,7 +240,12 @@ export class Handover {
       metricsToken: config.web.metricsToken,
       version: VERSION,
       routes: [
-        ssoRoutes({ sso, publicUrl: config.web.publicUrl, logger: this.logger }),
+        ssoRoutes({
+          sso,
+          icons: new IdentityProviderIcons(homeserverSso, config.homeserver.url, config.homeserver.adminAccessToken),
+          publicUrl: config.web.publicUrl,
+          logger: this.logger,
+        }),
         ...this.capabilities.flatMap((capability) => (capability.webRoutes ? [capability.webRoutes] : [])),
       ],
     });

@@ -136,7 +136,7 @@ describe("single sign-on through the homeserver", () => {
       password: false,
       sso: {
         startUrl: "/auth/sso/start",
-        identityProviders: [{ id: `oidc-${IDP_ID}`, name: "Trust sign-in", startUrl: `/auth/sso/start?idp=oidc-${IDP_ID}` }],
+        identityProviders: [{ id: `oidc-${IDP_ID}`, name: "Trust sign-in", startUrl: `/auth/sso/start?idp=oidc-${IDP_ID}`, iconUrl: null }],
       },
     });
   });

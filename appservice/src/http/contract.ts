@@ -130,7 +130,15 @@ export const signInFlowsSchema = z.object({
   /** Single sign-on through the homeserver (`m.login.sso`); null when it offers none. */
   sso: z
     .object({
-      identityProviders: z.array(z.object({ id: z.string(), name: z.string(), startUrl: z.string() })),
+      identityProviders: z.array(
+        z.object({
+          id: z.string(),
+          name: z.string(),
+          startUrl: z.string(),
+          /** The provider's icon, served by Handover from the homeserver's media; null when it names none. */
+          iconUrl: z.string().nullable(),
+        }),
+      ),
       /** Starts sign-in at the homeserver's default (or only) identity provider. */
       startUrl: z.string(),
     })

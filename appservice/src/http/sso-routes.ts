@@ -2,12 +2,14 @@ import express, { type Request, type Response, type Router } from "express";
 import type { Logger } from "pino";
 import type { HomeserverSingleSignOn, SingleSignOn } from "../domain/access/single-sign-on.js";
 import { HandoverError } from "../domain/errors.js";
+import type { IdentityProviderIcons } from "../matrix/identity-provider-icons.js";
 import type { SignInFlows } from "./contract.js";
 import { SESSION_COOKIE } from "./web-server.js";
 
 /** Browser navigations, not API calls: the homeserver and the identity provider sit between them. */
 export const SSO_START_PATH = "/auth/sso/start";
 export const SSO_CALLBACK_PATH = "/auth/sso/callback";
+export const SSO_ICON_PATH = "/auth/sso/icon";
 const STATE_COOKIE = "handover_sso_state";
 /** Long enough to sign in at the identity provider (a smartcard PIN, an MFA prompt), no longer. */
 const STATE_LIFETIME_MS = 10 * 60_000;
@@ -28,7 +30,7 @@ const single = (value: unknown): string | undefined => (typeof value === "string
  * identity provider's) site, and a Strict cookie would not come with it. It is scoped to the
  * callback's path and lives ten minutes; the session cookie stays Strict.
  */
-export function ssoRoutes(options: { sso: SingleSignOn; publicUrl: string; logger: Logger }): Router {
+export function ssoRoutes(options: { sso: SingleSignOn; icons: IdentityProviderIcons; publicUrl: string; logger: Logger }): Router {
   const secure = new URL(options.publicUrl).protocol === "https:";
   const stateCookie = { httpOnly: true, sameSite: "lax", secure, path: "/auth/sso" } as const;
   const router = express.Router();
@@ -47,6 +49,15 @@ export function ssoRoutes(options: { sso: SingleSignOn; publicUrl: string; logge
     } catch (error) {
       problem(res, error);
     }
+  });
+
+  router.get(`${SSO_ICON_PATH}/:idpId`, async (req, res) => {
+    const icon = await options.icons.icon(req.params.idpId).catch(() => null);
+    if (!icon) {
+      res.status(404).set("cache-control", "no-store").end();
+      return;
+    }
+    res.set("cache-control", "public, max-age=3600").type(icon.contentType).send(icon.body);
   });
 
   router.get(SSO_CALLBACK_PATH, async (req, res) => {
@@ -77,6 +88,14 @@ export async function signInFlows(homeserver: Pick<HomeserverSingleSignOn, "flow
     sso:
       flows.sso === null
         ? null
-        : { startUrl: startUrl(null), identityProviders: flows.sso.identityProviders.map(({ id, name }) => ({ id, name, startUrl: startUrl(id) })) },
+        : {
+            startUrl: startUrl(null),
+            identityProviders: flows.sso.identityProviders.map(({ id, name, icon }) => ({
+              id,
+              name,
+              startUrl: startUrl(id),
+              iconUrl: icon === null ? null : `${SSO_ICON_PATH}/${encodeURIComponent(id)}`,
+            })),
+          },
   };
 }

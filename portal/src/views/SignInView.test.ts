@@ -106,8 +106,8 @@ describe("SignInView", () => {
       sso: {
         startUrl: "/auth/sso/start",
         identityProviders: [
-          { id: "oidc-entra", name: "Entra ID", startUrl: "/auth/sso/start?idp=oidc-entra" },
-          { id: "oidc-cis2", name: "NHS CIS2", startUrl: "/auth/sso/start?idp=oidc-cis2" },
+          { id: "oidc-entra", name: "Entra ID", startUrl: "/auth/sso/start?idp=oidc-entra", iconUrl: "/auth/sso/icon/oidc-entra" },
+          { id: "oidc-cis2", name: "NHS CIS2", startUrl: "/auth/sso/start?idp=oidc-cis2", iconUrl: null },
         ],
       },
     });
@@ -117,6 +117,11 @@ describe("SignInView", () => {
     expect(buttons.map((button) => [button.text(), button.attributes("href")])).toEqual([
       ["Sign in with Entra ID", "/auth/sso/start?idp=oidc-entra"],
       ["Sign in with NHS CIS2", "/auth/sso/start?idp=oidc-cis2"],
+    ]);
+    // The icon is decoration: the button's name is its text.
+    expect(buttons.map((button) => button.find("img").exists() && button.get("img").attributes())).toEqual([
+      expect.objectContaining({ src: "/auth/sso/icon/oidc-entra", alt: "" }),
+      false,
     ]);
     expect(wrapper.find("form").exists()).toBe(false);
     expect(wrapper.find("#password").exists()).toBe(false);
