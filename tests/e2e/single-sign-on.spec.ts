@@ -106,6 +106,8 @@ test("an admin signs in through the identity provider's login page and reaches t
   await expect(page.getByRole("heading", { level: 1, name: "Overview" })).toBeVisible();
   await expect(page).toHaveURL(`${portalUrl}/`);
   await expect(page.locator("#signed-in-role")).toContainText("Handover's configuration (access.roles)");
+  const signedIn = page.getByRole("table", { name: "Signed in to the portal" });
+  await expect(signedIn.getByRole("row", { name: new RegExp(`@${ADMIN.login}:`) })).toContainText("Handover's configuration (access.roles)");
   await expectAccessible(page);
 });
 

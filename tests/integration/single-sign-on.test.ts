@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { Handover } from "../../appservice/src/app.js";
-import type { Session, SignInFlows } from "../../appservice/src/http/contract.js";
+import type { PortalSessionList, Session, SignInFlows } from "../../appservice/src/http/contract.js";
 import { createLogger } from "../../appservice/src/logger.js";
 import { readRegistrationTokens } from "../../appservice/src/matrix/registration-file.js";
 import { type RunningOidcProvider, startOidcProvider } from "../harness/oidc-provider.js";
@@ -259,6 +259,18 @@ describe("roles from directory groups, and directory leavers", () => {
     expect(session).toMatchObject({ role: "ig-lead", roleFrom: { kind: "group", group: "Information Governance", source: "entra" } });
     const signIns = await handover.audit.page({ limit: 1, action: "session.sign_in" });
     expect(signIns.entries[0]?.details).toMatchObject({ role: "ig-lead", group: "Information Governance", source: "entra" });
+    // An admin sees who is signed in and where each role comes from.
+    const admin = await signedInBrowser(ADMIN);
+    const live = (await (await admin.get(`${webUrl}/api/v1/portal-sessions`)).json()) as PortalSessionList;
+    expect(live.sessions).toContainEqual(
+      expect.objectContaining({
+        userId: `@${IG_LEAD.login}:${synapse.serverName}`,
+        role: "ig-lead",
+        roleFrom: { kind: "group", group: "Information Governance", source: "entra" },
+      }),
+    );
+    expect(live.sessions).toContainEqual(expect.objectContaining({ userId: adminUserId(), role: "admin", roleFrom: { kind: "config" } }));
+    expect((await browser.get(`${webUrl}/api/v1/portal-sessions`)).status).toBe(403);
 
     await scim("PATCH", `/Groups/${group.id}`, { schemas: [PATCH_OP], Operations: [{ op: "Remove", path: `members[value eq "${person.id}"]` }] });
     expect((await currentSession(browser)).status).toBe(401);

@@ -42,6 +42,9 @@ export function apiHandlers(services: ApiServices): Partial<RouteHandlers> {
       return session;
     },
     signInFlows: async () => services.signInFlows(),
+    listPortalSessions: async () => ({
+      sessions: (await services.signIn.liveSessions()).map(({ session, signedInAt }) => ({ ...session, signedInAt: signedInAt.toISOString() })),
+    }),
     currentSession: async ({ session }) => signedIn(session),
     signOut: async ({ session, sessionToken, clearSession }) => {
       if (sessionToken) await services.signIn.signOut(sessionToken, signedIn(session).userId);

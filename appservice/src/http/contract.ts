@@ -146,6 +146,19 @@ export const signInFlowsSchema = z.object({
 });
 export type SignInFlows = z.infer<typeof signInFlowsSchema>;
 
+export const portalSessionListSchema = z.object({
+  sessions: z.array(
+    z.object({
+      userId: z.string(),
+      role: roleSchema,
+      roleFrom: roleFromSchema,
+      signedInAt: z.iso.datetime(),
+      expiresAt: z.iso.datetime(),
+    }),
+  ),
+});
+export type PortalSessionList = z.infer<typeof portalSessionListSchema>;
+
 export const overviewSchema = z.object({
   trust: z.object({ serverName: z.string(), botUserId: z.string() }),
   homeserver: z.object({ reachable: z.boolean(), versions: z.array(z.string()) }),
@@ -235,6 +248,13 @@ export const CORE_API = {
   },
   currentSession: { method: "get", path: "/session", summary: "The signed-in person and role", access: "session", response: sessionSchema },
   signOut: { method: "delete", path: "/session", summary: "Sign out", access: "session", response: emptySchema },
+  listPortalSessions: {
+    method: "get",
+    path: "/portal-sessions",
+    summary: "Who is signed in to the portal, with each role as it stands now and where it comes from",
+    access: ["admin"],
+    response: portalSessionListSchema,
+  },
   overview: { method: "get", path: "/overview", summary: "Health of this trust's Handover", access: "session", response: overviewSchema },
   listRooms: { method: "get", path: "/rooms", summary: "Rooms the bot knows, with their kind", access: "session", response: roomListSchema },
   getRoom: {

@@ -18,6 +18,9 @@ class MemorySessions implements SessionStore {
   async deleteExpired() {
     return 0;
   }
+  async live(now: Date) {
+    return [...this.rows.values()].filter((row) => row.expiresAt > now);
+  }
   async liveUsers(now: Date) {
     return [...new Set([...this.rows.values()].filter((row) => row.expiresAt > now).map((row) => row.userId))];
   }

@@ -30,6 +30,8 @@ export interface SessionStore {
   find(tokenHash: string): Promise<StoredSession | null>;
   delete(tokenHash: string): Promise<void>;
   deleteExpired(now: Date): Promise<number>;
+  /** Sessions that have not expired, oldest first. */
+  live(now: Date): Promise<StoredSession[]>;
   /** Users with a session that has not expired. */
   liveUsers(now: Date): Promise<string[]>;
   /** Ends every session of a user; returns how many there were. */
@@ -149,6 +151,16 @@ export class PortalSignIn {
     if (grant === undefined) return null;
     if (!(await this.stillStands(stored.userId))) return null;
     return toSession(stored, grant);
+  }
+
+  /** Live sessions with each role as it stands now; sessions whose person has no role any more are left out. */
+  async liveSessions(): Promise<{ session: Session; signedInAt: Date }[]> {
+    const live: { session: Session; signedInAt: Date }[] = [];
+    for (const stored of await this.deps.sessions.live(this.deps.clock.now())) {
+      const grant = await this.grantOf(stored.userId);
+      if (grant !== undefined) live.push({ session: toSession(stored, grant), signedInAt: stored.createdAt });
+    }
+    return live;
   }
 
   /**
