@@ -5,8 +5,11 @@ import type { Capability, Platform } from "./capability.js";
 import { parseDuration } from "./config/duration.js";
 import { configuredRole } from "./config/roles.js";
 import type { HandoverConfig } from "./config/schema.js";
+import { AccountStanding } from "./domain/access/account-standing.js";
+import { PortalRoles } from "./domain/access/group-roles.js";
 import { PortalSignIn } from "./domain/access/sign-in.js";
 import { SignInLimiter } from "./domain/access/sign-in-limits.js";
+import { SingleSignOn } from "./domain/access/single-sign-on.js";
 import { AuditTrail } from "./domain/audit/audit-trail.js";
 import { type Clock, systemClock } from "./domain/clock.js";
 import { BotCommands } from "./domain/commands/bot-commands.js";
@@ -19,20 +22,25 @@ import { createBotDevice, type EncryptionDevice } from "./e2ee/setup.js";
 import { apiHandlers } from "./http/api-handlers.js";
 import type { Overview } from "./http/contract.js";
 import { HandoverMetrics } from "./http/metrics.js";
+import { SSO_CALLBACK_PATH, signInFlows, ssoRoutes } from "./http/sso-routes.js";
 import { WebServer } from "./http/web-server.js";
 import { createLogger } from "./logger.js";
 import { BotClient } from "./matrix/bot-client.js";
+import { HomeserverSso } from "./matrix/homeserver-sso.js";
+import { IdentityProviderIcons } from "./matrix/identity-provider-icons.js";
 import { PasswordAuthenticator } from "./matrix/password-authenticator.js";
 import type { AppserviceTokens } from "./matrix/registration-file.js";
 import { TransactionEndpoint } from "./matrix/transaction-endpoint.js";
 import { PostgresAuditStore } from "./storage/audit-store.js";
 import { createDataSource } from "./storage/data-source.js";
 import { DatabasePool } from "./storage/database-pool.js";
+import { PostgresDirectoryLeavers } from "./storage/directory-leavers.js";
 import { PostgresFilingLedger } from "./storage/filing-ledger-store.js";
 import { PostgresInboxStore } from "./storage/inbox-store.js";
 import { JobScheduler } from "./storage/job-scheduler.js";
 import { PostgresRoomStore } from "./storage/room-store.js";
 import { PostgresSessionStore } from "./storage/session-store.js";
+import { SynapseAccountState } from "./synapse/account-state.js";
 import { SynapseAdminClient } from "./synapse/admin-client.js";
 import { VERSION } from "./version.js";
 
@@ -66,6 +74,7 @@ export class Handover {
   private readonly web: WebServer;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly sessions: PostgresSessionStore;
+  private readonly signIn: PortalSignIn;
   private readonly clock: Clock;
   webPort = 0;
 
@@ -174,6 +183,12 @@ export class Handover {
       onError: (error) => this.logger.error({ err: error }, "could not store transaction"),
       routes: this.capabilities.flatMap((capability) => (capability.homeserverRoutes ? [capability.homeserverRoutes] : [])),
     });
+    const roles = new PortalRoles({
+      configured: (userId) => configuredRole(config.access, userId),
+      roleGroups: config.access.roleGroups,
+      directory: this.capabilities.find((capability) => capability.groupMemberships)?.groupMemberships ?? null,
+      directoryFailed: (error) => this.logger.warn({ err: error }, "the directory could not say who is in which group: roles from groups count as none"),
+    });
     const signIn = new PortalSignIn({
       authenticator: new PasswordAuthenticator(
         config.homeserver.url,
@@ -184,13 +199,42 @@ export class Handover {
       audit: this.audit,
       clock: this.clock,
       roleOf: (userId) => configuredRole(config.access, userId),
+      grantOf: (userId) => roles.roleOf(userId),
       sessionTtlMs: parseDuration(config.access.sessionTtl) ?? 8 * HOUR_MS,
       limiter: new SignInLimiter({ ...config.access.signInLimits, windowMs: parseDuration(config.access.signInLimits.window) ?? HOUR_MS / 4 }, this.clock),
       serverName: config.homeserver.serverName,
+      standing: new AccountStanding({
+        homeserver: new SynapseAccountState(config.homeserver.url, config.homeserver.adminAccessToken),
+        leavers: new PostgresDirectoryLeavers(this.db),
+        clock: this.clock,
+        recheckMs: parseDuration(config.access.accountRecheck) ?? 30_000,
+        unreachable: (userId, error) => this.logger.warn({ userId, err: error }, "could not ask the homeserver whether an account is locked"),
+      }),
+    });
+    this.signIn = signIn;
+    const clientProtocol = config.web.publicUrl.startsWith("https:") ? "https" : "http";
+    const homeserverSso = new HomeserverSso(
+      config.homeserver.url,
+      config.access.sso.homeserverPublicUrl ?? config.homeserver.url,
+      config.homeserver.serverName,
+      clientProtocol,
+    );
+    const sso = new SingleSignOn({
+      homeserver: homeserverSso,
+      sessions: signIn,
+      audit: this.audit,
+      callbackUrl: new URL(SSO_CALLBACK_PATH, config.web.publicUrl).toString(),
     });
     this.web = new WebServer({
       handlers: Object.assign(
-        apiHandlers({ signIn, rooms: this.rooms, classifier, audit: this.audit, overview: () => this.overview() }),
+        apiHandlers({
+          signIn,
+          signInFlows: () => signInFlows(homeserverSso),
+          rooms: this.rooms,
+          classifier,
+          audit: this.audit,
+          overview: () => this.overview(),
+        }),
         ...this.capabilities.map((capability) => capability.handlers ?? {}),
       ),
       resolveSession: (token) => signIn.resolve(token),
@@ -203,7 +247,15 @@ export class Handover {
       trustedProxies: config.web.trustedProxies,
       metricsToken: config.web.metricsToken,
       version: VERSION,
-      routes: this.capabilities.flatMap((capability) => (capability.webRoutes ? [capability.webRoutes] : [])),
+      routes: [
+        ssoRoutes({
+          sso,
+          icons: new IdentityProviderIcons(homeserverSso, config.homeserver.url, config.homeserver.adminAccessToken),
+          publicUrl: config.web.publicUrl,
+          logger: this.logger,
+        }),
+        ...this.capabilities.flatMap((capability) => (capability.webRoutes ? [capability.webRoutes] : [])),
+      ],
     });
   }
 
@@ -228,6 +280,8 @@ export class Handover {
       await this.inbox.pruneTransactions(new Date(this.clock.now().getTime() - 7 * 24 * HOUR_MS));
       await this.sessions.deleteExpired(this.clock.now());
     });
+    // A leaver's, locked or deactivated account's sessions go within a minute, requests or not.
+    this.every(30_000, () => this.signIn.endSessionsOfClosedAccounts());
     this.logger.info({ botUserId: this.botUserId, appservicePort: this.config.appservice.port, webPort: this.webPort, version: VERSION }, "Handover started");
   }
 

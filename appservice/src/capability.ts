@@ -2,6 +2,7 @@ import type { RequestHandler } from "express";
 import type { Logger } from "pino";
 import type { DataSource } from "typeorm";
 import type { HandoverConfig } from "./config/schema.js";
+import type { DirectoryGroupMemberships } from "./domain/access/group-roles.js";
 import type { AuditTrail } from "./domain/audit/audit-trail.js";
 import type { Clock } from "./domain/clock.js";
 import type { RoomEventDecryptor } from "./domain/e2ee/crypto-state.js";
@@ -40,6 +41,8 @@ export interface Capability {
    * (e.g. /.well-known/... documents and peer-to-peer endpoints). They handle their own auth.
    */
   webRoutes?: RequestHandler;
+  /** Directory sync's answer to who is in which group now, for portal roles from groups. */
+  groupMemberships?: DirectoryGroupMemberships;
   /** Routes on the appservice listener for Synapse-side callers (e.g. a Synapse module), behind the homeserver token. */
   homeserverRoutes?: RequestHandler;
 }

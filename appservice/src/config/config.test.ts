@@ -66,6 +66,13 @@ describe("config", () => {
     expect(config.web.port).toBe(9999);
   });
 
+  it("refuses roles from directory groups without a directory section, naming the key", () => {
+    expect(problemsOf({ ...minimal(), access: { roleGroups: { "Information Governance": "ig-lead" } } })).toEqual([
+      "access.roleGroups: roles from directory groups need a `directory` section with a source (LDAP, SCIM or CSV) that reports the groups",
+    ]);
+    expect(problemsOf({ ...minimal(), access: { roleGroups: { "IG Team": "overlord" } } })[0]).toMatch(/^access\.roleGroups\.IG Team: /);
+  });
+
   it("rejects an env override for a key that does not exist, naming it", () => {
     expect(problemsOf(minimal(), { HANDOVER__WEB__PROT: "1" })).toEqual(["web.prot: unknown key"]);
   });

@@ -61,7 +61,17 @@ export function parseConfig(document: unknown, env: NodeJS.ProcessEnv = {}): Han
   }
   const result = configSchema.safeParse(applyEnvOverrides(document as Record<string, unknown>, env));
   if (!result.success) throw new ConfigError(describeIssues(result.error));
+  const problems = crossSectionProblems(result.data);
+  if (problems.length > 0) throw new ConfigError(problems);
   return result.data;
+}
+
+/** Settings that only work with another section, which the schema of each section cannot see. */
+function crossSectionProblems(config: HandoverConfig): string[] {
+  if (Object.keys(config.access.roleGroups).length > 0 && config.directory === undefined) {
+    return ["access.roleGroups: roles from directory groups need a `directory` section with a source (LDAP, SCIM or CSV) that reports the groups"];
+  }
+  return [];
 }
 
 export async function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): Promise<HandoverConfig> {

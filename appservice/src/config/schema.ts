@@ -131,6 +131,13 @@ const accessSchema = z
       .default({})
       .describe("Who may use the portal: Matrix user ID -> admin | ig-lead | auditor. Anyone not listed is refused.")
       .meta({ examples: [{ "@alice.admin:matrix.trust.nhs.uk": "admin", "@bob.ig:matrix.trust.nhs.uk": "ig-lead" }] }),
+    roleGroups: z
+      .record(z.string().min(1).max(200), roleSchema)
+      .default({})
+      .describe(
+        "Roles from directory groups: group name (as directory sync's sources name it: an LDAP or SCIM group, or a CSV source's group template such as an ESR position) -> admin | ig-lead | auditor. Nested membership counts; the strongest role wins; an entry in `roles` wins over any group. Needs a `directory` section.",
+      )
+      .meta({ examples: [{ "Handover Administrators": "admin", "Information Governance": "ig-lead" }] }),
     sessionTtl: duration("8h").default("8h").describe("How long a portal sign-in lasts."),
     signInLimits: z
       .strictObject({
@@ -142,8 +149,28 @@ const accessSchema = z
       .describe(
         "Handover's own limits on failed sign-ins, checked before it asks the homeserver; over a limit the answer is 429 with Retry-After. The client's address is passed to Synapse in X-Forwarded-For (Synapse's listener needs x_forwarded: true), so Synapse's own per-address limit counts each client, not Handover.",
       ),
+    accountRecheck: duration("30s")
+      .default("30s")
+      .refine((text) => (parseDuration(text) ?? 0) <= 60_000, { message: "expected at most 1m: a closed account's session must end within a minute" })
+      .describe(
+        "How long the homeserver's word that an account is neither locked nor deactivated is trusted before it is asked again; a leaver, locked or deactivated account's portal session ends within this (checked on each request and every 30s).",
+      ),
+    sso: z
+      .strictObject({
+        homeserverPublicUrl: z
+          .url()
+          .optional()
+          .describe("Where people's browsers reach the homeserver, if not at homeserver.url (single sign-on sends the browser there).")
+          .meta({ examples: ["https://matrix.trust.nhs.uk"] }),
+      })
+      .default({})
+      .describe(
+        "Single sign-on through the homeserver: offered whenever the homeserver offers m.login.sso (docs/sign-in.md). The homeserver sends people back to <web.publicUrl>/auth/sso/callback; list that in Synapse's sso.client_whitelist.",
+      ),
   })
-  .describe("Portal sign-in and roles. People sign in with their own Matrix account on the trust's homeserver.");
+  .describe(
+    "Portal sign-in and roles. People sign in with their own Matrix account on the trust's homeserver: a password or single sign-on, as the homeserver offers.",
+  );
 
 const loggingSchema = z
   .strictObject({
@@ -220,7 +247,14 @@ export const configSchema = z.strictObject({
   appservice: appserviceSchema,
   database: databaseSchema,
   web: webSchema,
-  access: accessSchema.default({ roles: {}, sessionTtl: "8h", signInLimits: { perAccount: 5, perAddress: 10, window: "15m" } }),
+  access: accessSchema.default({
+    roles: {},
+    roleGroups: {},
+    sessionTtl: "8h",
+    signInLimits: { perAccount: 5, perAddress: 10, window: "15m" },
+    accountRecheck: "30s",
+    sso: {},
+  }),
   logging: loggingSchema,
   directory: directorySchema.optional(),
   federation: federationSchema.optional(),

@@ -14,6 +14,7 @@ import { PostgresDirectoryRuleStore } from "../storage/directory-rule-store.js";
 import { PostgresDirectoryRunStore } from "../storage/directory-run-store.js";
 import { CsvImporter } from "./csv-import.js";
 import { CsvSources } from "./csv-sources.js";
+import { DirectoryGroupLookup } from "./group-memberships.js";
 import { directoryHandlers } from "./handlers.js";
 import { LdapDirectorySource } from "./ldap-source.js";
 import { PushedDirectorySource } from "./pushed-source.js";
@@ -93,6 +94,13 @@ export const directoryCapability: CapabilityFactory = (platform): Capability => 
   }
   let pending: Pending | null = null;
   let chain: Promise<unknown> = Promise.resolve();
+  const groupLookup = sync
+    ? new DirectoryGroupLookup(
+        () => sync.desired(),
+        () => platform.clock.now().getTime(),
+        parseDuration(platform.config.access.accountRecheck) ?? 30_000,
+      )
+    : null;
   const exclusive = <T>(work: () => Promise<T>): Promise<T> => {
     const next = chain.then(
       () =>
@@ -119,7 +127,8 @@ export const directoryCapability: CapabilityFactory = (platform): Capability => 
         }),
     );
     chain = next.catch(() => undefined);
-    return next;
+    // A run or an import may have changed who is in which group.
+    return next.finally(() => groupLookup?.invalidate());
   };
 
   const csv = sync
@@ -137,6 +146,7 @@ export const directoryCapability: CapabilityFactory = (platform): Capability => 
 
   let pushTimer: NodeJS.Timeout | null = null;
   const afterPush = () => {
+    groupLookup?.invalidate();
     if (!sync || pushTimer) return;
     pushTimer = setTimeout(
       () => {
@@ -161,6 +171,7 @@ export const directoryCapability: CapabilityFactory = (platform): Capability => 
   return {
     name: "directory",
     webRoutes,
+    ...(groupLookup ? { groupMemberships: groupLookup } : {}),
     handlers: directoryHandlers({
       sync,
       sources,

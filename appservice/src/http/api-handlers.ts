@@ -3,11 +3,12 @@ import type { AuditTrail } from "../domain/audit/audit-trail.js";
 import { HandoverError } from "../domain/errors.js";
 import type { Room, RoomStore } from "../domain/rooms/room.js";
 import type { RoomClassifier } from "../domain/rooms/room-classifier.js";
-import type { Overview, RoomSummary, Session } from "./contract.js";
+import type { Overview, RoomSummary, Session, SignInFlows } from "./contract.js";
 import type { RouteHandlers } from "./web-server.js";
 
 export interface ApiServices {
   signIn: PortalSignIn;
+  signInFlows(): Promise<SignInFlows>;
   rooms: RoomStore;
   classifier: RoomClassifier;
   audit: AuditTrail;
@@ -40,6 +41,10 @@ export function apiHandlers(services: ApiServices): Partial<RouteHandlers> {
       setSession(token, new Date(session.expiresAt));
       return session;
     },
+    signInFlows: async () => services.signInFlows(),
+    listPortalSessions: async () => ({
+      sessions: (await services.signIn.liveSessions()).map(({ session, signedInAt }) => ({ ...session, signedInAt: signedInAt.toISOString() })),
+    }),
     currentSession: async ({ session }) => signedIn(session),
     signOut: async ({ session, sessionToken, clearSession }) => {
       if (sessionToken) await services.signIn.signOut(sessionToken, signedIn(session).userId);

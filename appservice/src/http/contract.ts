@@ -139,12 +139,55 @@ export const signInRequestSchema = z.strictObject({
 });
 export type SignInRequest = z.infer<typeof signInRequestSchema>;
 
+export const roleFromSchema = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("config") }).describe("access.roles in Handover's config"),
+  z.object({ kind: z.literal("group"), group: z.string(), source: z.string() }).describe("a directory group in access.roleGroups"),
+]);
+export type RoleFrom = z.infer<typeof roleFromSchema>;
+
 export const sessionSchema = z.object({
   userId: z.string(),
   role: roleSchema,
+  /** Where the role comes from now (it is looked up on every request). */
+  roleFrom: roleFromSchema,
   expiresAt: z.iso.datetime(),
 });
 export type Session = z.infer<typeof sessionSchema>;
+
+export const signInFlowsSchema = z.object({
+  /** Whether the homeserver takes passwords (`m.login.password`): the portal shows the form only then. */
+  password: z.boolean(),
+  /** Single sign-on through the homeserver (`m.login.sso`); null when it offers none. */
+  sso: z
+    .object({
+      identityProviders: z.array(
+        z.object({
+          id: z.string(),
+          name: z.string(),
+          startUrl: z.string(),
+          /** The provider's icon, served by Handover from the homeserver's media; null when it names none. */
+          iconUrl: z.string().nullable(),
+        }),
+      ),
+      /** Starts sign-in at the homeserver's default (or only) identity provider. */
+      startUrl: z.string(),
+    })
+    .nullable(),
+});
+export type SignInFlows = z.infer<typeof signInFlowsSchema>;
+
+export const portalSessionListSchema = z.object({
+  sessions: z.array(
+    z.object({
+      userId: z.string(),
+      role: roleSchema,
+      roleFrom: roleFromSchema,
+      signedInAt: z.iso.datetime(),
+      expiresAt: z.iso.datetime(),
+    }),
+  ),
+});
+export type PortalSessionList = z.infer<typeof portalSessionListSchema>;
 
 export const overviewSchema = z.object({
   trust: z.object({ serverName: z.string(), botUserId: z.string() }),
@@ -226,8 +269,22 @@ export const CORE_API = {
     response: sessionSchema,
     status: 201,
   },
+  signInFlows: {
+    method: "get",
+    path: "/session/flows",
+    summary: "How people can sign in: the homeserver's login flows",
+    access: "public",
+    response: signInFlowsSchema,
+  },
   currentSession: { method: "get", path: "/session", summary: "The signed-in person and role", access: "session", response: sessionSchema },
   signOut: { method: "delete", path: "/session", summary: "Sign out", access: "session", response: emptySchema },
+  listPortalSessions: {
+    method: "get",
+    path: "/portal-sessions",
+    summary: "Who is signed in to the portal, with each role as it stands now and where it comes from",
+    access: ["admin"],
+    response: portalSessionListSchema,
+  },
   overview: { method: "get", path: "/overview", summary: "Health of this trust's Handover", access: "session", response: overviewSchema },
   listRooms: { method: "get", path: "/rooms", summary: "Rooms the bot knows, with their kind", access: "session", response: roomListSchema },
   getRoom: {

@@ -13,7 +13,8 @@ async function serve(options: Partial<WebServerOptions>, signIn?: RouteHandlers[
     throw new Error("not used here");
   };
   const handlers = Object.fromEntries(Object.keys(API).map((name) => [name, unused])) as unknown as RouteHandlers;
-  handlers.signIn = signIn ?? (async ({ clientAddress }) => ({ userId: clientAddress, role: "admin", expiresAt: new Date(0).toISOString() }));
+  handlers.signIn =
+    signIn ?? (async ({ clientAddress }) => ({ userId: clientAddress, role: "admin", roleFrom: { kind: "config" }, expiresAt: new Date(0).toISOString() }));
   const server = new WebServer({
     handlers,
     resolveSession: async () => null,

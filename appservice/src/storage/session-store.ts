@@ -36,4 +36,19 @@ export class PostgresSessionStore implements SessionStore {
     const [, count] = (await this.db.query("DELETE FROM portal_sessions WHERE expires_at <= $1", [now])) as [unknown, number];
     return count;
   }
+
+  async live(now: Date): Promise<StoredSession[]> {
+    const rows = (await this.db.query("SELECT * FROM portal_sessions WHERE expires_at > $1 ORDER BY created_at", [now])) as SessionRow[];
+    return rows.map((row) => ({ tokenHash: row.token_hash, userId: row.user_id, role: row.role, createdAt: row.created_at, expiresAt: row.expires_at }));
+  }
+
+  async liveUsers(now: Date): Promise<string[]> {
+    const rows = (await this.db.query("SELECT DISTINCT user_id FROM portal_sessions WHERE expires_at > $1", [now])) as { user_id: string }[];
+    return rows.map((row) => row.user_id);
+  }
+
+  async deleteForUser(userId: string): Promise<number> {
+    const [, count] = (await this.db.query("DELETE FROM portal_sessions WHERE user_id = $1", [userId])) as [unknown, number];
+    return count;
+  }
 }

@@ -26,11 +26,11 @@ describe("request", () => {
   });
 
   it("calls the contract's path under /api/v1 with the session cookie and parses the answer", async () => {
-    answer(200, { userId: "@a:trust.example", role: "admin", expiresAt: "2030-01-01T00:00:00Z", extra: 1 });
+    answer(200, { userId: "@a:trust.example", role: "admin", roleFrom: { kind: "config" }, expiresAt: "2030-01-01T00:00:00Z", extra: 1 });
 
     const session = await request(API.currentSession);
 
-    expect(session).toEqual({ userId: "@a:trust.example", role: "admin", expiresAt: "2030-01-01T00:00:00Z" });
+    expect(session).toEqual({ userId: "@a:trust.example", role: "admin", roleFrom: { kind: "config" }, expiresAt: "2030-01-01T00:00:00Z" });
     expect(fetch).toHaveBeenCalledWith("/api/v1/session", expect.objectContaining({ method: "GET", credentials: "same-origin" }));
   });
 

@@ -10,10 +10,11 @@ const fakeSessionApi = vi.hoisted(() => ({
   signIn: vi.fn(),
   currentSession: vi.fn(),
   signOut: vi.fn(),
+  signInFlows: vi.fn(),
 }));
 vi.mock("../api/session", () => fakeSessionApi);
 
-async function renderSignIn() {
+async function renderSignIn(path = "/sign-in") {
   const pinia = createPinia();
   setActivePinia(pinia);
   const router = createRouter({
@@ -23,14 +24,16 @@ async function renderSignIn() {
       { path: "/", component: { render: () => null }, meta: { title: "Overview" } },
     ],
   });
-  await router.push("/sign-in");
+  await router.push(path);
   const wrapper = mount(SignInView, { global: { plugins: [pinia, router] }, attachTo: document.body });
+  await flushPromises();
   return { wrapper, router };
 }
 
 describe("SignInView", () => {
   beforeEach(() => {
     vi.resetAllMocks();
+    fakeSessionApi.signInFlows.mockResolvedValue({ password: true, sso: null });
     document.body.innerHTML = "";
   });
 
@@ -95,5 +98,51 @@ describe("SignInView", () => {
 
     expect(router.currentRoute.value.path).toBe("/");
     expect(wrapper.find(".nhsuk-error-summary").exists()).toBe(false);
+  });
+
+  it("offers a button per identity provider and no password form when the homeserver takes no passwords", async () => {
+    fakeSessionApi.signInFlows.mockResolvedValue({
+      password: false,
+      sso: {
+        startUrl: "/auth/sso/start",
+        identityProviders: [
+          { id: "oidc-entra", name: "Entra ID", startUrl: "/auth/sso/start?idp=oidc-entra", iconUrl: "/auth/sso/icon/oidc-entra" },
+          { id: "oidc-cis2", name: "NHS CIS2", startUrl: "/auth/sso/start?idp=oidc-cis2", iconUrl: null },
+        ],
+      },
+    });
+    const { wrapper } = await renderSignIn();
+
+    const buttons = wrapper.findAll("a.nhsuk-button");
+    expect(buttons.map((button) => [button.text(), button.attributes("href")])).toEqual([
+      ["Sign in with Entra ID", "/auth/sso/start?idp=oidc-entra"],
+      ["Sign in with NHS CIS2", "/auth/sso/start?idp=oidc-cis2"],
+    ]);
+    // The icon is decoration: the button's name is its text.
+    expect(buttons.map((button) => button.find("img").exists() && button.get("img").attributes())).toEqual([
+      expect.objectContaining({ src: "/auth/sso/icon/oidc-entra", alt: "" }),
+      false,
+    ]);
+    expect(wrapper.find("form").exists()).toBe(false);
+    expect(wrapper.find("#password").exists()).toBe(false);
+  });
+
+  it("offers both where the homeserver offers both, and the password form alone where it offers only passwords", async () => {
+    fakeSessionApi.signInFlows.mockResolvedValue({ password: true, sso: { startUrl: "/auth/sso/start", identityProviders: [] } });
+    const both = await renderSignIn();
+    expect(both.wrapper.get("a.nhsuk-button").attributes("href")).toBe("/auth/sso/start");
+    expect(both.wrapper.find("#password").exists()).toBe(true);
+    both.wrapper.unmount();
+
+    fakeSessionApi.signInFlows.mockResolvedValue({ password: true, sso: null });
+    const passwordOnly = await renderSignIn();
+    expect(passwordOnly.wrapper.find("a.nhsuk-button").exists()).toBe(false);
+    expect(passwordOnly.wrapper.find("#password").exists()).toBe(true);
+  });
+
+  it("says why single sign-on sent the person back", async () => {
+    fakeSessionApi.signInFlows.mockResolvedValue({ password: false, sso: { startUrl: "/auth/sso/start", identityProviders: [] } });
+    const { wrapper } = await renderSignIn("/sign-in?problem=NO_ROLE");
+    expect(wrapper.get(".nhsuk-error-summary").text()).toContain("you have no role in Handover");
   });
 });

@@ -19,6 +19,17 @@ class MemorySessions implements SessionStore {
   async deleteExpired() {
     return 0;
   }
+  async live(now: Date) {
+    return [...this.rows.values()].filter((row) => row.expiresAt > now);
+  }
+  async liveUsers(now: Date) {
+    return [...new Set([...this.rows.values()].filter((row) => row.expiresAt > now).map((row) => row.userId))];
+  }
+  async deleteForUser(userId: string) {
+    const mine = [...this.rows.values()].filter((row) => row.userId === userId);
+    for (const row of mine) this.rows.delete(row.tokenHash);
+    return mine.length;
+  }
 }
 
 const WINDOW_MS = 15 * 60_000;
@@ -49,10 +60,26 @@ function setup(roles: Record<string, Role>) {
 const CLIENT = "198.51.100.7";
 
 describe("portal sign-in", () => {
+  it("lists who is signed in with each role as it stands now, leaving out anyone whose role is gone", async () => {
+    const roles: Record<string, Role> = { "@alice:trust-a.test": "admin", "@bob:trust-a.test": "auditor", "@cat:trust-a.test": "ig-lead" };
+    const { signIn, clock } = setup(roles);
+    await signIn.signIn("alice", "right", CLIENT);
+    clock.advance(60_000);
+    await signIn.signIn("bob", "right", CLIENT);
+    await signIn.signIn("cat", "right", CLIENT);
+    delete roles["@cat:trust-a.test"];
+    roles["@bob:trust-a.test"] = "ig-lead";
+    const live = await signIn.liveSessions();
+    expect(live.map(({ session, signedInAt }) => [session.userId, session.role, session.roleFrom, signedInAt.toISOString()])).toEqual([
+      ["@alice:trust-a.test", "admin", { kind: "config" }, "2026-11-22T09:00:00.000Z"],
+      ["@bob:trust-a.test", "ig-lead", { kind: "config" }, "2026-11-22T09:01:00.000Z"],
+    ]);
+  });
+
   it("signs in a person with a role and stores only a hash of the token", async () => {
     const { signIn, sessions, audit } = setup({ "@alice:trust-a.test": "admin" });
     const { token, session } = await signIn.signIn("alice", "right", CLIENT);
-    expect(session).toEqual({ userId: "@alice:trust-a.test", role: "admin", expiresAt: "2026-11-22T10:00:00.000Z" });
+    expect(session).toEqual({ userId: "@alice:trust-a.test", role: "admin", roleFrom: { kind: "config" }, expiresAt: "2026-11-22T10:00:00.000Z" });
     expect([...sessions.rows.keys()]).not.toContain(token);
     expect(await signIn.resolve(token)).toEqual(session);
     expect(audit.actions()).toEqual(["session.sign_in"]);

@@ -3,6 +3,8 @@ import type { Role, Session } from "../../http/contract.js";
 import type { AuditRecorder } from "../audit/audit-trail.js";
 import type { Clock } from "../clock.js";
 import { HandoverError } from "../errors.js";
+import type { Standing } from "./account-standing.js";
+import type { RoleGrant } from "./group-roles.js";
 import { accountKey, SignInLimited, type SignInLimiter } from "./sign-in-limits.js";
 
 /** Proves a person's identity with the trust's homeserver: their own Matrix account. */
@@ -28,6 +30,12 @@ export interface SessionStore {
   find(tokenHash: string): Promise<StoredSession | null>;
   delete(tokenHash: string): Promise<void>;
   deleteExpired(now: Date): Promise<number>;
+  /** Sessions that have not expired, oldest first. */
+  live(now: Date): Promise<StoredSession[]>;
+  /** Users with a session that has not expired. */
+  liveUsers(now: Date): Promise<string[]>;
+  /** Ends every session of a user; returns how many there were. */
+  deleteForUser(userId: string): Promise<number>;
 }
 
 export interface SignInDeps {
@@ -37,10 +45,17 @@ export interface SignInDeps {
   clock: Clock;
   /** Looked up on every request, so removing someone's role from the config takes effect at once. */
   roleOf(userId: string): Role | undefined;
+  /**
+   * The role with where it comes from, directory groups included (PortalRoles); looked up on
+   * every request. Unset: `roleOf`, from the config.
+   */
+  grantOf?(userId: string): Promise<RoleGrant | undefined>;
   sessionTtlMs: number;
   limiter: SignInLimiter;
   /** The homeserver's name: "alice", "@alice:<serverName>" and "@Alice:<serverName>" are one account. */
   serverName: string;
+  /** Whether a signed-in person's account still stands (not a leaver, locked or deactivated); unset: not checked. */
+  standing?: { check(userId: string): Promise<Standing> };
   /** Keys the hash that stands for an unknown account name in the audit trail; random per process unless given. */
   accountHashKey?: Buffer;
 }
@@ -54,8 +69,8 @@ function hashToken(token: string): string {
   return createHash("sha256").update(token).digest("hex");
 }
 
-function toSession(stored: StoredSession): Session {
-  return { userId: stored.userId, role: stored.role, expiresAt: stored.expiresAt.toISOString() };
+function toSession(stored: StoredSession, grant: RoleGrant): Session {
+  return { userId: stored.userId, role: grant.role, roleFrom: grant.from, expiresAt: stored.expiresAt.toISOString() };
 }
 
 export class PortalSignIn {
@@ -81,17 +96,34 @@ export class PortalSignIn {
       throw new HandoverError("SIGN_IN_FAILED", "The homeserver did not accept that user ID and password.");
     }
     attempt.succeeded();
-    const role = this.deps.roleOf(userId);
-    if (role === undefined) {
-      await this.deps.audit.record({ actor: userId, action: "session.refused", target: userId, details: { reason: "no role" } });
+    return this.openSession(userId, "password");
+  }
+
+  /** A session for someone the homeserver has just vouched for, if they have a role. */
+  async openSession(userId: string, method: "password" | "sso"): Promise<SignedIn> {
+    const grant = await this.grantOf(userId);
+    if (grant === undefined) {
+      await this.deps.audit.record({ actor: userId, action: "session.refused", target: userId, details: { reason: "no role", method } });
       throw new HandoverError("NO_ROLE", `${userId} has no role in Handover. Ask your trust's Handover administrator for access.`);
     }
+    const { role } = grant;
     const now = this.deps.clock.now();
     const token = randomBytes(32).toString("base64url");
     const stored: StoredSession = { tokenHash: hashToken(token), userId, role, createdAt: now, expiresAt: new Date(now.getTime() + this.deps.sessionTtlMs) };
     await this.deps.sessions.create(stored);
-    await this.deps.audit.record({ actor: userId, action: "session.sign_in", target: userId, details: { role } });
-    return { token, session: toSession(stored) };
+    const details = {
+      role,
+      ...(method === "sso" ? { method } : {}),
+      ...(grant.from.kind === "group" ? { group: grant.from.group, source: grant.from.source } : {}),
+    };
+    await this.deps.audit.record({ actor: userId, action: "session.sign_in", target: userId, details });
+    return { token, session: toSession(stored, grant) };
+  }
+
+  private grantOf(userId: string): Promise<RoleGrant | undefined> {
+    if (this.deps.grantOf) return this.deps.grantOf(userId);
+    const role = this.deps.roleOf(userId);
+    return Promise.resolve(role === undefined ? undefined : { role, from: { kind: "config" } });
   }
 
   /**
@@ -115,9 +147,43 @@ export class PortalSignIn {
       await this.deps.sessions.delete(stored.tokenHash);
       return null;
     }
-    const role = this.deps.roleOf(stored.userId);
-    if (role === undefined) return null;
-    return toSession({ ...stored, role });
+    const grant = await this.grantOf(stored.userId);
+    if (grant === undefined) return null;
+    if (!(await this.stillStands(stored.userId))) return null;
+    return toSession(stored, grant);
+  }
+
+  /** Live sessions with each role as it stands now; sessions whose person has no role any more are left out. */
+  async liveSessions(): Promise<{ session: Session; signedInAt: Date }[]> {
+    const live: { session: Session; signedInAt: Date }[] = [];
+    for (const stored of await this.deps.sessions.live(this.deps.clock.now())) {
+      const grant = await this.grantOf(stored.userId);
+      if (grant !== undefined) live.push({ session: toSession(stored, grant), signedInAt: stored.createdAt });
+    }
+    return live;
+  }
+
+  /**
+   * Ends the sessions of everyone whose account no longer stands, without waiting for them to
+   * make a request; run every 30 s, so a session is gone within a minute of the account.
+   */
+  async endSessionsOfClosedAccounts(): Promise<number> {
+    let ended = 0;
+    for (const userId of await this.deps.sessions.liveUsers(this.deps.clock.now())) {
+      if (!(await this.stillStands(userId))) ended++;
+    }
+    return ended;
+  }
+
+  /** false, with the person's sessions ended and audited, when their account no longer stands. */
+  private async stillStands(userId: string): Promise<boolean> {
+    const standing = await this.deps.standing?.check(userId);
+    if (standing === undefined || standing.active) return true;
+    const sessions = await this.deps.sessions.deleteForUser(userId);
+    if (sessions > 0) {
+      await this.deps.audit.record({ actor: "handover", action: "session.ended", target: userId, details: { reason: standing.reason, sessions } });
+    }
+    return false;
   }
 
   async signOut(token: string, userId: string): Promise<void> {
