@@ -14,7 +14,7 @@ test("an admin creates a retention policy for a room, previews it, and places a 
   await signIn(page, info.admin.userId);
   await page.getByRole("link", { name: "Retention", exact: true }).click();
   await expect(page.getByRole("heading", { level: 1, name: "Retention" })).toBeVisible();
-  await expect(page.getByRole("row", { name: /Default clinical policy/ })).toBeVisible();
+  await expect(page.getByRole("table", { name: "Retention policies" }).getByRole("row", { name: /Default clinical policy/ })).toBeVisible();
   await expectAccessible(page);
 
   await page.getByRole("link", { name: "Create a policy" }).click();
