@@ -7,7 +7,6 @@
 import { readFileSync } from "node:fs";
 import type { Clock } from "../../appservice/src/domain/clock.js";
 import { FilingComposer } from "../../appservice/src/domain/records/filing-composer.js";
-import { MedplumStructuralValidator } from "../../appservice/src/records/medplum-validator.js";
 import { PdfKitTranscriptRenderer } from "../../appservice/src/records/transcript-pdf.js";
 import { UkCoreProfileValidator } from "../../appservice/src/records/uk-core/profile-validator.js";
 import { syntheticTranscript, TEST_NHS_NUMBER } from "../../tests/support/records-fixtures.js";
@@ -17,9 +16,7 @@ const IMAGES = 20;
 
 const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(readFileSync("/proc/self/status", "utf8"))?.[1] ?? Number.NaN);
 const clock: Clock = { now: () => new Date() };
-const validator = new MedplumStructuralValidator();
 const prepareStarted = performance.now();
-await validator.prepare();
 const profileValidator = new UkCoreProfileValidator();
 profileValidator.prepare();
 const prepareMs = performance.now() - prepareStarted;
@@ -27,7 +24,6 @@ if (process.env.EXPORT_BENCH_TRACE) console.error(`prepared: rss ${kb("VmRSS") /
 const composer = new FilingComposer({
   reader: { read: () => Promise.reject(new Error("not used")), media: () => Promise.reject(new Error("not used")) },
   renderer: new PdfKitTranscriptRenderer(),
-  structural: validator,
   profile: profileValidator,
   clock,
   botUserId: "@handover:bench.test",
