@@ -121,7 +121,14 @@ const INTEGER_RANGE: Record<string, [number, number]> = {
   unsignedInt: [0, 2_147_483_647],
   "http://hl7.org/fhirpath/System.Integer": [-2_147_483_648, 2_147_483_647],
 };
-const CONTROL_CHARACTER = /[\u0000-\u0008\u000B\u000C\u000E-\u001F]/;
+/** A character below U+0020 other than tab, LF and CR (R4: strings SHALL NOT hold them). */
+function hasControlCharacter(value: string): boolean {
+  for (let index = 0; index < value.length; index++) {
+    const c = value.charCodeAt(index);
+    if (c < 32 && c !== 9 && c !== 10 && c !== 13) return true;
+  }
+  return false;
+}
 /** FHIR strings are at most 1 MB (R4 datatypes); base64Binary is not a string in this sense. */
 const MAX_STRING_LENGTH = 1024 * 1024;
 
@@ -147,7 +154,7 @@ export function primitiveValueProblem(type: string, value: string | number | boo
   if (type === "base64Binary") return null;
   if (value.trim() === "") return "must contain non-whitespace content";
   if (value.length > MAX_STRING_LENGTH) return "is longer than 1 MB";
-  if (type !== "xhtml" && CONTROL_CHARACTER.test(value)) return "contains a control character";
+  if (type !== "xhtml" && hasControlCharacter(value)) return "contains a control character";
   if ((type === "date" || type === "dateTime" || type === "instant") && /^\d{4}-\d{2}-\d{2}/.test(value)) {
     const [year, month, day] = [value.slice(0, 4), value.slice(5, 7), value.slice(8, 10)].map(Number) as [number, number, number];
     if (day > daysIn(year, month)) return `${value} is not a date that exists`;

@@ -44,6 +44,7 @@ type Parts = {
   document: DocumentReference & Record<string, unknown>;
   communication: Communication & Record<string, unknown>;
 };
+// biome-ignore lint/suspicious/noExplicitAny: the mutations reach into arbitrary JSON on purpose
 const any = (value: unknown) => value as Record<string, unknown> & { [key: string]: any };
 
 const MUTATIONS: [string, (parts: Parts) => void][] = [
