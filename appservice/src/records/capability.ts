@@ -20,7 +20,6 @@ import { PostgresPatientLookupLog } from "../storage/records-lookup-store.js";
 import { PostgresPatientLinkStore } from "../storage/records-patient-store.js";
 import { bearerToken, type FhirAuthorizer, FhirServerDestination, noAuthorization } from "./fhir-destination.js";
 import { FileDropDestination } from "./file-drop-destination.js";
-import { MedplumStructuralValidator } from "./medplum-validator.js";
 import { SmartBackendAuth } from "./smart-backend-auth.js";
 import { PdfKitTranscriptRenderer } from "./transcript-pdf.js";
 import { UkCoreProfileValidator } from "./uk-core/profile-validator.js";
@@ -72,14 +71,12 @@ export const recordsCapability: CapabilityFactory = (platform: Platform): Capabi
   const destination: RecordDestination | null =
     fhir ?? (config?.destination === "file-drop" && config.fileDropDirectory ? new FileDropDestination(config.fileDropDirectory) : null);
   const directory: PatientDirectory | null = fhir && config?.fhir?.patientSearch ? fhir : null;
-  const validator = new MedplumStructuralValidator();
   const profileValidator = new UkCoreProfileValidator();
   const plainReader = new ClientServerConversationReader(platform.bot);
   const composer = new FilingComposer({
     // Encrypted rooms are read through the bot's device when `e2ee` is configured, refused otherwise.
     reader: platform.decryptor ? new DecryptingConversationReader(plainReader, platform.decryptor) : plainReader,
     renderer: new PdfKitTranscriptRenderer(),
-    structural: validator,
     profile: profileValidator,
     clock: platform.clock,
     botUserId: platform.botUserId,
@@ -156,10 +153,7 @@ export const recordsCapability: CapabilityFactory = (platform: Platform): Capabi
     onEvent: (event) => commands.handle(event),
     handlers: recordsHandlers({ filings, requests, attempts, links, linking, lookups: gate, rooms: platform.rooms, audit: platform.audit }),
     async start() {
-      if (destination) {
-        await validator.prepare();
-        profileValidator.prepare();
-      }
+      if (destination) profileValidator.prepare();
       platform.jobs.register({ name: RETRY_JOB, intervalMs: ms(config?.retryEvery ?? "30s"), runAtStart: true }, async () => {
         await attempts.attemptDue();
       });

@@ -66,7 +66,11 @@ export class PdfKitTranscriptRenderer implements TranscriptRenderer {
     const chunks: Buffer[] = [];
     const done = new Promise<Uint8Array>((resolve, reject) => {
       doc.on("data", (chunk: Buffer) => chunks.push(chunk));
-      doc.on("end", () => resolve(new Uint8Array(Buffer.concat(chunks))));
+      doc.on("end", () => {
+        // A view of the joined bytes: `new Uint8Array(buffer)` would hold the PDF twice while copying.
+        const joined = Buffer.concat(chunks);
+        resolve(new Uint8Array(joined.buffer, joined.byteOffset, joined.byteLength));
+      });
       doc.on("error", reject);
     });
     doc.registerFont("regular", this.options.regularFont);
@@ -107,7 +111,7 @@ export class PdfKitTranscriptRenderer implements TranscriptRenderer {
     uniqueNames(files.map((file) => file.name)).forEach((name, index) => {
       const file = files[index];
       if (!file) return;
-      doc.file(Buffer.from(file.bytes), {
+      doc.file(Buffer.from(file.bytes.buffer, file.bytes.byteOffset, file.bytes.byteLength), {
         name,
         type: file.mimetype,
         description: `Sent in the conversation as ${file.name}`,

@@ -192,6 +192,11 @@ export function embeddedFiles(messages: readonly TranscriptMessage[]): EmbeddedF
   });
 }
 
+/** base64 of the bytes where they lie (`Buffer.from(uint8Array)` would copy the whole PDF first). */
+function base64Of(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+}
+
 /**
  * The same bundle with the PDF inline in the DocumentReference (data, size, SHA-1 hash), and the
  * bytes of each embedded file in the content entry `buildFilingBundle` made for it.
@@ -200,10 +205,10 @@ export function withPdf(bundle: Bundle, pdf: PdfAttachment, files: readonly Embe
   const [documentEntry, ...rest] = bundle.entry ?? [];
   const document = documentEntry?.resource as DocumentReference;
   const [content = { attachment: { contentType: "application/pdf" } }, ...fileContents] = document.content;
-  const attachment = { ...content.attachment, data: Buffer.from(pdf.data).toString("base64"), size: pdf.data.byteLength, hash: sha1Base64(pdf.data) };
+  const attachment = { ...content.attachment, data: base64Of(pdf.data), size: pdf.data.byteLength, hash: sha1Base64(pdf.data) };
   const filled = fileContents.map((entry, index) => {
     const file = files[index];
-    return file ? { ...entry, attachment: { ...entry.attachment, data: Buffer.from(file.bytes).toString("base64") } } : entry;
+    return file ? { ...entry, attachment: { ...entry.attachment, data: base64Of(file.bytes) } } : entry;
   });
   return { ...bundle, entry: [{ ...documentEntry, resource: { ...document, content: [{ ...content, attachment }, ...filled] } }, ...rest] };
 }

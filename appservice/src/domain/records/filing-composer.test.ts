@@ -32,7 +32,6 @@ function composer(
   return new FilingComposer({
     reader,
     renderer: { render: async () => new Uint8Array([37, 80, 68, 70]) },
-    structural: { validate: () => [] },
     profile: { validate: () => profileProblems },
     clock: new FakeClock(),
     botUserId: "@handover:trust-a.test",

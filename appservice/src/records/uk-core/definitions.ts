@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from "node:fs";
 import type { Bundle, CodeSystem, ElementDefinition, StructureDefinition, ValueSet } from "@medplum/fhirtypes";
-import { cutOutByUrl, r4DefinitionText, resourceDefinitions } from "../r4-definition-files.js";
+import { cutOutByUrl, r4DefinitionBytes, r4DefinitionText, resourceDefinitions } from "../r4-definition-files.js";
 import { generateSnapshot } from "./profile-snapshot.js";
 import { OfflineTerminology } from "./terminology.js";
 
@@ -66,7 +66,7 @@ export class ProfileDefinitions {
     const local = [...vendored(), ...extraProfiles];
     const terminologyHeld = new Map<string, ValueSet | CodeSystem>();
     for (const resource of local) if (resource.resourceType !== "StructureDefinition" && resource.url) terminologyHeld.set(resource.url, resource);
-    const texts = [r4DefinitionText("valuesets.json"), r4DefinitionText("v3-codesystems.json")];
+    const texts = [r4DefinitionBytes("valuesets.json"), r4DefinitionBytes("v3-codesystems.json")];
     const definitions = new ProfileDefinitions(
       new OfflineTerminology((url) => {
         if (!terminologyHeld.has(url)) {

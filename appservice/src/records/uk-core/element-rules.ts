@@ -1,6 +1,7 @@
 import type { ElementDefinition } from "@medplum/fhirtypes";
 import fhirpath from "fhirpath";
 import r4Model from "fhirpath/fhir-context/r4/index.js";
+import { NATIVE_INVARIANTS } from "./native-invariants.js";
 import type { OfflineTerminology } from "./terminology.js";
 
 type Json = unknown;
@@ -93,33 +94,65 @@ export function primitiveRegex(valueElement: ElementDefinition | undefined): Reg
   return regexes.get(valueElement) ?? null;
 }
 
-/** base64 checked without R4's regex, which backtracks badly on a multi-megabyte PDF. */
-export const BASE64 = /^[A-Za-z0-9+/\s]*={0,2}\s*$/;
+/** The base64 alphabet, whitespace anywhere, `=` padding only at the end: linear (no nested repetition to backtrack). */
+const BASE64_ALPHABET = /^[A-Za-z0-9+/\s]*(?:=\s*){0,2}$/;
 
 /**
- * Two invariants R4 puts on every element and every Reference, evaluated directly on the JSON:
- * as FHIRPath they were most of the validation's time (tens of thousands of evaluations for a
- * long conversation). Each is used only while the definition states exactly this expression.
+ * base64Binary: the alphabet in whole groups of four, whitespace ignored. Not R4's regex, which
+ * backtracks badly on a multi-megabyte PDF; the regex engine scans the characters natively.
  */
-const NATIVE_INVARIANTS: Record<string, { expression: string; holds(value: Json, env: { rootResource: Json }): boolean }> = {
-  "ele-1": {
-    expression: "hasValue() or (children().count() > id.count())",
-    holds: (value) => {
-      if (value === null || value === undefined || value === "") return false;
-      if (typeof value !== "object" || Array.isArray(value)) return true;
-      return Object.keys(value).some((key) => key !== "id" && key !== "fhir_comments");
-    },
-  },
-  "ref-1": {
-    expression: "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
-    holds: (value, env) => {
-      const reference = (value as { reference?: unknown } | null)?.reference;
-      if (typeof reference !== "string" || !reference.startsWith("#")) return true;
-      const contained = (env.rootResource as { contained?: { id?: string }[] } | null)?.contained ?? [];
-      return contained.some((resource) => resource.id === reference.slice(1));
-    },
-  },
+export function isBase64Binary(value: string): boolean {
+  if (!BASE64_ALPHABET.test(value)) return false;
+  const significant = /\s/.test(value) ? value.replace(/\s+/g, "").length : value.length;
+  return significant > 0 && significant % 4 === 0;
+}
+
+const INTEGER_RANGE: Record<string, [number, number]> = {
+  integer: [-2_147_483_648, 2_147_483_647],
+  positiveInt: [1, 2_147_483_647],
+  unsignedInt: [0, 2_147_483_647],
+  "http://hl7.org/fhirpath/System.Integer": [-2_147_483_648, 2_147_483_647],
 };
+/** A character below U+0020 other than tab, LF and CR (R4: strings SHALL NOT hold them). */
+function hasControlCharacter(value: string): boolean {
+  for (let index = 0; index < value.length; index++) {
+    const c = value.charCodeAt(index);
+    if (c < 32 && c !== 9 && c !== 10 && c !== 13) return true;
+  }
+  return false;
+}
+/** FHIR strings are at most 1 MB (R4 datatypes); base64Binary is not a string in this sense. */
+const MAX_STRING_LENGTH = 1024 * 1024;
+
+function daysIn(year: number, month: number): number {
+  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+}
+
+/**
+ * What R4's datatypes page states of a primitive's value beyond its type's regex: numbers finite,
+ * integers whole and in range; strings not empty, not only whitespace, no control characters but
+ * tab, CR and LF, at most 1 MB; dates that exist (the regex allows 31 February). Null when it holds.
+ */
+export function primitiveValueProblem(type: string, value: string | number | boolean): string | null {
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) return "must be a finite number";
+    const range = INTEGER_RANGE[type];
+    if (range && !Number.isInteger(value)) return `must be a whole number (${type})`;
+    if (range && (value < range[0] || value > range[1])) return `must be in the range ${range[0]}..${range[1]} (${type})`;
+    return null;
+  }
+  if (typeof value !== "string") return null;
+  if (value === "") return "must not be empty";
+  if (type === "base64Binary") return null;
+  if (value.trim() === "") return "must contain non-whitespace content";
+  if (value.length > MAX_STRING_LENGTH) return "is longer than 1 MB";
+  if (type !== "xhtml" && hasControlCharacter(value)) return "contains a control character";
+  if ((type === "date" || type === "dateTime" || type === "instant") && /^\d{4}-\d{2}-\d{2}/.test(value)) {
+    const [year, month, day] = [value.slice(0, 4), value.slice(5, 7), value.slice(8, 10)].map(Number) as [number, number, number];
+    if (day > daysIn(year, month)) return `${value} is not a date that exists`;
+  }
+  return null;
+}
 
 type Compiled = (resource: Json, env: Record<string, Json>) => Json[];
 
@@ -127,15 +160,19 @@ type Compiled = (resource: Json, env: Record<string, Json>) => Json[];
 export class Invariants {
   private readonly compiled = new Map<string, Compiled>();
 
+  /** `native: false` evaluates every invariant with FHIRPath (the bench's comparison, and tests that the two agree). */
+  constructor(private readonly options: { native: boolean } = { native: true }) {}
+
   /** Keys and messages of the error-severity invariants the value breaks. */
   broken(element: ElementDefinition, value: Json, env: { resource: Json; rootResource: Json }, alreadyChecked: ElementDefinition | null = null): string[] {
     const broken: string[] = [];
     const checked = new Set((alreadyChecked?.constraint ?? []).map((constraint) => constraint.key));
     for (const constraint of element.constraint ?? []) {
       if (constraint.severity !== "error" || !constraint.expression || checked.has(constraint.key)) continue;
-      const native = NATIVE_INVARIANTS[constraint.key];
-      if (native && constraint.expression === native.expression) {
-        if (!native.holds(value, env)) broken.push(`invariant ${constraint.key} failed: ${constraint.human ?? constraint.expression}`);
+      const native = this.options.native ? NATIVE_INVARIANTS[constraint.key] : undefined;
+      const holds = native && constraint.expression === native.expression ? native.holds(value, env) : undefined;
+      if (holds !== undefined) {
+        if (!holds) broken.push(`invariant ${constraint.key} failed: ${constraint.human ?? constraint.expression}`);
         continue;
       }
       // R4's dom-3 applies as() to a collection (descendants()), which FHIRPath makes an error;

@@ -1,7 +1,18 @@
 import type { Bundle, ElementDefinition, ElementDefinitionSlicingDiscriminator } from "@medplum/fhirtypes";
 import type { StructuralValidator } from "../../domain/records/uk-core-checks.js";
 import { ProfileDefinitions, type Structure } from "./definitions.js";
-import { BASE64, bindingProblem, deepEqual, fixedValue, Invariants, matchesPattern, patternValue, primitiveJsonType, primitiveRegex } from "./element-rules.js";
+import {
+  bindingProblem,
+  deepEqual,
+  fixedValue,
+  Invariants,
+  isBase64Binary,
+  matchesPattern,
+  patternValue,
+  primitiveJsonType,
+  primitiveRegex,
+  primitiveValueProblem,
+} from "./element-rules.js";
 
 type Json = unknown;
 type JsonObject = Record<string, Json>;
@@ -12,9 +23,48 @@ const isObject = (value: Json): value is JsonObject => value !== null && typeof 
 /** Where the walk is: the instance path for messages, the paths an extension's context may name. */
 interface Place {
   path: string;
-  contexts: string[];
+  /** Worked out only when an extension asks (see `contextsOf`): most places hold none. */
+  contexts: string[] | null;
+  /** The place this one is a property of, for its contexts: the parent's, each with `.key`, and the property's type. */
+  within: { place: Place; key: string; type: string } | null;
   resource: JsonObject;
   rootResource: JsonObject;
+}
+
+/** The paths an extension's context may name for this place (`Patient.identifier`, `Identifier`). */
+function contextsOf(place: Place): string[] {
+  if (!place.contexts) {
+    const { place: parent, key, type } = place.within as NonNullable<Place["within"]>;
+    place.contexts = [...contextsOf(parent).map((context) => `${context}.${key}`), type];
+  }
+  return place.contexts;
+}
+
+/** A definition's children as a value's keys: a choice element `value[x]` is one key per type (`valueString`, `valueCode`). */
+interface ChildLayout {
+  children: { child: ElementDefinition; name: string; keys: string[]; types: string[] }[];
+  /** Every key a value may hold here, `_key` (a primitive's id and extensions) included. */
+  known: Set<string>;
+}
+
+const layouts = new WeakMap<ElementDefinition[], ChildLayout>();
+
+/** Worked out once per definition, not once per value (a long conversation has thousands of each). */
+function layoutOf(children: ElementDefinition[]): ChildLayout {
+  let layout = layouts.get(children);
+  if (layout) return layout;
+  layout = { children: [], known: new Set(["resourceType", "fhir_comments"]) };
+  for (const child of children) {
+    const name = (child.path ?? "").slice((child.path ?? "").lastIndexOf(".") + 1);
+    const choice = name.endsWith("[x]");
+    const types = choice ? (child.type ?? []).map((t) => t.code ?? "") : [child.type?.[0]?.code ?? ""];
+    const keys = choice ? types.map((code) => `${name.slice(0, -3)}${code.charAt(0).toUpperCase()}${code.slice(1)}`) : [name];
+    if (choice && keys.length === 0) keys.push(name);
+    for (const key of keys) layout.known.add(key).add(`_${key}`);
+    layout.children.push({ child, name, keys, types: types.length > 0 ? types : [""] });
+  }
+  layouts.set(children, layout);
+  return layout;
 }
 
 /**
@@ -26,10 +76,18 @@ interface Place {
  * Each problem names the instance path and the element definition it broke.
  */
 export class UkCoreProfileValidator implements StructuralValidator {
-  private readonly invariants = new Invariants();
+  private readonly invariants: Invariants;
 
-  /** `definitions`: already loaded (tests); otherwise `prepare()` loads them. */
-  constructor(private definitions: ProfileDefinitions | null = null) {}
+  /**
+   * `definitions`: already loaded (tests); otherwise `prepare()` loads them. `nativeInvariants:
+   * false` evaluates every invariant with FHIRPath (the bench's comparison; tests that both agree).
+   */
+  constructor(
+    private definitions: ProfileDefinitions | null = null,
+    options: { nativeInvariants: boolean } = { nativeInvariants: true },
+  ) {
+    this.invariants = new Invariants({ native: options.nativeInvariants });
+  }
 
   /** Loads the definitions and expands the value sets, once: call at start-up, before the first filing. */
   prepare(): void {
@@ -57,7 +115,7 @@ export class UkCoreProfileValidator implements StructuralValidator {
     const held = claimed.flatMap(([, structure]) => (structure?.type === type ? [structure] : []));
     const structures = held.length > 0 ? held : [this.loaded.base(type)].filter((s): s is Structure => Boolean(s));
     if (structures.length === 0) problems.push(`${path}: ${type || "a resource without resourceType"} has no definition here`);
-    const place: Place = { path, contexts: [type], resource, rootResource: root ?? resource };
+    const place: Place = { path, contexts: [type], within: null, resource, rootResource: root ?? resource };
     for (const structure of structures) this.complex(structure, structure.byId.get(type) as ElementDefinition, type, resource, place, problems);
   }
 
@@ -97,9 +155,14 @@ export class UkCoreProfileValidator implements StructuralValidator {
       at(`must be a JSON ${jsonType} (${type})`);
       return;
     }
+    const problem = primitiveValueProblem(type, value as string | number | boolean);
+    if (problem) {
+      at(problem);
+      return;
+    }
     if (typeof value !== "string") return;
-    const regex = type === "base64Binary" ? BASE64 : primitiveRegex(base?.byId.get(`${type}.value`));
-    if (regex && !regex.test(value)) at(`${JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value)} is not a valid ${type}`);
+    const valid = type === "base64Binary" ? isBase64Binary(value) : (primitiveRegex(base?.byId.get(`${type}.value`))?.test(value) ?? true);
+    if (!valid) at(`${JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value)} is not a valid ${type}`);
   }
 
   /** An extension is checked against its own definition, found by its url, and where it may be used. */
@@ -112,13 +175,20 @@ export class UkCoreProfileValidator implements StructuralValidator {
     }
     const contexts = definition.definition.context ?? [];
     const allowed = contexts.some(
-      (context) => context.type === "element" && (context.expression === "Element" || place.contexts.includes(context.expression ?? "")),
+      (context) => context.type === "element" && (context.expression === "Element" || contextsOf(place).includes(context.expression ?? "")),
     );
     if (!allowed) {
       const where = contexts.map((context) => context.expression).join(", ");
-      problems.push(`${place.path}: extension ${url} is not allowed on ${place.contexts[0]}; its context is ${where} (element ${element.id})`);
+      problems.push(`${place.path}: extension ${url} is not allowed on ${contextsOf(place)[0]}; its context is ${where} (element ${element.id})`);
     }
-    this.complex(definition, definition.byId.get("Extension") as ElementDefinition, "Extension", value, { ...place, contexts: ["Extension"] }, problems);
+    this.complex(
+      definition,
+      definition.byId.get("Extension") as ElementDefinition,
+      "Extension",
+      value,
+      { ...place, contexts: ["Extension"], within: null },
+      problems,
+    );
   }
 
   /** The element's children: its own in the snapshot, else its data type's (or what contentReference names). */
@@ -138,33 +208,34 @@ export class UkCoreProfileValidator implements StructuralValidator {
       // Invariants of the data type itself (ref-1 on Reference, ext-1 on Extension) sit on its root.
       for (const broken of this.invariants.broken(scope.structure.byId.get(type) as ElementDefinition, value, place, element)) at(broken);
     }
-    const children = scope.structure.children.get(scope.parentId) ?? [];
-    const known = new Set(["resourceType", "fhir_comments"]);
-    for (const child of children) {
-      const name = (child.path ?? "").slice((child.path ?? "").lastIndexOf(".") + 1);
-      const keys = name.endsWith("[x]")
-        ? (child.type ?? []).map((t) => `${name.slice(0, -3)}${(t.code ?? "").charAt(0).toUpperCase()}${(t.code ?? "").slice(1)}`)
-        : [name];
-      const present = keys.filter((key) => value[key] !== undefined || value[`_${key}`] !== undefined);
-      for (const key of keys) known.add(key).add(`_${key}`);
-      if (present.length > 1) at(`${name} has more than one type (${present.join(", ")})`);
-      const key = present[0] ?? keys[0] ?? name;
-      const childType = name.endsWith("[x]")
-        ? (child.type?.find((t) => key === `${name.slice(0, -3)}${(t.code ?? "").charAt(0).toUpperCase()}${(t.code ?? "").slice(1)}`)?.code ?? "")
-        : (child.type?.[0]?.code ?? "");
+    const layout = layoutOf(scope.structure.children.get(scope.parentId) ?? []);
+    for (const { child, name, keys, types } of layout.children) {
+      let key = keys[0] as string;
+      let childType = types[0] as string;
+      if (keys.length > 1) {
+        const present = keys.filter((candidate) => value[candidate] !== undefined || value[`_${candidate}`] !== undefined);
+        if (present.length > 1) at(`${name} has more than one type (${present.join(", ")})`);
+        const chosen = present[0] === undefined ? 0 : keys.indexOf(present[0]);
+        key = keys[chosen] as string;
+        childType = types[chosen] as string;
+      }
       this.property(scope.structure, child, childType, key, value, place, problems);
     }
-    for (const key of Object.keys(value)) if (!known.has(key)) problems.push(`${place.path}.${key}: is not an element of ${element.id}`);
+    for (const key of Object.keys(value)) if (!layout.known.has(key)) problems.push(`${place.path}.${key}: is not an element of ${element.id}`);
   }
 
   /** One property of a complex value: cardinality, slices, then each item. */
   private property(structure: Structure, child: ElementDefinition, type: string, key: string, owner: JsonObject, place: Place, problems: string[]): void {
     const raw = owner[key];
+    // Most elements of a definition are absent from a value: nothing to check unless one is required.
+    if (raw === undefined && owner[`_${key}`] === undefined && !child.min && !structure.slices.has(child.id ?? "")) return;
     const repeats = child.max === "*" || Number(child.max) > 1 || child.base?.max === "*";
     const childPath = `${place.path}.${key}`;
     if (raw !== undefined && repeats !== Array.isArray(raw))
       problems.push(`${childPath}: must ${repeats ? "be an array" : "not be an array"} (element ${child.id})`);
     const items = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
+    // FHIR JSON never holds an empty array: an element with no values is left out.
+    if (Array.isArray(raw) && raw.length === 0) problems.push(`${childPath}: must not be an empty array (element ${child.id})`);
     const max = child.max === "*" ? Number.POSITIVE_INFINITY : Number(child.max ?? "*");
     if (items.length < (child.min ?? 0)) problems.push(`${childPath}: ${child.min} required, ${items.length} present (element ${child.id})`);
     if (items.length > max) problems.push(`${childPath}: at most ${child.max} allowed, ${items.length} present (element ${child.id})`);
@@ -175,7 +246,7 @@ export class UkCoreProfileValidator implements StructuralValidator {
         ...place,
         path: repeats ? `${childPath}[${index}]` : childPath,
         // An extension's context is the element that holds it, not the extension element itself.
-        contexts: type === "Extension" ? place.contexts : [...place.contexts.map((context) => `${context}.${key}`), type],
+        ...(type === "Extension" ? {} : { contexts: null, within: { place, key, type } }),
       };
       const slice = sliceOf[index];
       this.value(structure, slice ?? child, type, item, itemPlace, problems);
@@ -183,7 +254,7 @@ export class UkCoreProfileValidator implements StructuralValidator {
     const primitiveExtras = owner[`_${key}`];
     if (isObject(primitiveExtras) && Array.isArray(primitiveExtras.extension)) {
       primitiveExtras.extension.forEach((extension, index) => {
-        const extPlace: Place = { ...place, path: `${place.path}._${key}.extension[${index}]`, contexts: [...place.contexts.map((c) => `${c}.${key}`), type] };
+        const extPlace: Place = { ...place, path: `${place.path}._${key}.extension[${index}]`, contexts: null, within: { place, key, type } };
         if (isObject(extension)) this.extension(child, extension, extPlace, problems);
       });
     }
