@@ -16,7 +16,7 @@ export default defineConfig({
   use: {
     browserName: "chromium",
     headless: true,
-    screenshot: "only-on-failure",
+    screenshot: process.env.HANDOVER_E2E_SCREENSHOTS ? "on" : "only-on-failure",
     trace: "retain-on-failure",
     launchOptions: {
       executablePath: chromium,
