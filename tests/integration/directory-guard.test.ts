@@ -5,6 +5,7 @@ import { type SlapdServer, startSlapd } from "../harness/slapd.js";
 import { PortalSession } from "../support/directory-api.js";
 import { freshDatabase } from "../support/fresh-database.js";
 import { startHandover } from "../support/handover-instance.js";
+import { ldapSource } from "../support/ldap-source.js";
 import { TestUser } from "../support/matrix-user.js";
 
 // The mass-removal guard (issue 11.6) against a real slapd, Synapse and PostgreSQL: log-outs and
@@ -72,21 +73,7 @@ beforeAll(async () => {
       removalWindow: "24h",
       writesPerSecond: 50,
       leavers: { endSessions: true, action: "lock", grace: "0s" },
-      ldap: [
-        {
-          name: "ad",
-          url: slapd.url,
-          bindDn: slapd.bindDn,
-          bindPassword: slapd.bindPassword,
-          userBase: `ou=people,${slapd.baseDn}`,
-          userFilter: `(&(objectClass=inetOrgPerson)(uid=*${tag}))`,
-          groupBase: `ou=groups,${slapd.baseDn}`,
-          groupFilter: `(cn=Ward-${tag})`,
-          usernameAttribute: "uid",
-          attributes: ["title"],
-          disabled: { attribute: "employeeType", mode: "equals", value: "disabled" },
-        },
-      ],
+      ldap: [ldapSource(slapd, tag, { groupFilter: `(cn=Ward-${tag})` })],
     },
   });
   portal = await PortalSession.signIn(handover.webPort, alice.userId, alice.user.password);

@@ -12,6 +12,7 @@ import { type SlapdServer, startSlapd } from "../harness/slapd.js";
 import { PortalSession } from "../support/directory-api.js";
 import { freshDatabase } from "../support/fresh-database.js";
 import { type InstanceOptions, startHandover } from "../support/handover-instance.js";
+import { ldapSource } from "../support/ldap-source.js";
 import { eventually, TestUser } from "../support/matrix-user.js";
 
 const execFileAsync = promisify(execFile);
@@ -43,22 +44,7 @@ function directoryOptions(): InstanceOptions {
       removalWindow: "off",
       writesPerSecond: 50,
       leavers: { endSessions: true, action: "lock", grace: "0s" },
-      ldap: [
-        {
-          name: "ad",
-          url: slapd.url,
-          bindDn: slapd.bindDn,
-          bindPassword: slapd.bindPassword,
-          userBase: `ou=people,${slapd.baseDn}`,
-          userFilter: `(&(objectClass=inetOrgPerson)(uid=*${tag}))`,
-          groupBase: `ou=groups,${slapd.baseDn}`,
-          groupFilter: "(objectClass=groupOfNames)",
-          usernameAttribute: "uid",
-          attributes: ["title", "departmentNumber"],
-          disabled: { attribute: "employeeType", mode: "equals", value: "disabled" },
-          pageSize: 2,
-        },
-      ],
+      ldap: [ldapSource(slapd, tag, { attributes: ["title", "departmentNumber"], pageSize: 2 })],
     },
   };
 }

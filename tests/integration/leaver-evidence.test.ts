@@ -5,6 +5,7 @@ import { type SlapdServer, startSlapd } from "../harness/slapd.js";
 import { PortalSession } from "../support/directory-api.js";
 import { freshDatabase } from "../support/fresh-database.js";
 import { startHandover } from "../support/handover-instance.js";
+import { ldapSource } from "../support/ldap-source.js";
 import { TestUser } from "../support/matrix-user.js";
 
 // Hazard H-13 (docs/safety/hazard-log.md): a leaver's clinical messages are evidence. Removing a
@@ -38,21 +39,7 @@ beforeAll(async () => {
       maxRemovalShare: 1,
       writesPerSecond: 50,
       leavers: { endSessions: true, action: "deactivate", grace: "0s" },
-      ldap: [
-        {
-          name: "ad",
-          url: slapd.url,
-          bindDn: slapd.bindDn,
-          bindPassword: slapd.bindPassword,
-          userBase: `ou=people,${slapd.baseDn}`,
-          userFilter: `(&(objectClass=inetOrgPerson)(uid=*${tag}))`,
-          groupBase: `ou=groups,${slapd.baseDn}`,
-          groupFilter: "(objectClass=groupOfNames)",
-          usernameAttribute: "uid",
-          attributes: ["title"],
-          disabled: { attribute: "employeeType", mode: "equals", value: "disabled" },
-        },
-      ],
+      ldap: [ldapSource(slapd, tag)],
     },
   });
   portal = await PortalSession.signIn(handover.webPort, alice.userId, alice.user.password);

@@ -10,6 +10,7 @@ import type { Handover } from "../../appservice/src/app.js";
 import type { DeletionList, PolicyDraftInput, RoomRetention } from "../../appservice/src/http/contract.js";
 import { SWEEP_JOB } from "../../appservice/src/retention/capability.js";
 import { startFhirServer, type TestFhirServer } from "../harness/fhir-server.js";
+import { PortalSession } from "../support/directory-api.js";
 import { freshDatabase } from "../support/fresh-database.js";
 import { startHandover } from "../support/handover-instance.js";
 import { eventually, TestUser } from "../support/matrix-user.js";
@@ -30,19 +31,10 @@ let fhir: TestFhirServer;
 let handover: Handover;
 let alice: TestUser; // admin: files, sets policies
 let bob: TestUser; // nurse, confirms filings
-let cookie = "";
+let portal: PortalSession; // alice, signed in
 const db = new pg.Client({ connectionString: databaseUrl });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const api = (path: string) => `http://127.0.0.1:${handover.webPort}/api/v1${path}`;
-
-async function call<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const response = await fetch(api(path), {
-    method,
-    headers: { cookie, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: response.status, body: (await response.json()) as T };
-}
+const call = <T>(method: string, path: string, body?: unknown) => portal.call<T>(method, path, body);
 
 async function sendContent(user: TestUser, roomId: string, content: Record<string, unknown>): Promise<string> {
   const txn = `fc${Date.now()}${Math.random().toString(36).slice(2)}`;
@@ -127,12 +119,7 @@ beforeAll(async () => {
     retention: { sweepInterval: "1h", purgePollInterval: "200ms", warningGranularity: "1s" },
   });
   await db.connect();
-  const response = await fetch(api("/session"), {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ username: alice.userId, password: alice.user.password }),
-  });
-  cookie = (response.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+  portal = await PortalSession.signIn(handover.webPort, alice.userId, alice.user.password);
 }, 120_000);
 
 afterAll(async () => {

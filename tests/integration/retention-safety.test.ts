@@ -6,6 +6,7 @@ import type { PurgeProblemList } from "../../appservice/src/http/contract-retent
 import { SWEEP_JOB } from "../../appservice/src/retention/capability.js";
 import { createDataSource } from "../../appservice/src/storage/data-source.js";
 import { PostgresRoomDeletionLock } from "../../appservice/src/storage/retention-policy-store.js";
+import { PortalSession } from "../support/directory-api.js";
 import { freshDatabase } from "../support/fresh-database.js";
 import { startHandover } from "../support/handover-instance.js";
 import { eventually, TestUser } from "../support/matrix-user.js";
@@ -23,21 +24,12 @@ const databaseUrl = await freshDatabase(stack.databaseUrls.a, "retention_safety"
 let handover: Handover;
 let alice: TestUser; // ig-lead
 let bob: TestUser;
-let cookie = "";
+let portal: PortalSession; // alice, signed in
 const db = new pg.Client({ connectionString: databaseUrl });
 
-const api = (path: string) => `http://127.0.0.1:${handover.webPort}/api/v1${path}`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function call<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const response = await fetch(api(path), {
-    method,
-    headers: { cookie, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, body: (text ? JSON.parse(text) : {}) as T };
-}
+const call = <T>(method: string, path: string, body?: unknown) => portal.call<T>(method, path, body);
 
 async function operationalRoom(name: string, classify = true): Promise<string> {
   const roomId = await alice.createRoom(`${name} ${Date.now()}`);
@@ -127,12 +119,7 @@ beforeAll(async () => {
     retention: { sweepInterval: "1h", purgePollInterval: "200ms", warningGranularity: "1s" },
   });
   await db.connect();
-  const response = await fetch(api("/session"), {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ username: alice.userId, password: alice.user.password }),
-  });
-  cookie = (response.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+  portal = await PortalSession.signIn(handover.webPort, alice.userId, alice.user.password);
 }, 120_000);
 
 afterAll(async () => {

@@ -1,4 +1,4 @@
-/** Calls to Handover's admin API as a signed-in person, for directory sync tests. */
+/** Calls to Handover's admin API as a signed-in person (a portal session's cookie). */
 export class PortalSession {
   private constructor(
     private readonly base: string,
