@@ -1,3 +1,4 @@
+import type { SessionStore, StoredSession } from "../domain/access/sign-in.js";
 import type { AuditEvent, AuditQueryInput, AuditRecorder, AuditStore } from "../domain/audit/audit-trail.js";
 import { type ChainedAuditRecord, type ChainHead, GENESIS_HASH, hashRecord } from "../domain/audit/chain.js";
 import type { Clock } from "../domain/clock.js";
@@ -127,4 +128,32 @@ export function messageEvent(overrides: Partial<MatrixEvent> & { body?: string }
     content: { msgtype: "m.text", body },
     ...rest,
   };
+}
+
+/** Portal sessions in memory. */
+export class MemorySessions implements SessionStore {
+  readonly rows = new Map<string, StoredSession>();
+  async create(session: StoredSession) {
+    this.rows.set(session.tokenHash, session);
+  }
+  async find(hash: string) {
+    return this.rows.get(hash) ?? null;
+  }
+  async delete(hash: string) {
+    this.rows.delete(hash);
+  }
+  async deleteExpired() {
+    return 0;
+  }
+  async live(now: Date) {
+    return [...this.rows.values()].filter((row) => row.expiresAt > now);
+  }
+  async liveUsers(now: Date) {
+    return [...new Set([...this.rows.values()].filter((row) => row.expiresAt > now).map((row) => row.userId))];
+  }
+  async deleteForUser(userId: string) {
+    const mine = [...this.rows.values()].filter((row) => row.userId === userId);
+    for (const row of mine) this.rows.delete(row.tokenHash);
+    return mine.length;
+  }
 }

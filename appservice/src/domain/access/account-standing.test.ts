@@ -1,35 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { FakeClock, RecordingAudit } from "../../testing/fakes.js";
+import { FakeClock, MemorySessions, RecordingAudit } from "../../testing/fakes.js";
 import { AccountStanding, type HomeserverAccountState } from "./account-standing.js";
-import { PortalSignIn, type SessionStore, type StoredSession } from "./sign-in.js";
+import { PortalSignIn } from "./sign-in.js";
 import { SignInLimiter } from "./sign-in-limits.js";
-
-class MemorySessions implements SessionStore {
-  readonly rows = new Map<string, StoredSession>();
-  async create(session: StoredSession) {
-    this.rows.set(session.tokenHash, session);
-  }
-  async find(hash: string) {
-    return this.rows.get(hash) ?? null;
-  }
-  async delete(hash: string) {
-    this.rows.delete(hash);
-  }
-  async deleteExpired() {
-    return 0;
-  }
-  async live(now: Date) {
-    return [...this.rows.values()].filter((row) => row.expiresAt > now);
-  }
-  async liveUsers(now: Date) {
-    return [...new Set([...this.rows.values()].filter((row) => row.expiresAt > now).map((row) => row.userId))];
-  }
-  async deleteForUser(userId: string) {
-    const mine = [...this.rows.values()].filter((row) => row.userId === userId);
-    for (const row of mine) this.rows.delete(row.tokenHash);
-    return mine.length;
-  }
-}
 
 const ALICE = "@alice:trust-a.test";
 const RECHECK_MS = 30_000;
