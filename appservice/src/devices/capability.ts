@@ -2,6 +2,7 @@ import { randomInt } from "node:crypto";
 import type { Capability, CapabilityFactory, Platform } from "../capability.js";
 import { devicesSchema } from "../config/devices.js";
 import { parseDuration } from "../config/duration.js";
+import type { DirectoryGroupMembers } from "../domain/devices/model.js";
 import { PosturePass } from "../domain/devices/posture-pass.js";
 import { postureReport } from "../domain/devices/posture-report.js";
 import { SessionsService } from "../domain/devices/sessions-service.js";
@@ -49,6 +50,13 @@ export const devicesCapability: CapabilityFactory = (platform: Platform): Capabi
     return protectedAccounts;
   };
   const crossSigning = new BotCrossSigningReader(platform.bot);
+  const groups: DirectoryGroupMembers = {
+    membersOf: (group) => {
+      const directory = platform.directoryGroups();
+      if (directory === null) throw new HandoverError("VALIDATION_FAILED", "No directory is synced, so Handover knows no directory groups to narrow to");
+      return directory.membersOf(group);
+    },
+  };
   const directory = new PostgresDirectoryStanding(platform.db);
   const staleAfterMs = parseDuration(config.staleAfter) as number;
   const snapshots = new PostgresPostureSnapshotStore(platform.db);
@@ -67,6 +75,7 @@ export const devicesCapability: CapabilityFactory = (platform: Platform): Capabi
     accounts: synapse,
     crossSigning,
     directory,
+    groups,
     sweeps: new PostgresStaleSweepStore(platform.db),
     audit: platform.audit,
     clock: platform.clock,
@@ -81,6 +90,7 @@ export const devicesCapability: CapabilityFactory = (platform: Platform): Capabi
   const spotChecks = new SpotChecks({
     accounts: synapse,
     posture: (userId) => sessions.person(userId),
+    groups,
     store: new PostgresSpotCheckStore(platform.db),
     pdf: new PdfKitSpotCheckRenderer(),
     audit: platform.audit,

@@ -2,7 +2,7 @@ import type { PersonDevices, SignOutResult, StaleSweep } from "../../http/contra
 import type { AuditRecorder } from "../audit/audit-trail.js";
 import type { Clock } from "../clock.js";
 import { HandoverError } from "../errors.js";
-import type { AccountDirectory, CrossSigningReader, DeviceAdmin, DirectoryStandingReader } from "./model.js";
+import type { AccountDirectory, CrossSigningReader, DeviceAdmin, DirectoryGroupMembers, DirectoryStandingReader, LocalAccount } from "./model.js";
 import { isStale, type PostureSettings, personPosture } from "./posture.js";
 
 export interface StaleSession {
@@ -43,6 +43,7 @@ export interface SessionsDeps {
   accounts: AccountDirectory;
   crossSigning: CrossSigningReader;
   directory: DirectoryStandingReader;
+  groups: DirectoryGroupMembers;
   sweeps: StaleSweepStore;
   audit: AuditRecorder;
   clock: Clock;
@@ -67,9 +68,10 @@ export async function mapLimited<T, R>(items: readonly T[], limit: number, work:
 export class SessionsService {
   constructor(private readonly deps: SessionsDeps) {}
 
-  /** People matching `search` (in their ID or display name), only members of `room` when given. */
-  async people(search: string | null, limit: number, room: string | null = null): Promise<PersonDevices[]> {
-    const accounts = room === null ? await this.deps.accounts.accounts(search, limit) : await this.roomMembers(room, search, limit);
+  /** People matching `search` (in their ID or display name), only members of `room` and of directory `group` when given. */
+  async people(search: string | null, limit: number, room: string | null = null, group: string | null = null): Promise<PersonDevices[]> {
+    const accounts =
+      room === null && group === null ? await this.deps.accounts.accounts(search, limit) : await this.narrowedAccounts(room, group, search, limit);
     const userIds = accounts.map((account) => account.userId);
     const [crossSigning, standing] = await Promise.all([
       userIds.length > 0 ? this.deps.crossSigning.crossSigned(userIds) : new Map(),
@@ -86,10 +88,18 @@ export class SessionsService {
     });
   }
 
-  private async roomMembers(room: string, search: string | null, limit: number) {
+  private async narrowedAccounts(room: string | null, group: string | null, search: string | null, limit: number): Promise<LocalAccount[]> {
     const needle = search?.toLowerCase() ?? "";
-    const members = await this.deps.accounts.roomMembers(room);
-    return members.filter((account) => `${account.userId} ${account.displayName ?? ""}`.toLowerCase().includes(needle)).slice(0, limit);
+    const inGroup = group === null ? null : await this.deps.groups.membersOf(group);
+    // A room's members come with their accounts; a group's are looked up, as only the directory knows them.
+    const candidates =
+      room !== null
+        ? await this.deps.accounts.roomMembers(room)
+        : await mapLimited([...(inGroup ?? [])].sort(), this.deps.settings.concurrency, (userId) => this.deps.accounts.account(userId));
+    return candidates
+      .filter((account): account is LocalAccount => account !== null && (inGroup === null || inGroup.has(account.userId)))
+      .filter((account) => `${account.userId} ${account.displayName ?? ""}`.toLowerCase().includes(needle))
+      .slice(0, limit);
   }
 
   async person(userId: string): Promise<PersonDevices> {
