@@ -19,7 +19,9 @@ class FakeHomeserver {
   async roomMembers(roomId: string) {
     return (this.rooms.get(roomId) ?? []).map((userId) => ({ userId, displayName: userId === "@amy:t" ? "Amy Pond" : null }));
   }
+  lookups = 0;
   async account(userId: string) {
+    this.lookups++;
     return this.devices.has(userId) ? { userId, displayName: null } : null;
   }
   async pushers(userId: string) {
@@ -167,6 +169,10 @@ describe("ending sessions", () => {
     expect((await service.people(null, 25, null, "Ward 7 Nurses")).map((person) => person.userId)).toEqual(["@amy:t", "@bob:t"]);
     expect((await service.people("bob", 25, null, "ward 7 nurses")).map((person) => person.userId)).toEqual(["@bob:t"]);
     expect(await service.people(null, 25, null, "pharmacists")).toEqual([]);
+    // A large group is looked up only until the page is full (concurrency 2 here: one round of two).
+    homeserver.lookups = 0;
+    expect((await service.people(null, 1, null, "ward 7 nurses")).map((person) => person.userId)).toEqual(["@amy:t"]);
+    expect(homeserver.lookups).toBe(2);
     // With a room as well: its members who are also in the group.
     homeserver.rooms.set("!ward7:t", ["@amy:t", "@admin:t"]);
     expect((await service.people(null, 25, "!ward7:t", "ward 7 nurses")).map((person) => person.userId)).toEqual(["@amy:t"]);

@@ -90,16 +90,29 @@ export class SessionsService {
 
   private async narrowedAccounts(room: string | null, group: string | null, search: string | null, limit: number): Promise<LocalAccount[]> {
     const needle = search?.toLowerCase() ?? "";
+    const matches = (account: LocalAccount) => `${account.userId} ${account.displayName ?? ""}`.toLowerCase().includes(needle);
     const inGroup = group === null ? null : await this.deps.groups.membersOf(group);
-    // A room's members come with their accounts; a group's are looked up, as only the directory knows them.
-    const candidates =
-      room !== null
-        ? await this.deps.accounts.roomMembers(room)
-        : await mapLimited([...(inGroup ?? [])].sort(), this.deps.settings.concurrency, (userId) => this.deps.accounts.account(userId));
-    return candidates
-      .filter((account): account is LocalAccount => account !== null && (inGroup === null || inGroup.has(account.userId)))
-      .filter((account) => `${account.userId} ${account.displayName ?? ""}`.toLowerCase().includes(needle))
-      .slice(0, limit);
+    if (room !== null) {
+      const members = await this.deps.accounts.roomMembers(room);
+      return members.filter((account) => (inGroup === null || inGroup.has(account.userId)) && matches(account)).slice(0, limit);
+    }
+    return this.groupAccounts(inGroup ?? new Set(), matches, limit);
+  }
+
+  /**
+   * A group's members with an active account here: only the directory knows who they are, so
+   * each is looked up, a few at a time and only until `limit` match, so listing a large group
+   * does not cost one homeserver call per member on every page.
+   */
+  private async groupAccounts(members: ReadonlySet<string>, matches: (account: LocalAccount) => boolean, limit: number): Promise<LocalAccount[]> {
+    const userIds = [...members].sort();
+    const step = this.deps.settings.concurrency;
+    const found: LocalAccount[] = [];
+    for (let start = 0; start < userIds.length && found.length < limit; start += step) {
+      const accounts = await mapLimited(userIds.slice(start, start + step), step, (userId) => this.deps.accounts.account(userId));
+      found.push(...accounts.filter((account): account is LocalAccount => account !== null && matches(account)));
+    }
+    return found.slice(0, limit);
   }
 
   async person(userId: string): Promise<PersonDevices> {
