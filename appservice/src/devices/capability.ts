@@ -2,7 +2,6 @@ import { randomInt } from "node:crypto";
 import type { Capability, CapabilityFactory, Platform } from "../capability.js";
 import { devicesSchema } from "../config/devices.js";
 import { parseDuration } from "../config/duration.js";
-import type { DirectoryGroupMembers } from "../domain/devices/model.js";
 import { PosturePass } from "../domain/devices/posture-pass.js";
 import { postureReport } from "../domain/devices/posture-report.js";
 import { SessionsService } from "../domain/devices/sessions-service.js";
@@ -12,6 +11,7 @@ import { BotCrossSigningReader } from "../matrix/cross-signing-reader.js";
 import { PostgresDirectoryStanding, PostgresPostureSnapshotStore, PostgresStaleSweepStore } from "../storage/devices-store.js";
 import { PostgresSpotCheckStore } from "../storage/spot-check-store.js";
 import { SynapseDeviceAdmin } from "../synapse/device-admin.js";
+import { directoryGroupsWhenSynced } from "./directory-groups.js";
 import { devicesHandlers } from "./handlers.js";
 import { PdfKitSpotCheckRenderer } from "./spot-check-pdf.js";
 
@@ -50,13 +50,7 @@ export const devicesCapability: CapabilityFactory = (platform: Platform): Capabi
     return protectedAccounts;
   };
   const crossSigning = new BotCrossSigningReader(platform.bot);
-  const groups: DirectoryGroupMembers = {
-    membersOf: (group) => {
-      const directory = platform.directoryGroups();
-      if (directory === null) throw new HandoverError("VALIDATION_FAILED", "No directory is synced, so Handover knows no directory groups to narrow to");
-      return directory.membersOf(group);
-    },
-  };
+  const groups = directoryGroupsWhenSynced(() => platform.directoryGroups());
   const directory = new PostgresDirectoryStanding(platform.db);
   const staleAfterMs = parseDuration(config.staleAfter) as number;
   const snapshots = new PostgresPostureSnapshotStore(platform.db);

@@ -105,6 +105,8 @@ describe("spot checks", () => {
     expect(check.sample).toEqual({ people: 10, share: null, group: "Ward 7 Nurses", outOf: 3 });
     expect((await checks.start("on-demand", "@ig:t", { share: 0.5, group: "ward 7 nurses" })).people.map((p) => p.userId)).toEqual(["@p5:t", "@p7:t"]);
     expect(audit.events[0]?.details).toMatchObject({ group: "Ward 7 Nurses", sampled: 3, outOf: 3 });
+    await expect(checks.start("on-demand", "@ig:t", { people: 2, group: "Ward 7 Nurse" })).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
+    expect(audit.actions()).toEqual(["devices.spot-check.started", "devices.spot-check.started"]);
   });
 
   it("records the IG lead's checklist and outcome for a person in the sample only, audited", async () => {

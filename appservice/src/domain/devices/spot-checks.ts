@@ -71,6 +71,10 @@ export class SpotChecks {
     for await (const page of this.deps.accounts.pages(100)) {
       everyone.push(...page.filter((account) => !excluded.has(account.userId) && (inGroup === null || inGroup.has(account.userId))));
     }
+    // A misspelt group would otherwise start an empty spot check that looks like a finished one.
+    if (inGroup !== null && everyone.length === 0) {
+      throw new HandoverError("VALIDATION_FAILED", `Nobody with an account on this homeserver is in the directory group "${request.group}"`);
+    }
     const size = Math.min(everyone.length, request.people ?? Math.ceil((request.share ?? 0) * everyone.length));
     const chosen = this.deps.pick(everyone.length, size).map((index) => everyone[index] as { userId: string; displayName: string | null });
     const people = [];
