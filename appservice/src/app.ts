@@ -142,6 +142,7 @@ export class Handover {
       jobs: this.jobs,
       filings: new PostgresFilingLedger(this.db),
       decryptor: this.e2ee,
+      directoryGroups: () => this.capabilities.find((capability) => capability.groupMemberships)?.groupMemberships ?? null,
     };
     this.capabilities = CAPABILITIES.map((factory) => factory(platform));
     for (const capability of this.capabilities) {

@@ -5,6 +5,7 @@ import type { HandoverConfig } from "./config/schema.js";
 import type { DirectoryGroupMemberships } from "./domain/access/group-roles.js";
 import type { AuditTrail } from "./domain/audit/audit-trail.js";
 import type { Clock } from "./domain/clock.js";
+import type { DirectoryGroupMembers } from "./domain/devices/model.js";
 import type { RoomEventDecryptor } from "./domain/e2ee/crypto-state.js";
 import type { FilingLedger } from "./domain/filing/filed-range.js";
 import type { MatrixEvent } from "./domain/matrix-event.js";
@@ -42,7 +43,7 @@ export interface Capability {
    */
   webRoutes?: RequestHandler;
   /** Directory sync's answer to who is in which group now, for portal roles from groups. */
-  groupMemberships?: DirectoryGroupMemberships;
+  groupMemberships?: DirectoryGroupMemberships & DirectoryGroupMembers;
   /** Routes on the appservice listener for Synapse-side callers (e.g. a Synapse module), behind the homeserver token. */
   homeserverRoutes?: RequestHandler;
 }
@@ -65,6 +66,8 @@ export interface Platform {
   jobs: JobScheduler;
   /** Decrypts end-to-end encrypted room events with the bot's device; null when `e2ee` is not configured. */
   decryptor: RoomEventDecryptor | null;
+  /** Directory sync's groups (null when no directory is synced); asked late, as capabilities are built in turn. */
+  directoryGroups(): DirectoryGroupMembers | null;
 }
 
 export type CapabilityFactory = (platform: Platform) => Capability;

@@ -12,6 +12,7 @@ const stack = inject("stack");
 const trust = stack.trusts.a;
 const databaseUrl = await freshDatabase(stack.databaseUrls.a, "devices");
 const tag = Date.now().toString(36);
+const SCIM_TOKEN = "devices-scim-token-that-is-long-enough-0123456789";
 
 let handover: Handover;
 let admin: PortalSession;
@@ -67,6 +68,28 @@ async function signInCookie(user: TestUser): Promise<string> {
 
 const path = (userId: string) => `/devices/people/${encodeURIComponent(userId)}`;
 
+/** A SCIM push, as Entra ID or Okta would send it: the quickest way to put someone in a directory group. */
+async function scim<T = Record<string, unknown>>(method: string, scimPath: string, body: unknown): Promise<T> {
+  const response = await fetch(`http://127.0.0.1:${handover.webPort}/scim/v2${scimPath}`, {
+    method,
+    headers: { authorization: `Bearer ${SCIM_TOKEN}`, "content-type": "application/scim+json" },
+    body: JSON.stringify(body),
+  });
+  expect(response.status).toBeLessThan(300);
+  return (await response.json()) as T;
+}
+
+async function scimUser(user: TestUser, displayName: string): Promise<string> {
+  const userName = `${user.userId.slice(1).split(":")[0] ?? ""}@trust.nhs.uk`;
+  const created = await scim<{ id: string }>("POST", "/Users", {
+    schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"],
+    userName,
+    active: true,
+    displayName,
+  });
+  return created.id;
+}
+
 beforeAll(async () => {
   alice = await TestUser.register(trust, `dalice${tag}`);
   ivy = await TestUser.register(trust, `divy${tag}`);
@@ -74,6 +97,13 @@ beforeAll(async () => {
   handover = await startHandover(trust, databaseUrl, {
     roles: { [alice.userId]: "admin", [ivy.userId]: "auditor", [gina.userId]: "ig-lead" },
     devices: { staleAfter: "1s", staleSweep: { approvalAbove: 1 } },
+    // SCIM only, to put people in directory groups; nobody here is treated as a leaver.
+    directory: {
+      schedule: "1h",
+      maxRemovalShare: 1,
+      leavers: { endSessions: false, action: "none", grace: "0s" },
+      scim: { name: "entra", bearerToken: SCIM_TOKEN, syncDelay: "500ms" },
+    },
   });
   admin = await PortalSession.signIn(handover.webPort, alice.userId, alice.user.password);
   auditor = await PortalSession.signIn(handover.webPort, ivy.userId, ivy.user.password);
@@ -175,6 +205,31 @@ describe("people of a ward's room", () => {
     expect(found.people.map((person) => person.userId).sort()).toEqual([rita.userId, sam.userId].sort());
     const searched = await auditor.ok<{ people: PersonDevices[] }>("GET", `/devices/people?room=${encodeURIComponent(ward)}&search=sam`);
     expect(searched.people.map((person) => person.userId)).toEqual([sam.userId]);
+  });
+});
+
+describe("people of a directory group", () => {
+  it("the list can be narrowed to the people directory sync has in a group, and a spot check can sample only them", async () => {
+    const nina = await TestUser.register(trust, `dgroup${tag}nina`);
+    const omar = await TestUser.register(trust, `dgroup${tag}omar`);
+    const ninaId = await scimUser(nina, "Nina Nurse");
+    // Omar is in the directory, but not in the group.
+    await scimUser(omar, "Omar Porter");
+    const group = `Ward7-Nurses-${tag}`;
+    await scim("POST", "/Groups", { schemas: ["urn:ietf:params:scim:schemas:core:2.0:Group"], displayName: group, members: [{ value: ninaId }] });
+
+    const inGroup = async (query: string) =>
+      (await auditor.ok<{ people: PersonDevices[] }>("GET", `/devices/people?${query}`)).people.map((person) => person.userId);
+    await eventually("the group to list nina", async () => (await inGroup(`group=${encodeURIComponent(group)}`)).includes(nina.userId));
+    expect(await inGroup(`group=${encodeURIComponent(group)}`)).toEqual([nina.userId]);
+    expect(await inGroup(`group=${encodeURIComponent(group.toLowerCase())}&search=nina`)).toEqual([nina.userId]);
+    expect(await inGroup(`group=${encodeURIComponent(group)}&search=omar`)).toEqual([]);
+    expect(await inGroup(`search=${encodeURIComponent(`dgroup${tag}`)}`)).toEqual(expect.arrayContaining([nina.userId, omar.userId]));
+
+    const check = await igLead.ok<SpotCheck>("POST", "/devices/spot-checks", { share: 1, group });
+    expect(check.people.map((person) => person.userId)).toEqual([nina.userId]);
+    expect(check.sample).toMatchObject({ share: 1, group, outOf: 1 });
+    expect((await audited("devices.spot-check.started"))[0]).toMatchObject({ actor: gina.userId, details: { spotCheck: check.id, group, outOf: 1 } });
   });
 });
 

@@ -11,6 +11,7 @@ import { BotCrossSigningReader } from "../matrix/cross-signing-reader.js";
 import { PostgresDirectoryStanding, PostgresPostureSnapshotStore, PostgresStaleSweepStore } from "../storage/devices-store.js";
 import { PostgresSpotCheckStore } from "../storage/spot-check-store.js";
 import { SynapseDeviceAdmin } from "../synapse/device-admin.js";
+import { directoryGroupsWhenSynced } from "./directory-groups.js";
 import { devicesHandlers } from "./handlers.js";
 import { PdfKitSpotCheckRenderer } from "./spot-check-pdf.js";
 
@@ -49,6 +50,7 @@ export const devicesCapability: CapabilityFactory = (platform: Platform): Capabi
     return protectedAccounts;
   };
   const crossSigning = new BotCrossSigningReader(platform.bot);
+  const groups = directoryGroupsWhenSynced(() => platform.directoryGroups());
   const directory = new PostgresDirectoryStanding(platform.db);
   const staleAfterMs = parseDuration(config.staleAfter) as number;
   const snapshots = new PostgresPostureSnapshotStore(platform.db);
@@ -67,6 +69,7 @@ export const devicesCapability: CapabilityFactory = (platform: Platform): Capabi
     accounts: synapse,
     crossSigning,
     directory,
+    groups,
     sweeps: new PostgresStaleSweepStore(platform.db),
     audit: platform.audit,
     clock: platform.clock,
@@ -81,6 +84,7 @@ export const devicesCapability: CapabilityFactory = (platform: Platform): Capabi
   const spotChecks = new SpotChecks({
     accounts: synapse,
     posture: (userId) => sessions.person(userId),
+    groups,
     store: new PostgresSpotCheckStore(platform.db),
     pdf: new PdfKitSpotCheckRenderer(),
     audit: platform.audit,

@@ -41,7 +41,10 @@ export function devicesHandlers({ sessions, spotChecks, staleAfter, posture, tak
   return {
     getDevicePosture: () => posture(),
     takeDevicePosture: () => takePosture(),
-    listDevicePeople: async ({ query }) => ({ people: await sessions.people(query.search || null, query.limit, query.room ?? null), staleAfter }),
+    listDevicePeople: async ({ query }) => ({
+      people: await sessions.people(query.search || null, query.limit, query.room ?? null, query.group ?? null),
+      staleAfter,
+    }),
     getDevicePerson: ({ params }) => sessions.person(params.userId),
     signOutDevice: ({ params, body, session }) => sessions.signOutDevice(params.userId, params.deviceId, actorOf(session), body.reason),
     signOutLostPhone: ({ params, body, session }) => sessions.signOutEverywhere(params.userId, actorOf(session), body.reason),

@@ -18,7 +18,9 @@ export class PdfKitSpotCheckRenderer implements SpotCheckPdfRenderer {
     });
     doc.font("Helvetica-Bold").fontSize(16).text(`Device spot check ${check.id}`);
     doc.font("Helvetica").fontSize(9).fillColor("#425563");
-    const asked = check.sample.people !== null ? `${check.sample.people} people` : `${Math.round((check.sample.share ?? 0) * 100)}% of people`;
+    const asked =
+      (check.sample.people !== null ? `${check.sample.people} people` : `${Math.round((check.sample.share ?? 0) * 100)}% of people`) +
+      (check.sample.group ? ` in the directory group "${check.sample.group}"` : "");
     doc.text(`Started ${check.startedAt} by ${check.startedBy} (${check.trigger}); sample of ${asked}, ${check.people.length} of ${check.sample.outOf}.`);
     doc.text(`Outcomes recorded for ${check.recorded} of ${check.people.length}. Report generated ${generatedAt.toISOString()}.`);
     doc.moveDown();

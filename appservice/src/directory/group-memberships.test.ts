@@ -58,4 +58,14 @@ describe("directory group lookup for portal roles", () => {
     await stale;
     expect([...((await lookup.membershipsOf(BOB))?.groups ?? [])]).toEqual([]);
   });
+
+  it("lists a group's members by the group's name in any case, for the devices list and spot checks", async () => {
+    const lookup = new DirectoryGroupLookup(
+      async () => state(["ward 7 nurses"]),
+      () => 0,
+      30_000,
+    );
+    expect([...(await lookup.membersOf("Ward 7 Nurses"))]).toEqual([BOB]);
+    expect([...(await lookup.membersOf("pharmacists"))]).toEqual([]);
+  });
 });

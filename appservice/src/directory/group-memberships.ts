@@ -1,4 +1,5 @@
 import type { DirectoryGroupMemberships } from "../domain/access/group-roles.js";
+import type { DirectoryGroupMembers } from "../domain/devices/model.js";
 import type { DesiredState } from "../domain/directory/desired.js";
 
 type People = DesiredState["people"];
@@ -9,7 +10,7 @@ type People = DesiredState["people"];
  * `maxAgeMs`, and at once after a SCIM push, a CSV import or a run: someone removed from a
  * group loses the role on their next request after the directory says so.
  */
-export class DirectoryGroupLookup implements DirectoryGroupMemberships {
+export class DirectoryGroupLookup implements DirectoryGroupMemberships, DirectoryGroupMembers {
   private cached: { at: number; people: People } | null = null;
   private loading: Promise<People> | null = null;
   private generation = 0;
@@ -30,6 +31,13 @@ export class DirectoryGroupLookup implements DirectoryGroupMemberships {
   async membershipsOf(userId: string): Promise<{ groups: ReadonlySet<string>; source: string } | null> {
     const person = (await this.people()).get(userId);
     return person ? { groups: person.groups, source: person.source } : null;
+  }
+
+  async membersOf(group: string): Promise<ReadonlySet<string>> {
+    const key = group.toLowerCase();
+    const members = new Set<string>();
+    for (const [userId, person] of await this.people()) if (person.groups.has(key)) members.add(userId);
+    return members;
   }
 
   private people(): Promise<People> {

@@ -57,6 +57,7 @@ export const devicePeopleQuerySchema = z.strictObject({
     .regex(/^![^\s]+$/, { message: "expected a Matrix room ID like !abc:server" })
     .optional()
     .describe("Only people of this trust who are members of this room (a ward's room, say)."),
+  group: z.string().trim().min(1).max(200).optional().describe("Only people in this directory group (as directory sync knows it; any case)."),
   limit: z.coerce.number().int().min(1).max(100).default(25),
 });
 export type DevicePeopleQuery = z.input<typeof devicePeopleQuerySchema>;

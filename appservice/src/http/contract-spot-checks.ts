@@ -39,8 +39,8 @@ export const spotCheckSchema = z.object({
   trigger: z.enum(["scheduled", "on-demand"]),
   startedBy: z.string(),
   startedAt: z.iso.datetime(),
-  /** How the sample was asked for: a number of people or a share of everyone. */
-  sample: z.object({ people: z.number().int().nullable(), share: z.number().nullable(), outOf: z.number().int() }),
+  /** How the sample was asked for: a number of people or a share of everyone (of one directory group's people when `group` is set). */
+  sample: z.object({ people: z.number().int().nullable(), share: z.number().nullable(), group: z.string().nullable().optional(), outOf: z.number().int() }),
   people: z.array(spotCheckPersonSchema),
   /** People whose outcome is recorded. */
   recorded: z.number().int(),
@@ -56,6 +56,7 @@ export const startSpotCheckSchema = z
   .strictObject({
     people: z.number().int().min(1).max(500).optional().describe("Sample this many people."),
     share: z.number().gt(0).max(1).optional().describe("Or sample this share of everyone (0.05 = 5%)."),
+    group: z.string().trim().min(1).max(200).optional().describe("Sample only the people in this directory group (as directory sync knows it)."),
   })
   .refine((body) => (body.people === undefined) !== (body.share === undefined), { message: "give either people or share" });
 export type StartSpotCheck = z.infer<typeof startSpotCheckSchema>;

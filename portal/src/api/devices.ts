@@ -13,8 +13,8 @@ import {
 } from "@handover/appservice/contract";
 import { request } from "./http";
 
-export function searchPeople(search: string, room: string): Promise<{ people: PersonDevices[]; staleAfter: string }> {
-  return request(API.listDevicePeople, { query: { search: search || undefined, room: room || undefined } });
+export function searchPeople(search: string, room: string, group: string): Promise<{ people: PersonDevices[]; staleAfter: string }> {
+  return request(API.listDevicePeople, { query: { search: search || undefined, room: room || undefined, group: group || undefined } });
 }
 
 export function signOutDevice(userId: string, deviceId: string, reason: string): Promise<SignOutResult> {

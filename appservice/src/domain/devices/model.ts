@@ -62,3 +62,9 @@ export type DirectoryStanding = "in-directory" | "left" | "not-managed";
 export interface DirectoryStandingReader {
   standing(userIds: readonly string[]): Promise<Map<string, DirectoryStanding>>;
 }
+
+/** Who directory sync's sources put in a directory group now (nested membership resolved). */
+export interface DirectoryGroupMembers {
+  /** Matrix user IDs of the group's active people; the group's name in any case. Throws when no directory knows groups. */
+  membersOf(group: string): Promise<ReadonlySet<string>>;
+}

@@ -14,10 +14,14 @@ class FakeHomeserver {
     return [...this.devices.keys()].filter((userId) => !search || userId.includes(search)).map((userId) => ({ userId, displayName: null }));
   }
   readonly rooms = new Map<string, string[]>();
+  /** Directory groups (lower case) -> user IDs, some of whom may have no account here. */
+  readonly groups = new Map<string, string[]>();
   async roomMembers(roomId: string) {
     return (this.rooms.get(roomId) ?? []).map((userId) => ({ userId, displayName: userId === "@amy:t" ? "Amy Pond" : null }));
   }
+  lookups = 0;
   async account(userId: string) {
+    this.lookups++;
     return this.devices.has(userId) ? { userId, displayName: null } : null;
   }
   async pushers(userId: string) {
@@ -85,6 +89,13 @@ function setUp(approvalAbove: number) {
     accounts: homeserver,
     crossSigning: { crossSigned: async () => new Map() },
     directory: { standing: async () => new Map() },
+    groups: {
+      membersOf: async (group) => {
+        const members = homeserver.groups.get(group.toLowerCase());
+        if (!members) return new Set<string>();
+        return new Set(members);
+      },
+    },
     sweeps,
     audit,
     clock,
@@ -150,5 +161,20 @@ describe("ending sessions", () => {
     homeserver.rooms.set("!ward7:t", ["@amy:t", "@bob:t"]);
     expect((await service.people(null, 25, "!ward7:t")).map((person) => person.userId)).toEqual(["@amy:t", "@bob:t"]);
     expect((await service.people("pond", 25, "!ward7:t")).map((person) => person.userId)).toEqual(["@amy:t"]);
+  });
+
+  it("lists only people in a directory group when asked (any case), searched by name, leaving out group members with no account here", async () => {
+    const { service, homeserver } = setUp(10);
+    homeserver.groups.set("ward 7 nurses", ["@bob:t", "@amy:t", "@gone:t"]);
+    expect((await service.people(null, 25, null, "Ward 7 Nurses")).map((person) => person.userId)).toEqual(["@amy:t", "@bob:t"]);
+    expect((await service.people("bob", 25, null, "ward 7 nurses")).map((person) => person.userId)).toEqual(["@bob:t"]);
+    expect(await service.people(null, 25, null, "pharmacists")).toEqual([]);
+    // A large group is looked up only until the page is full (concurrency 2 here: one round of two).
+    homeserver.lookups = 0;
+    expect((await service.people(null, 1, null, "ward 7 nurses")).map((person) => person.userId)).toEqual(["@amy:t"]);
+    expect(homeserver.lookups).toBe(2);
+    // With a room as well: its members who are also in the group.
+    homeserver.rooms.set("!ward7:t", ["@amy:t", "@admin:t"]);
+    expect((await service.people(null, 25, "!ward7:t", "ward 7 nurses")).map((person) => person.userId)).toEqual(["@amy:t"]);
   });
 });

@@ -2,7 +2,7 @@ import type { PersonDevices, SignOutResult, StaleSweep } from "../../http/contra
 import type { AuditRecorder } from "../audit/audit-trail.js";
 import type { Clock } from "../clock.js";
 import { HandoverError } from "../errors.js";
-import type { AccountDirectory, CrossSigningReader, DeviceAdmin, DirectoryStandingReader } from "./model.js";
+import type { AccountDirectory, CrossSigningReader, DeviceAdmin, DirectoryGroupMembers, DirectoryStandingReader, LocalAccount } from "./model.js";
 import { isStale, type PostureSettings, personPosture } from "./posture.js";
 
 export interface StaleSession {
@@ -43,6 +43,7 @@ export interface SessionsDeps {
   accounts: AccountDirectory;
   crossSigning: CrossSigningReader;
   directory: DirectoryStandingReader;
+  groups: DirectoryGroupMembers;
   sweeps: StaleSweepStore;
   audit: AuditRecorder;
   clock: Clock;
@@ -67,9 +68,10 @@ export async function mapLimited<T, R>(items: readonly T[], limit: number, work:
 export class SessionsService {
   constructor(private readonly deps: SessionsDeps) {}
 
-  /** People matching `search` (in their ID or display name), only members of `room` when given. */
-  async people(search: string | null, limit: number, room: string | null = null): Promise<PersonDevices[]> {
-    const accounts = room === null ? await this.deps.accounts.accounts(search, limit) : await this.roomMembers(room, search, limit);
+  /** People matching `search` (in their ID or display name), only members of `room` and of directory `group` when given. */
+  async people(search: string | null, limit: number, room: string | null = null, group: string | null = null): Promise<PersonDevices[]> {
+    const accounts =
+      room === null && group === null ? await this.deps.accounts.accounts(search, limit) : await this.narrowedAccounts(room, group, search, limit);
     const userIds = accounts.map((account) => account.userId);
     const [crossSigning, standing] = await Promise.all([
       userIds.length > 0 ? this.deps.crossSigning.crossSigned(userIds) : new Map(),
@@ -86,10 +88,31 @@ export class SessionsService {
     });
   }
 
-  private async roomMembers(room: string, search: string | null, limit: number) {
+  private async narrowedAccounts(room: string | null, group: string | null, search: string | null, limit: number): Promise<LocalAccount[]> {
     const needle = search?.toLowerCase() ?? "";
-    const members = await this.deps.accounts.roomMembers(room);
-    return members.filter((account) => `${account.userId} ${account.displayName ?? ""}`.toLowerCase().includes(needle)).slice(0, limit);
+    const matches = (account: LocalAccount) => `${account.userId} ${account.displayName ?? ""}`.toLowerCase().includes(needle);
+    const inGroup = group === null ? null : await this.deps.groups.membersOf(group);
+    if (room !== null) {
+      const members = await this.deps.accounts.roomMembers(room);
+      return members.filter((account) => (inGroup === null || inGroup.has(account.userId)) && matches(account)).slice(0, limit);
+    }
+    return this.groupAccounts(inGroup ?? new Set(), matches, limit);
+  }
+
+  /**
+   * A group's members with an active account here: only the directory knows who they are, so
+   * each is looked up, a few at a time and only until `limit` match, so listing a large group
+   * does not cost one homeserver call per member on every page.
+   */
+  private async groupAccounts(members: ReadonlySet<string>, matches: (account: LocalAccount) => boolean, limit: number): Promise<LocalAccount[]> {
+    const userIds = [...members].sort();
+    const step = this.deps.settings.concurrency;
+    const found: LocalAccount[] = [];
+    for (let start = 0; start < userIds.length && found.length < limit; start += step) {
+      const accounts = await mapLimited(userIds.slice(start, start + step), step, (userId) => this.deps.accounts.account(userId));
+      found.push(...accounts.filter((account): account is LocalAccount => account !== null && matches(account)));
+    }
+    return found.slice(0, limit);
   }
 
   async person(userId: string): Promise<PersonDevices> {

@@ -72,6 +72,7 @@ function setUp() {
       userId === "@p1:t"
         ? person(userId, { pushers: [{ kind: "http", appId: "x", appDisplayName: "Element", deviceDisplayName: "Pixel", format: null, carriesContent: true }] })
         : person(userId),
+    groups: { membersOf: async (group) => new Set(group.toLowerCase() === "ward 7 nurses" ? ["@p5:t", "@p7:t", "@p9:t", "@admin:t"] : []) },
     store,
     pdf: { render: async () => new TextEncoder().encode("%PDF-1.3") },
     audit,
@@ -92,8 +93,19 @@ describe("spot checks", () => {
       ["@p2:t", true],
     ]);
     expect(byCount.people[1]?.findings).toEqual(["pusher Element on Pixel carries message content"]);
-    expect(byCount.sample).toEqual({ people: 3, share: null, outOf: 10 });
+    expect(byCount.sample).toEqual({ people: 3, share: null, group: null, outOf: 10 });
     expect((await checks.start("on-demand", "@ig:t", { share: 0.25 })).people).toHaveLength(3);
+    expect(audit.actions()).toEqual(["devices.spot-check.started", "devices.spot-check.started"]);
+  });
+
+  it("samples only a directory group's people when a group is given, the share being of that group", async () => {
+    const { checks, audit } = setUp();
+    const check = await checks.start("on-demand", "@ig:t", { people: 10, group: "Ward 7 Nurses" });
+    expect(check.people.map((p) => p.userId)).toEqual(["@p5:t", "@p7:t", "@p9:t"]);
+    expect(check.sample).toEqual({ people: 10, share: null, group: "Ward 7 Nurses", outOf: 3 });
+    expect((await checks.start("on-demand", "@ig:t", { share: 0.5, group: "ward 7 nurses" })).people.map((p) => p.userId)).toEqual(["@p5:t", "@p7:t"]);
+    expect(audit.events[0]?.details).toMatchObject({ group: "Ward 7 Nurses", sampled: 3, outOf: 3 });
+    await expect(checks.start("on-demand", "@ig:t", { people: 2, group: "Ward 7 Nurse" })).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
     expect(audit.actions()).toEqual(["devices.spot-check.started", "devices.spot-check.started"]);
   });
 

@@ -3,6 +3,7 @@ import type { RecordOutcome, SpotCheck, SpotCheckList, StartSpotCheck } from "..
 import type { AuditRecorder } from "../audit/audit-trail.js";
 import type { Clock } from "../clock.js";
 import { HandoverError } from "../errors.js";
+import type { DirectoryGroupMembers } from "./model.js";
 import type { AccountPages } from "./posture-pass.js";
 import { spotCheckCsv } from "./spot-check-csv.js";
 
@@ -33,6 +34,8 @@ export interface SpotCheckDeps {
   accounts: AccountPages;
   /** One person's server-visible posture (SessionsService.person). */
   posture(userId: string): Promise<PersonDevices>;
+  /** Directory groups, for a sample of one group's people. */
+  groups: DirectoryGroupMembers;
   store: SpotCheckStore;
   pdf: SpotCheckPdfRenderer;
   audit: AuditRecorder;
@@ -62,8 +65,16 @@ export class SpotChecks {
 
   async start(trigger: SpotCheck["trigger"], actor: string, request: StartSpotCheck): Promise<SpotCheck> {
     const excluded = await this.deps.excluded();
+    const inGroup = request.group === undefined ? null : await this.deps.groups.membersOf(request.group);
+    // "everyone" is everyone in the group when one is given: the share is of the group's people.
     const everyone: { userId: string; displayName: string | null }[] = [];
-    for await (const page of this.deps.accounts.pages(100)) everyone.push(...page.filter((account) => !excluded.has(account.userId)));
+    for await (const page of this.deps.accounts.pages(100)) {
+      everyone.push(...page.filter((account) => !excluded.has(account.userId) && (inGroup === null || inGroup.has(account.userId))));
+    }
+    // A misspelt group would otherwise start an empty spot check that looks like a finished one.
+    if (inGroup !== null && everyone.length === 0) {
+      throw new HandoverError("VALIDATION_FAILED", `Nobody with an account on this homeserver is in the directory group "${request.group}"`);
+    }
     const size = Math.min(everyone.length, request.people ?? Math.ceil((request.share ?? 0) * everyone.length));
     const chosen = this.deps.pick(everyone.length, size).map((index) => everyone[index] as { userId: string; displayName: string | null });
     const people = [];
@@ -75,7 +86,7 @@ export class SpotChecks {
       trigger,
       startedBy: actor,
       startedAt: this.deps.clock.now(),
-      sample: { people: request.people ?? null, share: request.share ?? null, outOf: everyone.length },
+      sample: { people: request.people ?? null, share: request.share ?? null, group: request.group ?? null, outOf: everyone.length },
       people,
     });
     await this.deps.audit.record({
@@ -87,6 +98,7 @@ export class SpotChecks {
         trigger,
         sampled: people.length,
         outOf: everyone.length,
+        ...(request.group === undefined ? {} : { group: request.group }),
         meetServerPolicy: people.filter((p) => p.meetsServerPolicy).length,
       },
     });
