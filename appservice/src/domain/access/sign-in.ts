@@ -106,6 +106,14 @@ export class PortalSignIn {
       await this.deps.audit.record({ actor: userId, action: "session.refused", target: userId, details: { reason: "no role", method } });
       throw new HandoverError("NO_ROLE", `${userId} has no role in Handover. Ask your trust's Handover administrator for access.`);
     }
+    // The homeserver may still vouch for someone who has left (SSO at the identity provider works
+    // until directory sync deactivates them): no session is opened, rather than one that dies on
+    // its first request after a "signed in" in the audit trail.
+    const standing = await this.deps.standing?.check(userId);
+    if (standing !== undefined && !standing.active) {
+      await this.deps.audit.record({ actor: userId, action: "session.refused", target: userId, details: { reason: standing.reason, method } });
+      throw new HandoverError("SIGN_IN_FAILED", `${userId} can no longer sign in to Handover (${standing.reason}).`);
+    }
     const { role } = grant;
     const now = this.deps.clock.now();
     const token = randomBytes(32).toString("base64url");
