@@ -55,7 +55,7 @@ export interface SignInDeps {
   /** The homeserver's name: "alice", "@alice:<serverName>" and "@Alice:<serverName>" are one account. */
   serverName: string;
   /** Whether a signed-in person's account still stands (not a leaver, locked or deactivated); unset: not checked. */
-  standing?: { check(userId: string): Promise<Standing> };
+  standing?: { check(userId: string, options?: { remember?: boolean }): Promise<Standing> };
   /** Keys the hash that stands for an unknown account name in the audit trail; random per process unless given. */
   accountHashKey?: Buffer;
 }
@@ -109,7 +109,7 @@ export class PortalSignIn {
     // The homeserver may still vouch for someone who has left (SSO at the identity provider works
     // until directory sync deactivates them): no session is opened, rather than one that dies on
     // its first request after a "signed in" in the audit trail.
-    const standing = await this.deps.standing?.check(userId);
+    const standing = await this.deps.standing?.check(userId, { remember: false });
     if (standing !== undefined && !standing.active) {
       await this.deps.audit.record({ actor: userId, action: "session.refused", target: userId, details: { reason: standing.reason, method } });
       throw new HandoverError("SIGN_IN_FAILED", `${userId} can no longer sign in to Handover (${standing.reason}).`);
