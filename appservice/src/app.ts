@@ -190,6 +190,10 @@ export class Handover {
       directory: this.capabilities.find((capability) => capability.groupMemberships)?.groupMemberships ?? null,
       directoryFailed: (error) => this.logger.warn({ err: error }, "the directory could not say who is in which group: roles from groups count as none"),
     });
+    const signInLimiter = new SignInLimiter(
+      { ...config.access.signInLimits, windowMs: parseDuration(config.access.signInLimits.window) ?? HOUR_MS / 4 },
+      this.clock,
+    );
     const signIn = new PortalSignIn({
       authenticator: new PasswordAuthenticator(
         config.homeserver.url,
@@ -202,7 +206,7 @@ export class Handover {
       roleOf: (userId) => configuredRole(config.access, userId),
       grantOf: (userId) => roles.roleOf(userId),
       sessionTtlMs: parseDuration(config.access.sessionTtl) ?? 8 * HOUR_MS,
-      limiter: new SignInLimiter({ ...config.access.signInLimits, windowMs: parseDuration(config.access.signInLimits.window) ?? HOUR_MS / 4 }, this.clock),
+      limiter: signInLimiter,
       serverName: config.homeserver.serverName,
       standing: new AccountStanding({
         homeserver: new SynapseAccountState(config.homeserver.url, config.homeserver.adminAccessToken),
@@ -225,6 +229,7 @@ export class Handover {
       sessions: signIn,
       audit: this.audit,
       callbackUrl: new URL(SSO_CALLBACK_PATH, config.web.publicUrl).toString(),
+      limiter: signInLimiter,
     });
     this.web = new WebServer({
       handlers: Object.assign(

@@ -10,7 +10,13 @@ import { SESSION_COOKIE } from "./web-server.js";
 export const SSO_START_PATH = "/auth/sso/start";
 export const SSO_CALLBACK_PATH = "/auth/sso/callback";
 export const SSO_ICON_PATH = "/auth/sso/icon";
-const STATE_COOKIE = "handover_sso_state";
+/**
+ * Over https the state cookie carries the `__Host-` prefix: a browser accepts such a cookie only
+ * from a secure origin of this very host (Secure, Path=/, no Domain). Without it, a network
+ * attacker on plain http or any sibling subdomain could plant their own state (with a longer
+ * path, so it is sent first) and finish the victim's sign-in with their own login token.
+ */
+const stateCookieName = (secure: boolean) => (secure ? "__Host-handover_sso_state" : "handover_sso_state");
 /** Long enough to sign in at the identity provider (a smartcard PIN, an MFA prompt), no longer. */
 const STATE_LIFETIME_MS = 10 * 60_000;
 
@@ -28,11 +34,13 @@ const single = (value: unknown): string | undefined => (typeof value === "string
  * GET /auth/sso/start[?idp=<id>] and GET /auth/sso/callback. The state cookie is SameSite=Lax,
  * not Strict: the callback is a top-level navigation that arrives from the homeserver's (or the
  * identity provider's) site, and a Strict cookie would not come with it. It is scoped to the
- * callback's path and lives ten minutes; the session cookie stays Strict.
+ * callback's path (over https, `__Host-` and so Path=/) and lives ten minutes; the session cookie
+ * stays Strict.
  */
 export function ssoRoutes(options: { sso: SingleSignOn; icons: IdentityProviderIcons; publicUrl: string; logger: Logger }): Router {
   const secure = new URL(options.publicUrl).protocol === "https:";
-  const stateCookie = { httpOnly: true, sameSite: "lax", secure, path: "/auth/sso" } as const;
+  const STATE_COOKIE = stateCookieName(secure);
+  const stateCookie = { httpOnly: true, sameSite: "lax", secure, path: secure ? "/" : "/auth/sso" } as const;
   const router = express.Router();
   const problem = (res: Response, error: unknown) => {
     const code = error instanceof HandoverError ? error.code : "INTERNAL";

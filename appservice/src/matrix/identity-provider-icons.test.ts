@@ -55,3 +55,27 @@ describe("identity provider icons", () => {
     ]);
   });
 });
+
+describe("identity provider icons, asked by anyone", () => {
+  it("asks the homeserver once for an icon however often the public sign-in page asks for it", async () => {
+    const baseUrl = await media({ "/_matrix/client/v1/media/download/trust-a.test/entraLogo": { type: "image/png", body: PNG } });
+    const icons = new IdentityProviderIcons({ flows: async () => flows("mxc://trust-a.test/entraLogo") }, baseUrl, "admin-token");
+    for (let i = 0; i < 5; i++) expect(await icons.icon("oidc-entra")).toEqual({ contentType: "image/png", body: PNG });
+    expect(requests).toHaveLength(1);
+  });
+
+  it("stops reading an icon at the size limit instead of waiting for the whole download", async () => {
+    server = createServer((req, res) => {
+      requests.push({ url: req.url ?? "", authorization: req.headers.authorization });
+      // Sends more than the limit and never ends: only a reader that stops at the limit answers.
+      res.writeHead(200, { "content-type": "image/png" });
+      res.write(Buffer.alloc(300 * 1024));
+    });
+    await new Promise<void>((resolve) => server?.listen(0, "127.0.0.1", resolve));
+    const address = server.address();
+    const baseUrl = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+    const icons = new IdentityProviderIcons({ flows: async () => flows("mxc://trust-a.test/endless") }, baseUrl, "admin-token");
+    expect(await icons.icon("oidc-entra")).toBeNull();
+    server.closeAllConnections();
+  });
+});

@@ -38,19 +38,24 @@ export class AccountStanding {
 
   constructor(private readonly deps: AccountStandingDeps) {}
 
-  async check(userId: string): Promise<Standing> {
+  /**
+   * `remember: false` (at sign-in) keeps no "active" answer: one kept from the moment
+   * of sign-in would hide a lock made just after it for the whole recheck time.
+   */
+  async check(userId: string, options: { remember?: boolean } = {}): Promise<Standing> {
     if (await this.deps.leavers.hasLeft(userId)) return { active: false, reason: "directory leaver" };
-    const state = await this.homeserverState(userId);
+    const state = await this.homeserverState(userId, options.remember ?? true);
     return state === "active" ? { active: true } : { active: false, reason: REASON[state] };
   }
 
-  private async homeserverState(userId: string): Promise<HomeserverAccountState> {
+  private async homeserverState(userId: string, remember: boolean): Promise<HomeserverAccountState> {
     const now = this.deps.clock.now().getTime();
     const cached = this.known.get(userId);
     if (cached && now - cached.askedAt < this.deps.recheckMs) return cached.state;
     try {
       const state = await this.deps.homeserver.accountState(userId);
-      this.known.set(userId, { state, askedAt: now });
+      // A closed account is remembered however it was asked, so it stays out while the homeserver is down.
+      if (remember || state !== "active") this.known.set(userId, { state, askedAt: now });
       return state;
     } catch (error) {
       // Handover's portal is where an admin looks when the homeserver is down: it does not lock

@@ -115,6 +115,28 @@ export class SignInLimiter {
     };
   }
 
+  /**
+   * A single sign-on callback names no account until the homeserver has vouched for it, so its
+   * failures count against the client address alone (shared with password sign-ins from it).
+   */
+  beginFromAddress(address: string): SignInAttempt {
+    const now = this.clock.now().getTime();
+    const key = `address:${addressKey(address)}`;
+    const recent = this.recent(key, now);
+    const oldest = recent[recent.length - this.settings.perAddress];
+    if (recent.length >= this.settings.perAddress && oldest !== undefined) {
+      throw new SignInLimited(Math.max(1, Math.ceil((oldest + this.settings.windowMs - now) / 1000)));
+    }
+    this.count(key, now);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      this.uncount(key, now);
+    };
+    return { release, succeeded: release };
+  }
+
   private recent(key: string, now: number): number[] {
     const times = this.failures.get(key);
     if (times === undefined) return [];

@@ -153,3 +153,25 @@ describe("portal sign-in", () => {
     expect(new HandoverError("NOT_FOUND", "x")).toBeInstanceOf(Error);
   });
 });
+
+describe("portal sign-in of an account that no longer stands", () => {
+  it("refuses a single sign-on by a directory leaver the homeserver still vouches for, opening no session and auditing no sign-in", async () => {
+    const clock = new FakeClock();
+    const audit = new RecordingAudit();
+    const sessions = new MemorySessions();
+    const signIn = new PortalSignIn({
+      authenticator: { verifyPassword: async () => null },
+      sessions,
+      audit,
+      clock,
+      roleOf: () => "admin",
+      sessionTtlMs: 3_600_000,
+      limiter: new SignInLimiter({ perAccount: 5, perAddress: 10, windowMs: WINDOW_MS }, clock),
+      serverName: "trust-a.test",
+      standing: { check: async () => ({ active: false, reason: "directory leaver" }) },
+    });
+    await expect(signIn.openSession("@leaver:trust-a.test", "sso")).rejects.toMatchObject({ code: "SIGN_IN_FAILED" });
+    expect(sessions.rows.size).toBe(0);
+    expect(audit.actions()).toEqual(["session.refused"]);
+  });
+});

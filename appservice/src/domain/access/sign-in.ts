@@ -55,7 +55,7 @@ export interface SignInDeps {
   /** The homeserver's name: "alice", "@alice:<serverName>" and "@Alice:<serverName>" are one account. */
   serverName: string;
   /** Whether a signed-in person's account still stands (not a leaver, locked or deactivated); unset: not checked. */
-  standing?: { check(userId: string): Promise<Standing> };
+  standing?: { check(userId: string, options?: { remember?: boolean }): Promise<Standing> };
   /** Keys the hash that stands for an unknown account name in the audit trail; random per process unless given. */
   accountHashKey?: Buffer;
 }
@@ -105,6 +105,14 @@ export class PortalSignIn {
     if (grant === undefined) {
       await this.deps.audit.record({ actor: userId, action: "session.refused", target: userId, details: { reason: "no role", method } });
       throw new HandoverError("NO_ROLE", `${userId} has no role in Handover. Ask your trust's Handover administrator for access.`);
+    }
+    // The homeserver may still vouch for someone who has left (SSO at the identity provider works
+    // until directory sync deactivates them): no session is opened, rather than one that dies on
+    // its first request after a "signed in" in the audit trail.
+    const standing = await this.deps.standing?.check(userId, { remember: false });
+    if (standing !== undefined && !standing.active) {
+      await this.deps.audit.record({ actor: userId, action: "session.refused", target: userId, details: { reason: standing.reason, method } });
+      throw new HandoverError("SIGN_IN_FAILED", `${userId} can no longer sign in to Handover (${standing.reason}).`);
     }
     const { role } = grant;
     const now = this.deps.clock.now();

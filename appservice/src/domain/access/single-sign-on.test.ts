@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { RecordingAudit } from "../../testing/fakes.js";
+import { FakeClock, RecordingAudit } from "../../testing/fakes.js";
 import { HandoverError } from "../errors.js";
 import type { SignedIn } from "./sign-in.js";
+import { SignInLimiter } from "./sign-in-limits.js";
 import { type HomeserverSingleSignOn, type LoginFlows, SingleSignOn } from "./single-sign-on.js";
 
 const CALLBACK = "https://handover.trust.nhs.uk/auth/sso/callback";
@@ -101,5 +102,37 @@ describe("single sign-on through the homeserver", () => {
       expect((await refusal(sso.complete({ stateInUrl: state, stateInCookie: state, loginToken, clientAddress: CLIENT }))).code).toBe("SIGN_IN_FAILED");
     }
     expect(redeemed).toEqual([]);
+  });
+});
+
+describe("single sign-on refusals from one address", () => {
+  it("are limited like failed password sign-ins, so an anonymous client cannot write audit entries or ask the homeserver without end", async () => {
+    const clock = new FakeClock();
+    const audit = new RecordingAudit();
+    let asked = 0;
+    const homeserver: HomeserverSingleSignOn = {
+      flows: async () => ({ password: false, sso: { identityProviders: [] } }),
+      redirectUrl: () => "https://matrix.trust.nhs.uk/sso",
+      redeemLoginToken: async () => {
+        asked++;
+        return null;
+      },
+    };
+    const sessions = { openSession: async (): Promise<SignedIn> => Promise.reject(new Error("not reached")) };
+    const limiter = new SignInLimiter({ perAccount: 5, perAddress: 3, windowMs: 15 * 60_000 }, clock);
+    const sso = new SingleSignOn({ homeserver, sessions, audit, callbackUrl: CALLBACK, limiter });
+    const codes: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const withToken = { stateInUrl: "s", stateInCookie: "s", loginToken: `guess-${i}`, clientAddress: CLIENT };
+      const noState = { stateInUrl: undefined, stateInCookie: null, loginToken: undefined, clientAddress: CLIENT };
+      codes.push((await refusal(sso.complete(i % 2 === 0 ? withToken : noState))).code);
+    }
+    expect(codes.filter((code) => code === "SIGN_IN_FAILED")).toHaveLength(3);
+    expect(codes.slice(3).every((code) => code === "RATE_LIMITED")).toBe(true);
+    expect(audit.actions()).toHaveLength(3);
+    expect(asked).toBe(2);
+    // Another address is not held up by this one.
+    const other = await refusal(sso.complete({ stateInUrl: undefined, stateInCookie: null, loginToken: undefined, clientAddress: "203.0.113.9" }));
+    expect(other.code).toBe("SIGN_IN_FAILED");
   });
 });

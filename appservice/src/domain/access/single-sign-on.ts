@@ -2,6 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { AuditRecorder } from "../audit/audit-trail.js";
 import { HandoverError } from "../errors.js";
 import type { SignedIn } from "./sign-in.js";
+import type { SignInLimiter } from "./sign-in-limits.js";
 
 /** One identity provider a homeserver offers under `m.login.sso`. */
 export interface IdentityProvider {
@@ -45,6 +46,11 @@ export interface SingleSignOnDeps {
    * never from the request, so the homeserver is only ever asked to redirect to Handover.
    */
   callbackUrl: string;
+  /**
+   * Refused callbacks count as failed sign-ins from the client's address: each one is an audit
+   * entry and may be a question to the homeserver, asked by anyone.
+   */
+  limiter?: Pick<SignInLimiter, "beginFromAddress">;
 }
 
 /** Started in a browser: `state` goes into a short-lived cookie, the browser to `location`. */
@@ -97,6 +103,7 @@ export class SingleSignOn {
 
   async complete(callback: SsoCallback): Promise<SignedIn> {
     const { stateInUrl, stateInCookie, loginToken, clientAddress } = callback;
+    const attempt = this.deps.limiter?.beginFromAddress(clientAddress);
     if (!stateInUrl || !stateInCookie || !sameState(stateInUrl, stateInCookie)) {
       await this.refused("state mismatch", clientAddress);
       throw new HandoverError("SIGN_IN_FAILED", "This sign-in was not started in this browser, or took too long. Start again from Handover's sign-in page.");
@@ -105,11 +112,19 @@ export class SingleSignOn {
       await this.refused("no login token", clientAddress);
       throw new HandoverError("SIGN_IN_FAILED", "The homeserver sent no sign-in back. Start again from Handover's sign-in page.");
     }
-    const userId = await this.deps.homeserver.redeemLoginToken(loginToken, clientAddress);
+    let userId: string | null;
+    try {
+      userId = await this.deps.homeserver.redeemLoginToken(loginToken, clientAddress);
+    } catch (error) {
+      // The homeserver could not be asked: not this client's failure.
+      attempt?.release();
+      throw error;
+    }
     if (userId === null) {
       await this.refused("login token refused by the homeserver", clientAddress);
       throw new HandoverError("SIGN_IN_FAILED", "The homeserver did not accept this sign-in (it may have been used already). Start again.");
     }
+    attempt?.succeeded();
     return this.deps.sessions.openSession(userId, "sso");
   }
 
