@@ -81,6 +81,31 @@ export interface PurgeRecord {
   completedAt: Date | null;
 }
 
+/** What a purge record holds when it is first written: the intent, before any step has run. */
+export type PurgeIntent = Pick<
+  PurgeRecord,
+  "id" | "roomId" | "policyId" | "policyName" | "cutoff" | "reason" | "actor" | "filingRef" | "filedUpTo" | "includesUnfiled" | "createdAt"
+>;
+
+export function plannedPurge(intent: PurgeIntent): PurgeRecord {
+  return {
+    ...intent,
+    state: "planned",
+    fromTs: null,
+    eventCount: null,
+    unfiledCount: 0,
+    eventIds: null,
+    media: [],
+    mediaDeleted: 0,
+    keepFromEventId: null,
+    noticeEventId: null,
+    purgeId: null,
+    purgeRequests: 0,
+    error: null,
+    completedAt: null,
+  };
+}
+
 export interface DeletionQuery {
   roomId?: string | undefined;
   limit: number;

@@ -3,6 +3,7 @@ import { FakeClock, RecordingAudit } from "../../testing/fakes.js";
 import type { MatrixEvent } from "../matrix-event.js";
 import type { MediaReference } from "./media.js";
 import type { DeletionGate, HistoryPurger, MediaReferenceIndex, PurgeLedger, PurgeRecord, PurgeStatus, RoomHistoryReader } from "./ports.js";
+import { plannedPurge } from "./ports.js";
 import { CALLED_OFF_NOTICE, PurgeExecutor } from "./purge-executor.js";
 
 class MemoryLedger implements PurgeLedger {
@@ -127,7 +128,7 @@ function setup(captured: ReadonlySet<string> = new Set<string>()) {
     pollTimeoutMs: 1_000,
     sleep: async () => {},
   });
-  const record: PurgeRecord = {
+  const record = plannedPurge({
     id: "11111111-1111-1111-1111-111111111111",
     roomId: "!r:t",
     policyId: "default-operational",
@@ -138,21 +139,8 @@ function setup(captured: ReadonlySet<string> = new Set<string>()) {
     filingRef: null,
     filedUpTo: null,
     includesUnfiled: false,
-    state: "planned",
-    fromTs: null,
-    eventCount: null,
-    unfiledCount: 0,
-    eventIds: null,
-    media: [],
-    mediaDeleted: 0,
-    keepFromEventId: null,
-    noticeEventId: null,
-    purgeId: null,
-    purgeRequests: 0,
-    error: null,
     createdAt: new Date(0),
-    completedAt: null,
-  };
+  });
   return { ledger, synapse, audit, deleted, notices, executor, record, references, gate, arrivingDuringNotice };
 }
 

@@ -5,6 +5,7 @@ import { HoldAndPolicyGate } from "./deletion-gate.js";
 import { planRoom, type RoomRetentionFacts } from "./planner.js";
 import type { PolicyRules, RetentionPolicy } from "./policy.js";
 import type { HoldStore, PolicyStore, PurgeLedger, PurgeRecord, RetentionFactsSource } from "./ports.js";
+import { plannedPurge } from "./ports.js";
 import { PurgeExecutor } from "./purge-executor.js";
 
 /**
@@ -134,7 +135,7 @@ describe("a purge and messages the index never saw", () => {
     const { roomFacts, executor, ledger, purges, notices, audit } = setup();
     const plan = planRoom(roomFacts(), policy, clock.now(), { warningGranularityMs: 1_000 });
     expect(plan).toMatchObject({ status: "due", includesUnfiled: false });
-    const record: PurgeRecord = {
+    const record = plannedPurge({
       id: "11111111-1111-1111-1111-111111111111",
       roomId: ROOM,
       policyId: policy.id,
@@ -145,21 +146,8 @@ describe("a purge and messages the index never saw", () => {
       filingRef: plan.filingRef,
       filedUpTo: plan.cutoff,
       includesUnfiled: plan.includesUnfiled,
-      state: "planned",
-      fromTs: null,
-      eventCount: null,
-      unfiledCount: 0,
-      eventIds: null,
-      media: [],
-      mediaDeleted: 0,
-      keepFromEventId: null,
-      noticeEventId: null,
-      purgeId: null,
-      purgeRequests: 0,
-      error: null,
       createdAt: new Date(0),
-      completedAt: null,
-    };
+    });
     await ledger.create(record);
     const done = await executor.drive(record);
     expect(purges).toEqual([]);

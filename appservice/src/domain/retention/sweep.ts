@@ -4,6 +4,7 @@ import type { Clock } from "../clock.js";
 import { type PlanSettings, planRooms, type RoomPlan } from "./planner.js";
 import { type DefaultPolicies, PolicyResolver } from "./policy.js";
 import type { PolicyStore, PurgeLedger, PurgeRecord, RetentionFactsSource, RetentionNotifier, WarningLedger } from "./ports.js";
+import { plannedPurge } from "./ports.js";
 import type { PurgeExecutor } from "./purge-executor.js";
 import type { RetentionStatePublication } from "./state-publication.js";
 
@@ -136,7 +137,7 @@ export class RetentionSweep {
     if (!policy || !plan.cutoff) throw new Error(`room ${plan.roomId} is not due`);
     const facts = await this.deps.facts.roomFacts(this.deps.clock.now(), [plan.roomId]);
     const filing = facts[0]?.filing ?? null;
-    const record: PurgeRecord = {
+    const record = plannedPurge({
       id: randomUUID(),
       roomId: plan.roomId,
       policyId: policy.id,
@@ -147,21 +148,8 @@ export class RetentionSweep {
       filingRef: plan.filingRef,
       filedUpTo: filing && plan.filingRef ? filing.upToTs : null,
       includesUnfiled: plan.includesUnfiled,
-      state: "planned",
-      fromTs: null,
-      eventCount: null,
-      unfiledCount: 0,
-      eventIds: null,
-      media: [],
-      mediaDeleted: 0,
-      keepFromEventId: null,
-      noticeEventId: null,
-      purgeId: null,
-      purgeRequests: 0,
-      error: null,
       createdAt: this.deps.clock.now(),
-      completedAt: null,
-    };
+    });
     // The intent is on record before Synapse hears of it.
     await this.deps.ledger.create(record);
     return record;
