@@ -1,6 +1,17 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Handover } from "../../appservice/src/app.js";
-import type { AuditPage, PersonDevices, Posture, SignOutResult, SpotCheck, SpotCheckPdf, StaleSweep } from "../../appservice/src/http/contract.js";
+import { SPOT_CHECK_JOB } from "../../appservice/src/devices/capability.js";
+import { SCHEDULE_ACTOR } from "../../appservice/src/domain/devices/spot-checks.js";
+import type {
+  AuditPage,
+  PersonDevices,
+  Posture,
+  SignOutResult,
+  SpotCheck,
+  SpotCheckList,
+  SpotCheckPdf,
+  StaleSweep,
+} from "../../appservice/src/http/contract.js";
 import { PortalSession } from "../support/directory-api.js";
 import { EncryptingClient } from "../support/encrypting-client.js";
 import { freshDatabase } from "../support/fresh-database.js";
@@ -13,6 +24,7 @@ const trust = stack.trusts.a;
 const databaseUrl = await freshDatabase(stack.databaseUrls.a, "devices");
 const tag = Date.now().toString(36);
 const SCIM_TOKEN = "devices-scim-token-that-is-long-enough-0123456789";
+const wardGroup = `Ward7-Nurses-${tag}`;
 
 let handover: Handover;
 let admin: PortalSession;
@@ -96,7 +108,7 @@ beforeAll(async () => {
   gina = await TestUser.register(trust, `dgina${tag}`);
   handover = await startHandover(trust, databaseUrl, {
     roles: { [alice.userId]: "admin", [ivy.userId]: "auditor", [gina.userId]: "ig-lead" },
-    devices: { staleAfter: "1s", staleSweep: { approvalAbove: 1 } },
+    devices: { staleAfter: "1s", staleSweep: { approvalAbove: 1 }, spotChecks: { every: "30d", people: 5, groups: [wardGroup] } },
     // SCIM only, to put people in directory groups; nobody here is treated as a leaver.
     directory: {
       schedule: "1h",
@@ -215,7 +227,7 @@ describe("people of a directory group", () => {
     const ninaId = await scimUser(nina, "Nina Nurse");
     // Omar is in the directory, but not in the group.
     await scimUser(omar, "Omar Porter");
-    const group = `Ward7-Nurses-${tag}`;
+    const group = wardGroup;
     await scim("POST", "/Groups", { schemas: ["urn:ietf:params:scim:schemas:core:2.0:Group"], displayName: group, members: [{ value: ninaId }] });
 
     const inGroup = async (query: string) =>
@@ -230,6 +242,21 @@ describe("people of a directory group", () => {
     expect(check.people.map((person) => person.userId)).toEqual([nina.userId]);
     expect(check.sample).toMatchObject({ share: 1, group, outOf: 1 });
     expect((await audited("devices.spot-check.started"))[0]).toMatchObject({ actor: gina.userId, details: { spotCheck: check.id, group, outOf: 1 } });
+  });
+
+  it("a scheduled spot check limited to a directory group (devices.spotChecks.groups) samples only that group's people", async () => {
+    expect(await handover.jobs.runNow(SPOT_CHECK_JOB)).toBe(true);
+    const [scheduled] = (await igLead.ok<SpotCheckList>("GET", "/devices/spot-checks")).spotChecks.filter((check) => check.trigger === "scheduled");
+    expect(scheduled?.sample).toMatchObject({ people: 5, group: wardGroup, outOf: 1 });
+    const check = await igLead.ok<SpotCheck>("GET", `/devices/spot-checks/${scheduled?.id}`);
+    expect(check.people.map((person) => person.userId)).toEqual([`@dgroup${tag}nina:${trust.serverName}`]);
+    expect((await audited("devices.spot-check.started"))[0]).toMatchObject({
+      actor: SCHEDULE_ACTOR,
+      details: { spotCheck: check.id, trigger: "scheduled", group: wardGroup },
+    });
+    // Not due again until `every` has passed.
+    expect(await handover.jobs.runNow(SPOT_CHECK_JOB)).toBe(true);
+    expect((await igLead.ok<SpotCheckList>("GET", "/devices/spot-checks")).spotChecks.filter((c) => c.trigger === "scheduled")).toHaveLength(1);
   });
 });
 

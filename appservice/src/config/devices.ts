@@ -83,8 +83,16 @@ export const devicesSchema = z
           .default("30d")
           .describe("How often a spot check starts on its own (default monthly); the IG lead can start one at any time too."),
         people: z.number().int().min(1).max(500).default(10).describe("How many people, chosen at random, a scheduled spot check samples."),
+        groups: z
+          .array(z.string().trim().min(1).max(200))
+          .max(50)
+          .default([])
+          .refine((names) => new Set(names.map((name) => name.toLowerCase())).size === names.length, { message: "each group once (names compare in any case)" })
+          .describe(
+            "Directory groups (as directory sync knows them) to sample on the schedule: one spot check per group, each of `people` people of that group. Empty: one spot check of everyone.",
+          ),
       })
-      .default({ every: "30d", people: 10 })
+      .default({ every: "30d", people: 10, groups: [] })
       .describe("Spot checks of staff devices: a random sample, each person's server-visible posture against the policy, and a checklist the IG lead records."),
     adminConcurrency: z
       .number()

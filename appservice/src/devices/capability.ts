@@ -114,7 +114,7 @@ export const devicesCapability: CapabilityFactory = (platform: Platform): Capabi
       // 30-day setInterval would overflow Node's timer (about 24.8 days) and fire at once.
       const everyMs = parseDuration(config.spotChecks.every) as number;
       platform.jobs.register({ name: SPOT_CHECK_JOB, intervalMs: Math.min(HOUR_MS, everyMs) }, async () => {
-        await spotChecks.runSchedule(everyMs, { people: config.spotChecks.people });
+        await spotChecks.runSchedule(everyMs, config.spotChecks.people, config.spotChecks.groups);
       });
     },
   };

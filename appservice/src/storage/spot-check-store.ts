@@ -92,8 +92,12 @@ export class PostgresSpotCheckStore implements SpotCheckStore {
     return affected === 1;
   }
 
-  async lastScheduledAt(): Promise<Date | null> {
-    const [row] = (await this.db.query("SELECT max(started_at) AS at FROM device_spot_checks WHERE trigger = 'scheduled'")) as { at: Date | null }[];
+  async lastScheduledAt(group: string | null): Promise<Date | null> {
+    const [row] = (await this.db.query(
+      `SELECT max(started_at) AS at FROM device_spot_checks
+       WHERE trigger = 'scheduled' AND lower(coalesce(sample->>'group', '')) = lower(coalesce($1::text, ''))`,
+      [group],
+    )) as { at: Date | null }[];
     return row?.at ?? null;
   }
 }

@@ -3,7 +3,7 @@ import type { PersonDevices } from "../../http/contract-devices.js";
 import type { RecordOutcome, SpotCheck } from "../../http/contract-spot-checks.js";
 import { FakeClock, RecordingAudit } from "../../testing/fakes.js";
 import { spotCheckCsv } from "./spot-check-csv.js";
-import { type NewSpotCheck, policyFindings, type SpotCheckStore, SpotChecks } from "./spot-checks.js";
+import { type NewSpotCheck, policyFindings, SCHEDULE_ACTOR, type SpotCheckStore, SpotChecks } from "./spot-checks.js";
 
 const person = (userId: string, overrides: Partial<PersonDevices> = {}): PersonDevices => ({
   userId,
@@ -51,8 +51,10 @@ class MemorySpotChecks implements SpotCheckStore {
     });
     return true;
   }
-  async lastScheduledAt() {
-    const scheduled = this.checks.filter((check) => check.trigger === "scheduled").at(-1);
+  async lastScheduledAt(group: string | null) {
+    const scheduled = this.checks
+      .filter((check) => check.trigger === "scheduled" && (check.sample.group ?? "").toLowerCase() === (group ?? "").toLowerCase())
+      .at(-1);
     return scheduled ? new Date(scheduled.startedAt) : null;
   }
 }
@@ -130,11 +132,31 @@ describe("spot checks", () => {
   it("a scheduled spot check starts only when the last one is older than the schedule", async () => {
     const { checks, clock } = setUp();
     const DAY = 86_400_000;
-    expect(await checks.runSchedule(30 * DAY, { people: 2 })).not.toBeNull();
+    expect(await checks.runSchedule(30 * DAY, 2)).toHaveLength(1);
     clock.advance(29 * DAY);
-    expect(await checks.runSchedule(30 * DAY, { people: 2 })).toBeNull();
+    expect(await checks.runSchedule(30 * DAY, 2)).toEqual([]);
     clock.advance(2 * DAY);
-    expect((await checks.runSchedule(30 * DAY, { people: 2 }))?.trigger).toBe("scheduled");
+    expect((await checks.runSchedule(30 * DAY, 2)).map((check) => check.trigger)).toEqual(["scheduled"]);
+  });
+
+  it("a schedule limited to directory groups starts one spot check per group, each sampling only that group's people", async () => {
+    const { checks, clock, audit } = setUp();
+    const DAY = 86_400_000;
+    const started = await checks.runSchedule(30 * DAY, 2, ["Ward 7 Nurses"]);
+    expect(started.map((check) => check.sample.group)).toEqual(["Ward 7 Nurses"]);
+    expect(started[0]?.people.every((person) => ["@p5:t", "@p7:t", "@p9:t"].includes(person.userId))).toBe(true);
+    expect(started[0]?.sample.outOf).toBe(3);
+    expect(audit.events.at(-1)).toMatchObject({ actor: SCHEDULE_ACTOR, details: { trigger: "scheduled", group: "Ward 7 Nurses" } });
+    // Each group keeps its own schedule: a group added later is due at once, the first is not.
+    clock.advance(DAY);
+    const unknown = checks.runSchedule(30 * DAY, 2, ["ward 7 nurses", "Nobody here"]);
+    await expect(unknown).rejects.toThrow(/Nobody with an account on this homeserver is in the directory group "Nobody here"/);
+  });
+
+  it("a group nobody is in does not stop the schedule's other groups", async () => {
+    const { checks, store } = setUp();
+    await expect(checks.runSchedule(86_400_000, 1, ["Nobody here", "Ward 7 Nurses"])).rejects.toThrow(/Nobody here/);
+    expect(store.checks.map((check) => check.sample.group)).toEqual(["Ward 7 Nurses"]);
   });
 
   it("exports are audited, and the CSV defuses cells a spreadsheet would run as formulas", async () => {

@@ -23,7 +23,8 @@ export interface SpotCheckStore {
   list(limit: number): Promise<SpotCheckList["spotChecks"]>;
   /** false when the person is not in that spot check's sample. */
   recordOutcome(id: number, userId: string, outcome: RecordOutcome & { recordedBy: string; recordedAt: Date }): Promise<boolean>;
-  lastScheduledAt(): Promise<Date | null>;
+  /** When the last scheduled check of this group (null: of everyone) started; groups compared in any case. */
+  lastScheduledAt(group: string | null): Promise<Date | null>;
 }
 
 export interface SpotCheckPdfRenderer {
@@ -105,11 +106,26 @@ export class SpotChecks {
     return check;
   }
 
-  /** Starts a scheduled spot check when the last one is older than `everyMs` (the job ticks more often than that). */
-  async runSchedule(everyMs: number, request: StartSpotCheck): Promise<SpotCheck | null> {
-    const last = await this.deps.store.lastScheduledAt();
-    if (last && this.deps.clock.now().getTime() - last.getTime() < everyMs) return null;
-    return this.start("scheduled", SCHEDULE_ACTOR, request);
+  /**
+   * Starts the scheduled spot checks that are due: one of everyone when `groups` is empty,
+   * otherwise one per directory group, each due when that group's last scheduled check is older
+   * than `everyMs` (the job ticks more often than that). A group that cannot be sampled (nobody
+   * in it has an account here) does not stop the others; the first such error is thrown after.
+   */
+  async runSchedule(everyMs: number, people: number, groups: readonly string[] = []): Promise<SpotCheck[]> {
+    const started: SpotCheck[] = [];
+    let failure: unknown = null;
+    for (const group of groups.length === 0 ? [null] : groups) {
+      const last = await this.deps.store.lastScheduledAt(group);
+      if (last && this.deps.clock.now().getTime() - last.getTime() < everyMs) continue;
+      try {
+        started.push(await this.start("scheduled", SCHEDULE_ACTOR, group === null ? { people } : { people, group }));
+      } catch (error) {
+        failure ??= error;
+      }
+    }
+    if (failure !== null) throw failure;
+    return started;
   }
 
   async get(id: number): Promise<SpotCheck> {
