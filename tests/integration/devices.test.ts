@@ -53,6 +53,32 @@ async function syncStatus(accessToken: string): Promise<number> {
   return response.status;
 }
 
+/** The bot's messages a client with this token sees: it joins the bot's invitations first, as a person would. */
+async function botMessages(accessToken: string): Promise<string[]> {
+  const call = async <T>(method: string, endpoint: string, body?: unknown): Promise<T> => {
+    const response = await fetch(`${trust.clientUrl}/_matrix/client/v3${endpoint}`, {
+      method,
+      headers: { authorization: `Bearer ${accessToken}`, "content-type": "application/json" },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    return (await response.json()) as T;
+  };
+  // One sync: Synapse answers a repeated initial sync from a cache, so a second would not show the joins.
+  const sync = await call<{ rooms?: { invite?: Record<string, unknown>; join?: Record<string, unknown> } }>("GET", "/sync?timeout=0");
+  const invited = Object.keys(sync.rooms?.invite ?? {});
+  for (const roomId of invited) await call("POST", `/rooms/${encodeURIComponent(roomId)}/join`, {});
+  const bodies: string[] = [];
+  for (const roomId of [...invited, ...Object.keys(sync.rooms?.join ?? {})]) {
+    const page = await call<{ chunk?: { type: string; sender: string; content: { body?: string } }[] }>(
+      "GET",
+      `/rooms/${encodeURIComponent(roomId)}/messages?dir=b&limit=20`,
+    );
+    const fromBot = (page.chunk ?? []).filter((event) => event.sender === handover.botUserId && event.type === "m.room.message");
+    bodies.push(...fromBot.map((event) => event.content.body ?? ""));
+  }
+  return bodies;
+}
+
 async function logOutRegistrationDevice(user: TestUser): Promise<void> {
   await user.request("POST", "/logout", {});
 }
@@ -108,7 +134,14 @@ beforeAll(async () => {
   gina = await TestUser.register(trust, `dgina${tag}`);
   handover = await startHandover(trust, databaseUrl, {
     roles: { [alice.userId]: "admin", [ivy.userId]: "auditor", [gina.userId]: "ig-lead" },
-    devices: { staleAfter: "1s", staleSweep: { approvalAbove: 1 }, spotChecks: { every: "30d", people: 5, groups: [wardGroup] } },
+    // The stack's Synapse strips content from pushes; with the probe off, the config stands in for
+    // one that includes it (Synapse's default), which devices-push-probe.test.ts shows for real.
+    devices: {
+      staleAfter: "1s",
+      staleSweep: { approvalAbove: 1 },
+      spotChecks: { every: "30d", people: 5, groups: [wardGroup] },
+      pushProbe: { enabled: false },
+    },
     // SCIM only, to put people in directory groups; nobody here is treated as a leaver.
     directory: {
       schedule: "1h",
@@ -201,7 +234,37 @@ describe("a person with a cross-signed device, one not cross-signed, and a pushe
     for (const token of tokens) expect(await syncStatus(token)).toBe(401);
     expect(await adminPushers(amy.userId)).toEqual([]);
     const [entry] = await audited("devices.lost-phone.signed-out");
-    expect(entry).toMatchObject({ actor: alice.userId, target: amy.userId, details: { reason: "phone stolen on the ward", pushersRemoved: 1 } });
+    expect(entry).toMatchObject({
+      actor: alice.userId,
+      target: amy.userId,
+      details: { reason: "phone stolen on the ward", pushersRemoved: 1, notice: "sent" },
+    });
+  });
+
+  it("when Amy signs in again with a real client, the bot's notice that her sessions were ended is waiting for her, without the admin's reason", async () => {
+    const again = await EncryptingClient.start(trust, amy);
+    try {
+      const client = again.client;
+      const roomId = await eventually(
+        "the bot's invitation",
+        async () => client.getRooms().find((room) => room.getMyMembership() === "invite" && room.getDMInviter() === handover.botUserId)?.roomId,
+      );
+      await client.joinRoom(roomId);
+      const notice = await eventually("the notice in the room", async () =>
+        client
+          .getRoom(roomId)
+          ?.getLiveTimeline()
+          .getEvents()
+          .find((event) => event.getSender() === handover.botUserId && event.getType() === "m.room.message"),
+      );
+      expect(notice.getContent()).toMatchObject({ msgtype: "m.notice" });
+      const body = String(notice.getContent().body);
+      expect(body).toContain("ended all your Matrix sessions: every device you were signed in on was signed out");
+      expect(body).toMatch(/on \d{4}-\d{2}-\d{2} at \d{2}:\d{2} UTC/);
+      expect(body).not.toContain("phone stolen on the ward");
+    } finally {
+      again.stop();
+    }
   });
 });
 
@@ -261,7 +324,7 @@ describe("people of a directory group", () => {
 });
 
 describe("signing out one device", () => {
-  it("ends that device's session only, audited with the reason", async () => {
+  it("ends that device's session only, audited with the reason, and the person's remaining device gets the bot's notice", async () => {
     const bob = await TestUser.register(trust, `dbob${tag}`);
     const lost = await logIn(bob);
     const kept = await logIn(bob);
@@ -269,7 +332,17 @@ describe("signing out one device", () => {
     expect(await syncStatus(lost.accessToken)).toBe(401);
     expect(await syncStatus(kept.accessToken)).toBe(200);
     const [entry] = await audited("devices.device.signed-out");
-    expect(entry).toMatchObject({ actor: alice.userId, target: bob.userId, details: { reason: "old tablet handed back", devices: [lost.deviceId] } });
+    expect(entry).toMatchObject({
+      actor: alice.userId,
+      target: bob.userId,
+      details: { reason: "old tablet handed back", devices: [lost.deviceId], notice: "sent" },
+    });
+    // Bob's remaining device is told at once.
+    const told = await eventually("the notice on bob's remaining device", async () => {
+      const bodies = await botMessages(kept.accessToken);
+      return bodies.find((body) => body.includes(`signed out your device ${lost.deviceId}`));
+    });
+    expect(told).toContain("your other devices stay signed in");
     const refused = await admin.call("POST", `${path(bob.userId)}/devices/${encodeURIComponent(lost.deviceId)}/sign-out`, { reason: "again" });
     expect(refused.status).toBe(404);
   });
@@ -325,6 +398,9 @@ describe("trust-wide posture", () => {
     const before = await admin.ok<Posture>("POST", "/devices/posture/snapshots");
     const counts = before.latest?.counts;
     expect(counts).toBeDefined();
+    // The first pass reads everyone: devices and pushers of each person, plus the account pages.
+    expect(before.latest?.kind).toBe("full");
+    expect(before.latest?.adminCallsPerPerson).toBeGreaterThanOrEqual(2);
 
     const finn = await TestUser.register(trust, `dposture${tag}`);
     finnId = finn.userId;
@@ -344,13 +420,59 @@ describe("trust-wide posture", () => {
       pushers: (counts?.pushers ?? 0) + 1,
       pushersCarryingContent: (counts?.pushersCarryingContent ?? 0) + 1,
     });
-    expect(after.latest?.adminCallsPerPerson).toBeGreaterThanOrEqual(2);
+    // Later passes are incremental: Finn is new, so he is read.
+    expect(after.latest?.kind).toBe("incremental");
     expect(after.latest?.metrics.map((metric) => metric.name)).toEqual(["devicesVerified", "pushersCarryingContent", "staleSessions", "leaversWithSessions"]);
     // One snapshot a day: the second pass today replaced the first.
     expect(after.history).toHaveLength(1);
 
     expect((await auditor.ok<Posture>("GET", "/devices/posture")).latest?.takenAt).toBe(after.latest?.takenAt);
     expect((await auditor.call("POST", "/devices/posture/snapshots")).status).toBe(403);
+  });
+});
+
+describe("incremental posture passes and first sightings", () => {
+  it("an incremental pass reads only the person who signed in on a new device (two admin calls more than a quiet pass), and shows when Handover first saw it", async () => {
+    const gail = await TestUser.register(trust, `dincr${tag}`);
+    await syncStatus(gail.user.accessToken);
+    // The baseline: passes that read nobody for longer than Synapse's 5-second batches of
+    // "last seen" writes, so no earlier test's requests are still on their way into the listing.
+    let quietSince: number | null = null;
+    const quiet = await eventually(
+      "passes that read nobody",
+      async () => {
+        const latest = (await admin.ok<Posture>("POST", "/devices/posture/snapshots")).latest;
+        if (latest?.kind !== "incremental" || latest.peopleRead !== 0) quietSince = null;
+        else quietSince ??= Date.now();
+        return quietSince !== null && Date.now() - quietSince > 6_000 ? latest : undefined;
+      },
+      90_000,
+    );
+    const registration = (await auditor.ok<PersonDevices>("GET", path(gail.userId))).devices[0];
+    expect(registration?.firstSeenAt).not.toBeNull();
+
+    const phone = await logIn(gail);
+    // The new device's first request moves the homeserver's "last seen" for Gail.
+    expect(await syncStatus(phone.accessToken)).toBe(200);
+    const picked = await eventually(
+      "an incremental pass to count the new device",
+      async () => {
+        const latest = (await admin.ok<Posture>("POST", "/devices/posture/snapshots")).latest;
+        return latest && latest.counts.devices === (quiet?.counts.devices ?? 0) + 1 ? latest : undefined;
+      },
+      60_000,
+    );
+    expect(picked).toMatchObject({ kind: "incremental", peopleRead: 1 });
+    // The same account pages as the quiet pass, plus Gail's devices and pushers: nobody else was read.
+    expect(picked.adminCalls).toBe((quiet?.adminCalls ?? 0) + 2);
+    expect(picked.counts.people).toBe(quiet?.counts.people);
+
+    const gailNow = await auditor.ok<PersonDevices>("GET", path(gail.userId));
+    const seen = gailNow.devices.find((device) => device.deviceId === phone.deviceId);
+    expect(Date.parse(seen?.firstSeenAt ?? "")).toBeGreaterThanOrEqual(Date.parse(picked.takenAt));
+    expect(gailNow.devices.find((device) => device.deviceId === registration?.deviceId)?.firstSeenAt).toBe(registration?.firstSeenAt);
+    // Watching started with the first pass of this trust, before Gail existed.
+    expect(Date.parse(gailNow.watchingSince ?? "")).toBeLessThan(Date.parse(registration?.firstSeenAt ?? ""));
   });
 });
 

@@ -33,8 +33,20 @@ export const devicesSchema = z
       .boolean()
       .default(true)
       .describe(
-        "Mirror of the homeserver's `push.include_content` (Synapse's default: true). When false, Synapse strips message content from every push, so no pusher counts as carrying content.",
+        "The homeserver's `push.include_content` (Synapse's default: true), used when the push probe is off or cannot run. When false, Synapse strips message content from every push, so no pusher counts as carrying content.",
       ),
+    pushProbe: z
+      .strictObject({
+        enabled: z
+          .boolean()
+          .default(true)
+          .describe(
+            "Find out what the homeserver really puts into pushes: a probe account (@handover-push-probe) gets an HTTP pusher whose gateway is a loopback listener of Handover's, the bot messages it, and Handover reads the push. The homeserver must be allowed to reach 127.0.0.1 (Synapse's ip_range_whitelist).",
+          ),
+        every: duration("24h").default("24h").describe("How often the probe runs (also once at start)."),
+        timeout: duration("30s").default("30s").describe("How long to wait for the homeserver's push before falling back to homeserverIncludesContent."),
+      })
+      .default({ enabled: true, every: "24h", timeout: "30s" }),
     staleSweep: z
       .strictObject({
         approvalAbove: z
@@ -52,7 +64,14 @@ export const devicesSchema = z
             message: "expected a duration from 1m to 7d (e.g. 24h)",
           })
           .default("24h")
-          .describe("How often the trust-wide posture pass runs and saves the day's snapshot."),
+          .describe(
+            "How often the trust-wide posture pass runs and saves the day's snapshot. Most passes are incremental (only people active since their last read are read again), so a short interval is cheap.",
+          ),
+        fullEvery: duration("7d")
+          .default("7d")
+          .describe(
+            "A pass reads everyone when the last such full pass is older than this; the passes between re-read only people whose devices, pushers or cross-signing can have changed.",
+          ),
         thresholds: z
           .strictObject({
             devicesVerified: threshold("higher", 0.9, 0.75, "Share of devices cross-signed by their owner"),
@@ -69,6 +88,7 @@ export const devicesSchema = z
       })
       .default({
         interval: "24h",
+        fullEvery: "7d",
         thresholds: {
           devicesVerified: { amber: 0.9, red: 0.75 },
           pushersCarryingContent: { amber: 0.05, red: 0.2 },
@@ -94,6 +114,22 @@ export const devicesSchema = z
       })
       .default({ every: "30d", people: 10, groups: [] })
       .describe("Spot checks of staff devices: a random sample, each person's server-visible posture against the policy, and a checklist the IG lead records."),
+    sessionNotices: z
+      .strictObject({
+        enabled: z
+          .boolean()
+          .default(true)
+          .describe(
+            "After an admin signs out a device or a lost or stolen phone, the bot tells the person in a direct room (the remaining devices see it at once; after a lost phone it is the first thing they see when they sign in again).",
+          ),
+        includeReason: z
+          .boolean()
+          .default(false)
+          .describe(
+            "Put the admin's reason into the notice. Off by default: the reason is free text written for the audit trail and may name a patient, which must not reach a phone or a push service.",
+          ),
+      })
+      .default({ enabled: true, includeReason: false }),
     adminConcurrency: z
       .number()
       .int()

@@ -8,11 +8,15 @@ import { SessionsService } from "../domain/devices/sessions-service.js";
 import { SpotChecks } from "../domain/devices/spot-checks.js";
 import { HandoverError } from "../domain/errors.js";
 import { BotCrossSigningReader } from "../matrix/cross-signing-reader.js";
+import { PostgresDeviceWatch } from "../storage/device-watch-store.js";
 import { PostgresDirectoryStanding, PostgresPostureSnapshotStore, PostgresStaleSweepStore } from "../storage/devices-store.js";
 import { PostgresSpotCheckStore } from "../storage/spot-check-store.js";
 import { SynapseDeviceAdmin } from "../synapse/device-admin.js";
 import { directoryGroupsWhenSynced } from "./directory-groups.js";
 import { devicesHandlers } from "./handlers.js";
+import { HomeserverPushContentWatch } from "./push-content.js";
+import { HomeserverPushProbe } from "./push-probe.js";
+import { BotSessionNotices } from "./session-notices.js";
 import { PdfKitSpotCheckRenderer } from "./spot-check-pdf.js";
 
 /**
@@ -21,6 +25,7 @@ import { PdfKitSpotCheckRenderer } from "./spot-check-pdf.js";
  */
 export const POSTURE_JOB = "devices-posture";
 export const SPOT_CHECK_JOB = "devices-spot-check-schedule";
+export const PUSH_PROBE_JOB = "devices-push-probe";
 const HOUR_MS = 3_600_000;
 
 /** k distinct indices below n, uniformly (a partial Fisher-Yates shuffle with crypto randomness). */
@@ -37,11 +42,25 @@ const HISTORY_DAYS = 400;
 export const devicesCapability: CapabilityFactory = (platform: Platform): Capability => {
   const config = platform.config.devices ?? devicesSchema.parse({});
   const synapse = new SynapseDeviceAdmin(platform.admin, platform.config.homeserver.serverName);
-  // Handover's own admin account and the bot keep their sessions: ending them would stop Handover.
+  const probe = new HomeserverPushProbe({
+    homeserverUrl: platform.config.homeserver.url,
+    serverName: platform.config.homeserver.serverName,
+    admin: platform.admin,
+    bot: platform.bot,
+    timeoutMs: parseDuration(config.pushProbe.timeout) as number,
+  });
+  const pushContent = new HomeserverPushContentWatch(
+    config.pushProbe.enabled ? probe : null,
+    config.homeserverIncludesContent,
+    platform.clock,
+    platform.logger,
+  );
+  // Handover's own admin account, the bot and the push probe keep their sessions and are not
+  // counted: ending the first two would stop Handover.
   let protectedAccounts: Promise<ReadonlySet<string>> | null = null;
   const protect = () => {
     protectedAccounts ??= platform.admin.whoami().then(
-      (adminUserId) => new Set([adminUserId, platform.botUserId]),
+      (adminUserId) => new Set([adminUserId, platform.botUserId, probe.probeUserId]),
       (error: unknown) => {
         protectedAccounts = null;
         throw error;
@@ -54,16 +73,27 @@ export const devicesCapability: CapabilityFactory = (platform: Platform): Capabi
   const directory = new PostgresDirectoryStanding(platform.db);
   const staleAfterMs = parseDuration(config.staleAfter) as number;
   const snapshots = new PostgresPostureSnapshotStore(platform.db);
+  const watch = new PostgresDeviceWatch(platform.db);
   const posture = new PosturePass({
     accounts: synapse,
     admin: synapse,
     crossSigning,
     directory,
     snapshots,
+    watch,
+    sightings: watch,
     clock: platform.clock,
-    settings: { staleAfterMs, homeserverIncludesContent: config.homeserverIncludesContent, concurrency: config.adminConcurrency, excluded: protect },
+    settings: {
+      staleAfterMs,
+      get homeserverIncludesContent() {
+        return pushContent.includesContent;
+      },
+      concurrency: config.adminConcurrency,
+      excluded: protect,
+      fullEveryMs: parseDuration(config.posture.fullEvery) as number,
+    },
   });
-  const report = async () => postureReport(await snapshots.recent(HISTORY_DAYS), config.posture.thresholds);
+  const report = async () => postureReport(await snapshots.recent(HISTORY_DAYS), config.posture.thresholds, pushContent.get());
   const sessions = new SessionsService({
     admin: synapse,
     accounts: synapse,
@@ -71,11 +101,18 @@ export const devicesCapability: CapabilityFactory = (platform: Platform): Capabi
     directory,
     groups,
     sweeps: new PostgresStaleSweepStore(platform.db),
+    watch,
+    notices: new BotSessionNotices(platform.bot, platform.db, platform.logger, {
+      ...config.sessionNotices,
+      trustName: platform.config.federation?.organisation.name ?? "Your trust",
+    }),
     audit: platform.audit,
     clock: platform.clock,
     settings: {
       staleAfterMs,
-      homeserverIncludesContent: config.homeserverIncludesContent,
+      get homeserverIncludesContent() {
+        return pushContent.includesContent;
+      },
       approvalAbove: config.staleSweep.approvalAbove,
       concurrency: config.adminConcurrency,
       protectedAccounts: protect,
@@ -98,6 +135,7 @@ export const devicesCapability: CapabilityFactory = (platform: Platform): Capabi
       sessions,
       spotChecks,
       staleAfter: config.staleAfter,
+      homeserverPush: () => pushContent.get(),
       posture: report,
       takePosture: async () => {
         if (!(await platform.jobs.runNow(POSTURE_JOB)))
@@ -106,9 +144,18 @@ export const devicesCapability: CapabilityFactory = (platform: Platform): Capabi
       },
     }),
     async start(): Promise<void> {
+      if (config.pushProbe.enabled) {
+        platform.jobs.register(
+          { name: PUSH_PROBE_JOB, intervalMs: parseDuration(config.pushProbe.every) as number, runAtStart: true },
+          async () => void (await pushContent.check()),
+        );
+      }
       platform.jobs.register({ name: POSTURE_JOB, intervalMs: parseDuration(config.posture.interval) as number }, async () => {
         const snapshot = await posture.run();
-        platform.logger.info({ people: snapshot.counts.people, adminCalls: snapshot.adminCalls }, "devices: posture snapshot taken");
+        platform.logger.info(
+          { kind: snapshot.kind, people: snapshot.counts.people, peopleRead: snapshot.peopleRead, adminCalls: snapshot.adminCalls },
+          "devices: posture snapshot taken",
+        );
       });
       // Ticks hourly and starts one when the last scheduled check is older than `every`: a
       // 30-day setInterval would overflow Node's timer (about 24.8 days) and fire at once.

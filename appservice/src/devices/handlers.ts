@@ -1,6 +1,6 @@
 import type { SessionsService } from "../domain/devices/sessions-service.js";
 import type { SpotChecks } from "../domain/devices/spot-checks.js";
-import type { Posture, Session } from "../http/contract.js";
+import type { HomeserverPushContent, Posture, Session } from "../http/contract.js";
 import type { RouteHandlers } from "../http/web-server.js";
 
 type DevicesRoutes = Pick<
@@ -32,18 +32,21 @@ export interface DevicesHandlerDeps {
   sessions: SessionsService;
   spotChecks: SpotChecks;
   staleAfter: string;
+  /** What the homeserver does with content in pushes, and whether a probe or the config says so. */
+  homeserverPush(): HomeserverPushContent;
   posture(): Promise<Posture>;
   /** Runs the posture pass now, under the job's lock. */
   takePosture(): Promise<Posture>;
 }
 
-export function devicesHandlers({ sessions, spotChecks, staleAfter, posture, takePosture }: DevicesHandlerDeps): DevicesRoutes {
+export function devicesHandlers({ sessions, spotChecks, staleAfter, homeserverPush, posture, takePosture }: DevicesHandlerDeps): DevicesRoutes {
   return {
     getDevicePosture: () => posture(),
     takeDevicePosture: () => takePosture(),
     listDevicePeople: async ({ query }) => ({
       people: await sessions.people(query.search || null, query.limit, query.room ?? null, query.group ?? null),
       staleAfter,
+      homeserverPush: homeserverPush(),
     }),
     getDevicePerson: ({ params }) => sessions.person(params.userId),
     signOutDevice: ({ params, body, session }) => sessions.signOutDevice(params.userId, params.deviceId, actorOf(session), body.reason),

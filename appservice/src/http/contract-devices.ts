@@ -19,6 +19,12 @@ export const deviceViewSchema = z.object({
   userAgent: z.string().nullable(),
   lastSeenAt: z.iso.datetime().nullable(),
   lastAddress: z.string().nullable(),
+  /**
+   * When Handover first saw the device (a posture pass), not when it was created: Synapse does
+   * not say. Equal to the person's `watchingSince` when the device was already there; null when
+   * no pass has seen it yet.
+   */
+  firstSeenAt: z.iso.datetime().nullable(),
   /** Signed by the person's own self-signing key (they verified this device). */
   crossSigned: z.boolean(),
   /** Not used for longer than `devices.staleAfter`. */
@@ -42,6 +48,8 @@ export const personDevicesSchema = z.object({
   displayName: z.string().nullable(),
   directory: z.enum(DIRECTORY_STANDINGS),
   hasCrossSigningIdentity: z.boolean(),
+  /** When Handover started watching devices (its first posture pass); null before the first. */
+  watchingSince: z.iso.datetime().nullable(),
   devices: z.array(deviceViewSchema),
   pushers: z.array(pusherViewSchema),
   staleSessions: z.number().int(),
@@ -62,7 +70,19 @@ export const devicePeopleQuerySchema = z.strictObject({
 });
 export type DevicePeopleQuery = z.input<typeof devicePeopleQuerySchema>;
 
+/** What the homeserver does with message content in pushes (Synapse's `push.include_content`), and how Handover knows. */
+export const homeserverPushContentSchema = z.object({
+  includesContent: z.boolean(),
+  /** "probe": Handover saw a push from the homeserver; "config": `devices.homeserverIncludesContent` (no probe, or it could not run). */
+  source: z.enum(["probe", "config"]),
+  checkedAt: z.iso.datetime().nullable(),
+  /** Why the answer is the config's (the probe is off, has not run yet, or failed). */
+  note: z.string().nullable(),
+});
+export type HomeserverPushContent = z.infer<typeof homeserverPushContentSchema>;
+
 export const devicePeopleSchema = z.object({
+  homeserverPush: homeserverPushContentSchema,
   people: z.array(personDevicesSchema),
   /** The configured age after which a session counts as stale (e.g. "90d"). */
   staleAfter: z.string(),
@@ -144,11 +164,16 @@ export const postureMetricSchema = z.object({
 export type PostureMetric = z.infer<typeof postureMetricSchema>;
 
 export const postureSchema = z.object({
+  homeserverPush: homeserverPushContentSchema,
   latest: z
     .object({
       day: z.iso.date(),
       takenAt: z.iso.datetime(),
       adminCalls: z.number().int(),
+      /** "full" read everyone; "incremental" re-read only people whose state can have changed since the last pass. */
+      kind: z.enum(["full", "incremental"]),
+      /** People whose devices and pushers the pass read from Synapse. */
+      peopleRead: z.number().int(),
       /** Synapse admin API calls per person in the pass. */
       adminCallsPerPerson: z.number().nullable(),
       counts: postureCountsSchema,

@@ -19,6 +19,7 @@ export {
   type DevicePeopleQuery,
   type DeviceView,
   DIRECTORY_STANDINGS,
+  type HomeserverPushContent,
   type PersonDevices,
   POSTURE_METRIC_NAMES,
   type Posture,

@@ -1,6 +1,6 @@
 import type { DataSource } from "typeorm";
 import type { DirectoryStanding, DirectoryStandingReader } from "../domain/devices/model.js";
-import type { PostureSnapshot, PostureSnapshotStore } from "../domain/devices/posture-pass.js";
+import type { PassKind, PostureSnapshot, PostureSnapshotStore } from "../domain/devices/posture-pass.js";
 import type { NewStaleSweep, StaleSweepStore } from "../domain/devices/sessions-service.js";
 import type { PostureCounts, StaleSweep } from "../http/contract-devices.js";
 
@@ -92,17 +92,26 @@ export class PostgresPostureSnapshotStore implements PostureSnapshotStore {
 
   async save(snapshot: PostureSnapshot): Promise<void> {
     await this.db.query(
-      `INSERT INTO device_posture_snapshots (day, taken_at, counts, admin_calls) VALUES ($1, $2, $3::jsonb, $4)
-       ON CONFLICT (day) DO UPDATE SET taken_at = excluded.taken_at, counts = excluded.counts, admin_calls = excluded.admin_calls`,
-      [snapshot.day, snapshot.takenAt, JSON.stringify(snapshot.counts), snapshot.adminCalls],
+      `INSERT INTO device_posture_snapshots (day, taken_at, counts, admin_calls, kind, people_read) VALUES ($1, $2, $3::jsonb, $4, $5, $6)
+       ON CONFLICT (day) DO UPDATE SET taken_at = excluded.taken_at, counts = excluded.counts, admin_calls = excluded.admin_calls,
+         kind = excluded.kind, people_read = excluded.people_read`,
+      [snapshot.day, snapshot.takenAt, JSON.stringify(snapshot.counts), snapshot.adminCalls, snapshot.kind, snapshot.peopleRead],
     );
   }
 
   async recent(days: number): Promise<PostureSnapshot[]> {
     const rows = (await this.db.query(
-      "SELECT to_char(day, 'YYYY-MM-DD') AS day, taken_at, counts, admin_calls FROM device_posture_snapshots ORDER BY day DESC LIMIT $1",
+      "SELECT to_char(day, 'YYYY-MM-DD') AS day, taken_at, counts, admin_calls, kind, people_read FROM device_posture_snapshots ORDER BY day DESC LIMIT $1",
       [days],
-    )) as { day: string; taken_at: Date; counts: PostureCounts; admin_calls: number }[];
-    return rows.map((row) => ({ day: row.day, takenAt: row.taken_at, counts: row.counts, adminCalls: row.admin_calls }));
+    )) as { day: string; taken_at: Date; counts: PostureCounts; admin_calls: number; kind: PassKind; people_read: number | null }[];
+    return rows.map((row) => ({
+      day: row.day,
+      takenAt: row.taken_at,
+      counts: row.counts,
+      adminCalls: row.admin_calls,
+      kind: row.kind,
+      // Snapshots from before incremental passes read everyone.
+      peopleRead: row.people_read ?? row.counts.people,
+    }));
   }
 }

@@ -88,7 +88,8 @@ export class SynapseAdminClient {
 
   /** One page of local accounts (not guests, not deactivated), optionally matching `name` in the ID or display name. */
   async listUsers(options: { name: string | null; from: string | null; limit: number }): Promise<{
-    users: { name: string; displayname: string | null }[];
+    /** `last_seen_ts`: the latest use of any of the person's devices (Synapse 1.68+). */
+    users: { name: string; displayname: string | null; last_seen_ts?: number | null }[];
     next_token?: string | number;
   }> {
     const query = new URLSearchParams({ limit: String(options.limit), guests: "false", deactivated: "false" });
@@ -103,6 +104,11 @@ export class SynapseAdminClient {
   }
 
   /** null when the homeserver has no such account. */
+  /** Creates the account or resets its password (its other sessions end), as the admin API's PUT does. */
+  async upsertUserWithPassword(userId: string, password: string, displayName: string): Promise<void> {
+    await this.call("PUT", `/_synapse/admin/v2/users/${encodeURIComponent(userId)}`, { password, displayname: displayName, logout_devices: true });
+  }
+
   async userAccount(userId: string): Promise<{ name: string; displayname: string | null; deactivated: boolean } | null> {
     try {
       return await this.call("GET", `/_synapse/admin/v2/users/${encodeURIComponent(userId)}`);

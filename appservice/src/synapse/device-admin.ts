@@ -1,5 +1,5 @@
 import type { AccountDirectory, DeviceAdmin, DeviceRecord, LocalAccount, PusherRecord } from "../domain/devices/model.js";
-import type { AccountPages } from "../domain/devices/posture-pass.js";
+import type { AccountPages, ListedAccount } from "../domain/devices/posture-pass.js";
 import type { SynapseAdminClient } from "./admin-client.js";
 
 const PAGE = 100;
@@ -46,11 +46,16 @@ export class SynapseDeviceAdmin implements DeviceAdmin, AccountDirectory, Accoun
     return found;
   }
 
-  async *pages(pageSize: number): AsyncIterable<LocalAccount[]> {
+  async *pages(pageSize: number): AsyncIterable<ListedAccount[]> {
     let from: string | null = null;
     do {
       const page = await this.admin.listUsers({ name: null, from, limit: pageSize });
-      yield page.users.map((user) => ({ userId: user.name, displayName: user.displayname ?? null }));
+      // An older Synapse without `last_seen_ts` leaves it out: every pass then reads everyone.
+      yield page.users.map((user) => ({
+        userId: user.name,
+        displayName: user.displayname ?? null,
+        ...(user.last_seen_ts === undefined ? {} : { lastSeenTs: user.last_seen_ts }),
+      }));
       from = page.next_token === undefined ? null : String(page.next_token);
     } while (from !== null);
   }

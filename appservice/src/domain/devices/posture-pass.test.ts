@@ -5,6 +5,32 @@ import type { DeviceRecord, LocalAccount, PusherRecord } from "./model.js";
 import { emptyCounts, PosturePass, type PostureSnapshot } from "./posture-pass.js";
 import { postureMetrics, rate } from "./posture-rating.js";
 import { postureReport } from "./posture-report.js";
+import type { DeviceSightings, PersonFactsRecord, PostureWatch, WatchedPerson } from "./watch.js";
+
+/** The posture watch and first sightings in memory. */
+class MemoryWatch implements PostureWatch, Pick<DeviceSightings, "sighted"> {
+  readonly people = new Map<string, WatchedPerson & { readAt: Date }>();
+  readonly sightings = new Map<string, Date>();
+  lastFull: Date | null = null;
+  async load() {
+    return new Map(this.people);
+  }
+  async save(people: readonly { userId: string; lastSeenTs: number | null; facts: PersonFactsRecord }[], readAt: Date) {
+    for (const person of people) this.people.set(person.userId, { lastSeenTs: person.lastSeenTs, facts: person.facts, touchedSinceRead: false, readAt });
+  }
+  async keepOnly(userIds: readonly string[]) {
+    for (const userId of this.people.keys()) if (!userIds.includes(userId)) this.people.delete(userId);
+  }
+  async lastFullPassAt() {
+    return this.lastFull;
+  }
+  async fullPassDone(at: Date) {
+    this.lastFull = at;
+  }
+  async sighted(devices: readonly { userId: string; deviceId: string }[], at: Date) {
+    for (const device of devices) if (!this.sightings.has(`${device.userId}|${device.deviceId}`)) this.sightings.set(`${device.userId}|${device.deviceId}`, at);
+  }
+}
 
 const THRESHOLDS: PostureThresholds = {
   devicesVerified: { amber: 0.9, red: 0.75 },
@@ -56,6 +82,7 @@ describe("the posture pass", () => {
       "@bob:t": [{ kind: "http", appId: "x", appDisplayName: null, deviceDisplayName: null, format: "event_id_only" }],
     };
     const saved: PostureSnapshot[] = [];
+    const watch = new MemoryWatch();
     const pass = new PosturePass({
       accounts: {
         async *pages() {
@@ -68,8 +95,16 @@ describe("the posture pass", () => {
       crossSigning: { crossSigned: async () => new Map([["@amy:t", { hasIdentity: true, signedDevices: new Set(["A1"]) }]]) },
       directory: { standing: async (userIds) => new Map(userIds.filter((userId) => userId === "@bob:t").map((userId) => [userId, "left" as const])) },
       snapshots: { save: async (snapshot) => void saved.push(snapshot), recent: async () => saved },
+      watch,
+      sightings: watch,
       clock,
-      settings: { staleAfterMs: 86_400_000, homeserverIncludesContent: true, concurrency: 2, excluded: async () => new Set(["@admin:t"]) },
+      settings: {
+        staleAfterMs: 86_400_000,
+        homeserverIncludesContent: true,
+        concurrency: 2,
+        excluded: async () => new Set(["@admin:t"]),
+        fullEveryMs: 7 * 86_400_000,
+      },
     });
     const snapshot = await pass.run();
     expect(snapshot.counts).toEqual({
@@ -84,12 +119,96 @@ describe("the posture pass", () => {
       leaversWithSessions: 1,
     });
     expect(snapshot.adminCalls).toBe(2 + 3 * 2);
+    expect(snapshot).toMatchObject({ kind: "full", peopleRead: 3 });
     expect(saved).toEqual([snapshot]);
-    const report = postureReport(saved, THRESHOLDS);
+    const report = postureReport(saved, THRESHOLDS, { includesContent: true, source: "config", checkedAt: null, note: null });
     expect(report.latest?.day).toBe("2026-12-01");
     expect(report.latest?.adminCallsPerPerson).toBeCloseTo(8 / 3);
     expect(report.history).toEqual([
       { day: "2026-12-01", values: { devicesVerified: 1 / 3, pushersCarryingContent: 0.5, staleSessions: 1 / 3, leaversWithSessions: 1 } },
     ]);
+  });
+});
+
+describe("incremental posture passes", () => {
+  const DAY = 86_400_000;
+  function setUp() {
+    const clock = new FakeClock(new Date("2026-12-01T03:00:00Z"));
+    const device = (deviceId: string): DeviceRecord => ({ deviceId, displayName: null, lastSeenAt: clock.now(), lastAddress: null, userAgent: null });
+    const people = Array.from({ length: 150 }, (_, i) => `@p${i}:t`);
+    const devices = new Map(people.map((userId) => [userId, [device(`${userId}-D1`)]]));
+    const lastSeen = new Map(people.map((userId) => [userId, 1_000]));
+    const reads: string[] = [];
+    const watch = new MemoryWatch();
+    const pass = new PosturePass({
+      accounts: {
+        async *pages(size) {
+          for (let start = 0; start < people.length; start += size)
+            yield people.slice(start, start + size).map((userId) => ({ userId, displayName: null, lastSeenTs: lastSeen.get(userId) ?? null }));
+        },
+      },
+      admin: {
+        devices: async (userId) => {
+          reads.push(userId);
+          return devices.get(userId) ?? [];
+        },
+        pushers: async () => [],
+      },
+      crossSigning: { crossSigned: async () => new Map() },
+      directory: { standing: async () => new Map() },
+      snapshots: { save: async () => {}, recent: async () => [] },
+      watch,
+      sightings: watch,
+      clock,
+      settings: { staleAfterMs: 30 * DAY, homeserverIncludesContent: true, concurrency: 4, excluded: async () => new Set(), fullEveryMs: 7 * DAY },
+    });
+    return { clock, people, devices, lastSeen, reads, watch, pass, device };
+  }
+
+  it("between full passes, reads only the people whose last-seen moved (or whom Handover touched) and counts the rest from their last read", async () => {
+    const { clock, devices, lastSeen, reads, watch, pass, device } = setUp();
+    const first = await pass.run();
+    expect(first).toMatchObject({ kind: "full", peopleRead: 150, adminCalls: 2 + 150 * 2 });
+    expect(first.counts.devices).toBe(150);
+
+    reads.length = 0;
+    clock.advance(3_600_000);
+    devices.set("@p7:t", [device("@p7:t-D1"), device("@p7:t-NEW")]);
+    lastSeen.set("@p7:t", 2_000);
+    const second = await pass.run();
+    expect(reads).toEqual(["@p7:t"]);
+    expect(second).toMatchObject({ kind: "incremental", peopleRead: 1, adminCalls: 2 + 2 });
+    expect(second.counts.devices).toBe(151);
+    // The new device's first sighting is this pass; the others' the first pass.
+    expect(watch.sightings.get("@p7:t|@p7:t-NEW")).toEqual(clock.now());
+    expect(watch.sightings.get("@p7:t|@p7:t-D1")).toEqual(first.takenAt);
+
+    // A person Handover signed out is read again though their last-seen did not move.
+    reads.length = 0;
+    devices.set("@p9:t", []);
+    (watch.people.get("@p9:t") as WatchedPerson).touchedSinceRead = true;
+    const third = await pass.run();
+    expect(reads).toEqual(["@p9:t"]);
+    expect(third.counts.devices).toBe(150);
+  });
+
+  it("staleness is worked out afresh from the last read, and a full pass comes round again after fullEvery", async () => {
+    const { clock, reads, pass } = setUp();
+    await pass.run();
+    clock.advance(6 * DAY);
+    reads.length = 0;
+    expect(await pass.run()).toMatchObject({ kind: "incremental", peopleRead: 0, adminCalls: 2 });
+    clock.advance(31 * DAY - 6 * DAY);
+    const full = await pass.run();
+    expect(full).toMatchObject({ kind: "full", peopleRead: 150 });
+    expect(full.counts.staleSessions).toBe(150);
+  });
+
+  it("a person no longer listed (deactivated) is forgotten, so they are read afresh if they return", async () => {
+    const { people, watch, pass } = setUp();
+    await pass.run();
+    people.pop();
+    await pass.run();
+    expect(watch.people.has("@p149:t")).toBe(false);
   });
 });

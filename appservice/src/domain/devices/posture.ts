@@ -18,6 +18,10 @@ export interface PersonFacts {
   pushers: readonly PusherRecord[];
   crossSigning: CrossSigningState | undefined;
   standing: DirectoryStanding;
+  /** When Handover first saw each device (device ID to time); absent when not needed (posture counts). */
+  firstSeen?: ReadonlyMap<string, Date> | undefined;
+  /** When Handover started watching devices at all: a device first seen then was already there. */
+  watchingSince?: Date | null;
 }
 
 /** A pusher carries message content unless it asked for event IDs only or the homeserver strips content for all. */
@@ -42,6 +46,7 @@ export function personPosture(facts: PersonFacts, now: Date, settings: PostureSe
       userAgent: device.userAgent,
       lastSeenAt: device.lastSeenAt?.toISOString() ?? null,
       lastAddress: device.lastAddress,
+      firstSeenAt: facts.firstSeen?.get(device.deviceId)?.toISOString() ?? null,
       crossSigned: signed.has(device.deviceId),
       stale: isStale(device, now, settings),
     }));
@@ -58,6 +63,7 @@ export function personPosture(facts: PersonFacts, now: Date, settings: PostureSe
     displayName: facts.account.displayName,
     directory: facts.standing,
     hasCrossSigningIdentity: facts.crossSigning?.hasIdentity ?? false,
+    watchingSince: facts.watchingSince?.toISOString() ?? null,
     devices,
     pushers,
     staleSessions: devices.filter((device) => device.stale).length,

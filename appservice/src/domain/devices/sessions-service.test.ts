@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 import type { StaleSweep } from "../../http/contract-devices.js";
 import { FakeClock, RecordingAudit } from "../../testing/fakes.js";
 import type { DeviceRecord, PusherRecord } from "./model.js";
+import type { SessionEndNotice } from "./session-notice.js";
+import { sessionEndNoticeText } from "./session-notice.js";
 import { type NewStaleSweep, SessionsService, type StaleSweepStore } from "./sessions-service.js";
 
 const DAY = 86_400_000;
@@ -84,6 +86,9 @@ function setUp(approvalAbove: number) {
   homeserver.devices.set("@admin:t", [{ deviceId: "ADMINTOKEN", displayName: null, lastSeenAt: old, lastAddress: null, userAgent: null }]);
   homeserver.pusherList.set("@amy:t", [{ kind: "http", appId: "a", appDisplayName: null, deviceDisplayName: null, format: null }]);
   const sweeps = new MemorySweeps();
+  const touched: string[] = [];
+  const notices: SessionEndNotice[] = [];
+  const firstSeenAt = new Date(clock.now().getTime() - DAY);
   const service = new SessionsService({
     admin: { devices: (u) => homeserver.devicesOf(u), pushers: (u) => homeserver.pushers(u), signOut: (u, d) => homeserver.signOut(u, d) },
     accounts: homeserver,
@@ -97,6 +102,16 @@ function setUp(approvalAbove: number) {
       },
     },
     sweeps,
+    watch: {
+      touched: async (userIds) => void touched.push(...userIds),
+      firstSeen: async () => ({ devices: new Map([["@amy:t", new Map([["NOW1", firstSeenAt]])]]), watchingSince: firstSeenAt }),
+    },
+    notices: {
+      notify: async (notice) => {
+        notices.push(notice);
+        return "sent";
+      },
+    },
     audit,
     clock,
     settings: {
@@ -107,13 +122,62 @@ function setUp(approvalAbove: number) {
       protectedAccounts: async () => new Set(["@admin:t"]),
     },
   });
-  return { service, homeserver, audit, sweeps };
+  return { service, homeserver, audit, sweeps, touched, firstSeenAt, notices };
 }
+
+describe("reading a person", () => {
+  it("shows when Handover first saw each device and since when it has watched, not a creation time Synapse does not give", async () => {
+    const { service, firstSeenAt } = setUp(10);
+    const amy = await service.person("@amy:t");
+    expect(amy.watchingSince).toBe(firstSeenAt.toISOString());
+    expect(Object.fromEntries(amy.devices.map((device) => [device.deviceId, device.firstSeenAt]))).toEqual({
+      NOW1: firstSeenAt.toISOString(),
+      OLD1: null,
+    });
+  });
+});
+
+describe("the notice to the person", () => {
+  const endedAt = new Date("2026-12-05T23:40:00Z");
+  const lost = {
+    userId: "@amy:t",
+    devices: [{ deviceId: "P1", displayName: null }],
+    everywhere: true,
+    endedAt,
+    reason: "Phone lost; patient J Smith's photos on it",
+  };
+
+  it("says what was ended, when and by whom, and leaves out the admin's reason unless the trust chose to include it", () => {
+    const text = sessionEndNoticeText(lost, { trustName: "Example Hospitals NHS Foundation Trust", includeReason: false });
+    expect(text).toContain("Example Hospitals NHS Foundation Trust ended all your Matrix sessions");
+    expect(text).toContain("2026-12-05 at 23:40 UTC");
+    expect(text).not.toContain("J Smith");
+    expect(sessionEndNoticeText(lost, { trustName: "X", includeReason: true })).toContain("Reason given: Phone lost; patient J Smith's photos on it.");
+  });
+
+  it("after one device, names it and says the others stay signed in", () => {
+    const one = { ...lost, everywhere: false, devices: [{ deviceId: "TAB", displayName: "Ward tablet" }] };
+    expect(sessionEndNoticeText(one, { trustName: "X", includeReason: false })).toContain(
+      'X signed out your device "Ward tablet" (TAB); your other devices stay signed in',
+    );
+  });
+
+  it("signing out one device tells the person, and the audit entry says the notice was sent", async () => {
+    const { service, homeserver, audit, notices } = setUp(10);
+    await service.signOutDevice("@amy:t", "OLD1", "@admin2:t", "old phone");
+    expect(notices).toEqual([expect.objectContaining({ everywhere: false, devices: [{ deviceId: "OLD1", displayName: null }] })]);
+    expect(homeserver.signOuts).toEqual([["@amy:t", ["OLD1"]]]);
+    expect(audit.events.at(-1)?.details).toMatchObject({ notice: "sent" });
+  });
+});
 
 describe("ending sessions", () => {
   it("a lost phone signs out every device of the person and reports the pushers removed, audited with the reason", async () => {
-    const { service, homeserver, audit } = setUp(10);
+    const { service, homeserver, audit, touched, notices } = setUp(10);
     const result = await service.signOutEverywhere("@amy:t", "@ig:t", "phone left on a bus");
+    expect(notices).toEqual([expect.objectContaining({ userId: "@amy:t", everywhere: true, reason: "phone left on a bus" })]);
+    // The next posture pass reads Amy again even if her last-seen did not move.
+    expect(touched).toEqual(["@amy:t"]);
     expect(result).toEqual({ userId: "@amy:t", signedOut: ["OLD1", "NOW1"], pushersRemoved: 1, pushersRemaining: 0 });
     expect(homeserver.devices.get("@amy:t")).toEqual([]);
     expect(audit.events).toEqual([
@@ -121,15 +185,16 @@ describe("ending sessions", () => {
         actor: "@ig:t",
         action: "devices.lost-phone.signed-out",
         target: "@amy:t",
-        details: expect.objectContaining({ reason: "phone left on a bus" }),
+        details: expect.objectContaining({ reason: "phone left on a bus", notice: "sent" }),
       }),
     ]);
   });
 
   it("a stale sweep within the limit ends the stale sessions at once and never Handover's own admin session", async () => {
-    const { service, homeserver, audit } = setUp(2);
+    const { service, homeserver, audit, touched } = setUp(2);
     const sweep = await service.requestStaleSweep("@admin2:t", "quarterly tidy", null);
     expect(sweep.status).toBe("applied");
+    expect(touched.sort()).toEqual(["@amy:t", "@bob:t"]);
     expect(homeserver.signOuts.sort()).toEqual([
       ["@amy:t", ["OLD1"]],
       ["@bob:t", ["OLD2"]],

@@ -2,8 +2,10 @@ import type { PersonDevices, SignOutResult, StaleSweep } from "../../http/contra
 import type { AuditRecorder } from "../audit/audit-trail.js";
 import type { Clock } from "../clock.js";
 import { HandoverError } from "../errors.js";
-import type { AccountDirectory, CrossSigningReader, DeviceAdmin, DirectoryGroupMembers, DirectoryStandingReader, LocalAccount } from "./model.js";
+import type { AccountDirectory, CrossSigningReader, DeviceAdmin, DeviceRecord, DirectoryGroupMembers, DirectoryStandingReader, LocalAccount } from "./model.js";
 import { isStale, type PostureSettings, personPosture } from "./posture.js";
+import type { SessionEndNotifier } from "./session-notice.js";
+import type { DeviceSightings, PostureChanges } from "./watch.js";
 
 export interface StaleSession {
   userId: string;
@@ -45,6 +47,10 @@ export interface SessionsDeps {
   directory: DirectoryStandingReader;
   groups: DirectoryGroupMembers;
   sweeps: StaleSweepStore;
+  /** First sightings to show, and the posture watch told of sessions Handover ends. */
+  watch: PostureChanges & Pick<DeviceSightings, "firstSeen">;
+  /** Tells the person, from the bot, that their sessions were ended. */
+  notices: SessionEndNotifier;
   audit: AuditRecorder;
   clock: Clock;
   settings: SessionsSettings;
@@ -73,15 +79,24 @@ export class SessionsService {
     const accounts =
       room === null && group === null ? await this.deps.accounts.accounts(search, limit) : await this.narrowedAccounts(room, group, search, limit);
     const userIds = accounts.map((account) => account.userId);
-    const [crossSigning, standing] = await Promise.all([
+    const [crossSigning, standing, seen] = await Promise.all([
       userIds.length > 0 ? this.deps.crossSigning.crossSigned(userIds) : new Map(),
       this.deps.directory.standing(userIds),
+      this.deps.watch.firstSeen(userIds),
     ]);
     const now = this.deps.clock.now();
     return mapLimited(accounts, this.deps.settings.concurrency, async (account) => {
       const [devices, pushers] = await Promise.all([this.deps.admin.devices(account.userId), this.deps.admin.pushers(account.userId)]);
       return personPosture(
-        { account, devices, pushers, crossSigning: crossSigning.get(account.userId), standing: standing.get(account.userId) ?? "not-managed" },
+        {
+          account,
+          devices,
+          pushers,
+          crossSigning: crossSigning.get(account.userId),
+          standing: standing.get(account.userId) ?? "not-managed",
+          firstSeen: seen.devices.get(account.userId),
+          watchingSince: seen.watchingSince,
+        },
         now,
         this.deps.settings,
       );
@@ -118,50 +133,73 @@ export class SessionsService {
   async person(userId: string): Promise<PersonDevices> {
     const account = await this.deps.accounts.account(userId);
     if (!account) throw new HandoverError("NOT_FOUND", `${userId} is not an active account on this homeserver`);
-    const [devices, pushers, crossSigning, standing] = await Promise.all([
+    const [devices, pushers, crossSigning, standing, seen] = await Promise.all([
       this.deps.admin.devices(userId),
       this.deps.admin.pushers(userId),
       this.deps.crossSigning.crossSigned([userId]),
       this.deps.directory.standing([userId]),
+      this.deps.watch.firstSeen([userId]),
     ]);
     return personPosture(
-      { account, devices, pushers, crossSigning: crossSigning.get(userId), standing: standing.get(userId) ?? "not-managed" },
+      {
+        account,
+        devices,
+        pushers,
+        crossSigning: crossSigning.get(userId),
+        standing: standing.get(userId) ?? "not-managed",
+        firstSeen: seen.devices.get(userId),
+        watchingSince: seen.watchingSince,
+      },
       this.deps.clock.now(),
       this.deps.settings,
     );
   }
 
   async signOutDevice(userId: string, deviceId: string, actor: string, reason: string): Promise<SignOutResult> {
-    const devices = await this.deps.admin.devices(userId);
-    if (!devices.some((device) => device.deviceId === deviceId)) throw new HandoverError("NOT_FOUND", `${userId} has no device ${deviceId}`);
-    return this.signOut(userId, [deviceId], actor, reason, "devices.device.signed-out");
+    const device = (await this.deps.admin.devices(userId)).find((candidate) => candidate.deviceId === deviceId);
+    if (!device) throw new HandoverError("NOT_FOUND", `${userId} has no device ${deviceId}`);
+    return this.signOut(userId, [device], false, actor, reason, "devices.device.signed-out");
   }
 
   /** Lost or stolen phone: every device of the person, so whichever one was lost stops reading. */
   async signOutEverywhere(userId: string, actor: string, reason: string): Promise<SignOutResult> {
     const devices = await this.deps.admin.devices(userId);
-    return this.signOut(
-      userId,
-      devices.map((device) => device.deviceId),
-      actor,
-      reason,
-      "devices.lost-phone.signed-out",
-    );
+    return this.signOut(userId, devices, true, actor, reason, "devices.lost-phone.signed-out");
   }
 
-  private async signOut(userId: string, deviceIds: string[], actor: string, reason: string, action: string): Promise<SignOutResult> {
+  private async signOut(
+    userId: string,
+    devices: readonly DeviceRecord[],
+    everywhere: boolean,
+    actor: string,
+    reason: string,
+    action: string,
+  ): Promise<SignOutResult> {
     if ((await this.deps.settings.protectedAccounts()).has(userId)) {
       throw new HandoverError("CONFLICT", `${userId} is the account Handover itself works through; its sessions are not ended from here`);
     }
+    const deviceIds = devices.map((device) => device.deviceId);
     const before = (await this.deps.admin.pushers(userId)).length;
     if (deviceIds.length > 0) await this.deps.admin.signOut(userId, deviceIds);
+    const endedAt = this.deps.clock.now();
+    await this.deps.watch.touched([userId], endedAt);
     const remaining = (await this.deps.admin.pushers(userId)).length;
     const result = { userId, signedOut: deviceIds, pushersRemoved: Math.max(0, before - remaining), pushersRemaining: remaining };
+    const notice =
+      deviceIds.length === 0
+        ? "off"
+        : await this.deps.notices.notify({
+            userId,
+            devices: devices.map((device) => ({ deviceId: device.deviceId, displayName: device.displayName })),
+            everywhere,
+            endedAt,
+            reason,
+          });
     await this.deps.audit.record({
       actor,
       action,
       target: userId,
-      details: { reason, devices: deviceIds, pushersRemoved: result.pushersRemoved, pushersRemaining: remaining },
+      details: { reason, devices: deviceIds, pushersRemoved: result.pushersRemoved, pushersRemaining: remaining, notice },
     });
     return result;
   }
@@ -228,6 +266,7 @@ export class SessionsService {
     const byUser = new Map<string, string[]>();
     for (const session of sweep.sessions) byUser.set(session.userId, [...(byUser.get(session.userId) ?? []), session.deviceId]);
     await mapLimited([...byUser], this.deps.settings.concurrency, ([userId, deviceIds]) => this.deps.admin.signOut(userId, deviceIds));
+    await this.deps.watch.touched([...byUser.keys()], this.deps.clock.now());
     await this.deps.audit.record({
       actor,
       action: "devices.stale-sweep.applied",

@@ -10,6 +10,7 @@ const person = (userId: string, overrides: Partial<PersonDevices> = {}): PersonD
   displayName: null,
   directory: "in-directory",
   hasCrossSigningIdentity: true,
+  watchingSince: null,
   devices: [],
   pushers: [],
   staleSessions: 0,
@@ -177,6 +178,7 @@ describe("spot checks", () => {
       userAgent: null,
       lastSeenAt: null,
       lastAddress: null,
+      firstSeenAt: null,
       crossSigned: false,
       stale: true,
     };

@@ -5,10 +5,13 @@ import { describe, expect, it } from "vitest";
 import PosturePanel from "./PosturePanel.vue";
 
 const posture: Posture = {
+  homeserverPush: { includesContent: false, source: "probe", checkedAt: "2026-12-02T03:00:00.000Z", note: null },
   latest: {
     day: "2026-12-02",
     takenAt: "2026-12-02T03:00:00.000Z",
     adminCalls: 50,
+    kind: "incremental",
+    peopleRead: 3,
     adminCallsPerPerson: 2.5,
     counts: {
       people: 20,
@@ -41,6 +44,9 @@ describe("PosturePanel", () => {
     expect(wrapper.get('[data-testid="posture-devicesVerified"]').text()).toContain("Red");
     expect(wrapper.get('[data-testid="posture-pushersCarryingContent"]').text()).toContain("Amber");
     expect(wrapper.findAll("figure")).toHaveLength(4);
+    expect(wrapper.text()).toContain("an incremental pass that read 3 people active since their last read");
+    const push = wrapper.get('[data-testid="homeserver-push"]').text().replace(/\s+/g, " ");
+    expect(push).toContain("The homeserver leaves message content out of every push (seen by Handover's push probe on");
     expect(wrapper.findAll("polyline")).toHaveLength(4);
     expect(wrapper.text()).toContain("2.5 homeserver admin calls per person");
   });
