@@ -25,7 +25,10 @@ interface Setup {
 
 async function setUp(trust: TrustInfo, databaseUrl: string, configured: boolean): Promise<Setup> {
   const boss = await TestUser.register(trust, `dprobe${tag}admin`);
-  const handover = await startHandover(trust, databaseUrl, { roles: { [boss.userId]: "admin" }, devices: { homeserverIncludesContent: configured } });
+  const handover = await startHandover(trust, databaseUrl, {
+    roles: { [boss.userId]: "admin" },
+    devices: { homeserverIncludesContent: configured, pushProbe: { enabled: true } },
+  });
   return { handover, admin: await PortalSession.signIn(handover.webPort, boss.userId, boss.user.password), trust };
 }
 

@@ -58,7 +58,9 @@ export async function configFor(trust: TrustInfo, databaseUrl: string, options: 
     ...(options.records ? { records: { ...options.records, patientLookup: { auditKey: TEST_LOOKUP_AUDIT_KEY, ...options.records.patientLookup } } } : {}),
     ...(options.e2ee ? { e2ee: options.e2ee } : {}),
     ...(options.audit ? { audit: options.audit } : {}),
-    ...(options.devices ? { devices: options.devices } : {}),
+    // The push probe (issue 14) makes an account and a room on the homeserver at start: only the
+    // tests that test it turn it on.
+    devices: { ...options.devices, pushProbe: options.devices?.pushProbe ?? { enabled: false } },
     logging: { level: options.logLevel ?? (process.env.HANDOVER_LOG_LEVEL as HandoverConfig["logging"]["level"] | undefined) ?? "warn" },
   });
 }
