@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Handover } from "../../appservice/src/app.js";
-import type { DevicePeople, PersonDevices, Posture } from "../../appservice/src/http/contract.js";
+import type { DevicePeople, PersonDevices, Posture, SpotCheck } from "../../appservice/src/http/contract.js";
 import type { TrustInfo } from "../harness/stack.js";
 import { type SynapseServer, startSynapse } from "../harness/synapse.js";
 import { PortalSession } from "../support/directory-api.js";
@@ -77,6 +77,11 @@ describe("a homeserver that strips content from pushes, with the config saying i
     // The people list says where its answer came from too.
     const listed = await setup.admin.ok<DevicePeople>("GET", "/devices/people?search=dprobe");
     expect(listed.homeserverPush).toMatchObject({ includesContent: false, source: "probe" });
+    // The probe's account is Handover's own: never sampled by a spot check (nor counted or swept).
+    const check = await setup.admin.ok<SpotCheck>("POST", "/devices/spot-checks", { share: 1 });
+    const sampled = check.people.map((entry) => entry.userId);
+    expect(sampled).toContain(person.userId);
+    expect(sampled).not.toContain(`@handover-push-probe:${setup.trust.serverName}`);
   });
 });
 

@@ -8,7 +8,7 @@ import { SessionsService } from "../domain/devices/sessions-service.js";
 import { SpotChecks } from "../domain/devices/spot-checks.js";
 import { HandoverError } from "../domain/errors.js";
 import { BotCrossSigningReader } from "../matrix/cross-signing-reader.js";
-import { PostgresDeviceWatch } from "../storage/device-watch-store.js";
+import { PostgresDeviceWatch, PostgresPushProbeRecord } from "../storage/device-watch-store.js";
 import { PostgresDirectoryStanding, PostgresPostureSnapshotStore, PostgresStaleSweepStore } from "../storage/devices-store.js";
 import { PostgresSpotCheckStore } from "../storage/spot-check-store.js";
 import { SynapseDeviceAdmin } from "../synapse/device-admin.js";
@@ -51,6 +51,7 @@ export const devicesCapability: CapabilityFactory = (platform: Platform): Capabi
   });
   const pushContent = new HomeserverPushContentWatch(
     config.pushProbe.enabled ? probe : null,
+    new PostgresPushProbeRecord(platform.db),
     config.homeserverIncludesContent,
     platform.clock,
     platform.logger,
@@ -93,7 +94,7 @@ export const devicesCapability: CapabilityFactory = (platform: Platform): Capabi
       fullEveryMs: parseDuration(config.posture.fullEvery) as number,
     },
   });
-  const report = async () => postureReport(await snapshots.recent(HISTORY_DAYS), config.posture.thresholds, pushContent.get());
+  const report = async () => postureReport(await snapshots.recent(HISTORY_DAYS), config.posture.thresholds, await pushContent.refresh());
   const sessions = new SessionsService({
     admin: synapse,
     accounts: synapse,
@@ -120,7 +121,10 @@ export const devicesCapability: CapabilityFactory = (platform: Platform): Capabi
   });
   const spotChecks = new SpotChecks({
     accounts: synapse,
-    posture: (userId) => sessions.person(userId),
+    posture: async (userId) => {
+      await pushContent.refresh();
+      return sessions.person(userId);
+    },
     groups,
     store: new PostgresSpotCheckStore(platform.db),
     pdf: new PdfKitSpotCheckRenderer(),
@@ -135,7 +139,7 @@ export const devicesCapability: CapabilityFactory = (platform: Platform): Capabi
       sessions,
       spotChecks,
       staleAfter: config.staleAfter,
-      homeserverPush: () => pushContent.get(),
+      homeserverPush: () => pushContent.refresh(),
       posture: report,
       takePosture: async () => {
         if (!(await platform.jobs.runNow(POSTURE_JOB)))
@@ -151,6 +155,7 @@ export const devicesCapability: CapabilityFactory = (platform: Platform): Capabi
         );
       }
       platform.jobs.register({ name: POSTURE_JOB, intervalMs: parseDuration(config.posture.interval) as number }, async () => {
+        await pushContent.refresh();
         const snapshot = await posture.run();
         platform.logger.info(
           { kind: snapshot.kind, people: snapshot.counts.people, peopleRead: snapshot.peopleRead, adminCalls: snapshot.adminCalls },

@@ -32,8 +32,8 @@ export interface DevicesHandlerDeps {
   sessions: SessionsService;
   spotChecks: SpotChecks;
   staleAfter: string;
-  /** What the homeserver does with content in pushes, and whether a probe or the config says so. */
-  homeserverPush(): HomeserverPushContent;
+  /** What the homeserver does with content in pushes, and whether a probe or the config says so (brought up to date first). */
+  homeserverPush(): Promise<HomeserverPushContent>;
   posture(): Promise<Posture>;
   /** Runs the posture pass now, under the job's lock. */
   takePosture(): Promise<Posture>;
@@ -43,12 +43,14 @@ export function devicesHandlers({ sessions, spotChecks, staleAfter, homeserverPu
   return {
     getDevicePosture: () => posture(),
     takeDevicePosture: () => takePosture(),
-    listDevicePeople: async ({ query }) => ({
-      people: await sessions.people(query.search || null, query.limit, query.room ?? null, query.group ?? null),
-      staleAfter,
-      homeserverPush: homeserverPush(),
-    }),
-    getDevicePerson: ({ params }) => sessions.person(params.userId),
+    listDevicePeople: async ({ query }) => {
+      const push = await homeserverPush();
+      return { people: await sessions.people(query.search || null, query.limit, query.room ?? null, query.group ?? null), staleAfter, homeserverPush: push };
+    },
+    getDevicePerson: async ({ params }) => {
+      await homeserverPush();
+      return sessions.person(params.userId);
+    },
     signOutDevice: ({ params, body, session }) => sessions.signOutDevice(params.userId, params.deviceId, actorOf(session), body.reason),
     signOutLostPhone: ({ params, body, session }) => sessions.signOutEverywhere(params.userId, actorOf(session), body.reason),
     listStaleSweeps: async () => ({ sweeps: await sessions.listStaleSweeps() }),

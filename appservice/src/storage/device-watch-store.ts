@@ -89,3 +89,21 @@ export class PostgresDeviceWatch implements PostureWatch, PostureChanges, Device
     return { devices, watchingSince: watch?.started_at ?? null };
   }
 }
+
+/** The push probe's last observation, shared by every Handover process on the database. */
+export class PostgresPushProbeRecord {
+  constructor(private readonly db: DataSource) {}
+
+  async load(): Promise<{ includesContent: boolean; checkedAt: Date } | null> {
+    const [row] = (await this.db.query("SELECT includes_content, checked_at FROM device_push_probe")) as { includes_content: boolean; checked_at: Date }[];
+    return row ? { includesContent: row.includes_content, checkedAt: row.checked_at } : null;
+  }
+
+  async save(observation: { includesContent: boolean; checkedAt: Date }): Promise<void> {
+    await this.db.query(
+      `INSERT INTO device_push_probe (includes_content, checked_at) VALUES ($1, $2)
+       ON CONFLICT (singleton) DO UPDATE SET includes_content = excluded.includes_content, checked_at = excluded.checked_at`,
+      [observation.includesContent, observation.checkedAt],
+    );
+  }
+}

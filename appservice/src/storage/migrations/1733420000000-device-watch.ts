@@ -31,6 +31,13 @@ export class DeviceWatch1733420000000 implements MigrationInterface {
       )`);
     // The direct room the bot keeps with each person for notices that their sessions were ended.
     await db.query("CREATE TABLE device_notice_rooms (user_id text PRIMARY KEY, room_id text NOT NULL)");
+    // What the push probe last saw the homeserver do, for every Handover process to read.
+    await db.query(`
+      CREATE TABLE device_push_probe (
+        singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+        includes_content boolean NOT NULL,
+        checked_at timestamptz NOT NULL
+      )`);
     await db.query("ALTER TABLE device_posture_snapshots ADD COLUMN kind text NOT NULL DEFAULT 'full' CHECK (kind IN ('full', 'incremental'))");
     await db.query("ALTER TABLE device_posture_snapshots ADD COLUMN people_read integer");
   }
@@ -38,6 +45,7 @@ export class DeviceWatch1733420000000 implements MigrationInterface {
   async down(db: QueryRunner): Promise<void> {
     await db.query("ALTER TABLE device_posture_snapshots DROP COLUMN people_read");
     await db.query("ALTER TABLE device_posture_snapshots DROP COLUMN kind");
+    await db.query("DROP TABLE device_push_probe");
     await db.query("DROP TABLE device_notice_rooms");
     await db.query("DROP TABLE device_watch");
     await db.query("DROP TABLE device_sightings");
