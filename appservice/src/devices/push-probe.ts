@@ -10,13 +10,15 @@ const NOTIFY_PATH = "/_matrix/push/v1/notify";
 export interface PushProbeDeps {
   homeserverUrl: string;
   serverName: string;
-  admin: Pick<SynapseAdminClient, "upsertUserWithPassword">;
+  admin: Pick<SynapseAdminClient, "upsertUserWithPassword" | "userAccount">;
   bot: Pick<BotClient, "createRoom" | "postClearMessage" | "leave">;
   /** How long to wait for the homeserver's push. */
   timeoutMs: number;
 }
 
 export const PUSH_PROBE_LOCALPART = "handover-push-probe";
+/** The probe account's display name: also how Handover knows an existing account of that name is its own. */
+export const PUSH_PROBE_DISPLAY_NAME = "Handover push probe";
 
 /**
  * Finds out whether the homeserver puts message content into pushes (Synapse's
@@ -34,6 +36,12 @@ export class HomeserverPushProbe {
   }
 
   async run(checkedAt: () => Date): Promise<HomeserverPushContent> {
+    // Resetting the password of someone's real account would lock them out: an account of that
+    // name that Handover did not make is left alone, and the probe does not run.
+    const existing = await this.deps.admin.userAccount(this.probeUserId);
+    if (existing && existing.displayname !== PUSH_PROBE_DISPLAY_NAME) {
+      throw new Error(`${this.probeUserId} exists and is not Handover's probe account (display name "${existing.displayname ?? ""}"); it is left alone`);
+    }
     const pushkey = randomBytes(16).toString("hex");
     const gateway = await PushGateway.listen(pushkey);
     const password = randomBytes(24).toString("base64url");
@@ -41,7 +49,7 @@ export class HomeserverPushProbe {
     let roomId: string | null = null;
     try {
       // A fresh password each time also ends any session the previous probe left behind.
-      await this.deps.admin.upsertUserWithPassword(this.probeUserId, password, "Handover push probe");
+      await this.deps.admin.upsertUserWithPassword(this.probeUserId, password, PUSH_PROBE_DISPLAY_NAME);
       accessToken = await this.logIn(password);
       roomId = await this.deps.bot.createRoom({ preset: "private_chat", is_direct: true, invite: [this.probeUserId], name: "Handover push probe" });
       await this.client(accessToken, "POST", `/rooms/${encodeURIComponent(roomId)}/join`, {});
