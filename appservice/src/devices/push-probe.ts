@@ -72,6 +72,7 @@ export class HomeserverPushProbe {
       return { includesContent: notification.content !== undefined, source: "probe", checkedAt: checkedAt().toISOString(), note: null };
     } finally {
       gateway.close();
+      if (accessToken && roomId) await this.client(accessToken, "POST", `/rooms/${encodeURIComponent(roomId)}/leave`, {}).catch(() => undefined);
       if (accessToken) await this.client(accessToken, "POST", "/logout", {}).catch(() => undefined);
       if (roomId) await this.deps.bot.leave(roomId, "push probe done").catch(() => undefined);
     }
