@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { FakeClock, RecordingAudit } from "../../testing/fakes.js";
 import { MemoryFilingLedger, MemoryFilingStore, MemoryPatientLinks } from "../../testing/records-fakes.js";
-import { HandoverError } from "../errors.js";
+import { refusalOf } from "../../testing/refusals.js";
 import type { ConfirmationPolicy } from "./confirmation-policy.js";
 import { FilingRequests } from "./filing-requests.js";
 import type { NhsNumber } from "./nhs-number.js";
@@ -64,15 +64,6 @@ async function setup(options: { destinationConfigured?: boolean; policy?: Confir
   return { clock, filings, patients, audit, timeline, requests, filed };
 }
 
-async function refusal(promise: Promise<unknown>): Promise<HandoverError> {
-  const error = await promise.then(
-    () => null,
-    (caught: unknown) => caught,
-  );
-  expect(error).toBeInstanceOf(HandoverError);
-  return error as HandoverError;
-}
-
 describe("asking to file a conversation", () => {
   it("states the range and the patient first, and waits for confirmation", async () => {
     const { requests, audit } = await setup();
@@ -103,15 +94,15 @@ describe("asking to file a conversation", () => {
   it("refuses when nothing is new since the last filing", async () => {
     const { requests, filed, filings } = await setup();
     await filed("DocumentReference/1", "$3");
-    expect((await refusal(requests.request(ROOM, null, ALICE, "command"))).message).toBe("There is nothing new to file since the last filing.");
+    expect((await refusalOf(requests.request(ROOM, null, ALICE, "command"))).message).toBe("There is nothing new to file since the last filing.");
     expect(filings.filings.size).toBe(0);
   });
 
   it("refuses without a record destination or a linked patient, creating nothing", async () => {
     const unconfigured = await setup({ destinationConfigured: false });
-    expect((await refusal(unconfigured.requests.request(ROOM, null, ALICE, "command"))).message).toMatch(/^Filing to the record is not set up/);
+    expect((await refusalOf(unconfigured.requests.request(ROOM, null, ALICE, "command"))).message).toMatch(/^Filing to the record is not set up/);
     const { requests, filings } = await setup();
-    expect((await refusal(requests.request("!unlinked:trust-a.test", null, ALICE, "command"))).message).toMatch(/^No patient is linked/);
+    expect((await refusalOf(requests.request("!unlinked:trust-a.test", null, ALICE, "command"))).message).toMatch(/^No patient is linked/);
     expect(unconfigured.filings.filings.size + filings.filings.size).toBe(0);
   });
 
@@ -119,7 +110,7 @@ describe("asking to file a conversation", () => {
     const { requests } = await setup();
     const first = await requests.request(ROOM, null, ALICE, "command");
     await requests.confirmByCode(ROOM, first.confirmCode as string, BOB);
-    const second = await refusal(requests.request(ROOM, null, ALICE, "command"));
+    const second = await refusalOf(requests.request(ROOM, null, ALICE, "command"));
     expect(second).toMatchObject({ code: "CONFLICT", message: expect.stringMatching(/still in progress \(sending\)/) });
   });
 });
@@ -131,8 +122,8 @@ describe("confirming a filing", () => {
     const confirmed = await requests.confirmByCode(ROOM, "code01", BOB);
     expect(confirmed).toMatchObject({ status: "sending", confirmedBy: BOB, nextAttemptAt: expect.any(Date) });
     expect(filings.filings.get(filing.exportId)).toMatchObject({ status: "sending", confirmedBy: BOB });
-    expect((await refusal(requests.confirmByCode(ROOM, "CODE01", BOB))).code).toBe("NOT_FOUND");
-    expect((await refusal(requests.confirm(confirmed, BOB, "portal"))).code).toBe("CONFLICT");
+    expect((await refusalOf(requests.confirmByCode(ROOM, "CODE01", BOB))).code).toBe("NOT_FOUND");
+    expect((await refusalOf(requests.confirm(confirmed, BOB, "portal"))).code).toBe("CONFLICT");
     expect(audit.actions().filter((action) => action === "records.filing_confirmed")).toHaveLength(1);
   });
 
@@ -140,15 +131,15 @@ describe("confirming a filing", () => {
     const { requests, filings, clock } = await setup();
     const filing = await requests.request(ROOM, null, ALICE, "command");
     clock.advance(TTL + 1);
-    expect((await refusal(requests.confirmByCode(ROOM, "CODE01", BOB))).message).toMatch(/not confirmed in time and has been cancelled/);
+    expect((await refusalOf(requests.confirmByCode(ROOM, "CODE01", BOB))).message).toMatch(/not confirmed in time and has been cancelled/);
     expect(filings.filings.get(filing.exportId)).toMatchObject({ status: "cancelled", confirmedBy: null });
   });
 
   it("in the room, lets the confirmation policy refuse the requester and a partner trust's member, audited", async () => {
     const { requests, filings, audit } = await setup({ policy: "another-member" });
     const filing = await requests.request(ROOM, null, ALICE, "command");
-    expect((await refusal(requests.confirmByCode(ROOM, "CODE01", ALICE))).code).toBe("FORBIDDEN");
-    expect((await refusal(requests.confirmByCode(ROOM, "CODE01", "@bea:trust-b.test"))).message).toMatch(/^Only this trust's own staff/);
+    expect((await refusalOf(requests.confirmByCode(ROOM, "CODE01", ALICE))).code).toBe("FORBIDDEN");
+    expect((await refusalOf(requests.confirmByCode(ROOM, "CODE01", "@bea:trust-b.test"))).message).toMatch(/^Only this trust's own staff/);
     expect(filings.filings.get(filing.exportId)?.status).toBe("awaiting_confirmation");
     expect(audit.actions().filter((action) => action === "records.filing_confirmation_refused")).toHaveLength(2);
     expect(requests.whoConfirms(filing)).toBe(`A member of this room other than ${ALICE}`);

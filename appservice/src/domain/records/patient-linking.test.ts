@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { FakeClock, MemoryRoomStore, RecordingAudit } from "../../testing/fakes.js";
 import { MemoryLookupLog, MemoryPatientLinks } from "../../testing/records-fakes.js";
-import { HandoverError } from "../errors.js";
+import { refusalOf } from "../../testing/refusals.js";
 import type { NhsNumber } from "./nhs-number.js";
 import type { PatientDirectory, PatientLink } from "./patient.js";
 import { PatientLinking } from "./patient-linking.js";
@@ -45,15 +45,6 @@ async function setup(withDirectory = true) {
   return { links, log, audit, directory, gate, linking };
 }
 
-async function refusal(promise: Promise<unknown>): Promise<HandoverError> {
-  const error = await promise.then(
-    () => null,
-    (caught: unknown) => caught,
-  );
-  expect(error).toBeInstanceOf(HandoverError);
-  return error as HandoverError;
-}
-
 describe("linking a conversation to a patient", () => {
   it("links by a valid NHS number, as typed with spaces, and names the patient from the trust's record", async () => {
     const { linking, links } = await setup();
@@ -65,17 +56,17 @@ describe("linking a conversation to a patient", () => {
 
   it("refuses a number that fails the modulus 11 check or is not ten digits, naming the field, before anything is looked up or kept", async () => {
     const { linking, links, directory, log, audit } = await setup();
-    const badCheckDigit = await refusal(linking.link(WARD, null, "943 476 5918", BOB, "command"));
+    const badCheckDigit = await refusalOf(linking.link(WARD, null, "943 476 5918", BOB, "command"));
     expect(badCheckDigit).toMatchObject({ code: "VALIDATION_FAILED", details: [{ path: "nhsNumber", message: expect.stringMatching(/check digit/) }] });
-    expect((await refusal(linking.link(WARD, null, "94347659", BOB, "command"))).details?.[0]?.path).toBe("nhsNumber");
+    expect((await refusalOf(linking.link(WARD, null, "94347659", BOB, "command"))).details?.[0]?.path).toBe("nhsNumber");
     expect(links.links.size + directory.asked.length + log.entries.length + audit.events.length).toBe(0);
   });
 
   it("refuses in a room not classified clinical and for a partner trust's user, looking nothing up and linking nothing", async () => {
     const { linking, links, directory, audit } = await setup();
-    expect((await refusal(linking.link(ROTA, null, NHS, BOB, "command"))).message).toMatch(/only in clinical rooms; this room is classified operational/);
-    expect((await refusal(linking.link("!new:trust-a.test", null, NHS, BOB, "portal"))).message).toMatch(/this room is not classified/);
-    expect((await refusal(linking.link(WARD, null, NHS, "@bea:trust-b.test", "command"))).code).toBe("FORBIDDEN");
+    expect((await refusalOf(linking.link(ROTA, null, NHS, BOB, "command"))).message).toMatch(/only in clinical rooms; this room is classified operational/);
+    expect((await refusalOf(linking.link("!new:trust-a.test", null, NHS, BOB, "portal"))).message).toMatch(/this room is not classified/);
+    expect((await refusalOf(linking.link(WARD, null, NHS, "@bea:trust-b.test", "command"))).code).toBe("FORBIDDEN");
     expect(links.links.size).toBe(0);
     expect(directory.asked).toEqual([]);
     expect(audit.events.map((event) => event.details?.outcome)).toEqual(["refused-room-not-clinical", "refused-room-not-clinical", "refused-not-local"]);
@@ -110,7 +101,7 @@ describe("linking a conversation to a patient", () => {
   it("stops linking once the person has used up their lookups, and links nothing", async () => {
     const { linking, links } = await setup();
     for (let i = 0; i < 3; i++) await linking.link(WARD, `$thread${i}`, NHS, BOB, "command");
-    expect((await refusal(linking.link(WARD, "$thread3", NHS, BOB, "command"))).message).toMatch(/^You have looked up 3 patients/);
+    expect((await refusalOf(linking.link(WARD, "$thread3", NHS, BOB, "command"))).message).toMatch(/^You have looked up 3 patients/);
     expect(links.links.size).toBe(3);
   });
 });
@@ -120,11 +111,11 @@ describe("showing a conversation's linked patient", () => {
     const { linking, links } = await setup();
     await linking.link(WARD, null, NHS, BOB, "command");
     expect((await linking.linkedFor(WARD, null, "@carol:trust-a.test", "command"))?.patient.name).toBe("SMITH, Jane");
-    expect((await refusal(linking.linkedFor(WARD, null, "@bea:trust-b.test", "command"))).code).toBe("FORBIDDEN");
+    expect((await refusalOf(linking.linkedFor(WARD, null, "@bea:trust-b.test", "command"))).code).toBe("FORBIDDEN");
     expect(await linking.linkedFor(ROTA, null, BOB, "command")).toBeNull();
     // A link left in a room since reclassified operational is not shown there.
     const wardLink = (await links.find(WARD, null)) as PatientLink;
     await links.save({ ...wardLink, roomId: ROTA });
-    expect((await refusal(linking.linkedFor(ROTA, null, BOB, "command"))).code).toBe("FORBIDDEN");
+    expect((await refusalOf(linking.linkedFor(ROTA, null, BOB, "command"))).code).toBe("FORBIDDEN");
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { FakeClock, MemoryRoomStore, RecordingAudit } from "../../testing/fakes.js";
+import { refusalOf } from "../../testing/refusals.js";
 import { MemoryHoldStore, MemoryPolicyStore, MemoryRetentionIndex } from "../../testing/retention-fakes.js";
-import { HandoverError } from "../errors.js";
 import type { PolicyRules } from "./policy.js";
 import { type PolicyDraft, RetentionPolicyService } from "./policy-service.js";
 
@@ -40,15 +40,6 @@ async function setup() {
   return { clock, policies, holds, facts, audit, service };
 }
 
-async function failure(promise: Promise<unknown>): Promise<HandoverError> {
-  const error = await promise.then(
-    () => null,
-    (caught: unknown) => caught,
-  );
-  expect(error).toBeInstanceOf(HandoverError);
-  return error as HandoverError;
-}
-
 describe("retention policies", () => {
   it("lists the configured defaults before the trust's own policies", async () => {
     const { service } = await setup();
@@ -62,11 +53,11 @@ describe("retention policies", () => {
 
   it("refuses rules that contradict each other, naming the field, and changes nothing", async () => {
     const { service, policies, audit } = await setup();
-    const deletesNothing = await failure(service.create(draft({ maxAgeMs: null, deleteAfterFilingMs: null }), IG));
+    const deletesNothing = await refusalOf(service.create(draft({ maxAgeMs: null, deleteAfterFilingMs: null }), IG));
     expect(deletesNothing).toMatchObject({ code: "VALIDATION_FAILED", details: [{ path: "maxAge" }] });
-    const minAboveMax = await failure(service.create(draft({ maxAgeMs: D, minAgeMs: 2 * D }), IG));
+    const minAboveMax = await refusalOf(service.create(draft({ maxAgeMs: D, minAgeMs: 2 * D }), IG));
     expect(minAboveMax.details).toEqual([{ path: "minAge", message: "The minimum age cannot be longer than the maximum age" }]);
-    const unfiledWithoutAge = await failure(service.create(draft({ maxAgeMs: null, deleteAfterFilingMs: D, allowUnfiledDeletion: true }), IG));
+    const unfiledWithoutAge = await refusalOf(service.create(draft({ maxAgeMs: null, deleteAfterFilingMs: D, allowUnfiledDeletion: true }), IG));
     expect(unfiledWithoutAge.details?.map((detail) => detail.path)).toEqual(["allowUnfiledDeletion"]);
     expect(policies.policies.size).toBe(0);
     expect(audit.events).toEqual([]);
@@ -88,10 +79,10 @@ describe("retention policies", () => {
   it("refuses a second policy for the same scope, and editing or deleting the configured defaults", async () => {
     const { service } = await setup();
     await service.create(draft(), IG);
-    expect((await failure(service.create(draft({ name: "Again" }), IG))).code).toBe("CONFLICT");
-    expect((await failure(service.update("default-clinical", draft(), IG))).message).toMatch(/come from Handover's configuration/);
-    expect((await failure(service.remove("default-operational", IG))).code).toBe("CONFLICT");
-    expect((await failure(service.remove("no-such-policy", IG))).code).toBe("NOT_FOUND");
+    expect((await refusalOf(service.create(draft({ name: "Again" }), IG))).code).toBe("CONFLICT");
+    expect((await refusalOf(service.update("default-clinical", draft(), IG))).message).toMatch(/come from Handover's configuration/);
+    expect((await refusalOf(service.remove("default-operational", IG))).code).toBe("CONFLICT");
+    expect((await refusalOf(service.remove("no-such-policy", IG))).code).toBe("NOT_FOUND");
   });
 
   it("previews a draft on exactly the rooms it would govern: not those with a room policy, nor those a space policy covers", async () => {
@@ -131,10 +122,10 @@ describe("legal holds", () => {
 
   it("refuses an expiry in the past (naming the field) and a room the bot is not in, placing nothing", async () => {
     const { service, clock, holds } = await setup();
-    const past = await failure(service.placeHold("!ward:t", "SI-1", new Date(clock.now().getTime() - 1), IG));
+    const past = await refusalOf(service.placeHold("!ward:t", "SI-1", new Date(clock.now().getTime() - 1), IG));
     expect(past).toMatchObject({ code: "VALIDATION_FAILED", details: [{ path: "expiresAt" }] });
-    expect((await failure(service.placeHold("!left:t", "SI-1", null, IG))).code).toBe("NOT_FOUND");
-    expect((await failure(service.placeHold("!unknown:t", "SI-1", null, IG))).code).toBe("NOT_FOUND");
+    expect((await refusalOf(service.placeHold("!left:t", "SI-1", null, IG))).code).toBe("NOT_FOUND");
+    expect((await refusalOf(service.placeHold("!unknown:t", "SI-1", null, IG))).code).toBe("NOT_FOUND");
     expect(holds.holds.size).toBe(0);
   });
 
@@ -150,6 +141,6 @@ describe("legal holds", () => {
     await service.placeHold("!ward:t", "SI-42", null, IG);
     await service.liftHold("!ward:t", "@other-ig:trust-a.test");
     expect(audit.events.at(-1)).toMatchObject({ action: "retention.hold.lifted", actor: "@other-ig:trust-a.test", details: { placedBy: IG } });
-    expect((await failure(service.liftHold("!ward:t", IG))).code).toBe("NOT_FOUND");
+    expect((await refusalOf(service.liftHold("!ward:t", IG))).code).toBe("NOT_FOUND");
   });
 });
