@@ -1,9 +1,9 @@
 import type { Posture } from "../../appservice/src/http/contract.js";
 import { matrixRequest, registerUser } from "../../tests/harness/client.js";
 import { startStack } from "../../tests/harness/stack.js";
-import { PortalSession } from "../../tests/support/directory-api.js";
 import { startHandover } from "../../tests/support/handover-instance.js";
 import { TestUser } from "../../tests/support/matrix-user.js";
+import { PortalSession } from "../../tests/support/portal-session.js";
 import { round, type SuiteResult } from "../figures.js";
 
 const PEOPLE = 2_000;

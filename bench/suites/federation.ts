@@ -2,9 +2,10 @@ import type { Handover } from "../../appservice/src/app.js";
 import type { Agreement, EnforcementHealth } from "../../appservice/src/http/contract.js";
 import { startStack } from "../../tests/harness/stack.js";
 import { freePort, freePortExcept } from "../../tests/harness/util.js";
-import { federationConfig, PortalSession, PROPOSAL } from "../../tests/integration/federation-support.js";
+import { federationConfig, PROPOSAL } from "../../tests/integration/federation-support.js";
 import { startHandover } from "../../tests/support/handover-instance.js";
 import { TestUser } from "../../tests/support/matrix-user.js";
+import { PortalSession } from "../../tests/support/portal-session.js";
 import { round, type SuiteResult } from "../figures.js";
 
 const ROOMS = 1000;
@@ -76,8 +77,8 @@ export async function federation(): Promise<SuiteResult> {
     notes.push(`federation: ${ROOMS} rooms created in ${round((Date.now() - createdAt) / 1000)} s`);
     await handoverA.jobs.runNow("federation-acl-sync");
 
-    const portalA = await PortalSession.signIn(handoverA, alice.userId, PASSWORD);
-    const portalB = await PortalSession.signIn(handoverB, bob.userId, PASSWORD);
+    const portalA = await PortalSession.signIn(handoverA.webPort, alice.userId, PASSWORD);
+    const portalB = await PortalSession.signIn(handoverB.webPort, bob.userId, PASSWORD);
     const proposed = await portalA.call<Agreement>("POST", "/federation/agreements", { peerServerName: trustB.serverName, ...PROPOSAL });
     if (proposed.status !== 201) throw new Error(`proposal failed: ${JSON.stringify(proposed.body)}`);
     const acceptedAt = Date.now();

@@ -5,10 +5,10 @@ import type { Handover } from "../../appservice/src/app.js";
 import type { DevicePeople, PersonDevices, Posture, SpotCheck } from "../../appservice/src/http/contract.js";
 import type { TrustInfo } from "../harness/stack.js";
 import { type SynapseServer, startSynapse } from "../harness/synapse.js";
-import { PortalSession } from "../support/directory-api.js";
 import { freshDatabase } from "../support/fresh-database.js";
 import { startHandover } from "../support/handover-instance.js";
 import { eventually, TestUser } from "../support/matrix-user.js";
+import { PortalSession } from "../support/portal-session.js";
 
 // Issue 14: Handover finds out what the homeserver puts into pushes (Synapse's
 // `push.include_content`) by watching a push arrive, rather than trusting its own config. Two

@@ -12,11 +12,11 @@ import type {
   SpotCheckPdf,
   StaleSweep,
 } from "../../appservice/src/http/contract.js";
-import { PortalSession } from "../support/directory-api.js";
 import { EncryptingClient } from "../support/encrypting-client.js";
 import { freshDatabase } from "../support/fresh-database.js";
 import { startHandover } from "../support/handover-instance.js";
 import { eventually, TestUser } from "../support/matrix-user.js";
+import { PortalSession } from "../support/portal-session.js";
 
 // Issue 14: devices and sessions, against a real Synapse with real matrix-js-sdk clients.
 const stack = inject("stack");
@@ -92,16 +92,6 @@ async function adminPushers(userId: string): Promise<unknown[]> {
 
 async function audited(action: string): Promise<AuditPage["entries"]> {
   return (await admin.ok<AuditPage>("GET", `/audit?action=${encodeURIComponent(action)}`)).entries;
-}
-
-/** A portal session cookie, for the non-JSON answers (CSV). */
-async function signInCookie(user: TestUser): Promise<string> {
-  const response = await fetch(`http://127.0.0.1:${handover.webPort}/api/v1/session`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ username: user.userId, password: user.user.password }),
-  });
-  return (response.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
 }
 
 const path = (userId: string) => `/devices/people/${encodeURIComponent(userId)}`;
@@ -502,9 +492,7 @@ describe("spot checks", () => {
       note: "previews on",
     });
 
-    const csv = await fetch(`http://127.0.0.1:${handover.webPort}/api/v1/devices/spot-checks/${check.id}/csv`, {
-      headers: { cookie: await signInCookie(ivy) },
-    });
+    const csv = await auditor.fetch(`/devices/spot-checks/${check.id}/csv`);
     expect(csv.status).toBe(200);
     expect(csv.headers.get("content-type")).toMatch(/^text\/csv/);
     const finnRow = (await csv.text()).split("\r\n").find((line) => line.includes(finnId));

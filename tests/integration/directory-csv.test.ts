@@ -4,10 +4,10 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Handover } from "../../appservice/src/app.js";
 import type { AuditPage, CsvImportResult, DirectoryRunList, DirectoryStatus, ErrorResponse } from "../../appservice/src/http/contract.js";
-import { PortalSession } from "../support/directory-api.js";
 import { freshDatabase } from "../support/fresh-database.js";
 import { startHandover } from "../support/handover-instance.js";
 import { eventually, TestUser } from "../support/matrix-user.js";
+import { PortalSession } from "../support/portal-session.js";
 
 const stack = inject("stack");
 const trust = stack.trusts.a;

@@ -9,11 +9,11 @@ import { stringify } from "yaml";
 import type { Handover } from "../../appservice/src/app.js";
 import type { DirectoryRule, DirectoryRunDetail, PersonExplanation } from "../../appservice/src/http/contract.js";
 import { type SlapdServer, startSlapd } from "../harness/slapd.js";
-import { PortalSession } from "../support/directory-api.js";
 import { freshDatabase } from "../support/fresh-database.js";
 import { type InstanceOptions, startHandover } from "../support/handover-instance.js";
 import { ldapSource } from "../support/ldap-source.js";
 import { eventually, TestUser } from "../support/matrix-user.js";
+import { PortalSession } from "../support/portal-session.js";
 
 const execFileAsync = promisify(execFile);
 const stack = inject("stack");

@@ -8,11 +8,13 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Handover } from "../../appservice/src/app.js";
 import { MISSING_MESSAGE_TEXT } from "../../appservice/src/domain/records/transcript.js";
+import { API } from "../../appservice/src/http/contract.js";
 import { SWEEP_JOB } from "../../appservice/src/retention/capability.js";
 import { startFhirServer, type TestFhirServer } from "../harness/fhir-server.js";
 import { EncryptingClient } from "../support/encrypting-client.js";
 import { type InstanceOptions, startHandover } from "../support/handover-instance.js";
 import { eventually, TestUser } from "../support/matrix-user.js";
+import { PortalSession } from "../support/portal-session.js";
 import { generatePng } from "../support/records-fixtures.js";
 import { CLINICAL_STATE } from "../support/records-room.js";
 
@@ -54,24 +56,9 @@ interface KeysQuery {
   self_signing_keys?: Record<string, { keys: Record<string, string> }>;
 }
 
-async function signIn(): Promise<string> {
-  const response = await fetch(`http://127.0.0.1:${handover.webPort}/api/v1/session`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ username: alice.userId, password: alice.user.password }),
-  });
-  return (response.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
-}
-
-async function portal<T>(cookie: string, method: string, path: string, body?: unknown): Promise<T> {
-  const response = await fetch(`http://127.0.0.1:${handover.webPort}/api/v1${path}`, {
-    method,
-    headers: { cookie, "content-type": "application/json" },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
-  return JSON.parse(text) as T;
+/** Alice (admin) signed in to the portal. */
+function signIn(): Promise<PortalSession> {
+  return PortalSession.signIn(handover.webPort, alice.userId, alice.user.password);
 }
 
 async function roomKeyRows(roomId: string): Promise<number> {
@@ -172,7 +159,7 @@ describe("encrypted rooms with a real encrypting client (matrix-js-sdk Rust cryp
     expect(started.rows[0]?.details).toMatchObject({ reopened: true });
     // Read from the device inbox at start (Handover's Synapse module).
     expect(await roomKeyRows(roomId)).toBe(keysBefore + 1);
-    const overview = await portal<{ encryption: unknown }>(await signIn(), "GET", "/overview");
+    const overview = await (await signIn()).ok(API.overview);
     expect(overview.encryption).toMatchObject({ working: true, problem: null, deviceId: firstDevice, reopened: true, inboxModule: true });
 
     // A new room key straight after the restart reaches the same device over its kept Olm session
@@ -182,10 +169,10 @@ describe("encrypted rooms with a real encrypting client (matrix-js-sdk Rust cryp
     await eventually("the new room key to reach the reopened device", async () => (await roomKeyRows(roomId)) === keysBefore + 2, 60_000);
 
     // Filed from the portal after the restart.
-    const cookie = await signIn();
-    const described = await portal<{ exportId: string; messageCount: number }>(cookie, "POST", "/records/filings", { roomId });
+    const portal = await signIn();
+    const described = await portal.ok(API.requestFiling, { body: { roomId } });
     expect(described.messageCount).toBe(5);
-    await portal(cookie, "POST", `/records/filings/${described.exportId}/confirmation`);
+    await portal.ok(API.confirmFiling, { params: { exportId: described.exportId } });
     await eventually(
       "the filing to reach the FHIR server",
       async () => (await fhir.search<DocumentReference>("DocumentReference", { "subject:identifier": `${NHS}|${NHS_NUMBER}` })).length === 1,
@@ -236,11 +223,8 @@ describe("encrypted rooms with a real encrypting client (matrix-js-sdk Rust cryp
     const classify = await client.sendText(roomId, "!handover classify clinical");
     expect((await remaining()).length).toBe(7);
     await eventually("the classification, from an encrypted command", async () => (await handover.rooms.get(roomId))?.kind === "clinical");
-    await portal(cookie, "POST", "/retention/policies", {
-      name: "Encrypted ward",
-      scope: { type: "room", roomId },
-      maxAge: null,
-      deleteAfterFiling: "1s",
+    await portal.ok(API.createRetentionPolicy, {
+      body: { name: "Encrypted ward", scope: { type: "room", roomId }, maxAge: null, deleteAfterFiling: "1s" },
     });
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     await eventually("the classify command indexed", async () => {
@@ -249,9 +233,9 @@ describe("encrypted rooms with a real encrypting client (matrix-js-sdk Rust cryp
     });
     expect(await handover.jobs.runNow(SWEEP_JOB)).toBe(true);
     expect((await remaining()).length).toBe(7);
-    const { deletions } = await portal<{ deletions: unknown[] }>(cookie, "GET", `/retention/deletions?roomId=${encodeURIComponent(roomId)}`);
+    const { deletions } = await portal.ok(API.listDeletions, { query: { roomId } });
     expect(deletions).toEqual([]);
-    const plan = await portal<{ status: string; unfiledEvents: number; reason: string }>(cookie, "GET", `/retention/rooms/${encodeURIComponent(roomId)}`);
+    const plan = await portal.ok(API.roomRetention, { params: { roomId } });
     expect(plan.status).toBe("nothing-due");
     expect(plan.unfiledEvents).toBeGreaterThanOrEqual(1);
     expect(plan.reason).toMatch(/kept until/);
@@ -265,12 +249,9 @@ describe("encrypted rooms with a real encrypting client (matrix-js-sdk Rust cryp
     await aliceSeesBotDevice();
     await client.sendText(roomId, "!handover classify operational");
     await eventually("the classification, from an encrypted command", async () => (await handover.rooms.get(roomId))?.kind === "operational", 60_000);
-    const cookie = await signIn();
-    await portal(cookie, "POST", "/retention/policies", {
-      name: `Encrypted rota ${roomId}`,
-      scope: { type: "room", roomId },
-      maxAge: "3s",
-      deleteAfterFiling: null,
+    const portal = await signIn();
+    await portal.ok(API.createRetentionPolicy, {
+      body: { name: `Encrypted rota ${roomId}`, scope: { type: "room", roomId }, maxAge: "3s", deleteAfterFiling: null },
     });
     // The media URI is inside the ciphertext: only the decrypted event shows it.
     const image = await client.sendEncryptedImage(roomId, generatePng(40, 30, 2), "rota.png", "image/png");
@@ -280,11 +261,7 @@ describe("encrypted rooms with a real encrypting client (matrix-js-sdk Rust cryp
     await eventually("the newer message to be indexed", indexed(await client.sendText(roomId, "Sent after the cutoff: kept.")));
     expect(await handover.jobs.runNow(SWEEP_JOB)).toBe(true);
 
-    const { deletions } = await portal<{ deletions: { events: number; media: number; mediaDeleted: number }[] }>(
-      cookie,
-      "GET",
-      `/retention/deletions?roomId=${encodeURIComponent(roomId)}`,
-    );
+    const { deletions } = await portal.ok(API.listDeletions, { query: { roomId } });
     expect(deletions).toMatchObject([{ events: 2, media: 1, mediaDeleted: 1 }]);
     const download = await fetch(`${trust.clientUrl}/_matrix/client/v1/media/download/${image.contentUri.slice("mxc://".length)}`, {
       headers: { authorization: `Bearer ${alice.user.accessToken}` },

@@ -9,7 +9,8 @@ import { freePort } from "../harness/util.js";
 import { freshDatabase } from "../support/fresh-database.js";
 import { startHandover } from "../support/handover-instance.js";
 import { eventually, TestUser } from "../support/matrix-user.js";
-import { federationConfig, PortalSession, PROPOSAL } from "./federation-support.js";
+import { PortalSession } from "../support/portal-session.js";
+import { federationConfig, PROPOSAL } from "./federation-support.js";
 
 // Hostile senders at A's inbox (docs/security.md, "Other trusts' servers"). The stand-in key
 // servers are loopback listeners that count what reaches them; A maps the *.hostile.test
@@ -151,8 +152,8 @@ beforeAll(async () => {
     roles: { [bob.userId]: "admin" },
     federation: federationConfig(trustB, trustA, portA, "RBB"),
   });
-  portalA = await PortalSession.signIn(handoverA, alice.userId, PASSWORD);
-  portalB = await PortalSession.signIn(handoverB, bob.userId, PASSWORD);
+  portalA = await PortalSession.signIn(handoverA.webPort, alice.userId, PASSWORD);
+  portalB = await PortalSession.signIn(handoverB.webPort, bob.userId, PASSWORD);
 });
 
 afterAll(async () => {

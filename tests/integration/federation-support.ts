@@ -1,34 +1,5 @@
-import type { Handover } from "../../appservice/src/app.js";
 import type { HandoverConfigInput } from "../../appservice/src/config/schema.js";
 import type { TrustInfo } from "../harness/stack.js";
-
-/** A signed-in portal session against one Handover's admin API. */
-export class PortalSession {
-  private constructor(
-    private readonly base: string,
-    private readonly cookie: string,
-  ) {}
-
-  static async signIn(handover: Handover, username: string, password: string): Promise<PortalSession> {
-    const base = `http://127.0.0.1:${handover.webPort}/api/v1`;
-    const response = await fetch(`${base}/session`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ username, password }),
-    });
-    if (response.status !== 201) throw new Error(`sign-in failed: ${response.status} ${await response.text()}`);
-    return new PortalSession(base, (response.headers.get("set-cookie") ?? "").split(";")[0] ?? "");
-  }
-
-  async call<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-    const response = await fetch(`${this.base}${path}`, {
-      method,
-      headers: { cookie: this.cookie, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    return { status: response.status, body: (await response.json()) as T };
-  }
-}
 
 /** The federation section for one trust, pointing at the other trust's Handover on loopback. */
 export function federationConfig(

@@ -9,7 +9,8 @@ import { freePort } from "../harness/util.js";
 import { freshDatabase } from "../support/fresh-database.js";
 import { startHandover } from "../support/handover-instance.js";
 import { eventually, TestUser } from "../support/matrix-user.js";
-import { federationConfig, PortalSession, PROPOSAL } from "./federation-support.js";
+import { PortalSession } from "../support/portal-session.js";
+import { federationConfig, PROPOSAL } from "./federation-support.js";
 
 const stack = inject("stack");
 const { a: trustA, b: trustB } = stack.trusts;
@@ -56,8 +57,8 @@ beforeAll(async () => {
     roles: { [bob.userId]: "admin" },
     federation: federationConfig(trustB, trustA, portA, "RBB"),
   });
-  portalA = await PortalSession.signIn(handoverA, alice.userId, PASSWORD);
-  portalB = await PortalSession.signIn(handoverB, bob.userId, PASSWORD);
+  portalA = await PortalSession.signIn(handoverA.webPort, alice.userId, PASSWORD);
+  portalB = await PortalSession.signIn(handoverB.webPort, bob.userId, PASSWORD);
   clinicalRoom = await alice.createRoom("Stroke thrombolysis (clinical)");
   await alice.invite(clinicalRoom, handoverA.botUserId);
   await eventually("the bot to join A's room", async () => (await alice.members(clinicalRoom))[handoverA.botUserId] === "join");

@@ -2,11 +2,11 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Handover } from "../../appservice/src/app.js";
 import type { DirectoryRunDetail } from "../../appservice/src/http/contract.js";
 import { type SlapdServer, startSlapd } from "../harness/slapd.js";
-import { PortalSession } from "../support/directory-api.js";
 import { freshDatabase } from "../support/fresh-database.js";
 import { startHandover } from "../support/handover-instance.js";
 import { ldapSource } from "../support/ldap-source.js";
 import { TestUser } from "../support/matrix-user.js";
+import { PortalSession } from "../support/portal-session.js";
 
 // Hazard H-13 (docs/safety/hazard-log.md): a leaver's clinical messages are evidence. Removing a
 // leaver must never redact them (MSC4293's redact-on-kick) nor erase the account's content.

@@ -9,8 +9,8 @@ import { startFhirServer, type TestFhirServer } from "../harness/fhir-server.js"
 import { freshDatabase } from "../support/fresh-database.js";
 import { startHandover } from "../support/handover-instance.js";
 import { eventually, TestUser } from "../support/matrix-user.js";
+import { PortalSession } from "../support/portal-session.js";
 import { RecordsRoom } from "../support/records-room.js";
-import { PortalSession } from "./federation-support.js";
 
 /**
  * Issue 11.5: only the trust's own staff look a patient up, only in clinical rooms, at a limited
@@ -176,7 +176,7 @@ describe("who confirms a filing (requester-if-traced)", () => {
 
 describe("an IG lead asks who looked up a patient", () => {
   it("answers by the keyed hash of the number asked about, audits the question and refuses a bad number", async () => {
-    const ig = await PortalSession.signIn(handover, carol.userId, carol.user.password);
+    const ig = await PortalSession.signIn(handover.webPort, carol.userId, carol.user.password);
     const answer = await ig.call<PatientLookupList>("POST", "/records/patient-lookups/search", { nhsNumber: "943-476-5919" });
     expect(answer.status).toBe(200);
     expect(answer.body.nhsNumberHash).toBe(hashOf("9434765919"));

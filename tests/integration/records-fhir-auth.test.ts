@@ -6,12 +6,13 @@ import type { DocumentReference, Patient } from "@medplum/fhirtypes";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Handover } from "../../appservice/src/app.js";
-import type { FilingList } from "../../appservice/src/http/contract.js";
+import { API } from "../../appservice/src/http/contract.js";
 import { SmartBackendAuth } from "../../appservice/src/records/smart-backend-auth.js";
 import { startFhirServer, type TestFhirServer } from "../harness/fhir-server.js";
 import { freshDatabase } from "../support/fresh-database.js";
 import { startHandover } from "../support/handover-instance.js";
 import { eventually, TestUser } from "../support/matrix-user.js";
+import { PortalSession } from "../support/portal-session.js";
 import { CLINICAL_ROOM, RecordsRoom } from "../support/records-room.js";
 
 const stack = inject("stack");
@@ -68,15 +69,6 @@ async function tokenRequest(assertion: string): Promise<{ status: number; body: 
     }),
   });
   return { status: response.status, body: (await response.json()) as { access_token?: string; error?: string } };
-}
-
-async function signIn(user: TestUser): Promise<string> {
-  const response = await fetch(`http://127.0.0.1:${handover.webPort}/api/v1/session`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ username: user.userId, password: user.user.password }),
-  });
-  return (response.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
 }
 
 beforeAll(async () => {
@@ -182,8 +174,8 @@ describe("EHR filing through OAuth2 client credentials with a signed JWT (real S
     );
     expect(failed).toContain("Nothing has been marked as filed");
 
-    const cookie = await signIn(alice);
-    const list = (await (await fetch(`http://127.0.0.1:${handover.webPort}/api/v1/records/filings`, { headers: { cookie } })).json()) as FilingList;
+    const portal = await PortalSession.signIn(handover.webPort, alice.userId, alice.user.password);
+    const list = await portal.ok(API.listFilings);
     const ours = list.filings.find((filing) => filing.roomId === room.roomId && filing.status !== "filed");
     expect(ours?.status).toBe("retrying");
     expect(ours?.lastError).toContain("invalid_client: the client assertion's signature does not verify");

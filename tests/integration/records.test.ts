@@ -8,11 +8,12 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Handover } from "../../appservice/src/app.js";
 import { ENCRYPTED_ROOM_MESSAGE } from "../../appservice/src/domain/records/transcript.js";
-import type { ErrorResponse, FiledPdf, FilingList } from "../../appservice/src/http/contract.js";
+import { API, type ErrorResponse } from "../../appservice/src/http/contract.js";
 import { startFhirServer, type TestFhirServer } from "../harness/fhir-server.js";
 import { freshDatabase } from "../support/fresh-database.js";
 import { type InstanceOptions, startHandover } from "../support/handover-instance.js";
 import { eventually, TestUser } from "../support/matrix-user.js";
+import { PortalSession } from "../support/portal-session.js";
 import { generatePng } from "../support/records-fixtures.js";
 import { CLINICAL_ROOM, CLINICAL_STATE } from "../support/records-room.js";
 
@@ -29,8 +30,6 @@ let bob: TestUser; // nurse in the room
 let roomId: string;
 let db: pg.Client;
 let options: InstanceOptions;
-
-const api = (path: string) => `http://127.0.0.1:${handover.webPort}/api/v1${path}`;
 
 async function notices(room: string): Promise<string[]> {
   return (await alice.messages(room, 200)).filter((event) => event.sender === handover.botUserId).map((event) => String(event.content.body));
@@ -73,15 +72,6 @@ async function fileAndConfirm(room: string, confirmer: TestUser): Promise<string
   if (!code) throw new Error(`no confirmation code in: ${described}`);
   await confirmer.send(room, `!handover confirm ${code}`);
   return code;
-}
-
-async function signIn(user: TestUser): Promise<string> {
-  const response = await fetch(api("/session"), {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ username: user.userId, password: user.user.password }),
-  });
-  return (response.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
 }
 
 beforeAll(async () => {
@@ -267,20 +257,16 @@ describe("EHR filing against a real Synapse and a real FHIR server", () => {
   });
 
   it("portal: lists filings with receipts, refuses a bad NHS number, downloads the filed PDF (audited)", async () => {
-    const cookie = await signIn(alice);
-    const refused = await fetch(api(`/records/rooms/${encodeURIComponent(roomId)}/patient`), {
-      method: "PUT",
-      headers: { cookie, "content-type": "application/json" },
-      body: JSON.stringify({ nhsNumber: "9876544321" }),
-    });
+    const portal = await PortalSession.signIn(handover.webPort, alice.userId, alice.user.password);
+    const refused = await portal.call(API.linkPatient, { params: { roomId }, body: { nhsNumber: "9876544321" } });
     expect(refused.status).toBe(400);
-    expect(((await refused.json()) as ErrorResponse).error.code).toBe("VALIDATION_FAILED");
+    expect((refused.body as ErrorResponse).error.code).toBe("VALIDATION_FAILED");
 
-    const list = (await (await fetch(api("/records/filings"), { headers: { cookie } })).json()) as FilingList;
+    const list = await portal.ok(API.listFilings);
     const ours = list.filings.filter((filing) => filing.roomId === roomId && filing.status === "filed");
     expect(ours).toHaveLength(3);
     expect(ours[0]?.receipt?.documentReference).toMatch(/^DocumentReference\//);
-    const pdf = (await (await fetch(api(`/records/filings/${ours[0]?.exportId}/pdf`), { headers: { cookie } })).json()) as FiledPdf;
+    const pdf = await portal.ok(API.downloadFiledPdf, { params: { exportId: ours[0]?.exportId ?? "" } });
     expect(Buffer.from(pdf.data, "base64").subarray(0, 5).toString()).toBe("%PDF-");
     const audit = await db.query("SELECT actor FROM audit_log WHERE action = 'records.pdf_downloaded' AND details->>'exportId' = $1", [ours[0]?.exportId]);
     expect(audit.rows).toEqual([{ actor: alice.userId }]);

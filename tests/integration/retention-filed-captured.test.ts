@@ -10,10 +10,10 @@ import type { Handover } from "../../appservice/src/app.js";
 import type { DeletionList, PolicyDraftInput, RoomRetention } from "../../appservice/src/http/contract.js";
 import { SWEEP_JOB } from "../../appservice/src/retention/capability.js";
 import { startFhirServer, type TestFhirServer } from "../harness/fhir-server.js";
-import { PortalSession } from "../support/directory-api.js";
 import { freshDatabase } from "../support/fresh-database.js";
 import { startHandover } from "../support/handover-instance.js";
 import { eventually, TestUser } from "../support/matrix-user.js";
+import { PortalSession } from "../support/portal-session.js";
 import { RecordsRoom } from "../support/records-room.js";
 
 /**

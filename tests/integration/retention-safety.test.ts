@@ -6,10 +6,10 @@ import type { PurgeProblemList } from "../../appservice/src/http/contract-retent
 import { SWEEP_JOB } from "../../appservice/src/retention/capability.js";
 import { createDataSource } from "../../appservice/src/storage/data-source.js";
 import { PostgresRoomDeletionLock } from "../../appservice/src/storage/retention-policy-store.js";
-import { PortalSession } from "../support/directory-api.js";
 import { freshDatabase } from "../support/fresh-database.js";
 import { startHandover } from "../support/handover-instance.js";
 import { eventually, TestUser } from "../support/matrix-user.js";
+import { PortalSession } from "../support/portal-session.js";
 
 /**
  * Issue 11.2-11.4: what a purge may delete (media by provenance), when it may delete (a hold

@@ -1,12 +1,13 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Handover } from "../../appservice/src/app.js";
-import type { DeletionList, PolicyDraftInput, RoomRetention } from "../../appservice/src/http/contract.js";
+import { API, type PolicyDraftInput } from "../../appservice/src/http/contract.js";
 import { SWEEP_JOB } from "../../appservice/src/retention/capability.js";
 import { PostgresFilingLedger } from "../../appservice/src/storage/filing-ledger-store.js";
 import { freshDatabase } from "../support/fresh-database.js";
 import { startHandover } from "../support/handover-instance.js";
 import { eventually, TestUser } from "../support/matrix-user.js";
+import { PortalSession } from "../support/portal-session.js";
 
 const stack = inject("stack");
 const trust = stack.trusts.a;
@@ -15,22 +16,10 @@ const databaseUrl = await freshDatabase(stack.databaseUrls.a, "retention");
 let handover: Handover;
 let alice: TestUser; // ig-lead
 let bob: TestUser; // a member of every room, no Handover role
-let cookie = "";
+let portal: PortalSession;
 const db = new pg.Client({ connectionString: databaseUrl });
 
-const api = (path: string) => `http://127.0.0.1:${handover.webPort}/api/v1${path}`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function call<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T; type: string }> {
-  const response = await fetch(api(path), {
-    method,
-    headers: { cookie, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const type = response.headers.get("content-type") ?? "";
-  const text = await response.text();
-  return { status: response.status, type, body: (type.includes("json") ? JSON.parse(text) : text) as T };
-}
 
 /** A room with alice, bob and the bot, classified by command. */
 async function roomOfKind(name: string, kind: "clinical" | "operational"): Promise<string> {
@@ -45,12 +34,8 @@ async function roomOfKind(name: string, kind: "clinical" | "operational"): Promi
 }
 
 async function roomPolicy(roomId: string, rules: Partial<PolicyDraftInput>): Promise<void> {
-  const created = await call("POST", "/retention/policies", {
-    name: `Test policy ${roomId}`,
-    scope: { type: "room", roomId },
-    maxAge: null,
-    deleteAfterFiling: null,
-    ...rules,
+  const created = await portal.call(API.createRetentionPolicy, {
+    body: { name: `Test policy ${roomId}`, scope: { type: "room", roomId }, maxAge: null, deleteAfterFiling: null, ...rules },
   });
   expect(created.status).toBe(201);
 }
@@ -74,7 +59,7 @@ async function sweep(): Promise<void> {
 }
 
 async function deletions(roomId: string) {
-  return (await call<DeletionList>("GET", `/retention/deletions?roomId=${encodeURIComponent(roomId)}`)).body.deletions;
+  return (await portal.ok(API.listDeletions, { query: { roomId } })).deletions;
 }
 
 beforeAll(async () => {
@@ -85,12 +70,7 @@ beforeAll(async () => {
     retention: { sweepInterval: "1h", purgePollInterval: "200ms", warningGranularity: "1s" },
   });
   await db.connect();
-  const response = await fetch(api("/session"), {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ username: alice.userId, password: alice.user.password }),
-  });
-  cookie = (response.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+  portal = await PortalSession.signIn(handover.webPort, alice.userId, alice.user.password);
 }, 120_000);
 
 afterAll(async () => {
@@ -129,9 +109,9 @@ describe("retention against a real homeserver", () => {
     expect(record).toMatchObject({ events: 3, media: 1, mediaDeleted: 1, actor: "handover:retention", filingRef: null, unfiledEvents: 0 });
     expect(await alice.state(roomId, "m.room.retention")).toEqual({ max_lifetime: 5000 });
 
-    const csv = await call<string>("GET", `/retention/deletions/csv?roomId=${encodeURIComponent(roomId)}`);
-    expect(csv.type).toContain("text/csv");
-    expect(csv.body.split("\r\n")[1]).toContain(roomId);
+    const csv = await portal.fetch(`${API.exportDeletions.path}?roomId=${encodeURIComponent(roomId)}`);
+    expect(csv.headers.get("content-type")).toContain("text/csv");
+    expect((await csv.text()).split("\r\n")[1]).toContain(roomId);
     const { rows } = await db.query("SELECT actor FROM audit_log WHERE action = 'retention.deleted' AND target = $1", [roomId]);
     expect(rows).toEqual([{ actor: "handover:retention" }]);
 
@@ -162,7 +142,7 @@ describe("retention against a real homeserver", () => {
     const [record] = await deletions(roomId);
     expect(record?.filingRef).toMatch(/^DR-/);
     expect(record).toMatchObject({ events: 3, unfiledEvents: 0 });
-    const status = (await call<RoomRetention>("GET", `/retention/rooms/${encodeURIComponent(roomId)}`)).body;
+    const status = await portal.ok(API.roomRetention, { params: { roomId } });
     expect(status).toMatchObject({ status: "nothing-due", unfiledEvents: 1, filedEvents: 0 });
   });
 
@@ -180,7 +160,7 @@ describe("retention against a real homeserver", () => {
     expect(await bodies(bob, roomId)).toContain("TTOs ready");
 
     const due = await eventually("the warned deletion date", async () => {
-      const plan = (await call<RoomRetention>("GET", `/retention/rooms/${encodeURIComponent(roomId)}`)).body;
+      const plan = await portal.ok(API.roomRetention, { params: { roomId } });
       return plan.status === "due" ? plan : undefined;
     });
     expect(due.includesUnfiled).toBe(true);
@@ -196,16 +176,16 @@ describe("retention against a real homeserver", () => {
     const roomId = await roomOfKind("Theatre list", "operational");
     await roomPolicy(roomId, { maxAge: "3s" });
     await alice.send(roomId, "List starts 08:30");
-    const placed = await call("PUT", `/retention/rooms/${encodeURIComponent(roomId)}/hold`, { reason: "Serious incident review SI-42" });
+    const placed = await portal.call(API.placeLegalHold, { params: { roomId }, body: { reason: "Serious incident review SI-42" } });
     expect(placed.status).toBe(200);
-    const refused = await call("PUT", `/retention/rooms/${encodeURIComponent(roomId)}/hold`, { reason: "" });
+    const refused = await portal.call(API.placeLegalHold, { params: { roomId }, body: { reason: "" } });
     expect(refused.status).toBe(400);
     await sleep(4_000);
     await sweepWhenIndexed(roomId, 2);
     expect(await bodies(bob, roomId)).toEqual(["!handover classify operational", "List starts 08:30"]);
-    expect((await call<RoomRetention>("GET", `/retention/rooms/${encodeURIComponent(roomId)}`)).body.status).toBe("held");
+    expect((await portal.ok(API.roomRetention, { params: { roomId } })).status).toBe("held");
 
-    expect((await call("DELETE", `/retention/rooms/${encodeURIComponent(roomId)}/hold`)).status).toBe(200);
+    expect((await portal.call(API.liftLegalHold, { params: { roomId } })).status).toBe(200);
     await sweep();
     expect(await bodies(bob, roomId)).toEqual([]);
     const { rows } = await db.query("SELECT action, actor FROM audit_log WHERE target = $1 AND action LIKE 'retention.hold.%' ORDER BY seq", [roomId]);

@@ -8,10 +8,11 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { stringify } from "yaml";
 import type { Handover } from "../../appservice/src/app.js";
 import { CLASSIFICATION_EVENT_TYPE } from "../../appservice/src/domain/rooms/room.js";
-import type { ErrorResponse, RoomList, Session } from "../../appservice/src/http/contract.js";
+import { API, type ErrorResponse, type Session } from "../../appservice/src/http/contract.js";
 import { freshDatabase } from "../support/fresh-database.js";
 import { startHandover } from "../support/handover-instance.js";
 import { eventually, TestUser } from "../support/matrix-user.js";
+import { PortalSession } from "../support/portal-session.js";
 
 const run = promisify(execFile);
 const stack = inject("stack");
@@ -24,15 +25,6 @@ let bob: TestUser; // a nurse: a Matrix account but no Handover role
 let roomId: string;
 
 const api = (path: string) => `http://127.0.0.1:${handover.webPort}/api/v1${path}`;
-
-async function signIn(username: string, password: string): Promise<{ status: number; cookie: string; body: unknown }> {
-  const response = await fetch(api("/session"), {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ username, password }),
-  });
-  return { status: response.status, cookie: (response.headers.get("set-cookie") ?? "").split(";")[0] ?? "", body: await response.json() };
-}
 
 async function transaction(txnId: string, body: unknown, token = trust.registration.hs_token): Promise<Response> {
   return fetch(`http://127.0.0.1:${trust.appservicePort}/_matrix/app/v1/transactions/${txnId}`, {
@@ -68,10 +60,9 @@ describe("walking skeleton on a real homeserver", () => {
     const state = await alice.state<{ kind: string; classified_by: string }>(roomId, CLASSIFICATION_EVENT_TYPE);
     expect(state).toMatchObject({ kind: "clinical", classified_by: alice.userId });
 
-    const session = await signIn(alice.userId, alice.user.password);
-    expect(session.status).toBe(201);
-    expect(session.body).toMatchObject({ userId: alice.userId, role: "admin" } satisfies Partial<Session>);
-    const rooms = (await (await fetch(api("/rooms"), { headers: { cookie: session.cookie } })).json()) as RoomList;
+    const portal = await PortalSession.signIn(handover.webPort, alice.userId, alice.user.password);
+    expect(portal.session).toMatchObject({ userId: alice.userId, role: "admin" } satisfies Partial<Session>);
+    const rooms = await portal.ok(API.listRooms);
     expect(rooms.rooms.find((room) => room.roomId === roomId)).toMatchObject({
       kind: "clinical",
       name: "Ward 7 clinical",
@@ -129,36 +120,29 @@ describe("walking skeleton on a real homeserver", () => {
   });
 
   it("changes a room's kind from the API, audited with the actor; unknown fields are refused", async () => {
-    const { cookie } = await signIn(alice.userId, alice.user.password);
-    const put = (body: unknown) =>
-      fetch(api(`/rooms/${encodeURIComponent(roomId)}/classification`), {
-        method: "PUT",
-        headers: { cookie, "content-type": "application/json" },
-        body: JSON.stringify(body),
-      });
-    const refused = await put({ kind: "operational", colour: "blue" });
+    const portal = await PortalSession.signIn(handover.webPort, alice.userId, alice.user.password);
+    // An unknown field is what the contract's types refuse to write: sent by path.
+    const refused = await portal.call<ErrorResponse>("PUT", `/rooms/${encodeURIComponent(roomId)}/classification`, { kind: "operational", colour: "blue" });
     expect(refused.status).toBe(400);
-    expect(((await refused.json()) as ErrorResponse).error).toMatchObject({
+    expect(refused.body.error).toMatchObject({
       code: "VALIDATION_FAILED",
       details: [{ path: "colour", message: "unknown field" }],
     });
     expect((await alice.state<{ kind: string }>(roomId, CLASSIFICATION_EVENT_TYPE)).kind).toBe("clinical");
 
-    const changed = await put({ kind: "operational" });
+    const changed = await portal.call(API.classifyRoom, { params: { roomId }, body: { kind: "operational" } });
     expect(changed.status).toBe(200);
     expect((await alice.state<{ kind: string }>(roomId, CLASSIFICATION_EVENT_TYPE)).kind).toBe("operational");
-    const audit = (await (await fetch(api("/audit?action=room.classify&limit=1"), { headers: { cookie } })).json()) as {
-      entries: { actor: string; target: string; details: unknown }[];
-    };
+    const audit = await portal.ok(API.listAudit, { query: { action: "room.classify", limit: 1 } });
     expect(audit.entries[0]).toMatchObject({ actor: alice.userId, target: roomId, details: { kind: "operational", previous: "clinical", via: "portal" } });
   });
 
   it("refuses sign-in without a role, with a wrong password, and API calls without a session", async () => {
-    const noRole = await signIn(bob.userId, bob.user.password);
+    const noRole = await PortalSession.attempt(handover.webPort, { username: bob.userId, password: bob.user.password });
     expect(noRole.status).toBe(403);
     expect((noRole.body as ErrorResponse).error.code).toBe("NO_ROLE");
     expect(noRole.cookie).toBe("");
-    expect((await signIn(alice.userId, "wrong password")).status).toBe(401);
+    expect((await PortalSession.attempt(handover.webPort, { username: alice.userId, password: "wrong password" })).status).toBe(401);
     expect((await fetch(api("/rooms"))).status).toBe(401);
   });
 
@@ -170,7 +154,7 @@ describe("walking skeleton on a real homeserver", () => {
     const openapi = (await (await fetch(api("/openapi.json"))).json()) as { openapi: string; paths: Record<string, unknown> };
     expect(openapi.openapi).toBe("3.1.0");
     expect(Object.keys(openapi.paths)).toContain("/api/v1/rooms/{roomId}/classification");
-    const overview = await (await fetch(api("/overview"), { headers: { cookie: (await signIn(alice.userId, alice.user.password)).cookie } })).json();
+    const overview = await (await PortalSession.signIn(handover.webPort, alice.userId, alice.user.password)).ok(API.overview);
     expect(overview).toMatchObject({ homeserver: { reachable: true }, appservice: { registered: true }, rooms: { operational: expect.any(Number) } });
   });
 

@@ -1,80 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { FakeClock, RecordingAudit } from "../../testing/fakes.js";
+import { MemoryFilingLedger, MemoryFilingStore } from "../../testing/records-fakes.js";
 import { HandoverError } from "../errors.js";
-import type { FiledRange, FilingCapture, FilingLedger } from "../filing/filed-range.js";
-import type { FiledDocument, Filing, FilingChanges, FilingReceipt, FilingStore } from "./filing.js";
+import type { FiledDocument, Filing, FilingReceipt } from "./filing.js";
 import { backoffMs, FilingAttempts } from "./filing-attempts.js";
 import type { NhsNumber } from "./nhs-number.js";
 import { type RecordDestination, RecordSystemError } from "./record-destination.js";
-
-class MemoryFilingStore implements FilingStore {
-  readonly filings = new Map<string, Filing>();
-  readonly documents = new Map<string, FiledDocument>();
-  /** Simulates the process dying: every update fails until the "restart" clears it. */
-  crashed = false;
-  async create(filing: Filing) {
-    this.filings.set(filing.exportId, { ...filing });
-  }
-  async get(exportId: string) {
-    const filing = this.filings.get(exportId);
-    return filing ? { ...filing } : null;
-  }
-  async awaitingConfirmation() {
-    return null;
-  }
-  async open() {
-    return [];
-  }
-  async list() {
-    return [...this.filings.values()];
-  }
-  async update(exportId: string, changes: FilingChanges) {
-    if (this.crashed) throw new Error("process died");
-    Object.assign(this.filings.get(exportId) as Filing, changes);
-  }
-  async claim(exportId: string, now: Date, leaseUntil: Date) {
-    const filing = this.filings.get(exportId);
-    if (!filing || (filing.status !== "sending" && filing.status !== "retrying")) return false;
-    if (filing.nextAttemptAt && filing.nextAttemptAt > now) return false;
-    filing.nextAttemptAt = leaseUntil;
-    return true;
-  }
-  async due(now: Date) {
-    return [...this.filings.values()]
-      .filter((f) => (f.status === "sending" || f.status === "retrying") && f.nextAttemptAt && f.nextAttemptAt <= now)
-      .map((f) => f.exportId);
-  }
-  async saveDocument(exportId: string, document: FiledDocument) {
-    if (!this.documents.has(exportId)) this.documents.set(exportId, document);
-  }
-  async replaceDocument(exportId: string, document: Pick<FiledDocument, "pdf" | "bundleJson" | "capture">) {
-    const kept = this.documents.get(exportId);
-    if (kept) this.documents.set(exportId, { ...kept, pdf: document.pdf, bundleJson: document.bundleJson, capture: document.capture });
-  }
-  async document(exportId: string) {
-    return this.documents.get(exportId) ?? null;
-  }
-  async eventsFiledElsewhere(roomId: string, exceptExportId: string | null) {
-    const others = [...this.documents].filter(([exportId]) => exportId !== exceptExportId && this.filings.get(exportId)?.roomId === roomId);
-    return new Set(others.flatMap(([, document]) => document.eventIds));
-  }
-}
-
-class MemoryLedger implements FilingLedger {
-  readonly ranges = new Map<string, FiledRange>();
-  readonly captures = new Map<string, FilingCapture>();
-  async recordFiled(range: FiledRange, capture: FilingCapture) {
-    if (this.ranges.has(range.filingRef)) return;
-    this.ranges.set(range.filingRef, range);
-    this.captures.set(range.filingRef, capture);
-  }
-  async latestFiled() {
-    return null;
-  }
-  async filedRanges() {
-    return [...this.ranges.values()];
-  }
-}
 
 /** A record system with conditional create: one DocumentReference per export id, however often it is sent. */
 class FakeRecordSystem implements RecordDestination {
@@ -95,7 +26,7 @@ class FakeRecordSystem implements RecordDestination {
 function setUp(storedProblems: (document: FiledDocument) => string[] = () => [], composeError: Error | null = null) {
   const clock = new FakeClock();
   const filings = new MemoryFilingStore();
-  const ledger = new MemoryLedger();
+  const ledger = new MemoryFilingLedger();
   const records = new FakeRecordSystem();
   const notices: string[] = [];
   const audit = new RecordingAudit();

@@ -1,38 +1,17 @@
 import { createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { FakeClock, MemoryRoomStore, RecordingAudit } from "../../testing/fakes.js";
+import { MemoryLookupLog } from "../../testing/records-fakes.js";
 import { HandoverError } from "../errors.js";
 import { confirmationRefusal } from "./confirmation-policy.js";
 import type { NhsNumber } from "./nhs-number.js";
 import type { PatientDetails } from "./patient.js";
 import { PatientLinking } from "./patient-linking.js";
-import { keyedNhsNumberHash, type PatientLookupEntry, PatientLookupGate, type PatientLookupLog } from "./patient-lookup-gate.js";
+import { keyedNhsNumberHash, PatientLookupGate } from "./patient-lookup-gate.js";
 
 const KEY = "unit-test-patient-lookup-audit-key-0123456789";
 const NHS = "9434765919" as NhsNumber;
 const ROOM = "!ward:trust-a.test";
-
-/** The log's rules (limit per actor, refusals not counted) over an array. */
-class MemoryLookupLog implements PatientLookupLog {
-  readonly entries: (PatientLookupEntry & { id: string })[] = [];
-  async addWithinLimit(entry: PatientLookupEntry, since: Date, max: number): Promise<string | null> {
-    const counted = this.entries.filter((e) => e.actor === entry.actor && e.at > since && !e.outcome.startsWith("refused-"));
-    if (counted.length >= max) return null;
-    const id = String(this.entries.length + 1);
-    this.entries.push({ ...entry, id });
-    return id;
-  }
-  async add(entry: PatientLookupEntry): Promise<void> {
-    this.entries.push({ ...entry, id: String(this.entries.length + 1) });
-  }
-  async settle(id: string, outcome: PatientLookupEntry["outcome"]): Promise<void> {
-    const entry = this.entries.find((e) => e.id === id);
-    if (entry) entry.outcome = outcome;
-  }
-  async byHash(hash: string): Promise<PatientLookupEntry[]> {
-    return this.entries.filter((e) => e.nhsNumberHash === hash).reverse();
-  }
-}
 
 async function setup() {
   const rooms = new MemoryRoomStore();

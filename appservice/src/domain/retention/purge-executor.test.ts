@@ -1,29 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { FakeClock, RecordingAudit } from "../../testing/fakes.js";
+import { MemoryPurgeLedger } from "../../testing/retention-fakes.js";
 import type { MatrixEvent } from "../matrix-event.js";
 import type { MediaReference } from "./media.js";
-import type { DeletionGate, HistoryPurger, MediaReferenceIndex, PurgeLedger, PurgeRecord, PurgeStatus, RoomHistoryReader } from "./ports.js";
+import type { DeletionGate, HistoryPurger, MediaReferenceIndex, PurgeRecord, PurgeStatus, RoomHistoryReader } from "./ports.js";
 import { plannedPurge } from "./ports.js";
 import { CALLED_OFF_NOTICE, PurgeExecutor } from "./purge-executor.js";
-
-class MemoryLedger implements PurgeLedger {
-  readonly rows = new Map<string, PurgeRecord>();
-  async create(record: PurgeRecord) {
-    this.rows.set(record.id, record);
-  }
-  async update(id: string, fields: Partial<PurgeRecord>) {
-    this.rows.set(id, { ...(this.rows.get(id) as PurgeRecord), ...fields });
-  }
-  async open() {
-    return [...this.rows.values()].filter((row) => row.state !== "complete" && row.state !== "failed" && row.state !== "stopped");
-  }
-  async completed() {
-    return [...this.rows.values()].filter((row) => row.state === "complete");
-  }
-  async remove(id: string) {
-    this.rows.delete(id);
-  }
-}
 
 /** A room's history on a pretend homeserver; purging drops message events before the kept one. */
 class FakeSynapse implements RoomHistoryReader, HistoryPurger {
@@ -90,7 +72,7 @@ const message = (id: string, ts: number, content: Record<string, unknown> = { bo
 });
 
 function setup(captured: ReadonlySet<string> = new Set<string>()) {
-  const ledger = new MemoryLedger();
+  const ledger = new MemoryPurgeLedger();
   const synapse = new FakeSynapse();
   const audit = new RecordingAudit();
   const deleted: string[] = [];
