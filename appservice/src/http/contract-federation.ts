@@ -141,6 +141,11 @@ export const enforcementHealthSchema = z.object({
   module: z.object({
     lastAskedAt: z.iso.datetime().nullable(),
     reachable: z.boolean().describe("The Synapse module asked for the allowed servers recently."),
+    status: z
+      .enum(["not-asked-yet", "asking", "stopped-asking"])
+      .describe(
+        "not-asked-yet: no question since Handover started (the module asks within its poll interval); stopped-asking: its last question is older than the check window.",
+      ),
   }),
   acls: z.object({
     managedRooms: z.number().int(),
