@@ -36,7 +36,7 @@ function fullyConfigured(): Handover {
     e2ee: { stateKey: KEY },
     audit: { room: "!audit:trust.test", signingKey: Buffer.alloc(32, 7).toString("base64") },
   });
-  return new Handover(config, { asToken: "as-token", hsToken: "hs-token" }, { logger: pino({ level: "silent" }) });
+  return new Handover(config, { asToken: "as-token", hsToken: "hs-token", senderLocalpart: "handover" }, { logger: pino({ level: "silent" }) });
 }
 
 /** Every series name a registered metric exposes (histograms: _bucket, _sum, _count). */
@@ -44,7 +44,7 @@ async function exposedNames(handover: Handover): Promise<Set<string>> {
   const names = new Set<string>();
   for (const metric of await handover.metrics.registry.getMetricsAsJSON()) {
     names.add(metric.name);
-    if (metric.type === "histogram") for (const suffix of ["_bucket", "_sum", "_count"]) names.add(metric.name + suffix);
+    if (String(metric.type) === "histogram") for (const suffix of ["_bucket", "_sum", "_count"]) names.add(metric.name + suffix);
   }
   return names;
 }
