@@ -56,7 +56,7 @@ async function metrics(handover: Handover): Promise<Map<string, number>> {
   }
   return series;
 }
-const valueOf = (series: Map<string, number>, name: string) => series.get(name) ?? 0;
+const seriesValue = (series: Map<string, number>, name: string) => series.get(name) ?? 0;
 
 /** What seeding makes, counted through the APIs and the record system. */
 async function counts() {
@@ -154,20 +154,20 @@ describe("the demo seeding (npm start)", () => {
       "the metrics read after the seeding",
       async () => {
         const series = await metrics(handoverA);
-        return valueOf(series, 'handover_records_filings{status="filed"}') === 1 ? series : undefined;
+        return seriesValue(series, 'handover_records_filings{status="filed"}') === 1 ? series : undefined;
       },
       30_000,
     );
-    expect(valueOf(before, 'handover_records_filings{status="filed"}')).toBe(0);
-    expect(valueOf(after, 'handover_records_filing_attempt_seconds_count{outcome="filed"}')).toBe(1);
-    expect(valueOf(before, 'handover_retention_purges{state="complete"}')).toBe(0);
-    expect(valueOf(after, 'handover_retention_purges{state="complete"}')).toBe(1);
-    expect(valueOf(after, "handover_retention_purged_events")).toBe(1);
-    expect(valueOf(after, 'handover_federation_messages_total{result="accepted",reason=""}')).toBeGreaterThanOrEqual(1);
-    expect(valueOf(after, "handover_event_pump_lag_seconds_count")).toBeGreaterThan(valueOf(before, "handover_event_pump_lag_seconds_count"));
-    expect(valueOf(after, 'handover_directory_runs{status="applied"}')).toBeGreaterThanOrEqual(1);
-    expect(valueOf(after, "handover_federation_module_last_asked_timestamp_seconds")).toBeGreaterThan(0);
-    expect(valueOf(after, "handover_audit_verify_problems")).toBe(0);
+    expect(seriesValue(before, 'handover_records_filings{status="filed"}')).toBe(0);
+    expect(seriesValue(after, 'handover_records_filing_attempt_seconds_count{outcome="filed"}')).toBe(1);
+    expect(seriesValue(before, 'handover_retention_purges{state="complete"}')).toBe(0);
+    expect(seriesValue(after, 'handover_retention_purges{state="complete"}')).toBe(1);
+    expect(seriesValue(after, "handover_retention_purged_events")).toBe(1);
+    expect(seriesValue(after, 'handover_federation_messages_total{result="accepted",reason=""}')).toBeGreaterThanOrEqual(1);
+    expect(seriesValue(after, "handover_event_pump_lag_seconds_count")).toBeGreaterThan(seriesValue(before, "handover_event_pump_lag_seconds_count"));
+    expect(seriesValue(after, 'handover_directory_runs{status="applied"}')).toBeGreaterThanOrEqual(1);
+    expect(seriesValue(after, "handover_federation_module_last_asked_timestamp_seconds")).toBeGreaterThan(0);
+    expect(seriesValue(after, "handover_audit_verify_problems")).toBe(0);
     const health = (await portalA.ok<EnforcementHealth>("GET", "/federation/enforcement")).module;
     expect(health.status).toBe("asking");
   });
