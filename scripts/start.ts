@@ -92,7 +92,9 @@ async function main(): Promise<void> {
           allowLocalPeers: true,
           expectedPartners: [stack.trusts[peer].serverName],
         },
-        ...(key === "a" ? { directory: { schedule: "5m", scim: { name: "entra", bearerToken: DEMO_SCIM_TOKEN, syncDelay: "5s" } } } : {}),
+        ...(key === "a"
+          ? { directory: { schedule: "5m", exempt: [`@alice:${trust.serverName}`], scim: { name: "entra", bearerToken: DEMO_SCIM_TOKEN, syncDelay: "5s" } } }
+          : {}),
       });
       handovers.push(handover);
       demo[key] = { trust, handover, people: people[key] };

@@ -105,6 +105,7 @@ describe("deploy/monitoring", () => {
     expect(byName.get("HandoverDirectoryRunHeld")).toContain("handover_directory_held_run_age_seconds");
     expect(byName.get("HandoverAuditVerifyFailing")).toContain("handover_audit_verify_problems");
     expect(byName.get("HandoverSynapseModuleNotAsking")).toContain("handover_federation_module_last_asked_timestamp_seconds");
+    expect(byName.get("HandoverSynapseModuleNotAsking")).toContain("handover_federation_partner_events_total");
     expect(byName.get("HandoverEventPumpLagHigh")).toContain("handover_event_pump_lag_seconds_bucket");
     for (const rule of alerts) expect(rule.annotations?.summary, rule.alert).toBeTruthy();
   });

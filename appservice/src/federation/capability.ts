@@ -183,6 +183,7 @@ export const federationCapability: CapabilityFactory = (platform: Platform): Cap
       await agreements.idle();
     },
     async onEvent(event) {
+      if (serverNameOf(event.sender) !== ownServerName) metrics.partnerEvent();
       const own = serverNameOf(event.room_id) === ownServerName;
       if (!own) return;
       const botJoined = event.type === "m.room.member" && event.state_key === platform.botUserId && event.content.membership === "join";

@@ -155,7 +155,11 @@ export function federationHandlers(s: FederationServices): FederationRoutes {
       return {
         configured: true,
         allowedServers: await s.enforcement.allowedServers(),
-        module: { lastAskedAt: asked?.toISOString() ?? null, reachable, status: asked === null ? "not-asked-yet" : reachable ? "asking" : "stopped-asking" },
+        module: {
+          lastAskedAt: asked?.toISOString() ?? null,
+          reachable,
+          status: asked === null ? "not-asked-yet" : reachable ? "asking" : "not-asked-recently",
+        },
         acls: {
           managedRooms: status.managedRooms,
           inSync: status.inSync,

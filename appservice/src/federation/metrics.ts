@@ -16,6 +16,11 @@ export function registerFederationMetrics(registry: Registry, moduleLastAskedAt:
     buckets: [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
     registers: [registry],
   });
+  const partnerEvents = new Counter({
+    name: "handover_federation_partner_events_total",
+    help: "Events from users of other servers: each came through Synapse's federation module, which asks Handover when its cache has expired",
+    registers: [registry],
+  });
   new Gauge({
     name: "handover_federation_module_last_asked_timestamp_seconds",
     help: "When the Synapse module last asked for the allowed servers (Unix time; 0: not asked since start)",
@@ -26,6 +31,7 @@ export function registerFederationMetrics(registry: Registry, moduleLastAskedAt:
   });
   return {
     accepted: () => messages.inc({ result: "accepted", reason: "" }),
+    partnerEvent: () => partnerEvents.inc(),
     refused: (reason: string) => messages.inc({ result: "refused", reason }),
     /** The enforcement listener, timing each change that ends access. */
     timed(listener: AgreementChangeListener): AgreementChangeListener {

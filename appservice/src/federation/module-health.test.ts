@@ -26,7 +26,7 @@ describe("the Synapse module's health", () => {
     expect(module).toEqual({ lastAskedAt: null, reachable: false, status: "not-asked-yet" });
   });
 
-  it("is 'asking' within the check window of the last question, 'stopped asking' after it", async () => {
+  it("is 'asking' within the check window of the last question, 'not asked recently' after it", async () => {
     let now = STARTED;
     const read = healthRoute(
       () => STARTED,
@@ -34,6 +34,6 @@ describe("the Synapse module's health", () => {
     );
     expect(await read()).toMatchObject({ reachable: true, status: "asking", lastAskedAt: STARTED.toISOString() });
     now = new Date(STARTED.getTime() + WINDOW_MS + 1);
-    expect(await read()).toMatchObject({ reachable: false, status: "stopped-asking" });
+    expect(await read()).toMatchObject({ reachable: false, status: "not-asked-recently" });
   });
 });

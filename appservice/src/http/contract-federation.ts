@@ -142,9 +142,9 @@ export const enforcementHealthSchema = z.object({
     lastAskedAt: z.iso.datetime().nullable(),
     reachable: z.boolean().describe("The Synapse module asked for the allowed servers recently."),
     status: z
-      .enum(["not-asked-yet", "asking", "stopped-asking"])
+      .enum(["not-asked-yet", "asking", "not-asked-recently"])
       .describe(
-        "not-asked-yet: no question since Handover started (the module asks within its poll interval); stopped-asking: its last question is older than the check window.",
+        "not-asked-yet: no question since Handover started; not-asked-recently: its last question is older than the check window. The module asks when federation traffic needs a decision (invites, joins, partners' events), so a quiet trust is not-asked-recently too.",
       ),
   }),
   acls: z.object({

@@ -9,11 +9,11 @@ describe("ModuleHealthRow", () => {
   it("says 'not asked yet', not unreachable, before the Synapse module's first question", () => {
     const text = render({ lastAskedAt: null, reachable: false, status: "not-asked-yet" });
     expect(text).toContain("Not asked yet");
-    expect(text).not.toMatch(/unreachable|stopped/i);
+    expect(text).not.toMatch(/unreachable|recently/i);
   });
 
-  it("says the module is asking, or has stopped asking, with when it last asked", () => {
+  it("says the module is asking, or has not asked recently, with when it last asked", () => {
     expect(render({ lastAskedAt: "2026-12-05T09:00:00.000Z", reachable: true, status: "asking" })).toMatch(/^Synapse moduleAsking \(last asked/);
-    expect(render({ lastAskedAt: "2026-12-05T09:00:00.000Z", reachable: false, status: "stopped-asking" })).toContain("Stopped asking");
+    expect(render({ lastAskedAt: "2026-12-05T09:00:00.000Z", reachable: false, status: "not-asked-recently" })).toContain("Not asked recently");
   });
 });
