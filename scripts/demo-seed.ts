@@ -180,6 +180,19 @@ function scimClient(handover: Handover, token: string) {
  * who made the room must be in `directory.exempt`, or the first run would try to demote them.
  */
 async function directory(a: DemoTrust, portalA: PortalSession, token: string, owner: TestUser, staff: TestUser[]): Promise<string> {
+  // The rule first: the run each SCIM push starts (after `scim.syncDelay`) then finds it.
+  const rules = await portalA.ok<DirectoryRuleList>("GET", "/directory/rules");
+  const roomId = rules.rules.find((rule) => rule.id === NURSING_RULE)?.rooms[0] ?? (await botRoom(owner, a.handover, "Ward 7 nursing team (A)", "operational"));
+  if (!rules.rules.some((rule) => rule.id === NURSING_RULE)) {
+    await portalA.ok("PUT", `/directory/rules/${NURSING_RULE}`, {
+      id: NURSING_RULE,
+      description: "Ward 7's nurses, from Entra ID, are the members of the ward's nursing room.",
+      group: NURSING_GROUP,
+      attribute: null,
+      rooms: [roomId],
+      joinMode: "force-join",
+    });
+  }
   const scim = scimClient(a.handover, token);
   const domain = `${a.trust.serverName.split(":")[0]}`;
   const ids: string[] = [];
@@ -208,18 +221,6 @@ async function directory(a: DemoTrust, portalA: PortalSession, token: string, ow
       members: ids.map((value) => ({ value })),
     });
   }
-  const rules = await portalA.ok<DirectoryRuleList>("GET", "/directory/rules");
-  const existing = rules.rules.find((rule) => rule.id === NURSING_RULE);
-  if (existing?.rooms[0]) return existing.rooms[0];
-  const roomId = await botRoom(owner, a.handover, "Ward 7 nursing team (A)", "operational");
-  await portalA.ok("PUT", `/directory/rules/${NURSING_RULE}`, {
-    id: NURSING_RULE,
-    description: "Ward 7's nurses, from Entra ID, are the members of the ward's nursing room.",
-    group: NURSING_GROUP,
-    attribute: null,
-    rooms: [roomId],
-    joinMode: "force-join",
-  });
   return roomId;
 }
 
