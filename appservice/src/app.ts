@@ -153,6 +153,7 @@ export class Handover {
       const event = this.e2ee ? await this.e2ee.readable(received) : received;
       await roomEvents.handle(event);
       for (const capability of this.capabilities) await capability.onEvent?.(event);
+      this.metrics.pumpLagSeconds.observe(Math.max(0, this.clock.now().getTime() - received.origin_server_ts) / 1000);
     };
     this.pump = new EventPump(this.inbox, handleEvent, {
       handled: () => this.metrics.events.inc({ outcome: "handled" }),

@@ -1,4 +1,5 @@
 import { auditAnchorCapability } from "./audit/capability.js";
+import { auditVerifyCapability } from "./audit/verify-capability.js";
 import type { CapabilityFactory } from "./capability.js";
 import { devicesCapability } from "./devices/capability.js";
 import { directoryCapability } from "./directory/capability.js";
@@ -15,5 +16,6 @@ export const CAPABILITIES: CapabilityFactory[] = [
   recordsCapability,
   e2eeCapability,
   auditAnchorCapability,
+  auditVerifyCapability,
   devicesCapability,
 ];

@@ -35,6 +35,8 @@ export interface InstanceOptions {
   audit?: HandoverConfigInput["audit"];
   /** The `devices` section (absent: the defaults). */
   devices?: HandoverConfigInput["devices"];
+  /** `web.metricsToken` (absent: /metrics is open). */
+  metricsToken?: string;
 }
 
 /** A Handover config for one trust of a running stack. */
@@ -50,7 +52,12 @@ export async function configFor(trust: TrustInfo, databaseUrl: string, options: 
       registrationFile: trust.registrationPath,
     },
     database: { url: databaseUrl, poolSize: 5 },
-    web: { port: webPort, publicUrl: `http://127.0.0.1:${webPort}`, ...(options.portalDir ? { portalDir: options.portalDir } : {}) },
+    web: {
+      port: webPort,
+      publicUrl: `http://127.0.0.1:${webPort}`,
+      ...(options.portalDir ? { portalDir: options.portalDir } : {}),
+      ...(options.metricsToken ? { metricsToken: options.metricsToken } : {}),
+    },
     access: { roles: options.roles ?? {} },
     ...(options.federation ? { federation: options.federation } : {}),
     ...(options.retention ? { retention: options.retention } : {}),

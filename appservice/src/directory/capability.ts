@@ -12,11 +12,13 @@ import { PostgresLdapSnapshotStore } from "../storage/directory-ldap-store.js";
 import { PostgresPushedDirectoryStore } from "../storage/directory-pushed-store.js";
 import { PostgresDirectoryRuleStore } from "../storage/directory-rule-store.js";
 import { PostgresDirectoryRunStore } from "../storage/directory-run-store.js";
+import { PostgresOperationalCounts } from "../storage/operational-counts.js";
 import { CsvImporter } from "./csv-import.js";
 import { CsvSources } from "./csv-sources.js";
 import { DirectoryGroupLookup } from "./group-memberships.js";
 import { directoryHandlers } from "./handlers.js";
 import { LdapDirectorySource } from "./ldap-source.js";
+import { registerDirectoryMetrics } from "./metrics.js";
 import { PushedDirectorySource } from "./pushed-source.js";
 import { scimRouter } from "./scim-router.js";
 import { SynapseMembership } from "./synapse-membership.js";
@@ -86,6 +88,7 @@ export function buildDirectorySync(platform: DirectoryPlatform) {
  */
 export const directoryCapability: CapabilityFactory = (platform): Capability => {
   const { config, rules, runs, pushed, imports, importers, sources, sync, exempt } = buildDirectorySync(platform);
+  if (sync) registerDirectoryMetrics(platform.metrics.registry, new PostgresOperationalCounts(platform.db));
   // Work handed to the locked job (a manual run, an approval); the job otherwise runs on schedule.
   interface Pending {
     work: () => Promise<unknown>;

@@ -1,5 +1,6 @@
 import type { Capability, CapabilityFactory, Platform } from "../capability.js";
 import type { MatrixEvent } from "../domain/matrix-event.js";
+import { registerE2eeMetrics } from "./metrics.js";
 
 /** What the room is told when the bot joins it encrypted, or when a room it is in turns encryption on. */
 export function presenceNotice(deviceName: string): string {
@@ -18,6 +19,7 @@ export function presenceNotice(deviceName: string): string {
  */
 export const e2eeCapability: CapabilityFactory = (platform: Platform): Capability => {
   const deviceName = platform.config.e2ee?.deviceDisplayName ?? "Handover";
+  const undecryptable = platform.decryptor ? registerE2eeMetrics(platform.metrics.registry) : null;
   const announce = async (roomId: string, key: string) => {
     await platform.bot.notice(roomId, presenceNotice(deviceName), key);
     await platform.audit.record({ actor: platform.botUserId, action: "e2ee.presence_announced", target: roomId, details: {} });
@@ -26,6 +28,8 @@ export const e2eeCapability: CapabilityFactory = (platform: Platform): Capabilit
     name: "e2ee",
     async onEvent(event: MatrixEvent) {
       if (!platform.decryptor) return;
+      // Handlers see the decrypted event when the device had its key: one still encrypted had none.
+      if (event.type === "m.room.encrypted") undecryptable?.inc();
       if (event.type === "m.room.member" && event.state_key === platform.botUserId && event.content.membership === "join") {
         if ((await platform.bot.snapshot(event.room_id)).encrypted) await announce(event.room_id, `e2ee-presence-${event.event_id}`);
       } else if (event.type === "m.room.encryption" && event.state_key === "" && event.sender !== platform.botUserId) {

@@ -16,6 +16,7 @@ import { PostgresSigningKeyStore } from "../storage/federation-key-store.js";
 import { PostgresMessageLog } from "../storage/federation-message-store.js";
 import { PostgresPeerKeyPins } from "../storage/federation-peer-store.js";
 import { federationHandlers, unconfiguredFederationHandlers } from "./handlers.js";
+import { registerFederationMetrics } from "./metrics.js";
 import { PeerClient } from "./peer-client.js";
 
 const SERVER_ACL = "m.room.server_acl";
@@ -41,6 +42,8 @@ export const federationCapability: CapabilityFactory = (platform: Platform): Cap
   const organisation = { serverName: ownServerName, ...config.organisation };
   const inboxUrl = new URL(INBOX_PATH, platform.config.web.publicUrl).toString();
   const agreementStore = new PostgresAgreementStore(db);
+  let moduleLastAskedAt: Date | null = null;
+  const metrics = registerFederationMetrics(platform.metrics.registry, () => moduleLastAskedAt);
   const log = new PostgresMessageLog(db);
   const keys = new SigningKeys({
     store: new PostgresSigningKeyStore(db, config.keyEncryptionSecret),
@@ -98,12 +101,11 @@ export const federationCapability: CapabilityFactory = (platform: Platform): Cap
     verifier,
     audit,
     clock,
-    listener: enforcement,
+    listener: metrics.timed(enforcement),
     onEnforcementError: (error) => platform.logger.error({ err: error }, "federation enforcement failed"),
     newId: randomUUID,
     messageLifetimeMs,
   });
-  let moduleLastAskedAt: Date | null = null;
 
   const webRoutes = Router();
   webRoutes.get(WELL_KNOWN_PATH, async (_req, res, next) => {
@@ -117,13 +119,15 @@ export const federationCapability: CapabilityFactory = (platform: Platform): Cap
   webRoutes.post(INBOX_PATH, express.json({ limit: "64kb", type: () => true }), async (req, res, next) => {
     try {
       const agreement = await agreements.receive(req.body);
+      metrics.accepted();
       res.send({ accepted: true, agreementId: agreement.id, status: agreement.status });
     } catch (error) {
       next(error);
     }
   });
-  webRoutes.use([WELL_KNOWN_PATH, INBOX_PATH], (error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+  webRoutes.use([WELL_KNOWN_PATH, INBOX_PATH], (error: unknown, req: Request, res: Response, _next: NextFunction) => {
     const handoverError = toHandoverError(error);
+    if (req.path === INBOX_PATH) metrics.refused(error instanceof MessageRejected ? error.reason : handoverError.code);
     if (handoverError.code === "INTERNAL") platform.logger.error({ err: error }, "federation endpoint failed");
     else
       platform.logger.warn(
@@ -179,6 +183,7 @@ export const federationCapability: CapabilityFactory = (platform: Platform): Cap
       await agreements.idle();
     },
     async onEvent(event) {
+      if (serverNameOf(event.sender) !== ownServerName) metrics.partnerEvent();
       const own = serverNameOf(event.room_id) === ownServerName;
       if (!own) return;
       const botJoined = event.type === "m.room.member" && event.state_key === platform.botUserId && event.content.membership === "join";

@@ -61,7 +61,7 @@ export function unconfiguredFederationHandlers(): FederationRoutes {
     federationEnforcement: async () => ({
       configured: false,
       allowedServers: [],
-      module: { lastAskedAt: null, reachable: false },
+      module: { lastAskedAt: null, reachable: false, status: "not-asked-yet" },
       acls: { managedRooms: 0, inSync: 0, failed: [], lastCheckAt: null },
     }),
     federationWhitelist: async () => {
@@ -151,10 +151,15 @@ export function federationHandlers(s: FederationServices): FederationRoutes {
     federationEnforcement: async (): Promise<EnforcementHealth> => {
       const status = s.enforcement.lastStatus;
       const asked = s.moduleLastAskedAt();
+      const reachable = asked !== null && s.now().getTime() - asked.getTime() <= s.moduleCheckWindowMs;
       return {
         configured: true,
         allowedServers: await s.enforcement.allowedServers(),
-        module: { lastAskedAt: asked?.toISOString() ?? null, reachable: asked !== null && s.now().getTime() - asked.getTime() <= s.moduleCheckWindowMs },
+        module: {
+          lastAskedAt: asked?.toISOString() ?? null,
+          reachable,
+          status: asked === null ? "not-asked-yet" : reachable ? "asking" : "not-asked-recently",
+        },
         acls: {
           managedRooms: status.managedRooms,
           inSync: status.inSync,

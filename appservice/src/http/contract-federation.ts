@@ -141,6 +141,11 @@ export const enforcementHealthSchema = z.object({
   module: z.object({
     lastAskedAt: z.iso.datetime().nullable(),
     reachable: z.boolean().describe("The Synapse module asked for the allowed servers recently."),
+    status: z
+      .enum(["not-asked-yet", "asking", "not-asked-recently"])
+      .describe(
+        "not-asked-yet: no question since Handover started; not-asked-recently: its last question is older than the check window. The module asks when federation traffic needs a decision (invites, joins, partners' events), so a quiet trust is not-asked-recently too.",
+      ),
   }),
   acls: z.object({
     managedRooms: z.number().int(),

@@ -15,11 +15,13 @@ import { RECORDS_COMMANDS, RecordsCommands } from "../domain/records/records-com
 import { DecryptingConversationReader } from "../e2ee/decrypting-conversation-reader.js";
 import { recordsHandlers } from "../http/records-handlers.js";
 import { ClientServerConversationReader } from "../matrix/conversation-reader.js";
+import { PostgresOperationalCounts } from "../storage/operational-counts.js";
 import { PostgresFilingStore } from "../storage/records-filing-store.js";
 import { PostgresPatientLookupLog } from "../storage/records-lookup-store.js";
 import { PostgresPatientLinkStore } from "../storage/records-patient-store.js";
 import { bearerToken, type FhirAuthorizer, FhirServerDestination, noAuthorization } from "./fhir-destination.js";
 import { FileDropDestination } from "./file-drop-destination.js";
+import { registerRecordsMetrics } from "./metrics.js";
 import { SmartBackendAuth } from "./smart-backend-auth.js";
 import { PdfKitTranscriptRenderer } from "./transcript-pdf.js";
 import { UkCoreProfileValidator } from "./uk-core/profile-validator.js";
@@ -68,8 +70,11 @@ export const recordsCapability: CapabilityFactory = (platform: Platform): Capabi
   const filings = new PostgresFilingStore(platform.db);
   const links = new PostgresPatientLinkStore(platform.db);
   const fhir = config ? fhirDestination(config) : null;
-  const destination: RecordDestination | null =
-    fhir ?? (config?.destination === "file-drop" && config.fileDropDirectory ? new FileDropDestination(config.fileDropDirectory) : null);
+  const destination: RecordDestination | null = registerRecordsMetrics(
+    platform.metrics.registry,
+    new PostgresOperationalCounts(platform.db),
+    fhir ?? (config?.destination === "file-drop" && config.fileDropDirectory ? new FileDropDestination(config.fileDropDirectory) : null),
+  );
   const directory: PatientDirectory | null = fhir && config?.fhir?.patientSearch ? fhir : null;
   const profileValidator = new UkCoreProfileValidator();
   const plainReader = new ClientServerConversationReader(platform.bot);

@@ -11,6 +11,7 @@ import { RetentionPolicyService } from "../domain/retention/policy-service.js";
 import { PurgeExecutor } from "../domain/retention/purge-executor.js";
 import { RetentionStatePublication } from "../domain/retention/state-publication.js";
 import { RetentionPlanner, RetentionSweep, SWEEP_ACTOR, type SweepOutcome } from "../domain/retention/sweep.js";
+import { PostgresOperationalCounts } from "../storage/operational-counts.js";
 import { PostgresRetentionFacts } from "../storage/retention-facts-store.js";
 import { PostgresMediaReferences } from "../storage/retention-media-store.js";
 import { PostgresHoldStore, PostgresPolicyStore, PostgresRoomDeletionLock } from "../storage/retention-policy-store.js";
@@ -18,6 +19,7 @@ import { PostgresPurgeLedger } from "../storage/retention-purge-store.js";
 import { SynapseRetentionAdapter } from "../synapse/retention-history.js";
 import { retentionHandlers } from "./handlers.js";
 import { MessageIndexBuffer } from "./message-index-buffer.js";
+import { registerRetentionMetrics } from "./metrics.js";
 
 export const SWEEP_JOB = "retention-sweep";
 
@@ -60,6 +62,7 @@ export const retentionCapability: CapabilityFactory = (platform: Platform): Capa
   const holds = new PostgresHoldStore(db);
   const references = new PostgresMediaReferences(db);
   const ledger = new PostgresPurgeLedger(db);
+  if (enabled) registerRetentionMetrics(platform.metrics.registry, new PostgresOperationalCounts(db));
   const synapse = new SynapseRetentionAdapter(platform.admin, platform.config.homeserver.serverName);
   const notifier = { postNotice: (roomId: string, text: string, key: string) => bot.postNotice(roomId, text, key) };
   const index = new MessageIndexBuffer(facts, (error) => logger.error({ err: error }, "retention: could not index messages"));
