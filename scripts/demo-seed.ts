@@ -12,8 +12,8 @@ import type { Handover } from "../appservice/src/app.js";
 import type { Agreement, AgreementList, DeletionList, DirectoryRuleList, FilingList, PolicyList } from "../appservice/src/http/contract.js";
 import { login } from "../tests/harness/client.js";
 import type { TrustInfo } from "../tests/harness/stack.js";
-import { PortalSession } from "../tests/support/directory-api.js";
 import { eventually, TestUser } from "../tests/support/matrix-user.js";
+import { PortalSession } from "../tests/support/portal-session.js";
 import { RecordsRoom } from "../tests/support/records-room.js";
 
 export type DemoRole = "admin" | "ig-lead" | "auditor" | "no role";

@@ -19,10 +19,10 @@ import type {
 import { DEMO_PATIENT, type DemoSeedResult, type DemoTrust, NURSING_RULE, seedDemo } from "../../scripts/demo-seed.js";
 import { startFhirServer, type TestFhirServer } from "../harness/fhir-server.js";
 import { freePort } from "../harness/util.js";
-import { PortalSession } from "../support/directory-api.js";
 import { freshDatabase } from "../support/fresh-database.js";
 import { startHandover } from "../support/handover-instance.js";
 import { eventually } from "../support/matrix-user.js";
+import { PortalSession } from "../support/portal-session.js";
 import { federationConfig } from "./federation-support.js";
 
 const stack = inject("stack");
