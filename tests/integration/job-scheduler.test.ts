@@ -57,6 +57,42 @@ describe("job scheduler on PostgreSQL", () => {
     await Promise.all([a.stop(), b.stop()]);
   });
 
+  it("runExclusive runs work under a job's lock: never beside the job in another process, and gives back what the work returned", async () => {
+    const logger = createLogger("warn");
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let holding: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      holding = resolve;
+    });
+    const a = new JobScheduler(first, logger);
+    const b = new JobScheduler(second, logger);
+    let scheduledRuns = 0;
+    // Registered in b only: runExclusive takes the lock by name, registered here or not.
+    b.register({ name: "manual-sweep", intervalMs: HOUR_MS }, async () => {
+      scheduledRuns += 1;
+    });
+    const running = a.runExclusive("manual-sweep", async () => {
+      holding();
+      await gate;
+      return "swept by a";
+    });
+    await held;
+    expect(await b.runNow("manual-sweep")).toBe(false);
+    expect(await b.runExclusive("manual-sweep", async () => "swept by b")).toEqual({ ran: false });
+    expect(await a.runExclusive("manual-sweep", async () => "again by a")).toEqual({ ran: false });
+    release();
+    expect(await running).toEqual({ ran: true, value: "swept by a" });
+    expect(await b.runExclusive("manual-sweep", async () => "swept by b")).toEqual({ ran: true, value: "swept by b" });
+    await expect(a.runExclusive("manual-sweep", async () => Promise.reject(new Error("purge refused")))).rejects.toThrow("purge refused");
+    // A failed run gives the lock back.
+    expect(await b.runNow("manual-sweep")).toBe(true);
+    expect(scheduledRuns).toBe(1);
+    await Promise.all([a.stop(), b.stop()]);
+  });
+
   it("finishes N jobs that each need a database connection with a pool of N (no deadlock)", async () => {
     const jobCount = 4;
     const db = createDataSource(databaseUrl, jobCount);

@@ -6,6 +6,7 @@ import { IdentityTemplate } from "../domain/directory/identity.js";
 import type { DirectorySource } from "../domain/directory/model.js";
 import { DirectorySync } from "../domain/directory/reconciler.js";
 import { HandoverError } from "../domain/errors.js";
+import { SerialQueue } from "../domain/serial-queue.js";
 import { PostgresCsvImportStore } from "../storage/directory-csv-store.js";
 import { PostgresDirectoryIdentityStore } from "../storage/directory-identity-store.js";
 import { PostgresLdapSnapshotStore } from "../storage/directory-ldap-store.js";
@@ -86,14 +87,9 @@ export function buildDirectorySync(platform: DirectoryPlatform) {
  */
 export const directoryCapability: CapabilityFactory = (platform): Capability => {
   const { config, rules, runs, pushed, imports, importers, sources, sync, exempt } = buildDirectorySync(platform);
-  // Work handed to the locked job (a manual run, an approval); the job otherwise runs on schedule.
-  interface Pending {
-    work: () => Promise<unknown>;
-    resolve(value: unknown): void;
-    reject(error: unknown): void;
-  }
-  let pending: Pending | null = null;
-  let chain: Promise<unknown> = Promise.resolve();
+  // Work asked for here (a manual run, an approval, an import) waits its turn in this process,
+  // then for the job's lock, which keeps it from running beside a run in any process.
+  const asked = new SerialQueue();
   const groupLookup = sync
     ? new DirectoryGroupLookup(
         () => sync.desired(),
@@ -101,35 +97,22 @@ export const directoryCapability: CapabilityFactory = (platform): Capability => 
         parseDuration(platform.config.access.accountRecheck) ?? 30_000,
       )
     : null;
-  const exclusive = <T>(work: () => Promise<T>): Promise<T> => {
-    const next = chain.then(
-      () =>
-        new Promise<T>((resolve, reject) => {
-          const mine: Pending = { work, resolve: resolve as (value: unknown) => void, reject };
-          pending = mine;
-          const deadline = Date.now() + 120_000;
-          const attempt = async (): Promise<void> => {
-            // Another process (or this one's scheduled tick) may hold the lock: wait for our turn.
-            while (pending === mine) {
-              if (await platform.jobs.runNow(DIRECTORY_JOB)) return;
-              if (Date.now() > deadline) {
-                pending = null;
-                reject(new HandoverError("CONFLICT", "A directory sync run is in progress in another Handover process; try again shortly"));
-                return;
-              }
-              await new Promise((wake) => setTimeout(wake, 500));
-            }
-          };
-          attempt().catch((error: unknown) => {
-            if (pending === mine) pending = null;
-            reject(error);
-          });
-        }),
-    );
-    chain = next.catch(() => undefined);
-    // A run or an import may have changed who is in which group.
-    return next.finally(() => groupLookup?.invalidate());
+  const underLock = async <T>(work: () => Promise<T>): Promise<T> => {
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const run = await platform.jobs.runExclusive(DIRECTORY_JOB, async () => {
+        // Holding the lock means no other process is applying: an `applying` run was cut short.
+        await sync?.recoverInterrupted();
+        return work();
+      });
+      if (run.ran) return run.value;
+      // Another process (or this one's scheduled run) holds the lock: wait for our turn.
+      if (Date.now() > deadline) throw new HandoverError("CONFLICT", "A directory sync run is in progress in another Handover process; try again shortly");
+      await new Promise((wake) => setTimeout(wake, 500));
+    }
   };
+  // A run or an import may have changed who is in which group.
+  const exclusive = <T>(work: () => Promise<T>): Promise<T> => asked.run(() => underLock(work)).finally(() => groupLookup?.invalidate());
 
   const csv = sync
     ? new CsvSources({
@@ -192,23 +175,13 @@ export const directoryCapability: CapabilityFactory = (platform): Capability => 
       platform.jobs.register({ name: DIRECTORY_JOB, intervalMs: parseDuration(config.schedule) ?? 300_000, runAtStart: true }, async () => {
         // Holding the lock means no other process is applying: an `applying` run was cut short.
         await sync.recoverInterrupted();
-        const mine = pending;
-        pending = null;
-        if (!mine) {
-          await sync.run({ trigger: "schedule" });
-          return;
-        }
-        try {
-          mine.resolve(await mine.work());
-        } catch (error) {
-          mine.reject(error);
-        }
+        await sync.run({ trigger: "schedule" });
       });
     },
     async stop() {
       if (pushTimer) clearTimeout(pushTimer);
       pushTimer = null;
-      await chain;
+      await asked.idle();
     },
   };
 };

@@ -122,16 +122,15 @@ export const retentionCapability: CapabilityFactory = (platform: Platform): Capa
     settings,
   });
 
-  let manualActor: string | null = null;
-  let lastOutcome: SweepOutcome | null = null;
   let lastSweepAt: Date | null = null;
-  const runSweep = async () => {
+  const runSweep = async (actor: string): Promise<SweepOutcome> => {
     await index.flush();
-    lastOutcome = await sweep.run(manualActor ?? SWEEP_ACTOR);
+    const outcome = await sweep.run(actor);
     lastSweepAt = clock.now();
-    if (lastOutcome.deletions.length + lastOutcome.warned > 0) {
-      logger.info({ deleted: lastOutcome.deletions.length, warned: lastOutcome.warned, waiting: lastOutcome.waiting }, "retention sweep");
+    if (outcome.deletions.length + outcome.warned > 0) {
+      logger.info({ deleted: outcome.deletions.length, warned: outcome.warned, waiting: outcome.waiting }, "retention sweep");
     }
+    return outcome;
   };
 
   return {
@@ -159,18 +158,17 @@ export const retentionCapability: CapabilityFactory = (platform: Platform): Capa
       now: () => clock.now(),
       sweepAs: async (actor) => {
         if (!enabled) throw new HandoverError("CONFLICT", "Retention is not turned on for this trust: add a `retention` section to Handover's configuration");
-        manualActor = actor;
-        try {
-          return (await platform.jobs.runNow(SWEEP_JOB)) ? lastOutcome : null;
-        } finally {
-          manualActor = null;
-        }
+        // Under the sweep job's lock, so it never runs beside a scheduled sweep in any process.
+        const run = await platform.jobs.runExclusive(SWEEP_JOB, () => runSweep(actor));
+        return run.ran ? run.value : null;
       },
     }),
     async start(): Promise<void> {
       if (!enabled) return;
       index.start();
-      platform.jobs.register({ name: SWEEP_JOB, intervalMs: ms(config.sweepInterval), runAtStart: true }, runSweep);
+      platform.jobs.register({ name: SWEEP_JOB, intervalMs: ms(config.sweepInterval), runAtStart: true }, async () => {
+        await runSweep(SWEEP_ACTOR);
+      });
     },
     async stop(): Promise<void> {
       await index.stop();
