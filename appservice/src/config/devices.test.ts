@@ -4,7 +4,12 @@ import { devicesSchema } from "./devices.js";
 describe("the devices section", () => {
   it("defaults: 90 days to stale, 20 sessions before a sweep waits for approval, daily posture", () => {
     const config = devicesSchema.parse({});
-    expect(config).toMatchObject({ staleAfter: "90d", staleSweep: { approvalAbove: 20 }, posture: { interval: "24h" }, homeserverIncludesContent: true });
+    expect(config).toMatchObject({
+      staleAfter: 90 * 86_400_000,
+      staleSweep: { approvalAbove: 20 },
+      posture: { interval: 86_400_000 },
+      homeserverIncludesContent: true,
+    });
     expect(config.posture.thresholds.devicesVerified).toEqual({ amber: 0.9, red: 0.75 });
   });
 

@@ -1,7 +1,7 @@
 import { randomInt } from "node:crypto";
 import type { Capability, CapabilityFactory, Platform } from "../capability.js";
 import { devicesSchema } from "../config/devices.js";
-import { parseDuration } from "../config/duration.js";
+import { formatDuration } from "../config/duration.js";
 import { PosturePass } from "../domain/devices/posture-pass.js";
 import { postureReport } from "../domain/devices/posture-report.js";
 import { SessionsService } from "../domain/devices/sessions-service.js";
@@ -52,7 +52,7 @@ export const devicesCapability: CapabilityFactory = (platform: Platform): Capabi
   const crossSigning = new BotCrossSigningReader(platform.bot);
   const groups = directoryGroupsWhenSynced(() => platform.directoryGroups());
   const directory = new PostgresDirectoryStanding(platform.db);
-  const staleAfterMs = parseDuration(config.staleAfter) as number;
+  const staleAfterMs = config.staleAfter;
   const snapshots = new PostgresPostureSnapshotStore(platform.db);
   const posture = new PosturePass({
     accounts: synapse,
@@ -97,7 +97,7 @@ export const devicesCapability: CapabilityFactory = (platform: Platform): Capabi
     handlers: devicesHandlers({
       sessions,
       spotChecks,
-      staleAfter: config.staleAfter,
+      staleAfter: formatDuration(config.staleAfter),
       posture: report,
       takePosture: async () => {
         if (!(await platform.jobs.runNow(POSTURE_JOB)))
@@ -106,13 +106,13 @@ export const devicesCapability: CapabilityFactory = (platform: Platform): Capabi
       },
     }),
     async start(): Promise<void> {
-      platform.jobs.register({ name: POSTURE_JOB, intervalMs: parseDuration(config.posture.interval) as number }, async () => {
+      platform.jobs.register({ name: POSTURE_JOB, intervalMs: config.posture.interval }, async () => {
         const snapshot = await posture.run();
         platform.logger.info({ people: snapshot.counts.people, adminCalls: snapshot.adminCalls }, "devices: posture snapshot taken");
       });
       // Ticks hourly and starts one when the last scheduled check is older than `every`: a
       // 30-day setInterval would overflow Node's timer (about 24.8 days) and fire at once.
-      const everyMs = parseDuration(config.spotChecks.every) as number;
+      const everyMs = config.spotChecks.every;
       platform.jobs.register({ name: SPOT_CHECK_JOB, intervalMs: Math.min(HOUR_MS, everyMs) }, async () => {
         await spotChecks.runSchedule(everyMs, { people: config.spotChecks.people });
       });

@@ -1,6 +1,7 @@
 import express from "express";
 import type { Capability, CapabilityFactory, Platform } from "../capability.js";
-import { parseDuration } from "../config/duration.js";
+import { directorySchema } from "../config/directory.js";
+import { formatDuration } from "../config/duration.js";
 import { ActionExecutor } from "../domain/directory/executor.js";
 import { IdentityTemplate } from "../domain/directory/identity.js";
 import type { DirectorySource } from "../domain/directory/model.js";
@@ -23,7 +24,6 @@ import { scimRouter } from "./scim-router.js";
 import { SynapseMembership } from "./synapse-membership.js";
 
 export const DIRECTORY_JOB = "directory-sync";
-const DAY_MS = 86_400_000;
 
 /** What directory sync needs from the core; the CLI builds it without starting Handover. */
 export type DirectoryPlatform = Pick<Platform, "config" | "db" | "admin" | "bot" | "botUserId" | "audit" | "clock">;
@@ -64,7 +64,7 @@ export function buildDirectorySync(platform: DirectoryPlatform) {
           guard: {
             maxRemovalShare: config.maxRemovalShare,
             maxRemovals: config.maxRemovals,
-            windowMs: config.removalWindow === "off" ? 0 : (parseDuration(config.removalWindow) ?? DAY_MS),
+            windowMs: config.removalWindow,
           },
           plan: {
             serverName: platform.config.homeserver.serverName,
@@ -73,7 +73,7 @@ export function buildDirectorySync(platform: DirectoryPlatform) {
             leaverPolicy: {
               action: config.leavers.action,
               endSessions: config.leavers.endSessions,
-              graceMs: parseDuration(config.leavers.grace) ?? 7 * DAY_MS,
+              graceMs: config.leavers.grace,
             },
           },
         })
@@ -94,7 +94,7 @@ export const directoryCapability: CapabilityFactory = (platform): Capability => 
     ? new DirectoryGroupLookup(
         () => sync.desired(),
         () => platform.clock.now().getTime(),
-        parseDuration(platform.config.access.accountRecheck) ?? 30_000,
+        platform.config.access.accountRecheck,
       )
     : null;
   const underLock = async <T>(work: () => Promise<T>): Promise<T> => {
@@ -128,27 +128,24 @@ export const directoryCapability: CapabilityFactory = (platform): Capability => 
     : null;
 
   let pushTimer: NodeJS.Timeout | null = null;
+  const scim = config?.scim;
+  // The limits are shown even without a `directory` section: the schema's defaults then.
+  const guard = config ?? directorySchema.parse({});
   const afterPush = () => {
     groupLookup?.invalidate();
-    if (!sync || pushTimer) return;
-    pushTimer = setTimeout(
-      () => {
-        pushTimer = null;
-        exclusive(() => sync.run({ trigger: "scim" })).catch((error: unknown) => {
-          platform.logger.warn({ err: error }, "directory sync after a SCIM push did not run; the next scheduled run will pick it up");
-        });
-      },
-      parseDuration(config?.scim?.syncDelay ?? "2s") ?? 2_000,
-    );
+    if (!sync || !scim || pushTimer) return;
+    pushTimer = setTimeout(() => {
+      pushTimer = null;
+      exclusive(() => sync.run({ trigger: "scim" })).catch((error: unknown) => {
+        platform.logger.warn({ err: error }, "directory sync after a SCIM push did not run; the next scheduled run will pick it up");
+      });
+    }, scim.syncDelay);
     pushTimer.unref();
   };
 
   const webRoutes = express.Router();
-  if (config?.scim) {
-    webRoutes.use(
-      "/scim/v2",
-      scimRouter({ source: config.scim.name, bearerToken: config.scim.bearerToken, store: pushed, audit: platform.audit, changed: afterPush }),
-    );
+  if (scim) {
+    webRoutes.use("/scim/v2", scimRouter({ source: scim.name, bearerToken: scim.bearerToken, store: pushed, audit: platform.audit, changed: afterPush }));
   }
 
   return {
@@ -162,8 +159,8 @@ export const directoryCapability: CapabilityFactory = (platform): Capability => 
       runs,
       audit: platform.audit,
       clock: platform.clock,
-      schedule: config && sync ? config.schedule : null,
-      limits: { maxRemovalShare: config?.maxRemovalShare ?? 0.05, maxRemovals: config?.maxRemovals ?? 500 },
+      schedule: config && sync ? formatDuration(config.schedule) : null,
+      limits: { maxRemovalShare: guard.maxRemovalShare, maxRemovals: guard.maxRemovals },
       exclusive,
       createRoom: (name) => platform.bot.createRoom({ name, preset: "private_chat", visibility: "private" }),
       csv,
@@ -172,7 +169,7 @@ export const directoryCapability: CapabilityFactory = (platform): Capability => 
       if (!sync || !config) return;
       exempt.add(await platform.admin.whoami());
       csv?.watch(platform.jobs);
-      platform.jobs.register({ name: DIRECTORY_JOB, intervalMs: parseDuration(config.schedule) ?? 300_000, runAtStart: true }, async () => {
+      platform.jobs.register({ name: DIRECTORY_JOB, intervalMs: config.schedule, runAtStart: true }, async () => {
         // Holding the lock means no other process is applying: an `applying` run was cut short.
         await sync.recoverInterrupted();
         await sync.run({ trigger: "schedule" });

@@ -1,5 +1,4 @@
 import type { Capability, CapabilityFactory, Platform } from "../capability.js";
-import { parseDuration } from "../config/duration.js";
 import { type RetentionConfig, retentionSchema } from "../config/retention.js";
 import { type Clock, systemClock } from "../domain/clock.js";
 import { HandoverError } from "../domain/errors.js";
@@ -21,8 +20,6 @@ import { MessageIndexBuffer } from "./message-index-buffer.js";
 
 export const SWEEP_JOB = "retention-sweep";
 
-const ms = (text: string) => parseDuration(text) as number;
-
 /** The dry run over a database, for the CLI (`handover retention plan`) and the bench. */
 export function retentionPlanner(db: Platform["db"], config: RetentionConfig | undefined, clock: Clock = systemClock): RetentionPlanner {
   const settingsOf = config ?? retentionSchema.parse({});
@@ -31,17 +28,17 @@ export function retentionPlanner(db: Platform["db"], config: RetentionConfig | u
     policies: new PostgresPolicyStore(db),
     clock,
     defaults: { clinical: rules(settingsOf.defaults.clinical), operational: rules(settingsOf.defaults.operational) },
-    settings: { warningGranularityMs: ms(settingsOf.warningGranularity) },
+    settings: { warningGranularityMs: settingsOf.warningGranularity },
   });
 }
 
 function rules(config: RetentionConfig["defaults"]["clinical"]): PolicyRules {
   return {
-    maxAgeMs: config.maxAge === null ? null : ms(config.maxAge),
-    deleteAfterFilingMs: config.deleteAfterFiling === null ? null : ms(config.deleteAfterFiling),
+    maxAgeMs: config.maxAge,
+    deleteAfterFilingMs: config.deleteAfterFiling,
     allowUnfiledDeletion: config.allowUnfiledDeletion,
-    minAgeMs: ms(config.minAge),
-    warnBeforeMs: ms(config.warnBefore),
+    minAgeMs: config.minAge,
+    warnBeforeMs: config.warnBefore,
   };
 }
 
@@ -54,7 +51,7 @@ export const retentionCapability: CapabilityFactory = (platform: Platform): Capa
   const config = platform.config.retention ?? retentionSchema.parse({});
   const { db, clock, audit, bot, logger } = platform;
   const defaults: DefaultPolicies = { clinical: rules(config.defaults.clinical), operational: rules(config.defaults.operational) };
-  const settings = { warningGranularityMs: ms(config.warningGranularity), maxPurgesPerSweep: config.maxPurgesPerSweep };
+  const settings = { warningGranularityMs: config.warningGranularity, maxPurgesPerSweep: config.maxPurgesPerSweep };
   const facts = new PostgresRetentionFacts(db);
   const policies = new PostgresPolicyStore(db);
   const holds = new PostgresHoldStore(db);
@@ -84,8 +81,8 @@ export const retentionCapability: CapabilityFactory = (platform: Platform): Capa
     audit,
     clock,
     botUserId: platform.botUserId,
-    pollIntervalMs: ms(config.purgePollInterval),
-    pollTimeoutMs: ms(config.purgeTimeout),
+    pollIntervalMs: config.purgePollInterval,
+    pollTimeoutMs: config.purgeTimeout,
   });
   const publication = new RetentionStatePublication({
     publisher: bot,
@@ -166,7 +163,7 @@ export const retentionCapability: CapabilityFactory = (platform: Platform): Capa
     async start(): Promise<void> {
       if (!enabled) return;
       index.start();
-      platform.jobs.register({ name: SWEEP_JOB, intervalMs: ms(config.sweepInterval), runAtStart: true }, async () => {
+      platform.jobs.register({ name: SWEEP_JOB, intervalMs: config.sweepInterval, runAtStart: true }, async () => {
         await runSweep(SWEEP_ACTOR);
       });
     },
@@ -176,7 +173,7 @@ export const retentionCapability: CapabilityFactory = (platform: Platform): Capa
     async readiness(): Promise<Record<string, boolean>> {
       if (!enabled) return {};
       // Not ready when no sweep has finished in five intervals (in this or, via the lock, another process).
-      const stale = lastSweepAt !== null && clock.now().getTime() - lastSweepAt.getTime() > 5 * ms(config.sweepInterval);
+      const stale = lastSweepAt !== null && clock.now().getTime() - lastSweepAt.getTime() > 5 * config.sweepInterval;
       return { retention: !stale };
     },
   };
