@@ -124,20 +124,7 @@ const csvSourceSchema = z
           .default("Assignment End Date")
           .describe("Header of the assignment end date (null: none); a person whose assignments have all ended is a leaver."),
       })
-      .default({
-        id: "Employee Number",
-        attributes: {
-          employeenumber: "Employee Number",
-          givenname: "First Name",
-          familyname: "Last Name",
-          title: "Position Title",
-          occupationcode: "Occupation Code",
-          areaofwork: "Area of Work",
-          organisation: "Organisation",
-        },
-        assignmentStart: "Assignment Start Date",
-        assignmentEnd: "Assignment End Date",
-      })
+      .prefault({})
       .describe("Which CSV header feeds which person attribute (headers match case-insensitively). Defaults: ESR's fallback columns."),
     groups: z
       .array(z.string().min(1).max(200))
