@@ -143,10 +143,14 @@ describe("durations", () => {
     expect(config.directory).toMatchObject({ schedule: 5 * 60_000, removalWindow: 0, leavers: { grace: 14 * 86_400_000, action: "lock" } });
   });
 
-  it("take a whole number as milliseconds, as an environment override gives one", () => {
-    const config = parseConfig({ ...minimal(), retention: {} }, { HANDOVER__RETENTION__SWEEP_INTERVAL: "30000", HANDOVER__ACCESS__SESSION_TTL: "4h" });
-    expect(config.retention?.sweepInterval).toBe(30_000);
-    expect(config.access.sessionTtl).toBe(4 * 3_600_000);
+  it("refuse a bare number, whose unit would be a guess: maxAge: 30 must not delete everything older than 30 ms", () => {
+    expect(problemsOf({ ...minimal(), retention: { defaults: { operational: { maxAge: 30 } } } })).toEqual([
+      "retention.defaults.operational.maxAge: expected a duration with its unit, such as 90s, 15m, 8h or 30d, not the bare number 30",
+    ]);
+    expect(problemsOf({ ...minimal(), retention: {} }, { HANDOVER__RETENTION__SWEEP_INTERVAL: "30000" })).toEqual([
+      "retention.sweepInterval: expected a duration with its unit, such as 90s, 15m, 8h or 30d, not the bare number 30000",
+    ]);
+    expect(parseConfig(minimal(), { HANDOVER__ACCESS__SESSION_TTL: "4h" }).access.sessionTtl).toBe(4 * 3_600_000);
   });
 
   it("`config check` names the key of every bad duration and says what was written", () => {
@@ -161,7 +165,7 @@ describe("durations", () => {
     expect(problems).toEqual([
       'database.poolExhaustedAfter: expected a duration such as 90s, 15m, 8h or 30d, not "5 seconds"',
       'access.sessionTtl: expected a duration such as 90s, 15m, 8h or 30d, not "eight hours"',
-      "access.signInLimits.window: expected a duration such as 90s, 15m, 8h or 30d, not -1",
+      "access.signInLimits.window: expected a duration with its unit, such as 90s, 15m, 8h or 30d, not the bare number -1",
       "directory.removalWindow: expected off, or a duration such as 24h or 7d",
       "directory.ldap.0.timeout: expected a duration such as 90s, 15m, 8h or 30d",
       'retention.purgeTimeout: expected a duration such as 90s, 15m, 8h or 30d, not "10"',

@@ -32,16 +32,20 @@ export function formatDuration(ms: number): string {
 
 /**
  * A duration in the config, read once at load into milliseconds. People write "90s", "15m",
- * "8h", "30d"; a whole number is taken as milliseconds (an environment override such as
- * HANDOVER__RETENTION__SWEEP_INTERVAL=30000 arrives as one). Anything else is refused with the
- * key named. Give defaults with `.prefault("15m")` so they are written, and checked, the way
- * people write them.
+ * "8h", "30d"; anything else is refused with the key named. A bare number is refused too: its
+ * unit would be a guess, and `maxAge: 30` read as milliseconds would delete nearly everything.
+ * Give defaults with `.prefault("15m")` so they are written, and checked, the way people
+ * write them.
  */
 export const duration = () =>
   z.union([z.string(), z.number()], { error: EXPECTED }).transform((value, context) => {
-    const ms = typeof value === "number" ? (Number.isSafeInteger(value) && value >= 0 ? value : undefined) : parseDuration(value);
+    const ms = typeof value === "string" ? parseDuration(value) : undefined;
     if (ms === undefined) {
-      context.addIssue({ code: "custom", message: `${EXPECTED}, not ${JSON.stringify(value)}` });
+      const message =
+        typeof value === "number"
+          ? `expected a duration with its unit, such as 90s, 15m, 8h or 30d, not the bare number ${value}`
+          : `${EXPECTED}, not ${JSON.stringify(value)}`;
+      context.addIssue({ code: "custom", message });
       return z.NEVER;
     }
     return ms;

@@ -66,7 +66,7 @@ export function sampleConfig(): string {
     "# Handover configuration. Generated from the config schema by `handover config sample`: do not edit by hand.",
     "# Any key can be overridden by an environment variable: HANDOVER__<SECTION>__<KEY_IN_SNAKE_CASE>,",
     "# e.g. HANDOVER__DATABASE__URL or HANDOVER__HOMESERVER__ADMIN_ACCESS_TOKEN.",
-    "# Durations are written with a unit: 500ms, 90s, 15m, 8h, 30d, 2w (a bare number is milliseconds).",
+    "# Durations are written with their unit: 500ms, 90s, 15m, 8h, 30d, 2w.",
     ...render(schema, 0),
     "",
   ].join("\n");
