@@ -2,7 +2,6 @@ import type { Logger } from "pino";
 import type { DataSource } from "typeorm";
 import { CAPABILITIES } from "./capabilities.js";
 import type { Capability, Platform } from "./capability.js";
-import { parseDuration } from "./config/duration.js";
 import { configuredRole } from "./config/roles.js";
 import type { HandoverConfig } from "./config/schema.js";
 import { AccountStanding } from "./domain/access/account-standing.js";
@@ -89,8 +88,7 @@ export class Handover {
     this.db = createDataSource(config.database.url, config.database.poolSize);
     this.pool = new DatabasePool(this.db, {
       baseSize: config.database.poolSize,
-      exhaustedAfter: config.database.poolExhaustedAfter,
-      exhaustedAfterMs: parseDuration(config.database.poolExhaustedAfter) ?? 5_000,
+      exhaustedAfterMs: config.database.poolExhaustedAfter,
     });
     this.audit = new AuditTrail(new PostgresAuditStore(this.db));
     this.rooms = new PostgresRoomStore(this.db);
@@ -191,10 +189,7 @@ export class Handover {
       directory: this.capabilities.find((capability) => capability.groupMemberships)?.groupMemberships ?? null,
       directoryFailed: (error) => this.logger.warn({ err: error }, "the directory could not say who is in which group: roles from groups count as none"),
     });
-    const signInLimiter = new SignInLimiter(
-      { ...config.access.signInLimits, windowMs: parseDuration(config.access.signInLimits.window) ?? HOUR_MS / 4 },
-      this.clock,
-    );
+    const signInLimiter = new SignInLimiter({ ...config.access.signInLimits, windowMs: config.access.signInLimits.window }, this.clock);
     const signIn = new PortalSignIn({
       authenticator: new PasswordAuthenticator(
         config.homeserver.url,
@@ -206,14 +201,14 @@ export class Handover {
       clock: this.clock,
       roleOf: (userId) => configuredRole(config.access, userId),
       grantOf: (userId) => roles.roleOf(userId),
-      sessionTtlMs: parseDuration(config.access.sessionTtl) ?? 8 * HOUR_MS,
+      sessionTtlMs: config.access.sessionTtl,
       limiter: signInLimiter,
       serverName: config.homeserver.serverName,
       standing: new AccountStanding({
         homeserver: new SynapseAccountState(config.homeserver.url, config.homeserver.adminAccessToken),
         leavers: new PostgresDirectoryLeavers(this.db),
         clock: this.clock,
-        recheckMs: parseDuration(config.access.accountRecheck) ?? 30_000,
+        recheckMs: config.access.accountRecheck,
         unreachable: (userId, error) => this.logger.warn({ userId, err: error }, "could not ask the homeserver whether an account is locked"),
       }),
     });

@@ -102,8 +102,8 @@ export async function directoryIncremental(): Promise<SuiteResult> {
       attributes: ["title"],
       disabled: { attribute: "employeeType", mode: "equals", value: "disabled" },
       pageSize: 500,
-      timeout: "60s",
-      incremental: { marker: "modifyTimestamp", fullEvery: "24h" },
+      timeout: 60_000,
+      incremental: { marker: "modifyTimestamp", fullEvery: 86_400_000 },
     } satisfies LdapSourceConfig;
     const store = new MemoryStore();
     const source = new LdapDirectorySource(config, store);

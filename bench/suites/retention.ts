@@ -52,18 +52,17 @@ async function seed(url: string): Promise<void> {
 async function naivePlan(db: ReturnType<typeof createDataSource>, now: Date): Promise<number> {
   const defaults = retentionSchema.parse({}).defaults;
   const policies = new PostgresPolicyStore(db);
-  const parse = (text: string | null) => (text === null ? null : Number.parseInt(text, 10) * 86_400_000);
   const resolver = (own: RetentionPolicy[]) =>
     new PolicyResolver(own, {
       clinical: {
-        maxAgeMs: parse(defaults.clinical.maxAge),
+        maxAgeMs: defaults.clinical.maxAge,
         deleteAfterFilingMs: 86_400_000,
         allowUnfiledDeletion: false,
         minAgeMs: 0,
         warnBeforeMs: 259_200_000,
       },
       operational: {
-        maxAgeMs: parse(defaults.operational.maxAge),
+        maxAgeMs: defaults.operational.maxAge,
         deleteAfterFilingMs: null,
         allowUnfiledDeletion: true,
         minAgeMs: 0,

@@ -60,7 +60,7 @@ test.beforeAll(async () => {
   config.access.roleGroups = { "Information Governance": "ig-lead" };
   // Synapse's word that an account is open is trusted for 1 s here (30 s by default), so the
   // locked-account test waits for the next recheck, not half a minute.
-  config.access.accountRecheck = "1s";
+  config.access.accountRecheck = 1_000;
   await migrateDatabase(databaseUrl);
   handover = new Handover(config, await readRegistrationTokens(config.appservice.registrationFile), {
     logger: createLogger(config.logging.level, "handover-e2e-sso"),

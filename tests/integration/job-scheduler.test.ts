@@ -28,6 +28,15 @@ function pgPool(db: DataSource): pg.Pool {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** A promise the test settles by hand. */
+function signal() {
+  let fire: () => void = () => {};
+  const fired = new Promise<void>((resolve) => {
+    fire = resolve;
+  });
+  return { fired, fire };
+}
+
 describe("job scheduler on PostgreSQL", () => {
   it("runs a job in one process at a time; the other skips", async () => {
     const logger = createLogger("warn");
@@ -54,6 +63,36 @@ describe("job scheduler on PostgreSQL", () => {
     expect(await running).toBe(true);
     expect(await b.runNow("sweep")).toBe(true);
     expect(runs).toEqual(["a", "b"]);
+    await Promise.all([a.stop(), b.stop()]);
+  });
+
+  it("runExclusive runs work under a job's lock: never beside the job in another process, and gives back what the work returned", async () => {
+    const logger = createLogger("warn");
+    const release = signal();
+    const holding = signal();
+    const a = new JobScheduler(first, logger);
+    const b = new JobScheduler(second, logger);
+    let scheduledRuns = 0;
+    // Registered in b only: runExclusive takes the lock by name, registered here or not.
+    b.register({ name: "manual-sweep", intervalMs: HOUR_MS }, async () => {
+      scheduledRuns += 1;
+    });
+    const running = a.runExclusive("manual-sweep", async () => {
+      holding.fire();
+      await release.fired;
+      return "swept by a";
+    });
+    await holding.fired;
+    expect(await b.runNow("manual-sweep")).toBe(false);
+    expect(await b.runExclusive("manual-sweep", async () => "swept by b")).toEqual({ ran: false });
+    expect(await a.runExclusive("manual-sweep", async () => "again by a")).toEqual({ ran: false });
+    release.fire();
+    expect(await running).toEqual({ ran: true, value: "swept by a" });
+    expect(await b.runExclusive("manual-sweep", async () => "swept by b")).toEqual({ ran: true, value: "swept by b" });
+    await expect(a.runExclusive("manual-sweep", async () => Promise.reject(new Error("purge refused")))).rejects.toThrow("purge refused");
+    // A failed run gives the lock back.
+    expect(await b.runNow("manual-sweep")).toBe(true);
+    expect(scheduledRuns).toBe(1);
     await Promise.all([a.stop(), b.stop()]);
   });
 

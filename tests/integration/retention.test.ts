@@ -119,6 +119,30 @@ describe("retention against a real homeserver", () => {
     expect(await deletions(roomId)).toHaveLength(1);
   });
 
+  it("a sweep asked for in the portal runs as the person who asked, and never beside another sweep", async () => {
+    const roomId = await roomOfKind("Theatre list", "operational");
+    await roomPolicy(roomId, { maxAge: "3s" });
+    await alice.send(roomId, "Theatre 2 list moved to 13:00");
+    await sleep(4_000);
+    await eventually("the message indexed", async () => {
+      const { rows } = await db.query("SELECT count(*)::int AS n FROM retention_events WHERE room_id = $1", [roomId]);
+      return rows[0].n >= 1;
+    });
+    type SweepResult = { ran: boolean; deleted: number };
+    // While the sweep job's lock is held, a sweep asked for now does not run at all.
+    const held = await handover.jobs.runExclusive(SWEEP_JOB, () => portal.call<SweepResult>("POST", "/retention/sweep"));
+    expect(held).toMatchObject({ ran: true, value: { status: 200, body: { ran: false, deleted: 0 } } });
+    expect(await deletions(roomId)).toEqual([]);
+
+    const swept = await portal.call<SweepResult>("POST", "/retention/sweep");
+    // Rooms of earlier tests may have messages due by now too.
+    expect(swept.body.ran).toBe(true);
+    expect(swept.body.deleted).toBeGreaterThanOrEqual(1);
+    expect((await deletions(roomId)).map((record) => record.actor)).toEqual([alice.userId]);
+    const { rows } = await db.query("SELECT actor FROM audit_log WHERE action = 'retention.deleted' AND target = $1", [roomId]);
+    expect(rows).toEqual([{ actor: alice.userId }]);
+  });
+
   it("deletes filed clinical content after the delay; unfiled content past maximum age survives", async () => {
     const roomId = await roomOfKind("Ward 9 clinical", "clinical");
     await roomPolicy(roomId, { maxAge: "3s", deleteAfterFiling: "2s" });

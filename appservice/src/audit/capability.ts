@@ -1,5 +1,4 @@
 import type { Capability, CapabilityFactory } from "../capability.js";
-import { parseDuration } from "../config/duration.js";
 import type { HandoverConfig } from "../config/schema.js";
 import { AnchorCheck, AnchorPublisher, AnchorSigner, type AnchorSink } from "../domain/audit/anchor.js";
 import { PostgresAuditStore } from "../storage/audit-store.js";
@@ -39,7 +38,7 @@ export const auditAnchorCapability: CapabilityFactory = (platform): Capability =
   return {
     name: "audit-anchor",
     async start(): Promise<void> {
-      platform.jobs.register({ name: ANCHOR_JOB, intervalMs: parseDuration(audit.anchorEvery) ?? 900_000, runAtStart: true }, async () => {
+      platform.jobs.register({ name: ANCHOR_JOB, intervalMs: audit.anchorEvery, runAtStart: true }, async () => {
         try {
           await publisher.anchorNow();
           lastAttemptFailed = false;

@@ -23,8 +23,8 @@ describe("config: audit anchors and the database pool", () => {
   it("takes the signing key from the environment and fills the defaults", () => {
     const key = randomBytes(32).toString("base64");
     const config = parseConfig({ ...minimal(), audit: { room: "!audit:trust-a.test" } }, { HANDOVER__AUDIT__SIGNING_KEY: key });
-    expect(config.audit).toEqual({ room: "!audit:trust-a.test", anchorEvery: "15m", signingKey: key });
-    expect(config.database).toMatchObject({ poolSize: 10, poolExhaustedAfter: "5s" });
+    expect(config.audit).toEqual({ room: "!audit:trust-a.test", anchorEvery: 15 * 60_000, signingKey: key });
+    expect(config.database).toMatchObject({ poolSize: 10, poolExhaustedAfter: 5_000 });
   });
 
   it("names the key of a signing key that is not 32 bytes, a room that is not a room ID, and a bad syslog protocol", () => {

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { parseDuration } from "./duration.js";
+import { duration } from "./duration.js";
 
 /** The `audit` section of the config (issue 12.5): where the audit trail's head is anchored. Imported by schema.ts. */
 export const auditSchema = z
@@ -12,10 +12,9 @@ export const auditSchema = z
         "The audit room: a room on the trust's own server, not encrypted, that the bot is invited to. Handover posts a signed anchor of the audit trail's head there; `handover audit verify` reads them back.",
       )
       .meta({ examples: ["!AuditRoomId:matrix.trust.nhs.uk"] }),
-    anchorEvery: z
-      .string()
-      .refine((text) => (parseDuration(text) ?? 0) >= 1_000, { message: "expected a duration of at least 1s (e.g. 15m, 1h)" })
-      .default("15m")
+    anchorEvery: duration()
+      .refine((ms) => ms >= 1_000, { message: "expected a duration of at least 1s (e.g. 15m, 1h)" })
+      .prefault("15m")
       .describe("How often the head is anchored (only when the trail has grown since the last anchor). Also once at start.")
       .meta({ examples: ["15m"] }),
     signingKey: z

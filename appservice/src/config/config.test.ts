@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { formatDuration, parseDuration } from "./duration.js";
+import { checkedDurationMs, formatDuration } from "./duration.js";
 import { ConfigError, parseConfig } from "./load.js";
 import { sampleConfig } from "./sample.js";
 
@@ -28,7 +28,7 @@ describe("config", () => {
     const config = parseConfig(minimal());
     expect(config.appservice.botLocalpart).toBe("handover");
     expect(config.web.port).toBe(8090);
-    expect(config.access.sessionTtl).toBe("8h");
+    expect(config.access.sessionTtl).toBe(8 * 3_600_000);
     expect(config.logging.level).toBe("info");
   });
 
@@ -37,11 +37,6 @@ describe("config", () => {
     (document.homeserver as Record<string, unknown>).adminToken = "x";
     document.extra = true;
     expect(problemsOf(document)).toEqual(expect.arrayContaining(["homeserver.adminToken: unknown key", "extra: unknown key"]));
-  });
-
-  it("names the key of a malformed duration", () => {
-    const document = { ...minimal(), access: { sessionTtl: "eight hours" } };
-    expect(problemsOf(document)).toEqual(["access.sessionTtl: expected duration (e.g. 90s, 15m, 8h, 30d)"]);
   });
 
   it("reports every missing required section at once", () => {
@@ -128,12 +123,87 @@ describe("config", () => {
 });
 
 describe("durations", () => {
-  it("parses and formats", () => {
-    expect(parseDuration("30d")).toBe(30 * 86_400_000);
-    expect(parseDuration("90s")).toBe(90_000);
-    expect(parseDuration("8 hours")).toBeUndefined();
-    expect(parseDuration("-1h")).toBeUndefined();
+  it("are read once, at load, into milliseconds, and the schema's defaults are read the same way", () => {
+    const config = parseConfig({
+      ...minimal(),
+      access: { sessionTtl: "12h", signInLimits: { window: "90s" } },
+      retention: { sweepInterval: "500ms", defaults: { clinical: { maxAge: "2w", deleteAfterFiling: null } } },
+      directory: { removalWindow: "off", leavers: { grace: "14d" } },
+    });
+    expect(config.access).toMatchObject({ sessionTtl: 12 * 3_600_000, signInLimits: { window: 90_000 }, accountRecheck: 30_000 });
+    expect(config.retention).toMatchObject({ sweepInterval: 500, purgeTimeout: 10 * 60_000 });
+    expect(config.retention?.defaults.clinical).toEqual({
+      maxAge: 14 * 86_400_000,
+      deleteAfterFiling: null,
+      allowUnfiledDeletion: false,
+      minAge: 0,
+      warnBefore: 3 * 86_400_000,
+    });
+    expect(config.retention?.defaults.operational).toMatchObject({ maxAge: 90 * 86_400_000, deleteAfterFiling: null });
+    expect(config.directory).toMatchObject({ schedule: 5 * 60_000, removalWindow: 0, leavers: { grace: 14 * 86_400_000, action: "lock" } });
+  });
+
+  it("refuse a bare number, whose unit would be a guess: maxAge: 30 must not delete everything older than 30 ms", () => {
+    expect(problemsOf({ ...minimal(), retention: { defaults: { operational: { maxAge: 30 } } } })).toEqual([
+      "retention.defaults.operational.maxAge: expected a duration with its unit, such as 90s, 15m, 8h or 30d, not the bare number 30",
+    ]);
+    expect(problemsOf({ ...minimal(), retention: {} }, { HANDOVER__RETENTION__SWEEP_INTERVAL: "30000" })).toEqual([
+      "retention.sweepInterval: expected a duration with its unit, such as 90s, 15m, 8h or 30d, not the bare number 30000",
+    ]);
+    expect(parseConfig(minimal(), { HANDOVER__ACCESS__SESSION_TTL: "4h" }).access.sessionTtl).toBe(4 * 3_600_000);
+  });
+
+  it("`config check` names the key of every bad duration and says what was written", () => {
+    const problems = problemsOf({
+      ...minimal(),
+      database: { url: "postgres://localhost/handover", poolExhaustedAfter: "5 seconds" },
+      access: { sessionTtl: "eight hours", signInLimits: { window: -1 } },
+      retention: { purgeTimeout: "10", defaults: { operational: { maxAge: "1.5d" } } },
+      directory: { removalWindow: "never", ldap: [{ ...ldapSource(), timeout: true }] },
+      records: { patientLookup: { auditKey: "k".repeat(40) }, retryEvery: "30S" },
+    });
+    expect(problems).toEqual([
+      'database.poolExhaustedAfter: expected a duration such as 90s, 15m, 8h or 30d, not "5 seconds"',
+      'access.sessionTtl: expected a duration such as 90s, 15m, 8h or 30d, not "eight hours"',
+      "access.signInLimits.window: expected a duration with its unit, such as 90s, 15m, 8h or 30d, not the bare number -1",
+      "directory.removalWindow: expected off, or a duration such as 24h or 7d",
+      "directory.ldap.0.timeout: expected a duration such as 90s, 15m, 8h or 30d",
+      'retention.purgeTimeout: expected a duration such as 90s, 15m, 8h or 30d, not "10"',
+      'retention.defaults.operational.maxAge: expected a duration such as 90s, 15m, 8h or 30d, not "1.5d"',
+      'records.retryEvery: expected a duration such as 90s, 15m, 8h or 30d, not "30S"',
+    ]);
+  });
+
+  it("keep their bounds, named with the key: account recheck at most 1m, audit anchors at least 1s, posture from 1m to 7d", () => {
+    expect(problemsOf({ ...minimal(), access: { accountRecheck: "2m" } })).toEqual([
+      "access.accountRecheck: expected at most 1m: a closed account's session must end within a minute",
+    ]);
+    expect(problemsOf({ ...minimal(), audit: { room: "!a:trust-a.test", signingKey: randomBytes(32).toString("base64"), anchorEvery: "500ms" } })).toEqual([
+      "audit.anchorEvery: expected a duration of at least 1s (e.g. 15m, 1h)",
+    ]);
+    expect(problemsOf({ ...minimal(), devices: { posture: { interval: "8d" } } })).toEqual([
+      "devices.posture.interval: expected a duration from 1m to 7d (e.g. 24h)",
+    ]);
+  });
+
+  it("format back the way people write them, in days rather than weeks", () => {
     expect(formatDuration(86_400_000)).toBe("1d");
+    expect(formatDuration(14 * 86_400_000)).toBe("14d");
+    expect(formatDuration(90_000)).toBe("90s");
+    expect(formatDuration(0)).toBe("0s");
     expect(formatDuration(1500)).toBe("1500ms");
+    expect(checkedDurationMs("2w")).toBe(14 * 86_400_000);
+    expect(() => checkedDurationMs("8 hours")).toThrow('not a duration: "8 hours"');
   });
 });
+
+function ldapSource() {
+  return {
+    name: "ad",
+    url: "ldaps://dc1.trust.example",
+    bindDn: "svc@trust.example",
+    bindPassword: randomBytes(16).toString("hex"),
+    userBase: "OU=Staff,DC=trust,DC=example",
+    groupBase: "OU=Groups,DC=trust,DC=example",
+  };
+}

@@ -4,14 +4,19 @@ import { devicesSchema } from "./devices.js";
 describe("the devices section", () => {
   it("defaults: 90 days to stale, 20 sessions before a sweep waits for approval, daily posture", () => {
     const config = devicesSchema.parse({});
-    expect(config).toMatchObject({ staleAfter: "90d", staleSweep: { approvalAbove: 20 }, posture: { interval: "24h" }, homeserverIncludesContent: true });
+    expect(config).toMatchObject({
+      staleAfter: 90 * 86_400_000,
+      staleSweep: { approvalAbove: 20 },
+      posture: { interval: 86_400_000 },
+      homeserverIncludesContent: true,
+    });
     expect(config.posture.thresholds.devicesVerified).toEqual({ amber: 0.9, red: 0.75 });
   });
 
   it("defaults: a full posture pass weekly, the push probe on, notices without the admin's reason, scheduled spot checks of everyone", () => {
     const config = devicesSchema.parse({});
-    expect(config.posture.fullEvery).toBe("7d");
-    expect(config.pushProbe).toEqual({ enabled: true, every: "24h", timeout: "30s" });
+    expect(config.posture.fullEvery).toBe(7 * 86_400_000);
+    expect(config.pushProbe).toEqual({ enabled: true, every: 86_400_000, timeout: 30_000 });
     expect(config.sessionNotices).toEqual({ enabled: true, includeReason: false });
     expect(config.spotChecks.groups).toEqual([]);
   });

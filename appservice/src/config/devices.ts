@@ -1,13 +1,7 @@
 import { z } from "zod";
-import { parseDuration } from "./duration.js";
+import { duration } from "./duration.js";
 
 /** The `devices` section of the config: devices and sessions (issue 14). Imported by schema.ts. */
-
-const duration = (example: string) =>
-  z
-    .string()
-    .refine((text) => parseDuration(text) !== undefined, { message: "expected duration (e.g. 90s, 15m, 8h, 30d)" })
-    .meta({ examples: [example] });
 
 /**
  * Red/amber/green bounds of one posture measure. "higher" is better for verified devices: at
@@ -26,8 +20,8 @@ function threshold(better: "higher" | "lower", amber: number, red: number, what:
 
 export const devicesSchema = z
   .strictObject({
-    staleAfter: duration("90d")
-      .default("90d")
+    staleAfter: duration()
+      .prefault("90d")
       .describe("A session (device) not used for longer than this is stale: shown, counted, and ended by a stale-session sweep."),
     homeserverIncludesContent: z
       .boolean()
@@ -43,10 +37,10 @@ export const devicesSchema = z
           .describe(
             "Find out what the homeserver really puts into pushes: a probe account (@handover-push-probe) gets an HTTP pusher whose gateway is a loopback listener of Handover's, the bot messages it, and Handover reads the push. The homeserver must be allowed to reach 127.0.0.1 (Synapse's ip_range_whitelist).",
           ),
-        every: duration("24h").default("24h").describe("How often the probe runs (also once at start)."),
-        timeout: duration("30s").default("30s").describe("How long to wait for the homeserver's push before falling back to homeserverIncludesContent."),
+        every: duration().prefault("24h").describe("How often the probe runs (also once at start)."),
+        timeout: duration().prefault("30s").describe("How long to wait for the homeserver's push before falling back to homeserverIncludesContent."),
       })
-      .default({ enabled: true, every: "24h", timeout: "30s" }),
+      .prefault({}),
     staleSweep: z
       .strictObject({
         approvalAbove: z
@@ -59,16 +53,16 @@ export const devicesSchema = z
       .default({ approvalAbove: 20 }),
     posture: z
       .strictObject({
-        interval: duration("24h")
-          .refine((text) => (parseDuration(text) ?? 0) >= 60_000 && (parseDuration(text) ?? 0) <= 7 * 86_400_000, {
+        interval: duration()
+          .refine((ms) => ms >= 60_000 && ms <= 7 * 86_400_000, {
             message: "expected a duration from 1m to 7d (e.g. 24h)",
           })
-          .default("24h")
+          .prefault("24h")
           .describe(
             "How often the trust-wide posture pass runs and saves the day's snapshot. Most passes are incremental (only people active since their last read are read again), so a short interval is cheap.",
           ),
-        fullEvery: duration("7d")
-          .default("7d")
+        fullEvery: duration()
+          .prefault("7d")
           .describe(
             "A pass reads everyone when the last such full pass is older than this; the passes between re-read only people whose devices, pushers or cross-signing can have changed.",
           ),
@@ -79,29 +73,13 @@ export const devicesSchema = z
             staleSessions: threshold("lower", 0.1, 0.25, "Share of devices not used for longer than staleAfter"),
             leaversWithSessions: threshold("lower", 0, 2, "Number of people who left (directory) and still have sessions"),
           })
-          .default({
-            devicesVerified: { amber: 0.9, red: 0.75 },
-            pushersCarryingContent: { amber: 0.05, red: 0.2 },
-            staleSessions: { amber: 0.1, red: 0.25 },
-            leaversWithSessions: { amber: 0, red: 2 },
-          }),
+          .prefault({}),
       })
-      .default({
-        interval: "24h",
-        fullEvery: "7d",
-        thresholds: {
-          devicesVerified: { amber: 0.9, red: 0.75 },
-          pushersCarryingContent: { amber: 0.05, red: 0.2 },
-          staleSessions: { amber: 0.1, red: 0.25 },
-          leaversWithSessions: { amber: 0, red: 2 },
-        },
-      })
+      .prefault({})
       .describe("Trust-wide posture: a daily snapshot of the counts, each rated green, amber or red."),
     spotChecks: z
       .strictObject({
-        every: duration("30d")
-          .default("30d")
-          .describe("How often a spot check starts on its own (default monthly); the IG lead can start one at any time too."),
+        every: duration().prefault("30d").describe("How often a spot check starts on its own (default monthly); the IG lead can start one at any time too."),
         people: z.number().int().min(1).max(500).default(10).describe("How many people, chosen at random, a scheduled spot check samples."),
         groups: z
           .array(z.string().trim().min(1).max(200))
@@ -112,7 +90,7 @@ export const devicesSchema = z
             "Directory groups (as directory sync knows them) to sample on the schedule: one spot check per group, each of `people` people of that group. Empty: one spot check of everyone.",
           ),
       })
-      .default({ every: "30d", people: 10, groups: [] })
+      .prefault({})
       .describe("Spot checks of staff devices: a random sample, each person's server-visible posture against the policy, and a checklist the IG lead records."),
     sessionNotices: z
       .strictObject({
@@ -129,7 +107,7 @@ export const devicesSchema = z
             "Put the admin's reason into the notice. Off by default: the reason is free text written for the audit trail and may name a patient, which must not reach a phone or a push service.",
           ),
       })
-      .default({ enabled: true, includeReason: false }),
+      .prefault({}),
     adminConcurrency: z
       .number()
       .int()

@@ -1,14 +1,8 @@
 import { z } from "zod";
-import { parseDuration } from "./duration.js";
+import { duration } from "./duration.js";
 import { generatedSecret, issuedSecret, SECRET_PLACEHOLDERS } from "./secret.js";
 
 /** The `directory` section of the config: directory sync (issue 4). Imported by schema.ts. */
-
-const duration = (example: string) =>
-  z
-    .string()
-    .refine((text) => parseDuration(text) !== undefined, { message: "expected duration (e.g. 90s, 15m, 8h, 30d)" })
-    .meta({ examples: [example] });
 
 const sourceName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/, { message: "expected a short lower-case name like ad or entra" });
 
@@ -52,14 +46,14 @@ const ldapSourceSchema = z
       .default({ attribute: "userAccountControl", mode: "ad-account-control" })
       .describe("How a disabled account is recognised."),
     pageSize: z.number().int().min(1).max(5000).default(500).describe("Paged search page size (AD's MaxPageSize is 1000)."),
-    timeout: duration("30s").default("30s").describe("Time limit for each LDAP operation."),
+    timeout: duration().prefault("30s").describe("Time limit for each LDAP operation."),
     incremental: z
       .strictObject({
         marker: z
           .enum(["modifyTimestamp", "uSNChanged"])
           .describe("Change marker: modifyTimestamp (OpenLDAP and most servers) or uSNChanged (Active Directory; ask one domain controller).")
           .meta({ examples: ["uSNChanged"] }),
-        fullEvery: duration("24h").default("24h").describe("How often a full read runs anyway: deletions are only seen by a full read."),
+        fullEvery: duration().prefault("24h").describe("How often a full read runs anyway: deletions are only seen by a full read."),
       })
       .optional()
       .describe("Read only entries changed since the last run, merged into a copy of the directory kept in PostgreSQL. Unset: every run reads everything."),
@@ -72,7 +66,7 @@ const scimSchema = z
     bearerToken: generatedSecret(SECRET_PLACEHOLDERS.scimToken).describe(
       "Secret token Entra ID / Okta provisioning sends as `Authorization: Bearer`. Prefer an environment variable.",
     ),
-    syncDelay: duration("2s").default("2s").describe("How soon after a SCIM change a sync run starts (changes in that time share one run)."),
+    syncDelay: duration().prefault("2s").describe("How soon after a SCIM change a sync run starts (changes in that time share one run)."),
   })
   .describe("SCIM 2.0 endpoint at /scim/v2 on the web listener, for Entra ID or Okta provisioning. Unset: no endpoint.");
 
@@ -86,7 +80,7 @@ const csvSourceSchema = z
           .min(1)
           .describe("CSV file Handover reads; it is imported whenever its content changes.")
           .meta({ examples: ["/var/lib/handover/esr.csv"] }),
-        interval: duration("5m").default("5m").describe("How often the file is checked for new content."),
+        interval: duration().prefault("5m").describe("How often the file is checked for new content."),
       })
       .optional()
       .describe("A watched file (e.g. where the nightly ESR extract lands). Unset: upload in the portal only."),
@@ -130,20 +124,7 @@ const csvSourceSchema = z
           .default("Assignment End Date")
           .describe("Header of the assignment end date (null: none); a person whose assignments have all ended is a leaver."),
       })
-      .default({
-        id: "Employee Number",
-        attributes: {
-          employeenumber: "Employee Number",
-          givenname: "First Name",
-          familyname: "Last Name",
-          title: "Position Title",
-          occupationcode: "Occupation Code",
-          areaofwork: "Area of Work",
-          organisation: "Organisation",
-        },
-        assignmentStart: "Assignment Start Date",
-        assignmentEnd: "Assignment End Date",
-      })
+      .prefault({})
       .describe("Which CSV header feeds which person attribute (headers match case-insensitively). Defaults: ESR's fallback columns."),
     groups: z
       .array(z.string().min(1).max(200))
@@ -155,7 +136,7 @@ const csvSourceSchema = z
 
 export const directorySchema = z
   .strictObject({
-    schedule: duration("5m").default("5m").describe("How often directory sync runs."),
+    schedule: duration().prefault("5m").describe("How often directory sync runs."),
     identityTemplate: z
       .string()
       .default("{username}")
@@ -179,8 +160,9 @@ export const directorySchema = z
       .default(500)
       .describe("A run removing more than this many memberships, or logging out, locking or deactivating more than this many people, is held for approval."),
     removalWindow: z
-      .union([z.literal("off"), duration("24h")])
-      .default("24h")
+      // "off" is a window of nothing: each run counts alone.
+      .union([z.literal("off").transform(() => 0), duration()], { error: "expected off, or a duration such as 24h or 7d" })
+      .prefault("24h")
       .describe(
         "Removals by runs in this window (not approved ones) count with each new run's, so small runs cannot add up to a mass removal; off to count each run alone.",
       ),
@@ -189,13 +171,13 @@ export const directorySchema = z
       .strictObject({
         endSessions: z.boolean().default(true).describe("Log out every device of a leaver at once."),
         action: z.enum(["lock", "deactivate", "none"]).default("lock").describe("What happens to a leaver's account after the grace period."),
-        grace: duration("7d").default("7d").describe("Time between leaving and the account being locked or deactivated."),
+        grace: duration().prefault("7d").describe("Time between leaving and the account being locked or deactivated."),
       })
-      .default({ endSessions: true, action: "lock", grace: "7d" })
+      .prefault({})
       .describe("Leavers: people disabled in, or gone from, the directory."),
     ldap: z
       .array(ldapSourceSchema)
-      .default([])
+      .prefault([])
       .describe("LDAP / Active Directory sources.")
       .meta({
         examples: [
@@ -220,7 +202,7 @@ export const directorySchema = z
     scim: scimSchema.optional(),
     csv: z
       .array(csvSourceSchema)
-      .default([])
+      .prefault([])
       .describe("ESR-style CSV sources (portal upload, watched file).")
       .meta({
         examples: [

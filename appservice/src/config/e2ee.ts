@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { parseDuration } from "./duration.js";
+import { duration } from "./duration.js";
 import { generatedSecret } from "./secret.js";
 
 /** The `e2ee` section of the config (issue 7). Imported by schema.ts. */
@@ -15,10 +15,9 @@ export const e2eeSchema = z
       .default("Handover records bot")
       .describe("The bot device's name as room members see it in their device lists.")
       .meta({ examples: ["Handover records bot"] }),
-    inboxCatchUpEvery: z
-      .string()
-      .refine((text) => (parseDuration(text) ?? 0) >= 1_000, { message: "expected a duration of at least 1s (e.g. 30s, 5m)" })
-      .default("30s")
+    inboxCatchUpEvery: duration()
+      .refine((ms) => ms >= 1_000, { message: "expected a duration of at least 1s (e.g. 30s, 5m)" })
+      .prefault("30s")
       .describe(
         "How often the bot's device reads its to-device inbox through Handover's Synapse module (deploy/synapse/modules/handover_device_inbox.py) for room keys Synapse left out of transactions while it held Handover down. Also read at every start and when a live message's key is missing.",
       )

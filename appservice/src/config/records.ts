@@ -1,14 +1,8 @@
 import { z } from "zod";
-import { parseDuration } from "./duration.js";
+import { duration } from "./duration.js";
 import { generatedSecret } from "./secret.js";
 
 /** The `records` section of the config: EHR filing (issue 5). Imported by schema.ts. */
-
-const duration = (example: string) =>
-  z
-    .string()
-    .refine((text) => parseDuration(text) !== undefined, { message: "expected duration (e.g. 90s, 15m, 8h, 30d)" })
-    .meta({ examples: [example] });
 
 const codingSchema = z.strictObject({
   system: z.url(),
@@ -48,7 +42,7 @@ const fhirSchema = z
       .string()
       .default("system/DocumentReference.write system/Communication.write system/Patient.read")
       .describe("Scopes asked for with client credentials."),
-    timeout: duration("30s").default("30s").describe("How long one request to the record system may take."),
+    timeout: duration().prefault("30s").describe("How long one request to the record system may take."),
     patientSearch: z.boolean().default(true).describe("Look patients up (Patient?identifier=NHS number) to show name and date of birth when a room is linked."),
   })
   .describe("The FHIR server filings go to (destination: fhir).");
@@ -67,7 +61,7 @@ const patientLookupSchema = z
       .min(1)
       .default(30)
       .describe("Patient lookups (!handover patient <number>, or the portal's link form) one person may make per window."),
-    window: duration("1h").default("1h").describe("The rolling window maxLookups counts over."),
+    window: duration().prefault("1h").describe("The rolling window maxLookups counts over."),
     confirmation: z
       .enum(CONFIRMATION_POLICIES)
       .default("requester-if-traced")
@@ -77,58 +71,59 @@ const patientLookupSchema = z
   })
   .describe("Patient lookups: who may link a patient and how often, and who confirms a filing. Only local users, only in clinical rooms.");
 
-export const recordsSchema = z
-  .strictObject({
-    patientLookup: patientLookupSchema,
-    destination: z
-      .enum(["none", "fhir", "file-drop"])
-      .default("none")
-      .describe("Where filings go: a FHIR R4 server, a directory the record system imports from, or nowhere (filing off)."),
-    fhir: fhirSchema.optional(),
-    fileDropDirectory: z
-      .string()
-      .min(1)
-      .optional()
-      .describe("Directory filings are written to (destination: file-drop).")
-      .meta({ examples: ["/var/spool/epr-import"] }),
-    identifierSystem: z
-      .url()
-      .optional()
-      .describe("Identifier system of Handover's export ids (DocumentReference.identifier); defaults to https://<serverName>/Id/handover-export.")
-      .meta({ examples: ["https://fhir.trust.nhs.uk/Id/handover-export"] }),
-    custodianOdsCode: z
-      .string()
-      .regex(/^[A-Z0-9]{3,10}$/, { message: "expected an ODS code like RXX" })
-      .optional()
-      .describe("The trust's ODS code, filed as DocumentReference.custodian.")
-      .meta({ examples: ["RXX"] }),
-    documentType: z
-      .array(codingSchema)
-      .min(1)
-      .default(DEFAULT_TYPE)
-      .describe("DocumentReference.type codings (UK Core binds type to SNOMED CT; a LOINC coding may follow)."),
-    documentCategory: z.array(codingSchema).min(1).default(DEFAULT_CATEGORY).describe("DocumentReference.category codings."),
-    timeZone: z
-      .string()
-      .default("Europe/London")
-      .refine((zone) => Intl.supportedValuesOf("timeZone").includes(zone) || zone === "UTC", { message: "expected an IANA time zone like Europe/London" })
-      .describe("Time zone of times in transcripts and room notices."),
-    confirmationTtl: duration("15m").default("15m").describe("How long a described filing waits for a room member's confirmation."),
-    maxImageBytes: z.number().int().positive().default(10_000_000).describe("Largest image embedded in a transcript."),
-    maxAttachmentBytes: z
-      .number()
-      .int()
-      .positive()
-      .default(10_485_760)
-      .describe(
-        "Largest file, audio or video embedded in the transcript PDF and the DocumentReference. Larger ones are named as not captured and retention keeps them as unfiled.",
-      ),
-    retryEvery: duration("30s").default("30s").describe("How often filings whose next attempt is due are sent again."),
-    retryInitialDelay: duration("1m").default("1m").describe("Wait after the first failure; doubles after each further failure."),
-    retryMaxDelay: duration("1h").default("1h").describe("Longest wait between attempts."),
-    maxAttempts: z.number().int().min(1).default(24).describe("Attempts before a filing is marked failed (it can still be retried from the portal)."),
-    attemptLease: duration("5m").default("5m").describe("How long an attempt may hold a filing before another may take it over (after a crash)."),
-  })
+const recordsFields = z.strictObject({
+  patientLookup: patientLookupSchema,
+  destination: z
+    .enum(["none", "fhir", "file-drop"])
+    .default("none")
+    .describe("Where filings go: a FHIR R4 server, a directory the record system imports from, or nowhere (filing off)."),
+  fhir: fhirSchema.optional(),
+  fileDropDirectory: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("Directory filings are written to (destination: file-drop).")
+    .meta({ examples: ["/var/spool/epr-import"] }),
+  identifierSystem: z
+    .url()
+    .optional()
+    .describe("Identifier system of Handover's export ids (DocumentReference.identifier); defaults to https://<serverName>/Id/handover-export.")
+    .meta({ examples: ["https://fhir.trust.nhs.uk/Id/handover-export"] }),
+  custodianOdsCode: z
+    .string()
+    .regex(/^[A-Z0-9]{3,10}$/, { message: "expected an ODS code like RXX" })
+    .optional()
+    .describe("The trust's ODS code, filed as DocumentReference.custodian.")
+    .meta({ examples: ["RXX"] }),
+  documentType: z
+    .array(codingSchema)
+    .min(1)
+    .default(DEFAULT_TYPE)
+    .describe("DocumentReference.type codings (UK Core binds type to SNOMED CT; a LOINC coding may follow)."),
+  documentCategory: z.array(codingSchema).min(1).default(DEFAULT_CATEGORY).describe("DocumentReference.category codings."),
+  timeZone: z
+    .string()
+    .default("Europe/London")
+    .refine((zone) => Intl.supportedValuesOf("timeZone").includes(zone) || zone === "UTC", { message: "expected an IANA time zone like Europe/London" })
+    .describe("Time zone of times in transcripts and room notices."),
+  confirmationTtl: duration().prefault("15m").describe("How long a described filing waits for a room member's confirmation."),
+  maxImageBytes: z.number().int().positive().default(10_000_000).describe("Largest image embedded in a transcript."),
+  maxAttachmentBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(10_485_760)
+    .describe(
+      "Largest file, audio or video embedded in the transcript PDF and the DocumentReference. Larger ones are named as not captured and retention keeps them as unfiled.",
+    ),
+  retryEvery: duration().prefault("30s").describe("How often filings whose next attempt is due are sent again."),
+  retryInitialDelay: duration().prefault("1m").describe("Wait after the first failure; doubles after each further failure."),
+  retryMaxDelay: duration().prefault("1h").describe("Longest wait between attempts."),
+  maxAttempts: z.number().int().min(1).default(24).describe("Attempts before a filing is marked failed (it can still be retried from the portal)."),
+  attemptLease: duration().prefault("5m").describe("How long an attempt may hold a filing before another may take it over (after a crash)."),
+});
+
+export const recordsSchema = recordsFields
   .superRefine((records, context) => {
     const need = (condition: boolean, path: (string | number)[], message: string) => {
       if (!condition) context.addIssue({ code: "custom", path, message });
@@ -147,3 +142,9 @@ export const recordsSchema = z
   .describe("EHR filing: conversations filed into the patient record as FHIR R4 (UK Core). Leave out to run without filing.");
 
 export type RecordsConfig = z.infer<typeof recordsSchema>;
+
+/** What filing runs with when the `records` section is left out: the schema's defaults, with no destination and no lookups. */
+export const recordsDefaults = (): Omit<RecordsConfig, "patientLookup"> => recordsFields.omit({ patientLookup: true }).parse({});
+
+/** Who confirms a filing when no `records.patientLookup` is configured: the schema's default. */
+export const defaultConfirmation = () => patientLookupSchema.shape.confirmation.parse(undefined);

@@ -1,30 +1,24 @@
 import { z } from "zod";
-import { parseDuration } from "./duration.js";
+import { duration } from "./duration.js";
 
 /** The `retention` section of the config (issue 3). Imported by schema.ts. */
 
-const duration = (example: string) =>
-  z
-    .string()
-    .refine((text) => parseDuration(text) !== undefined, { message: "expected duration (e.g. 90s, 15m, 8h, 30d)" })
-    .meta({ examples: [example] });
-
 const rulesSchema = (defaults: { maxAge: string | null; deleteAfterFiling: string | null; allowUnfiledDeletion: boolean }) =>
   z.strictObject({
-    maxAge: duration("30d")
+    maxAge: duration()
       .nullable()
-      .default(defaults.maxAge)
+      .prefault(defaults.maxAge)
       .describe("Messages older than this are deleted (null: no age limit). In clinical rooms, only filed content unless allowUnfiledDeletion."),
-    deleteAfterFiling: duration("24h")
+    deleteAfterFiling: duration()
       .nullable()
-      .default(defaults.deleteAfterFiling)
+      .prefault(defaults.deleteAfterFiling)
       .describe("Filed content is deleted this long after it was filed in the record (null: filing does not trigger deletion)."),
     allowUnfiledDeletion: z
       .boolean()
       .default(defaults.allowUnfiledDeletion)
       .describe("Clinical rooms: may content never filed be deleted at maxAge? The room is warned warnBefore in advance."),
-    minAge: duration("0s").default("0s").describe("Nothing younger than this is deleted, filed or not."),
-    warnBefore: duration("3d").default("3d").describe("How long before unfiled clinical content is deleted the room is warned."),
+    minAge: duration().prefault("0s").describe("Nothing younger than this is deleted, filed or not."),
+    warnBefore: duration().prefault("3d").describe("How long before unfiled clinical content is deleted the room is warned."),
   });
 
 const clinicalDefaults = { maxAge: "30d", deleteAfterFiling: "24h", allowUnfiledDeletion: false };
@@ -32,28 +26,21 @@ const operationalDefaults = { maxAge: "90d", deleteAfterFiling: null, allowUnfil
 
 export const retentionSchema = z
   .strictObject({
-    sweepInterval: duration("15s").default("15s").describe("How often due rooms are found and purged (one Handover process at a time)."),
-    purgePollInterval: duration("1s").default("1s").describe("How often a running Synapse purge is polled."),
-    purgeTimeout: duration("10m").default("10m").describe("Stop waiting for a purge after this long; the next sweep resumes it."),
+    sweepInterval: duration().prefault("15s").describe("How often due rooms are found and purged (one Handover process at a time)."),
+    purgePollInterval: duration().prefault("1s").describe("How often a running Synapse purge is polled."),
+    purgeTimeout: duration().prefault("10m").describe("Stop waiting for a purge after this long; the next sweep resumes it."),
     maxPurgesPerSweep: z.number().int().min(1).max(1000).default(20).describe("Rooms purged per sweep at most; the rest wait for the next."),
-    warningGranularity: duration("1d")
-      .default("1d")
+    warningGranularity: duration()
+      .prefault("1d")
       .describe("Deletion dates in warnings are rounded up to this, so a room gets one warning per date rather than one per message."),
     publishRoomRetention: z.boolean().default(true).describe("Publish each room's effective policy as m.room.retention state."),
     publishPerSweep: z.number().int().min(0).max(10_000).default(50).describe("Rooms whose m.room.retention is (re)published per sweep at most."),
     defaults: z
       .strictObject({
-        clinical: rulesSchema(clinicalDefaults)
-          .default({ ...clinicalDefaults, minAge: "0s", warnBefore: "3d" })
-          .describe("Default policy for clinical rooms."),
-        operational: rulesSchema(operationalDefaults)
-          .default({ ...operationalDefaults, minAge: "0s", warnBefore: "3d" })
-          .describe("Default policy for operational rooms."),
+        clinical: rulesSchema(clinicalDefaults).prefault({}).describe("Default policy for clinical rooms."),
+        operational: rulesSchema(operationalDefaults).prefault({}).describe("Default policy for operational rooms."),
       })
-      .default({
-        clinical: { ...clinicalDefaults, minAge: "0s", warnBefore: "3d" },
-        operational: { ...operationalDefaults, minAge: "0s", warnBefore: "3d" },
-      })
+      .prefault({})
       .describe("Shipped default policies by room kind; policies made in the portal override them."),
   })
   .describe(

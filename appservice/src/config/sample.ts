@@ -52,11 +52,21 @@ function render(node: JsonSchemaNode, depth: number): string[] {
 
 /** config.sample.yaml, generated from the schema so the two never disagree. */
 export function sampleConfig(): string {
-  const schema = z.toJSONSchema(configSchema, { io: "input", unrepresentable: "any" }) as JsonSchemaNode;
+  const schema = z.toJSONSchema(configSchema, {
+    io: "input",
+    unrepresentable: "any",
+    // zod leaves examples out of the input schema wherever a value is parsed further (a
+    // duration into milliseconds), but the examples are written the way people write the file.
+    override: ({ zodSchema, jsonSchema }) => {
+      const examples = z.globalRegistry.get(zodSchema)?.examples;
+      if (Array.isArray(examples) && jsonSchema.examples === undefined) jsonSchema.examples = examples;
+    },
+  }) as JsonSchemaNode;
   return [
     "# Handover configuration. Generated from the config schema by `handover config sample`: do not edit by hand.",
     "# Any key can be overridden by an environment variable: HANDOVER__<SECTION>__<KEY_IN_SNAKE_CASE>,",
     "# e.g. HANDOVER__DATABASE__URL or HANDOVER__HOMESERVER__ADMIN_ACCESS_TOKEN.",
+    "# Durations are written with their unit: 500ms, 90s, 15m, 8h, 30d, 2w.",
     ...render(schema, 0),
     "",
   ].join("\n");

@@ -4,7 +4,7 @@ import { partnerPatternSchema } from "../http/contract-federation.js";
 import { auditSchema } from "./audit.js";
 import { devicesSchema } from "./devices.js";
 import { directorySchema } from "./directory.js";
-import { parseDuration } from "./duration.js";
+import { duration } from "./duration.js";
 import { e2eeSchema } from "./e2ee.js";
 import { recordsSchema } from "./records.js";
 import { retentionSchema } from "./retention.js";
@@ -15,12 +15,6 @@ import { databasePassword, generatedSecret, isPlaceholderSecret, issuedSecret, S
  * config.sample.yaml (`handover config sample`). Every object is strict so a misspelt key is
  * an error that names it rather than a setting silently ignored.
  */
-
-const duration = (example: string) =>
-  z
-    .string()
-    .refine((text) => parseDuration(text) !== undefined, { message: "expected duration (e.g. 90s, 15m, 8h, 30d)" })
-    .meta({ examples: [example] });
 
 const matrixUserId = z.string().regex(/^@[a-z0-9._=\-/+]+:[A-Za-z0-9.-]+(:\d+)?$/, { message: "expected a Matrix user ID like @alice:trust.example" });
 
@@ -96,8 +90,8 @@ const databaseSchema = z
       .max(100)
       .default(10)
       .describe("Connections in the pool for requests and events; Handover adds one for each periodic job it runs."),
-    poolExhaustedAfter: duration("5s")
-      .default("5s")
+    poolExhaustedAfter: duration()
+      .prefault("5s")
       .describe("/readyz reports the database not ready once callers have waited this long for a pooled connection without a break."),
   })
   .describe("Handover's own PostgreSQL database.");
@@ -138,20 +132,20 @@ const accessSchema = z
         "Roles from directory groups: group name (as directory sync's sources name it: an LDAP or SCIM group, or a CSV source's group template such as an ESR position) -> admin | ig-lead | auditor. Nested membership counts; the strongest role wins; an entry in `roles` wins over any group. Needs a `directory` section.",
       )
       .meta({ examples: [{ "Handover Administrators": "admin", "Information Governance": "ig-lead" }] }),
-    sessionTtl: duration("8h").default("8h").describe("How long a portal sign-in lasts."),
+    sessionTtl: duration().prefault("8h").describe("How long a portal sign-in lasts."),
     signInLimits: z
       .strictObject({
         perAccount: z.number().int().min(1).max(100).default(5).describe("Failed sign-ins allowed for one account name within `window`."),
         perAddress: z.number().int().min(1).max(1000).default(10).describe("Failed sign-ins allowed from one client address within `window`."),
-        window: duration("15m").default("15m").describe("How long a failed sign-in counts against its account and its address."),
+        window: duration().prefault("15m").describe("How long a failed sign-in counts against its account and its address."),
       })
-      .default({ perAccount: 5, perAddress: 10, window: "15m" })
+      .prefault({})
       .describe(
         "Handover's own limits on failed sign-ins, checked before it asks the homeserver; over a limit the answer is 429 with Retry-After. The client's address is passed to Synapse in X-Forwarded-For (Synapse's listener needs x_forwarded: true), so Synapse's own per-address limit counts each client, not Handover.",
       ),
-    accountRecheck: duration("30s")
-      .default("30s")
-      .refine((text) => (parseDuration(text) ?? 0) <= 60_000, { message: "expected at most 1m: a closed account's session must end within a minute" })
+    accountRecheck: duration()
+      .refine((ms) => ms <= 60_000, { message: "expected at most 1m: a closed account's session must end within a minute" })
+      .prefault("30s")
       .describe(
         "How long the homeserver's word that an account is neither locked nor deactivated is trusted before it is asked again; a leaver, locked or deactivated account's portal session ends within this (checked on each request and every 30s).",
       ),
@@ -176,7 +170,7 @@ const loggingSchema = z
   .strictObject({
     level: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info").describe("Log level (JSON logs; message bodies are never logged)."),
   })
-  .default({ level: "info" });
+  .prefault({});
 
 const federationSchema = z
   .strictObject({
@@ -221,9 +215,7 @@ const federationSchema = z
       .describe(
         "Allow partner addresses on loopback, private or link-local networks. Only for local testing (the test stacks run both trusts on loopback); off, Handover never connects to such an address for a partner.",
       ),
-    peerTimeout: duration("10s")
-      .default("10s")
-      .describe("Longest wait for a partner's organisation document or inbox answer, connecting and reading included."),
+    peerTimeout: duration().prefault("10s").describe("Longest wait for a partner's organisation document or inbox answer, connecting and reading included."),
     expectedPartners: z
       .array(partnerPatternSchema)
       .default([])
@@ -231,12 +223,12 @@ const federationSchema = z
         "Servers that may contact this trust's inbox before any agreement with them, first contact included (admins can add more in the portal). A server not listed and not a partner yet is refused before Handover makes any request for it.",
       )
       .meta({ examples: [["*.nhs.uk", "matrix.partner.nhs.uk"]] }),
-    messageLifetime: duration("1h").default("1h").describe("How long a signed message stays valid after it is issued."),
-    clockSkew: duration("5m").default("5m").describe("Clock difference tolerated between two trusts' servers."),
-    aclSyncInterval: duration("1m").default("1m").describe("How often every managed room's server ACL is checked against the agreements."),
-    redeliveryInterval: duration("30s").default("30s").describe("How often undelivered messages to partners are sent again."),
+    messageLifetime: duration().prefault("1h").describe("How long a signed message stays valid after it is issued."),
+    clockSkew: duration().prefault("5m").describe("Clock difference tolerated between two trusts' servers."),
+    aclSyncInterval: duration().prefault("1m").describe("How often every managed room's server ACL is checked against the agreements."),
+    redeliveryInterval: duration().prefault("30s").describe("How often undelivered messages to partners are sent again."),
     roomAcls: z.boolean().default(true).describe("Write m.room.server_acl (this trust plus partners in scope) in every room Handover manages."),
-    moduleCheckWindow: duration("2m").default("2m").describe("The Synapse module counts as reachable if it asked for the allowed servers within this time."),
+    moduleCheckWindow: duration().prefault("2m").describe("The Synapse module counts as reachable if it asked for the allowed servers within this time."),
   })
   .describe(
     "Federation agreements with other trusts. Leave out to run without federation: the Synapse module then enforces nothing and no server ACLs are written.",
@@ -247,14 +239,7 @@ export const configSchema = z.strictObject({
   appservice: appserviceSchema,
   database: databaseSchema,
   web: webSchema,
-  access: accessSchema.default({
-    roles: {},
-    roleGroups: {},
-    sessionTtl: "8h",
-    signInLimits: { perAccount: 5, perAddress: 10, window: "15m" },
-    accountRecheck: "30s",
-    sso: {},
-  }),
+  access: accessSchema.prefault({}),
   logging: loggingSchema,
   directory: directorySchema.optional(),
   federation: federationSchema.optional(),

@@ -1,7 +1,7 @@
 import { randomInt } from "node:crypto";
 import type { Capability, CapabilityFactory, Platform } from "../capability.js";
 import { devicesSchema } from "../config/devices.js";
-import { parseDuration } from "../config/duration.js";
+import { formatDuration } from "../config/duration.js";
 import { PosturePass } from "../domain/devices/posture-pass.js";
 import { postureReport } from "../domain/devices/posture-report.js";
 import { SessionsService } from "../domain/devices/sessions-service.js";
@@ -47,7 +47,7 @@ export const devicesCapability: CapabilityFactory = (platform: Platform): Capabi
     serverName: platform.config.homeserver.serverName,
     admin: platform.admin,
     bot: platform.bot,
-    timeoutMs: parseDuration(config.pushProbe.timeout) as number,
+    timeoutMs: config.pushProbe.timeout,
   });
   const pushContent = new HomeserverPushContentWatch(
     config.pushProbe.enabled ? probe : null,
@@ -72,7 +72,7 @@ export const devicesCapability: CapabilityFactory = (platform: Platform): Capabi
   const crossSigning = new BotCrossSigningReader(platform.bot);
   const groups = directoryGroupsWhenSynced(() => platform.directoryGroups());
   const directory = new PostgresDirectoryStanding(platform.db);
-  const staleAfterMs = parseDuration(config.staleAfter) as number;
+  const staleAfterMs = config.staleAfter;
   const snapshots = new PostgresPostureSnapshotStore(platform.db);
   const watch = new PostgresDeviceWatch(platform.db);
   const posture = new PosturePass({
@@ -91,7 +91,7 @@ export const devicesCapability: CapabilityFactory = (platform: Platform): Capabi
       },
       concurrency: config.adminConcurrency,
       excluded: protect,
-      fullEveryMs: parseDuration(config.posture.fullEvery) as number,
+      fullEveryMs: config.posture.fullEvery,
     },
   });
   const report = async () => postureReport(await snapshots.recent(HISTORY_DAYS), config.posture.thresholds, await pushContent.refresh());
@@ -138,7 +138,7 @@ export const devicesCapability: CapabilityFactory = (platform: Platform): Capabi
     handlers: devicesHandlers({
       sessions,
       spotChecks,
-      staleAfter: config.staleAfter,
+      staleAfter: formatDuration(config.staleAfter),
       homeserverPush: () => pushContent.refresh(),
       posture: report,
       takePosture: async () => {
@@ -149,12 +149,9 @@ export const devicesCapability: CapabilityFactory = (platform: Platform): Capabi
     }),
     async start(): Promise<void> {
       if (config.pushProbe.enabled) {
-        platform.jobs.register(
-          { name: PUSH_PROBE_JOB, intervalMs: parseDuration(config.pushProbe.every) as number, runAtStart: true },
-          async () => void (await pushContent.check()),
-        );
+        platform.jobs.register({ name: PUSH_PROBE_JOB, intervalMs: config.pushProbe.every, runAtStart: true }, async () => void (await pushContent.check()));
       }
-      platform.jobs.register({ name: POSTURE_JOB, intervalMs: parseDuration(config.posture.interval) as number }, async () => {
+      platform.jobs.register({ name: POSTURE_JOB, intervalMs: config.posture.interval }, async () => {
         await pushContent.refresh();
         const snapshot = await posture.run();
         platform.logger.info(
@@ -164,7 +161,7 @@ export const devicesCapability: CapabilityFactory = (platform: Platform): Capabi
       });
       // Ticks hourly and starts one when the last scheduled check is older than `every`: a
       // 30-day setInterval would overflow Node's timer (about 24.8 days) and fire at once.
-      const everyMs = parseDuration(config.spotChecks.every) as number;
+      const everyMs = config.spotChecks.every;
       platform.jobs.register({ name: SPOT_CHECK_JOB, intervalMs: Math.min(HOUR_MS, everyMs) }, async () => {
         await spotChecks.runSchedule(everyMs, config.spotChecks.people, config.spotChecks.groups);
       });

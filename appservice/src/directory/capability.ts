@@ -1,11 +1,13 @@
 import express from "express";
 import type { Capability, CapabilityFactory, Platform } from "../capability.js";
-import { parseDuration } from "../config/duration.js";
+import { directorySchema } from "../config/directory.js";
+import { formatDuration } from "../config/duration.js";
 import { ActionExecutor } from "../domain/directory/executor.js";
 import { IdentityTemplate } from "../domain/directory/identity.js";
 import type { DirectorySource } from "../domain/directory/model.js";
 import { DirectorySync } from "../domain/directory/reconciler.js";
 import { HandoverError } from "../domain/errors.js";
+import { SerialQueue } from "../domain/serial-queue.js";
 import { PostgresCsvImportStore } from "../storage/directory-csv-store.js";
 import { PostgresDirectoryIdentityStore } from "../storage/directory-identity-store.js";
 import { PostgresLdapSnapshotStore } from "../storage/directory-ldap-store.js";
@@ -24,7 +26,6 @@ import { scimRouter } from "./scim-router.js";
 import { SynapseMembership } from "./synapse-membership.js";
 
 export const DIRECTORY_JOB = "directory-sync";
-const DAY_MS = 86_400_000;
 
 /** What directory sync needs from the core; the CLI builds it without starting Handover. */
 export type DirectoryPlatform = Pick<Platform, "config" | "db" | "admin" | "bot" | "botUserId" | "audit" | "clock">;
@@ -65,7 +66,7 @@ export function buildDirectorySync(platform: DirectoryPlatform) {
           guard: {
             maxRemovalShare: config.maxRemovalShare,
             maxRemovals: config.maxRemovals,
-            windowMs: config.removalWindow === "off" ? 0 : (parseDuration(config.removalWindow) ?? DAY_MS),
+            windowMs: config.removalWindow,
           },
           plan: {
             serverName: platform.config.homeserver.serverName,
@@ -74,7 +75,7 @@ export function buildDirectorySync(platform: DirectoryPlatform) {
             leaverPolicy: {
               action: config.leavers.action,
               endSessions: config.leavers.endSessions,
-              graceMs: parseDuration(config.leavers.grace) ?? 7 * DAY_MS,
+              graceMs: config.leavers.grace,
             },
           },
         })
@@ -89,50 +90,32 @@ export function buildDirectorySync(platform: DirectoryPlatform) {
 export const directoryCapability: CapabilityFactory = (platform): Capability => {
   const { config, rules, runs, pushed, imports, importers, sources, sync, exempt } = buildDirectorySync(platform);
   if (sync) registerDirectoryMetrics(platform.metrics.registry, new PostgresOperationalCounts(platform.db));
-  // Work handed to the locked job (a manual run, an approval); the job otherwise runs on schedule.
-  interface Pending {
-    work: () => Promise<unknown>;
-    resolve(value: unknown): void;
-    reject(error: unknown): void;
-  }
-  let pending: Pending | null = null;
-  let chain: Promise<unknown> = Promise.resolve();
+  // Work asked for here (a manual run, an approval, an import) waits its turn in this process,
+  // then for the job's lock, which keeps it from running beside a run in any process.
+  const asked = new SerialQueue();
   const groupLookup = sync
     ? new DirectoryGroupLookup(
         () => sync.desired(),
         () => platform.clock.now().getTime(),
-        parseDuration(platform.config.access.accountRecheck) ?? 30_000,
+        platform.config.access.accountRecheck,
       )
     : null;
-  const exclusive = <T>(work: () => Promise<T>): Promise<T> => {
-    const next = chain.then(
-      () =>
-        new Promise<T>((resolve, reject) => {
-          const mine: Pending = { work, resolve: resolve as (value: unknown) => void, reject };
-          pending = mine;
-          const deadline = Date.now() + 120_000;
-          const attempt = async (): Promise<void> => {
-            // Another process (or this one's scheduled tick) may hold the lock: wait for our turn.
-            while (pending === mine) {
-              if (await platform.jobs.runNow(DIRECTORY_JOB)) return;
-              if (Date.now() > deadline) {
-                pending = null;
-                reject(new HandoverError("CONFLICT", "A directory sync run is in progress in another Handover process; try again shortly"));
-                return;
-              }
-              await new Promise((wake) => setTimeout(wake, 500));
-            }
-          };
-          attempt().catch((error: unknown) => {
-            if (pending === mine) pending = null;
-            reject(error);
-          });
-        }),
-    );
-    chain = next.catch(() => undefined);
-    // A run or an import may have changed who is in which group.
-    return next.finally(() => groupLookup?.invalidate());
+  const underLock = async <T>(work: () => Promise<T>): Promise<T> => {
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const run = await platform.jobs.runExclusive(DIRECTORY_JOB, async () => {
+        // Holding the lock means no other process is applying: an `applying` run was cut short.
+        await sync?.recoverInterrupted();
+        return work();
+      });
+      if (run.ran) return run.value;
+      // Another process (or this one's scheduled run) holds the lock: wait for our turn.
+      if (Date.now() > deadline) throw new HandoverError("CONFLICT", "A directory sync run is in progress in another Handover process; try again shortly");
+      await new Promise((wake) => setTimeout(wake, 500));
+    }
   };
+  // A run or an import may have changed who is in which group.
+  const exclusive = <T>(work: () => Promise<T>): Promise<T> => asked.run(() => underLock(work)).finally(() => groupLookup?.invalidate());
 
   const csv = sync
     ? new CsvSources({
@@ -148,27 +131,24 @@ export const directoryCapability: CapabilityFactory = (platform): Capability => 
     : null;
 
   let pushTimer: NodeJS.Timeout | null = null;
+  const scim = config?.scim;
+  // The limits are shown even without a `directory` section: the schema's defaults then.
+  const guard = config ?? directorySchema.parse({});
   const afterPush = () => {
     groupLookup?.invalidate();
-    if (!sync || pushTimer) return;
-    pushTimer = setTimeout(
-      () => {
-        pushTimer = null;
-        exclusive(() => sync.run({ trigger: "scim" })).catch((error: unknown) => {
-          platform.logger.warn({ err: error }, "directory sync after a SCIM push did not run; the next scheduled run will pick it up");
-        });
-      },
-      parseDuration(config?.scim?.syncDelay ?? "2s") ?? 2_000,
-    );
+    if (!sync || !scim || pushTimer) return;
+    pushTimer = setTimeout(() => {
+      pushTimer = null;
+      exclusive(() => sync.run({ trigger: "scim" })).catch((error: unknown) => {
+        platform.logger.warn({ err: error }, "directory sync after a SCIM push did not run; the next scheduled run will pick it up");
+      });
+    }, scim.syncDelay);
     pushTimer.unref();
   };
 
   const webRoutes = express.Router();
-  if (config?.scim) {
-    webRoutes.use(
-      "/scim/v2",
-      scimRouter({ source: config.scim.name, bearerToken: config.scim.bearerToken, store: pushed, audit: platform.audit, changed: afterPush }),
-    );
+  if (scim) {
+    webRoutes.use("/scim/v2", scimRouter({ source: scim.name, bearerToken: scim.bearerToken, store: pushed, audit: platform.audit, changed: afterPush }));
   }
 
   return {
@@ -182,8 +162,8 @@ export const directoryCapability: CapabilityFactory = (platform): Capability => 
       runs,
       audit: platform.audit,
       clock: platform.clock,
-      schedule: config && sync ? config.schedule : null,
-      limits: { maxRemovalShare: config?.maxRemovalShare ?? 0.05, maxRemovals: config?.maxRemovals ?? 500 },
+      schedule: config && sync ? formatDuration(config.schedule) : null,
+      limits: { maxRemovalShare: guard.maxRemovalShare, maxRemovals: guard.maxRemovals },
       exclusive,
       createRoom: (name) => platform.bot.createRoom({ name, preset: "private_chat", visibility: "private" }),
       csv,
@@ -192,26 +172,16 @@ export const directoryCapability: CapabilityFactory = (platform): Capability => 
       if (!sync || !config) return;
       exempt.add(await platform.admin.whoami());
       csv?.watch(platform.jobs);
-      platform.jobs.register({ name: DIRECTORY_JOB, intervalMs: parseDuration(config.schedule) ?? 300_000, runAtStart: true }, async () => {
+      platform.jobs.register({ name: DIRECTORY_JOB, intervalMs: config.schedule, runAtStart: true }, async () => {
         // Holding the lock means no other process is applying: an `applying` run was cut short.
         await sync.recoverInterrupted();
-        const mine = pending;
-        pending = null;
-        if (!mine) {
-          await sync.run({ trigger: "schedule" });
-          return;
-        }
-        try {
-          mine.resolve(await mine.work());
-        } catch (error) {
-          mine.reject(error);
-        }
+        await sync.run({ trigger: "schedule" });
       });
     },
     async stop() {
       if (pushTimer) clearTimeout(pushTimer);
       pushTimer = null;
-      await chain;
+      await asked.idle();
     },
   };
 };

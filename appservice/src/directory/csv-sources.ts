@@ -1,7 +1,6 @@
 import { readFile } from "node:fs/promises";
 import type { Logger } from "pino";
 import type { Platform } from "../capability.js";
-import { parseDuration } from "../config/duration.js";
 import type { DirectorySync, RunResult } from "../domain/directory/reconciler.js";
 import { HandoverError } from "../domain/errors.js";
 import { type CsvImporter, type CsvImportSummary, type CsvVia, sha256 } from "./csv-import.js";
@@ -86,7 +85,7 @@ export class CsvSources {
     for (const importer of this.deps.importers) {
       const watch = importer.source.watch;
       if (!watch) continue;
-      jobs.register({ name: `directory-csv-${importer.source.name}`, intervalMs: parseDuration(watch.interval) ?? 300_000, runAtStart: true }, async () => {
+      jobs.register({ name: `directory-csv-${importer.source.name}`, intervalMs: watch.interval, runAtStart: true }, async () => {
         await this.poll(importer);
       });
     }

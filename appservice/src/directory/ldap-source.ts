@@ -1,7 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Client, Entry } from "ldapts";
 import type { LdapSourceConfig } from "../config/directory.js";
-import { parseDuration } from "../config/duration.js";
 import {
   actuallyChanged,
   type ChangeMarker,
@@ -55,7 +54,7 @@ export class LdapDirectorySource implements DirectorySource {
     private readonly clock: () => Date = () => new Date(),
   ) {
     this.name = config.name;
-    this.timeoutMs = parseDuration(config.timeout) ?? 30_000;
+    this.timeoutMs = config.timeout;
   }
 
   private async withClient<T>(work: (client: Client) => Promise<T>): Promise<T> {
@@ -90,7 +89,7 @@ export class LdapDirectorySource implements DirectorySource {
       const records = await this.withClient((client) => this.read(client, null));
       return this.build(records);
     }
-    return this.build(await this.readIncrementally(incremental.marker, parseDuration(incremental.fullEvery) ?? 86_400_000, this.store));
+    return this.build(await this.readIncrementally(incremental.marker, incremental.fullEvery, this.store));
   }
 
   /** How the last read went (incremental sources only). */

@@ -5,6 +5,7 @@ import type { AuditRecorder } from "../domain/audit/audit-trail.js";
 import type { CryptoStateStore, DecryptOutcome, RoomEventDecryptor } from "../domain/e2ee/crypto-state.js";
 import type { DeviceStoreBackend } from "../domain/e2ee/device-store.js";
 import { HandoverError } from "../domain/errors.js";
+import { SerialQueue } from "../domain/serial-queue.js";
 import { setUpCrossSigning } from "./cross-signing.js";
 import type { CryptoTransport } from "./crypto-transport.js";
 import { decryptRoomEvent, roomWorkingCopy, untrusted } from "./decrypt-event.js";
@@ -49,15 +50,16 @@ export class BotDevice implements RoomEventDecryptor {
   private deviceId: string | null = null;
   private reused = false;
   /** The device's requests go out in passes, one after another (see sendPending). */
-  private outgoingPass: Promise<void> = Promise.resolve();
+  private readonly outgoingPasses = new SerialQueue();
   private queuedPass: Promise<void> | null = null;
   private inbox: DeviceInbox | null = null;
   /** The bot's own encrypted sends, one at a time (room key sharing must not interleave). */
-  private sending: Promise<unknown> = Promise.resolve();
+  private readonly sends = new SerialQueue();
   private readonly roomKeys: SealedRoomKeys;
   private lastCryptoAt = Date.now();
   private watchdog: NodeJS.Timeout | null = null;
-  private chain: Promise<unknown> = Promise.resolve();
+  /** One state change at a time: the machine's requests and the store must not interleave. */
+  private readonly stateChanges = new SerialQueue();
   private trouble: string | null = "the encryption device has not started";
 
   constructor(private readonly deps: BotDeviceDeps) {
@@ -70,13 +72,6 @@ export class BotDevice implements RoomEventDecryptor {
 
   problem(): string | null {
     return this.trouble;
-  }
-
-  /** Runs one state change at a time: the machine's requests and the store must not interleave. */
-  private exclusive<T>(work: () => Promise<T>): Promise<T> {
-    const next = this.chain.then(work, work);
-    this.chain = next.catch(() => undefined);
-    return next;
   }
 
   /**
@@ -273,7 +268,7 @@ export class BotDevice implements RoomEventDecryptor {
    * key) are in PostgreSQL before this resolves. A failure here answers 503 and Synapse resends.
    */
   private takeIn(apply: (machine: wasm.OlmMachine) => Promise<unknown>): Promise<void> {
-    return this.exclusive(async () => {
+    return this.stateChanges.run(async () => {
       const machine = this.machine;
       if (!machine) return;
       await apply(machine);
@@ -300,15 +295,12 @@ export class BotDevice implements RoomEventDecryptor {
    */
   private sendPending(): Promise<void> {
     if (this.queuedPass) return this.queuedPass;
-    const pass = this.outgoingPass
-      .catch(() => undefined)
-      .then(async () => {
-        this.queuedPass = null;
-        await this.flushOutgoing();
-        await this.mirror?.flush();
-      });
+    const pass = this.outgoingPasses.run(async () => {
+      this.queuedPass = null;
+      await this.flushOutgoing();
+      await this.mirror?.flush();
+    });
     this.queuedPass = pass;
-    this.outgoingPass = pass;
     return pass;
   }
 
@@ -336,7 +328,7 @@ export class BotDevice implements RoomEventDecryptor {
     const encryption = await this.deps.transport.roomEncryption(roomId);
     if (!encryption) return null;
     const machine = this.readyMachine("Cannot send into an encrypted room");
-    const sending = this.sending.then(async () => {
+    return this.sends.run(async () => {
       const userIds = await this.deps.transport.roomRecipients(roomId);
       const users = () => userIds.map((id) => new wasm.UserId(id));
       await machine.updateTrackedUsers(users());
@@ -355,8 +347,6 @@ export class BotDevice implements RoomEventDecryptor {
       await this.flushMirror();
       return { type: "m.room.encrypted", content: encrypted };
     });
-    this.sending = sending.catch(() => undefined);
-    return sending;
   }
 
   /** Mirrors the store now; throws once the device has stopped (nothing may then be sent). */
@@ -441,9 +431,9 @@ export class BotDevice implements RoomEventDecryptor {
   async stop(): Promise<void> {
     if (this.watchdog) clearInterval(this.watchdog);
     await this.inbox?.idle();
-    await this.chain.catch(() => undefined);
-    await this.sending.catch(() => undefined);
-    await this.outgoingPass.catch(() => undefined);
+    await this.stateChanges.idle();
+    await this.sends.idle();
+    await this.outgoingPasses.idle();
     await this.mirror?.flush().catch((error: unknown) => this.deps.logger.warn({ err: error }, "could not store the crypto store's last changes"));
     this.machine?.close();
     this.machine = null;

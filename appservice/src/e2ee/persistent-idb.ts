@@ -4,6 +4,7 @@ import "fake-indexeddb/auto";
 import { IDBCursor, IDBFactory, IDBIndex, IDBKeyRange, IDBObjectStore } from "fake-indexeddb";
 import type { DatabaseSchema, DeviceStoreBackend, DeviceStoreChanges, ObjectStoreSchema, SealedEntry } from "../domain/e2ee/device-store.js";
 import { HandoverError } from "../domain/errors.js";
+import { SerialQueue } from "../domain/serial-queue.js";
 import type { StateCipher } from "./state-cipher.js";
 
 /**
@@ -212,7 +213,7 @@ export class PersistentIndexedDb {
   private dirty: Dirty = new Map();
   private readonly schemas = new Map<string, string>();
   private readonly connections = new Map<string, IdbDatabase>();
-  private flushing: Promise<void> = Promise.resolve();
+  private readonly flushes = new SerialQueue();
 
   constructor(
     private readonly owner: string,
@@ -335,9 +336,7 @@ export class PersistentIndexedDb {
    * flush keeps its entries noted for the next one.
    */
   flush(): Promise<void> {
-    const next = this.flushing.then(() => this.flushNow());
-    this.flushing = next.catch(() => undefined);
-    return next;
+    return this.flushes.run(() => this.flushNow());
   }
 
   private async flushNow(): Promise<void> {
@@ -409,7 +408,7 @@ export class PersistentIndexedDb {
 
   /** Stops mirroring; the next device in this process starts from PostgreSQL again. */
   async close(): Promise<void> {
-    await this.flushing;
+    await this.flushes.idle();
     for (const db of this.connections.values()) db.close();
     this.connections.clear();
     if (mirrors.get(this.prefix) === this) mirrors.delete(this.prefix);

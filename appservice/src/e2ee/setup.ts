@@ -1,6 +1,5 @@
 import type { Logger } from "pino";
 import type { DataSource } from "typeorm";
-import { parseDuration } from "../config/duration.js";
 import type { HandoverConfig } from "../config/schema.js";
 import type { AuditTrail } from "../domain/audit/audit-trail.js";
 import type { DecryptOutcome, RoomEventDecryptor } from "../domain/e2ee/crypto-state.js";
@@ -115,7 +114,7 @@ export function createBotDevice(
         appserviceId: config.appservice.id,
         store: new PostgresCryptoStateStore(db),
         deviceStore: new PostgresDeviceStore(db),
-        inboxEveryMs: parseDuration(e2ee.inboxCatchUpEvery) ?? 30_000,
+        inboxEveryMs: e2ee.inboxCatchUpEvery,
         cipher: new StateCipher(e2ee.stateKey),
         audit,
         logger: logger.child({ component: "e2ee" }),

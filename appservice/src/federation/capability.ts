@@ -1,7 +1,6 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import express, { type NextFunction, type Request, type Response, Router } from "express";
 import type { Capability, CapabilityFactory, Platform } from "../capability.js";
-import { parseDuration } from "../config/duration.js";
 import { AgreementService } from "../domain/federation/agreement-service.js";
 import { FederationEnforcement, type ServerAcl } from "../domain/federation/enforcement.js";
 import { ExpectedPartnerList, SenderGate } from "../domain/federation/expected-partners.js";
@@ -22,8 +21,6 @@ import { PeerClient } from "./peer-client.js";
 const SERVER_ACL = "m.room.server_acl";
 /** Path under the appservice listener's /_handover mount that the Synapse module polls. */
 export const ALLOWED_SERVERS_PATH = "/federation/v1/allowed-servers";
-
-const ms = (text: string, fallback: number) => parseDuration(text) ?? fallback;
 
 /** Without a `federation` section: the module is told to enforce nothing, the API says "not configured". */
 function unconfigured(): Capability {
@@ -56,7 +53,7 @@ export const federationCapability: CapabilityFactory = (platform: Platform): Cap
     peers: config.peers,
     allowInsecure: config.allowInsecurePeers,
     allowLocalAddresses: config.allowLocalPeers,
-    timeoutMs: ms(config.peerTimeout, 10_000),
+    timeoutMs: config.peerTimeout,
     pins: new PostgresPeerKeyPins(db),
     clock,
   });
@@ -80,7 +77,7 @@ export const federationCapability: CapabilityFactory = (platform: Platform): Cap
     concurrency: 8,
     roomAcls: config.roomAcls,
   });
-  const messageLifetimeMs = ms(config.messageLifetime, 3_600_000);
+  const messageLifetimeMs = config.messageLifetime;
   const verifier = new MessageVerifier({
     ownServerName,
     clock,
@@ -89,7 +86,7 @@ export const federationCapability: CapabilityFactory = (platform: Platform): Cap
     senders: new SenderGate({ configPatterns: config.expectedPartners, stored: expectedPartnerStore, agreements: agreementStore }),
     onLookupFailure: (server, error) => platform.logger.warn({ server, err: error }, "a sender's organisation could not be read or verified"),
     maxLifetimeMs: Math.max(messageLifetimeMs, 24 * 3_600_000),
-    clockSkewMs: ms(config.clockSkew, 300_000),
+    clockSkewMs: config.clockSkew,
   });
   const agreements = new AgreementService({
     ownServerName,
@@ -167,15 +164,15 @@ export const federationCapability: CapabilityFactory = (platform: Platform): Cap
       enforcement,
       expectedPartners,
       moduleLastAskedAt: () => moduleLastAskedAt,
-      moduleCheckWindowMs: ms(config.moduleCheckWindow, 120_000),
+      moduleCheckWindowMs: config.moduleCheckWindow,
       now: () => clock.now(),
     }),
     webRoutes,
     homeserverRoutes,
     async start() {
       await keys.current();
-      platform.jobs.register({ name: "federation-acl-sync", intervalMs: ms(config.aclSyncInterval, 60_000), runAtStart: true }, syncAll);
-      platform.jobs.register({ name: "federation-redelivery", intervalMs: ms(config.redeliveryInterval, 30_000) }, async () => {
+      platform.jobs.register({ name: "federation-acl-sync", intervalMs: config.aclSyncInterval, runAtStart: true }, syncAll);
+      platform.jobs.register({ name: "federation-redelivery", intervalMs: config.redeliveryInterval }, async () => {
         await agreements.redeliver();
       });
     },

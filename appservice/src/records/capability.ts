@@ -2,8 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { Coding } from "@medplum/fhirtypes";
 import type { Capability, CapabilityFactory, Platform } from "../capability.js";
-import { parseDuration } from "../config/duration.js";
-import type { RecordsConfig } from "../config/records.js";
+import { defaultConfirmation, type RecordsConfig, recordsDefaults } from "../config/records.js";
 import { FilingAttempts } from "../domain/records/filing-attempts.js";
 import { FilingComposer } from "../domain/records/filing-composer.js";
 import { FilingRequests } from "../domain/records/filing-requests.js";
@@ -30,8 +29,6 @@ const RETRY_JOB = "records.retry-filings";
 /** Confirmation codes: no 0/O or 1/I, so they survive being read out. */
 const CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 
-const ms = (text: string) => parseDuration(text) ?? 0;
-
 function codings(list: RecordsConfig["documentType"] | undefined): Coding[] {
   return (list ?? []).map(({ system, code, display }) => ({ system, code, ...(display ? { display } : {}) }));
 }
@@ -43,7 +40,7 @@ function confirmCode(): string {
 function fhirDestination(config: RecordsConfig): FhirServerDestination | null {
   const fhir = config.fhir;
   if (config.destination !== "fhir" || !fhir) return null;
-  const timeoutMs = ms(fhir.timeout);
+  const timeoutMs = fhir.timeout;
   let auth: FhirAuthorizer = noAuthorization;
   if (fhir.auth === "bearer" && fhir.bearerToken) auth = bearerToken(fhir.bearerToken);
   if (fhir.auth === "client-credentials") {
@@ -64,7 +61,8 @@ function fhirDestination(config: RecordsConfig): FhirServerDestination | null {
 /** EHR filing (issue 5): patient links, `!handover patient|file|confirm`, filing with retries. */
 export const recordsCapability: CapabilityFactory = (platform: Platform): Capability => {
   const config: RecordsConfig | undefined = platform.config.records;
-  const timeZone = config?.timeZone ?? "Europe/London";
+  const settings = config ?? recordsDefaults();
+  const timeZone = settings.timeZone;
   const timeFormat = new Intl.DateTimeFormat("en-GB", { timeZone, day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", timeZoneName: "short" });
   const formatTime = (at: Date) => timeFormat.format(at);
   const filings = new PostgresFilingStore(platform.db);
@@ -89,8 +87,8 @@ export const recordsCapability: CapabilityFactory = (platform: Platform): Capabi
     codes: { type: codings(config?.documentType), category: codings(config?.documentCategory) },
     custodianOdsCode: config?.custodianOdsCode ?? null,
     timeZone,
-    maxImageBytes: config?.maxImageBytes ?? 10_000_000,
-    maxAttachmentBytes: config?.maxAttachmentBytes ?? 10_485_760,
+    maxImageBytes: settings.maxImageBytes,
+    maxAttachmentBytes: settings.maxAttachmentBytes,
     filedElsewhere: (roomId, exceptExportId) => filings.eventsFiledElsewhere(roomId, exceptExportId),
   });
   const requests = new FilingRequests({
@@ -102,9 +100,9 @@ export const recordsCapability: CapabilityFactory = (platform: Platform): Capabi
     clock: platform.clock,
     newExportId: () => randomUUID(),
     newConfirmCode: confirmCode,
-    confirmationTtlMs: ms(config?.confirmationTtl ?? "15m"),
+    confirmationTtlMs: settings.confirmationTtl,
     destinationConfigured: destination !== null,
-    roomConfirmation: { policy: config?.patientLookup.confirmation ?? "requester-if-traced", localServer: platform.config.homeserver.serverName },
+    roomConfirmation: { policy: config?.patientLookup.confirmation ?? defaultConfirmation(), localServer: platform.config.homeserver.serverName },
   });
   const attempts = new FilingAttempts({
     filings,
@@ -116,10 +114,10 @@ export const recordsCapability: CapabilityFactory = (platform: Platform): Capabi
     audit: platform.audit,
     clock: platform.clock,
     retry: {
-      initialDelayMs: ms(config?.retryInitialDelay ?? "1m"),
-      maxDelayMs: ms(config?.retryMaxDelay ?? "1h"),
-      maxAttempts: config?.maxAttempts ?? 24,
-      leaseMs: ms(config?.attemptLease ?? "5m"),
+      initialDelayMs: settings.retryInitialDelay,
+      maxDelayMs: settings.retryMaxDelay,
+      maxAttempts: settings.maxAttempts,
+      leaseMs: settings.attemptLease,
     },
     formatTime,
   });
@@ -132,7 +130,7 @@ export const recordsCapability: CapabilityFactory = (platform: Platform): Capabi
         audit: platform.audit,
         clock: platform.clock,
         hashNhsNumber: keyedNhsNumberHash(lookupConfig.auditKey),
-        limit: { maxLookups: lookupConfig.maxLookups, windowMs: ms(lookupConfig.window) },
+        limit: { maxLookups: lookupConfig.maxLookups, windowMs: lookupConfig.window },
       })
     : null;
   const linking = new PatientLinking({ links, directory, gate, audit: platform.audit, clock: platform.clock });
@@ -150,7 +148,7 @@ export const recordsCapability: CapabilityFactory = (platform: Platform): Capabi
     requests,
     attempt: (exportId) => attempts.attempt(exportId),
     formatTime,
-    confirmationTtlMinutes: Math.round(ms(config?.confirmationTtl ?? "15m") / 60_000),
+    confirmationTtlMinutes: Math.round(settings.confirmationTtl / 60_000),
   });
   return {
     name: "records",
@@ -159,7 +157,7 @@ export const recordsCapability: CapabilityFactory = (platform: Platform): Capabi
     handlers: recordsHandlers({ filings, requests, attempts, links, linking, lookups: gate, rooms: platform.rooms, audit: platform.audit }),
     async start() {
       if (destination) profileValidator.prepare();
-      platform.jobs.register({ name: RETRY_JOB, intervalMs: ms(config?.retryEvery ?? "30s"), runAtStart: true }, async () => {
+      platform.jobs.register({ name: RETRY_JOB, intervalMs: settings.retryEvery, runAtStart: true }, async () => {
         await attempts.attemptDue();
       });
     },

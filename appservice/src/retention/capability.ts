@@ -1,5 +1,4 @@
 import type { Capability, CapabilityFactory, Platform } from "../capability.js";
-import { parseDuration } from "../config/duration.js";
 import { type RetentionConfig, retentionSchema } from "../config/retention.js";
 import { type Clock, systemClock } from "../domain/clock.js";
 import { HandoverError } from "../domain/errors.js";
@@ -23,8 +22,6 @@ import { registerRetentionMetrics } from "./metrics.js";
 
 export const SWEEP_JOB = "retention-sweep";
 
-const ms = (text: string) => parseDuration(text) as number;
-
 /** The dry run over a database, for the CLI (`handover retention plan`) and the bench. */
 export function retentionPlanner(db: Platform["db"], config: RetentionConfig | undefined, clock: Clock = systemClock): RetentionPlanner {
   const settingsOf = config ?? retentionSchema.parse({});
@@ -33,17 +30,17 @@ export function retentionPlanner(db: Platform["db"], config: RetentionConfig | u
     policies: new PostgresPolicyStore(db),
     clock,
     defaults: { clinical: rules(settingsOf.defaults.clinical), operational: rules(settingsOf.defaults.operational) },
-    settings: { warningGranularityMs: ms(settingsOf.warningGranularity) },
+    settings: { warningGranularityMs: settingsOf.warningGranularity },
   });
 }
 
 function rules(config: RetentionConfig["defaults"]["clinical"]): PolicyRules {
   return {
-    maxAgeMs: config.maxAge === null ? null : ms(config.maxAge),
-    deleteAfterFilingMs: config.deleteAfterFiling === null ? null : ms(config.deleteAfterFiling),
+    maxAgeMs: config.maxAge,
+    deleteAfterFilingMs: config.deleteAfterFiling,
     allowUnfiledDeletion: config.allowUnfiledDeletion,
-    minAgeMs: ms(config.minAge),
-    warnBeforeMs: ms(config.warnBefore),
+    minAgeMs: config.minAge,
+    warnBeforeMs: config.warnBefore,
   };
 }
 
@@ -56,7 +53,7 @@ export const retentionCapability: CapabilityFactory = (platform: Platform): Capa
   const config = platform.config.retention ?? retentionSchema.parse({});
   const { db, clock, audit, bot, logger } = platform;
   const defaults: DefaultPolicies = { clinical: rules(config.defaults.clinical), operational: rules(config.defaults.operational) };
-  const settings = { warningGranularityMs: ms(config.warningGranularity), maxPurgesPerSweep: config.maxPurgesPerSweep };
+  const settings = { warningGranularityMs: config.warningGranularity, maxPurgesPerSweep: config.maxPurgesPerSweep };
   const facts = new PostgresRetentionFacts(db);
   const policies = new PostgresPolicyStore(db);
   const holds = new PostgresHoldStore(db);
@@ -87,8 +84,8 @@ export const retentionCapability: CapabilityFactory = (platform: Platform): Capa
     audit,
     clock,
     botUserId: platform.botUserId,
-    pollIntervalMs: ms(config.purgePollInterval),
-    pollTimeoutMs: ms(config.purgeTimeout),
+    pollIntervalMs: config.purgePollInterval,
+    pollTimeoutMs: config.purgeTimeout,
   });
   const publication = new RetentionStatePublication({
     publisher: bot,
@@ -125,16 +122,15 @@ export const retentionCapability: CapabilityFactory = (platform: Platform): Capa
     settings,
   });
 
-  let manualActor: string | null = null;
-  let lastOutcome: SweepOutcome | null = null;
   let lastSweepAt: Date | null = null;
-  const runSweep = async () => {
+  const runSweep = async (actor: string): Promise<SweepOutcome> => {
     await index.flush();
-    lastOutcome = await sweep.run(manualActor ?? SWEEP_ACTOR);
+    const outcome = await sweep.run(actor);
     lastSweepAt = clock.now();
-    if (lastOutcome.deletions.length + lastOutcome.warned > 0) {
-      logger.info({ deleted: lastOutcome.deletions.length, warned: lastOutcome.warned, waiting: lastOutcome.waiting }, "retention sweep");
+    if (outcome.deletions.length + outcome.warned > 0) {
+      logger.info({ deleted: outcome.deletions.length, warned: outcome.warned, waiting: outcome.waiting }, "retention sweep");
     }
+    return outcome;
   };
 
   return {
@@ -162,18 +158,17 @@ export const retentionCapability: CapabilityFactory = (platform: Platform): Capa
       now: () => clock.now(),
       sweepAs: async (actor) => {
         if (!enabled) throw new HandoverError("CONFLICT", "Retention is not turned on for this trust: add a `retention` section to Handover's configuration");
-        manualActor = actor;
-        try {
-          return (await platform.jobs.runNow(SWEEP_JOB)) ? lastOutcome : null;
-        } finally {
-          manualActor = null;
-        }
+        // Under the sweep job's lock, so it never runs beside a scheduled sweep in any process.
+        const run = await platform.jobs.runExclusive(SWEEP_JOB, () => runSweep(actor));
+        return run.ran ? run.value : null;
       },
     }),
     async start(): Promise<void> {
       if (!enabled) return;
       index.start();
-      platform.jobs.register({ name: SWEEP_JOB, intervalMs: ms(config.sweepInterval), runAtStart: true }, runSweep);
+      platform.jobs.register({ name: SWEEP_JOB, intervalMs: config.sweepInterval, runAtStart: true }, async () => {
+        await runSweep(SWEEP_ACTOR);
+      });
     },
     async stop(): Promise<void> {
       await index.stop();
@@ -181,7 +176,7 @@ export const retentionCapability: CapabilityFactory = (platform: Platform): Capa
     async readiness(): Promise<Record<string, boolean>> {
       if (!enabled) return {};
       // Not ready when no sweep has finished in five intervals (in this or, via the lock, another process).
-      const stale = lastSweepAt !== null && clock.now().getTime() - lastSweepAt.getTime() > 5 * ms(config.sweepInterval);
+      const stale = lastSweepAt !== null && clock.now().getTime() - lastSweepAt.getTime() > 5 * config.sweepInterval;
       return { retention: !stale };
     },
   };

@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import { parseDuration } from "../config/duration.js";
+import { checkedDurationMs, formatDuration } from "../config/duration.js";
 import { HandoverError } from "../domain/errors.js";
 import { deletionRecordsCsv } from "../domain/retention/deletion-csv.js";
 import type { LegalHold, RoomPlan } from "../domain/retention/planner.js";
@@ -20,21 +20,7 @@ export interface RetentionApiServices {
   now(): Date;
 }
 
-const ms = (text: string) => parseDuration(text) as number;
-
-/** Days rather than weeks: retention periods are written in days ("14d", "90d"). */
-function formatDuration(value: number): string {
-  for (const [unit, size] of [
-    ["d", 86_400_000],
-    ["h", 3_600_000],
-    ["m", 60_000],
-    ["s", 1_000],
-  ] as const) {
-    if (value > 0 && value % size === 0) return `${value / size}${unit}`;
-  }
-  return value === 0 ? "0s" : `${value}ms`;
-}
-const orNull = (text: string | null) => (text === null ? null : ms(text));
+const orNull = (text: string | null) => (text === null ? null : checkedDurationMs(text));
 const iso = (date: Date | null) => date?.toISOString() ?? null;
 
 function draftOf(body: z.output<typeof policyDraftSchema>): PolicyDraft {
@@ -44,8 +30,8 @@ function draftOf(body: z.output<typeof policyDraftSchema>): PolicyDraft {
     maxAgeMs: orNull(body.maxAge),
     deleteAfterFilingMs: orNull(body.deleteAfterFiling),
     allowUnfiledDeletion: body.allowUnfiledDeletion,
-    minAgeMs: ms(body.minAge),
-    warnBeforeMs: ms(body.warnBefore),
+    minAgeMs: checkedDurationMs(body.minAge),
+    warnBeforeMs: checkedDurationMs(body.warnBefore),
   };
 }
 

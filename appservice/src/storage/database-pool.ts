@@ -1,6 +1,7 @@
 import type pg from "pg";
 import type { DataSource } from "typeorm";
 import type { PostgresDriver } from "typeorm/driver/postgres/PostgresDriver.js";
+import { formatDuration } from "../config/duration.js";
 import type { JobPoolReservation } from "./job-scheduler.js";
 
 const SAMPLE_EVERY_MS = 1_000;
@@ -16,8 +17,7 @@ const SAMPLE_EVERY_MS = 1_000;
 export interface DatabasePoolOptions {
   /** `database.poolSize`: connections for everything but the jobs. */
   baseSize: number;
-  /** `database.poolExhaustedAfter`, as written (for the message) and in milliseconds. */
-  exhaustedAfter: string;
+  /** `database.poolExhaustedAfter`. */
   exhaustedAfterMs: number;
   now?: () => number;
 }
@@ -67,7 +67,7 @@ export class DatabasePool implements JobPoolReservation {
 
   /** For /readyz: what is wrong with the pool, or null. */
   problem(): string | null {
-    return this.exhaustedForMs() > this.options.exhaustedAfterMs ? `database pool exhausted for > ${this.options.exhaustedAfter}` : null;
+    return this.exhaustedForMs() > this.options.exhaustedAfterMs ? `database pool exhausted for > ${formatDuration(this.options.exhaustedAfterMs)}` : null;
   }
 
   /**

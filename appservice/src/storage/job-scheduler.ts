@@ -3,6 +3,7 @@ import pg from "pg";
 import type { Logger } from "pino";
 import type { DataSource } from "typeorm";
 import type { PostgresConnectionOptions } from "typeorm/driver/postgres/PostgresConnectionOptions.js";
+import { SerialQueue } from "../domain/serial-queue.js";
 
 export interface JobOptions {
   /** Stable name: also the lock that keeps two processes from running the job at once. */
@@ -11,6 +12,9 @@ export interface JobOptions {
   /** Run once straight after start() too. */
   runAtStart?: boolean;
 }
+
+/** What runExclusive did: ran the work (and what it returned), or found the job running already. */
+export type ExclusiveRun<T> = { ran: true; value: T } | { ran: false };
 
 /** Told of every job registered, so the pool can keep a connection for each (database-pool.ts). */
 export interface JobPoolReservation {
@@ -40,7 +44,7 @@ export class JobScheduler {
   private readonly active = new Set<string>();
   private lockConnection: Promise<pg.Client> | null = null;
   /** One query at a time on the lock connection: pg deprecates (and pg 9 refuses) overlapping queries on one client. */
-  private lockQueries: Promise<unknown> = Promise.resolve();
+  private readonly lockQueries = new SerialQueue();
   private started = false;
 
   constructor(
@@ -64,7 +68,33 @@ export class JobScheduler {
   async runNow(name: string): Promise<boolean> {
     const job = this.jobs.find((candidate) => candidate.name === name);
     if (!job) throw new Error(`no job named ${name}`);
-    return this.runExclusive(job);
+    return (await this.runExclusive(job.name, job.task)).ran;
+  }
+
+  /**
+   * Runs `work` in place of the job's own task, under the job's lock: never beside a run of the
+   * job in this or another Handover process. When the job is running already, nothing runs and
+   * the answer is `{ ran: false }` at once; the caller decides whether to wait and try again.
+   * The job need not be registered in this process.
+   */
+  async runExclusive<T>(name: string, work: () => Promise<T>): Promise<ExclusiveRun<T>> {
+    if (this.active.has(name)) return { ran: false };
+    this.active.add(name);
+    try {
+      const key = lockKey(name);
+      const [row] = (await this.lockQuery("SELECT pg_try_advisory_lock($1) AS locked", [key])).rows as { locked: boolean }[];
+      if (!row?.locked) return { ran: false };
+      try {
+        return { ran: true, value: await work() };
+      } finally {
+        // The lock connection may have died during the run; its locks died with it.
+        await this.lockQuery("SELECT pg_advisory_unlock($1)", [key]).catch((error: unknown) => {
+          this.logger.warn({ err: error, job: name }, "could not release the job lock");
+        });
+      }
+    } finally {
+      this.active.delete(name);
+    }
   }
 
   start(): void {
@@ -83,7 +113,7 @@ export class JobScheduler {
 
   private schedule(job: JobOptions & { task: () => Promise<void> }): void {
     const tick = () => {
-      const run = this.runExclusive(job).catch((error: unknown) => this.logger.error({ err: error, job: job.name }, "job failed"));
+      const run = this.runExclusive(job.name, job.task).catch((error: unknown) => this.logger.error({ err: error, job: job.name }, "job failed"));
       this.running.add(run);
       void run.finally(() => this.running.delete(run));
     };
@@ -93,31 +123,8 @@ export class JobScheduler {
     if (job.runAtStart) tick();
   }
 
-  private async runExclusive(job: { name: string; task: () => Promise<void> }): Promise<boolean> {
-    if (this.active.has(job.name)) return false;
-    this.active.add(job.name);
-    try {
-      const key = lockKey(job.name);
-      const [row] = (await this.lockQuery("SELECT pg_try_advisory_lock($1) AS locked", [key])).rows as { locked: boolean }[];
-      if (!row?.locked) return false;
-      try {
-        await job.task();
-        return true;
-      } finally {
-        // The lock connection may have died during the run; its locks died with it.
-        await this.lockQuery("SELECT pg_advisory_unlock($1)", [key]).catch((error: unknown) => {
-          this.logger.warn({ err: error, job: job.name }, "could not release the job lock");
-        });
-      }
-    } finally {
-      this.active.delete(job.name);
-    }
-  }
-
   private lockQuery(sql: string, values: unknown[]): Promise<pg.QueryResult> {
-    const query = this.lockQueries.then(async () => (await this.locks()).query(sql, values));
-    this.lockQueries = query.catch(() => undefined);
-    return query;
+    return this.lockQueries.run(async () => (await this.locks()).query(sql, values));
   }
 
   /** The scheduler's own connection for locks, opened on first use and again after it is lost. */

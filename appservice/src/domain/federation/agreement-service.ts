@@ -2,6 +2,7 @@ import type { AgreementTerms } from "../../http/contract-federation.js";
 import type { AuditRecorder } from "../audit/audit-trail.js";
 import type { Clock } from "../clock.js";
 import { HandoverError } from "../errors.js";
+import { SerialQueue } from "../serial-queue.js";
 import { ACTION_OF_MESSAGE, type AgreementAction, type AgreementRecord, MESSAGE_OF_ACTION, type Side, transition } from "./agreement.js";
 import { MessageRejected, type MessageVerifier } from "./message-verifier.js";
 import type { AgreementChangeListener, AgreementStore, MessageLog, PeerDirectory, PeerTransport, SigningKeyRing, VerifiedPeer } from "./ports.js";
@@ -32,7 +33,7 @@ const PEER_ACTOR = (serverName: string) => `peer:${serverName}`;
  * whose key server is slow delays nobody else) and applied one at a time.
  */
 export class AgreementService {
-  private inbound: Promise<unknown> = Promise.resolve();
+  private readonly inbound = new SerialQueue();
   private readonly enforcing = new Set<Promise<void>>();
 
   constructor(private readonly deps: AgreementServiceDeps) {}
@@ -88,9 +89,7 @@ export class AgreementService {
   /** Verifies and applies a partner's message; throws MessageRejected (nothing changes) if it is refused. */
   async receive(raw: unknown): Promise<AgreementRecord> {
     const verified = await this.deps.verifier.verify(raw);
-    const run = this.inbound.then(() => this.applyVerified(verified));
-    this.inbound = run.catch(() => undefined);
-    return run;
+    return this.inbound.run(() => this.applyVerified(verified));
   }
 
   private async applyVerified({ message, peer }: Awaited<ReturnType<MessageVerifier["verify"]>>): Promise<AgreementRecord> {
