@@ -1,15 +1,49 @@
 /**
  * Devices and sessions (issue 14): each person's devices, pushers and cross-signing, and the
- * actions that end sessions. Imports nothing but zod: the portal bundles it.
+ * actions that end sessions. The words are the domain's (domain/devices): the schemas are built
+ * from its lists and checked against its types. Imports only zod and those vocabulary files,
+ * which import nothing: the portal bundles it.
  */
 import { z } from "zod";
+import {
+  type DeviceView,
+  DIRECTORY_STANDINGS,
+  type PersonDevices,
+  type PusherView,
+  type SignOutResult,
+  STALE_SWEEP_STATUSES,
+  type StaleSweep,
+} from "../domain/devices/person-devices.js";
+import {
+  POSTURE_DIRECTIONS,
+  POSTURE_METRIC_NAMES,
+  POSTURE_RATINGS,
+  type Posture,
+  type PostureCounts,
+  type PostureMetric,
+  type PostureMetricName,
+  type PostureThresholds,
+} from "../domain/devices/posture-metrics.js";
 import type { RouteContract } from "./contract-shared.js";
+
+export {
+  type DeviceView,
+  DIRECTORY_STANDINGS,
+  type PersonDevices,
+  POSTURE_METRIC_NAMES,
+  type Posture,
+  type PostureCounts,
+  type PostureMetric,
+  type PostureMetricName,
+  type PostureThresholds,
+  type PusherView,
+  type SignOutResult,
+  STALE_SWEEP_STATUSES,
+  type StaleSweep,
+};
 
 const READERS = ["admin", "ig-lead", "auditor"] as const;
 const ACTORS = ["admin"] as const;
-
-export const DIRECTORY_STANDINGS = ["in-directory", "left", "not-managed"] as const;
-export const STALE_SWEEP_STATUSES = ["held", "applied", "rejected"] as const;
 
 export const deviceViewSchema = z.object({
   deviceId: z.string(),
@@ -23,8 +57,7 @@ export const deviceViewSchema = z.object({
   crossSigned: z.boolean(),
   /** Not used for longer than `devices.staleAfter`. */
   stale: z.boolean(),
-});
-export type DeviceView = z.infer<typeof deviceViewSchema>;
+}) satisfies z.ZodType<DeviceView>;
 
 export const pusherViewSchema = z.object({
   kind: z.string(),
@@ -34,8 +67,7 @@ export const pusherViewSchema = z.object({
   format: z.string().nullable(),
   /** Push notifications carry message content (through Apple's or Google's servers onto a lock screen). */
   carriesContent: z.boolean(),
-});
-export type PusherView = z.infer<typeof pusherViewSchema>;
+}) satisfies z.ZodType<PusherView>;
 
 export const personDevicesSchema = z.object({
   userId: z.string(),
@@ -47,8 +79,7 @@ export const personDevicesSchema = z.object({
   staleSessions: z.number().int(),
   devicesNotCrossSigned: z.number().int(),
   pushersCarryingContent: z.number().int(),
-});
-export type PersonDevices = z.infer<typeof personDevicesSchema>;
+}) satisfies z.ZodType<PersonDevices>;
 
 export const devicePeopleQuerySchema = z.strictObject({
   search: z.string().trim().max(100).optional().describe("Part of a person's user ID or display name."),
@@ -85,8 +116,7 @@ export const signOutResultSchema = z.object({
   /** Pushers still registered after the sign-out (Synapse removes a device's pushers with it). */
   pushersRemaining: z.number().int(),
   pushersRemoved: z.number().int(),
-});
-export type SignOutResult = z.infer<typeof signOutResultSchema>;
+}) satisfies z.ZodType<SignOutResult>;
 
 export const staleSweepRequestSchema = z.strictObject({
   reason: deviceActionRequestSchema.shape.reason,
@@ -105,15 +135,10 @@ export const staleSweepSchema = z.object({
   approvalAbove: z.number().int(),
   decidedBy: z.string().nullable(),
   decidedAt: z.iso.datetime().nullable(),
-});
-export type StaleSweep = z.infer<typeof staleSweepSchema>;
+}) satisfies z.ZodType<StaleSweep>;
 
 export const staleSweepListSchema = z.object({ sweeps: z.array(staleSweepSchema) });
 export type StaleSweepList = z.infer<typeof staleSweepListSchema>;
-
-export const POSTURE_METRIC_NAMES = ["devicesVerified", "pushersCarryingContent", "staleSessions", "leaversWithSessions"] as const;
-export type PostureMetricName = (typeof POSTURE_METRIC_NAMES)[number];
-export type PostureThresholds = Record<PostureMetricName, { amber: number; red: number }>;
 
 export const postureCountsSchema = z.object({
   people: z.number().int(),
@@ -126,22 +151,20 @@ export const postureCountsSchema = z.object({
   /** People directory sync marked as left. */
   leavers: z.number().int(),
   leaversWithSessions: z.number().int(),
-});
-export type PostureCounts = z.infer<typeof postureCountsSchema>;
+}) satisfies z.ZodType<PostureCounts>;
 
 export const postureMetricSchema = z.object({
   name: z.enum(POSTURE_METRIC_NAMES),
-  better: z.enum(["higher", "lower"]),
+  better: z.enum(POSTURE_DIRECTIONS),
   count: z.number().int(),
   /** What the count is a share of; null for a plain count (leavers with sessions). */
   total: z.number().int().nullable(),
   /** The share (0..1), or the count when there is no total; null when the total is 0. */
   value: z.number().nullable(),
-  rating: z.enum(["green", "amber", "red"]),
+  rating: z.enum(POSTURE_RATINGS),
   amber: z.number(),
   red: z.number(),
-});
-export type PostureMetric = z.infer<typeof postureMetricSchema>;
+}) satisfies z.ZodType<PostureMetric>;
 
 export const postureSchema = z.object({
   latest: z
@@ -157,8 +180,7 @@ export const postureSchema = z.object({
     .nullable(),
   /** One point per day with a snapshot, oldest first: each metric's value that day. */
   history: z.array(z.object({ day: z.iso.date(), values: z.record(z.enum(POSTURE_METRIC_NAMES), z.number().nullable()) })),
-});
-export type Posture = z.infer<typeof postureSchema>;
+}) satisfies z.ZodType<Posture>;
 
 export const DEVICES_API = {
   listDevicePeople: {

@@ -2,9 +2,14 @@
  * The admin API's contract: request and response schemas and the route table. The server
  * validates with these schemas, the OpenAPI document is generated from them, and the portal
  * imports the inferred types, so every payload has exactly one definition.
- * This module imports nothing but zod: the portal bundles it.
+ * The words (roles, room kinds, error codes, sessions, audit pages, ...) are the domain's: the
+ * schemas are built from its lists and checked against its types. This module imports only zod
+ * and those vocabulary files, which import nothing: the portal bundles it.
  */
 import { z } from "zod";
+import type { RoleFrom } from "../domain/access/roles.js";
+import type { Session } from "../domain/access/session.js";
+import type { AuditEntry, AuditPage, AuditVerification } from "../domain/audit/audit-page.js";
 import { DEVICES_API } from "./contract-devices.js";
 import { DIRECTORY_API } from "./contract-directory.js";
 import { FEDERATION_API } from "./contract-federation.js";
@@ -142,8 +147,8 @@ export type SignInRequest = z.infer<typeof signInRequestSchema>;
 export const roleFromSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("config") }).describe("access.roles in Handover's config"),
   z.object({ kind: z.literal("group"), group: z.string(), source: z.string() }).describe("a directory group in access.roleGroups"),
-]);
-export type RoleFrom = z.infer<typeof roleFromSchema>;
+]) satisfies z.ZodType<RoleFrom>;
+export type { RoleFrom };
 
 export const sessionSchema = z.object({
   userId: z.string(),
@@ -151,8 +156,8 @@ export const sessionSchema = z.object({
   /** Where the role comes from now (it is looked up on every request). */
   roleFrom: roleFromSchema,
   expiresAt: z.iso.datetime(),
-});
-export type Session = z.infer<typeof sessionSchema>;
+}) satisfies z.ZodType<Session>;
+export type { Session };
 
 export const signInFlowsSchema = z.object({
   /** Whether the homeserver takes passwords (`m.login.password`): the portal shows the form only then. */
@@ -234,8 +239,8 @@ export const auditEntrySchema = z.object({
   target: z.string(),
   details: z.record(z.string(), z.unknown()),
   hash: z.string(),
-});
-export type AuditEntry = z.infer<typeof auditEntrySchema>;
+}) satisfies z.ZodType<AuditEntry>;
+export type { AuditEntry };
 
 export const auditQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(50),
@@ -248,15 +253,15 @@ export type AuditQuery = z.input<typeof auditQuerySchema>;
 export const auditPageSchema = z.object({
   entries: z.array(auditEntrySchema),
   nextBefore: z.number().int().nullable(),
-});
-export type AuditPage = z.infer<typeof auditPageSchema>;
+}) satisfies z.ZodType<AuditPage>;
+export type { AuditPage };
 
 export const auditVerificationSchema = z.object({
   ok: z.boolean(),
   checked: z.number().int(),
   problems: z.array(z.object({ seq: z.number().int(), problem: z.string() })),
-});
-export type AuditVerification = z.infer<typeof auditVerificationSchema>;
+}) satisfies z.ZodType<AuditVerification>;
+export type { AuditVerification };
 
 /** The core's routes. */
 export const CORE_API = {

@@ -1,7 +1,7 @@
-import type { PostureCounts } from "../../http/contract-devices.js";
 import type { Clock } from "../clock.js";
 import type { CrossSigningReader, DeviceAdmin, DirectoryStandingReader, LocalAccount } from "./model.js";
 import { type PostureSettings, personPosture } from "./posture.js";
+import type { PostureCounts } from "./posture-metrics.js";
 import { mapLimited } from "./sessions-service.js";
 
 /** One day's trust-wide counts; a later pass on the same day replaces the earlier one. */

@@ -1,4 +1,4 @@
-import type { RoomKind } from "../../http/contract-shared.js";
+import type { RoomKind } from "../rooms/room-kind.js";
 import type { PolicyResolver, RetentionPolicy, RoomFacts } from "./policy.js";
 
 export interface LegalHold {
