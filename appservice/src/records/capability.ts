@@ -13,13 +13,13 @@ import { keyedNhsNumberHash, PatientLookupGate } from "../domain/records/patient
 import type { RecordDestination } from "../domain/records/record-destination.js";
 import { RECORDS_COMMANDS, RecordsCommands } from "../domain/records/records-commands.js";
 import { DecryptingConversationReader } from "../e2ee/decrypting-conversation-reader.js";
-import { recordsHandlers } from "../http/records-handlers.js";
 import { ClientServerConversationReader } from "../matrix/conversation-reader.js";
 import { PostgresFilingStore } from "../storage/records-filing-store.js";
 import { PostgresPatientLookupLog } from "../storage/records-lookup-store.js";
 import { PostgresPatientLinkStore } from "../storage/records-patient-store.js";
 import { bearerToken, type FhirAuthorizer, FhirServerDestination, noAuthorization } from "./fhir-destination.js";
 import { FileDropDestination } from "./file-drop-destination.js";
+import { recordsHandlers } from "./handlers.js";
 import { SmartBackendAuth } from "./smart-backend-auth.js";
 import { PdfKitTranscriptRenderer } from "./transcript-pdf.js";
 import { UkCoreProfileValidator } from "./uk-core/profile-validator.js";
