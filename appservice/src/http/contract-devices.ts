@@ -21,26 +21,8 @@ import {
   type Posture,
   type PostureCounts,
   type PostureMetric,
-  type PostureMetricName,
-  type PostureThresholds,
 } from "../domain/devices/posture-metrics.js";
 import type { RouteContract } from "./contract-shared.js";
-
-export {
-  type DeviceView,
-  DIRECTORY_STANDINGS,
-  type PersonDevices,
-  POSTURE_METRIC_NAMES,
-  type Posture,
-  type PostureCounts,
-  type PostureMetric,
-  type PostureMetricName,
-  type PostureThresholds,
-  type PusherView,
-  type SignOutResult,
-  STALE_SWEEP_STATUSES,
-  type StaleSweep,
-};
 
 const READERS = ["admin", "ig-lead", "auditor"] as const;
 const ACTORS = ["admin"] as const;

@@ -5,18 +5,9 @@
  * portal bundles it).
  */
 import { z } from "zod";
-import {
-  AGREEMENT_ACTIONS,
-  AGREEMENT_STATUSES,
-  type AgreementScope,
-  type AgreementStatus,
-  type AgreementTerms,
-  type Organisation,
-} from "../domain/federation/agreement-terms.js";
+import { AGREEMENT_ACTIONS, AGREEMENT_STATUSES, type AgreementScope, type AgreementTerms, type Organisation } from "../domain/federation/agreement-terms.js";
 import { PARTNER_PATTERN } from "../domain/federation/partner-pattern.js";
 import type { RouteContract } from "./contract-shared.js";
-
-export { AGREEMENT_ACTIONS, AGREEMENT_STATUSES, type AgreementScope, type AgreementStatus, type AgreementTerms, type Organisation, PARTNER_PATTERN };
 
 /** A Matrix server name: host, optional port. */
 export const serverNameSchema = z

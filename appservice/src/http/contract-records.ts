@@ -4,10 +4,9 @@
  * domain's vocabulary files, which import nothing.
  */
 import { z } from "zod";
-import { FILING_STATUSES, type FilingStatus } from "../domain/records/filing-status.js";
+import { FILING_STATUSES } from "../domain/records/filing-status.js";
 import { type RouteContract, roomIdParamsSchema } from "./contract-shared.js";
 
-export { FILING_STATUSES, type FilingStatus };
 export const filingStatusSchema = z.enum(FILING_STATUSES);
 
 const nhsNumberDigits = z.string().regex(/^\d{10}$/);

@@ -70,8 +70,6 @@ export const placeHoldRequestSchema = z.strictObject({
 });
 export type PlaceHoldRequest = z.infer<typeof placeHoldRequestSchema>;
 
-export { PLAN_STATUSES };
-
 export const roomRetentionSchema = z.object({
   roomId: z.string(),
   name: z.string().nullable(),

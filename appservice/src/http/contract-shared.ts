@@ -7,10 +7,8 @@
  */
 import { z } from "zod";
 import { ROLES, type Role } from "../domain/access/roles.js";
-import { ERROR_CODES, type ErrorCode } from "../domain/errors.js";
-import { ROOM_KINDS, type RoomKind } from "../domain/rooms/room-kind.js";
-
-export { ERROR_CODES, type ErrorCode, ROLES, ROOM_KINDS, type Role, type RoomKind };
+import { ERROR_CODES } from "../domain/errors.js";
+import { ROOM_KINDS } from "../domain/rooms/room-kind.js";
 
 export const roleSchema = z.enum(ROLES);
 export const roomKindSchema = z.enum(ROOM_KINDS);

@@ -19,17 +19,6 @@ import {
 } from "../domain/devices/spot-check.js";
 import type { RouteContract } from "./contract-shared.js";
 
-export {
-  CHECKLIST_ANSWERS,
-  type RecordOutcome,
-  SPOT_CHECK_OUTCOMES,
-  type SpotCheck,
-  type SpotCheckChecklist,
-  type SpotCheckList,
-  type SpotCheckPerson,
-  type StartSpotCheck,
-};
-
 const READERS = ["admin", "ig-lead", "auditor"] as const;
 const CHECKERS = ["admin", "ig-lead"] as const;
 const RECORDERS = ["ig-lead"] as const;
