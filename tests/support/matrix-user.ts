@@ -1,15 +1,9 @@
+import type { MatrixEvent } from "../../appservice/src/domain/matrix-event.js";
 import type { MatrixUser } from "../harness/client.js";
 import { matrixRequest, registerUser } from "../harness/client.js";
 import type { TrustInfo } from "../harness/stack.js";
 
 /** A person using the client-server API the way any Matrix client does. */
-export interface TimelineEvent {
-  event_id: string;
-  sender: string;
-  type: string;
-  content: Record<string, unknown>;
-}
-
 export class TestUser {
   constructor(
     readonly trust: TrustInfo,
@@ -64,13 +58,13 @@ export class TestUser {
 
   /** Message events of the room, oldest first. */
   /** The room's latest `m.room.message` events, oldest first. */
-  async messages(roomId: string, limit = 100): Promise<TimelineEvent[]> {
+  async messages(roomId: string, limit = 100): Promise<MatrixEvent[]> {
     return (await this.timeline(roomId, limit)).filter((event) => event.type === "m.room.message");
   }
 
   /** The room's latest events of every type (encrypted ones as they are on the server), oldest first. */
-  async timeline(roomId: string, limit = 100): Promise<TimelineEvent[]> {
-    const { chunk } = await this.request<{ chunk: TimelineEvent[] }>("GET", `/rooms/${encodeURIComponent(roomId)}/messages?dir=b&limit=${limit}`);
+  async timeline(roomId: string, limit = 100): Promise<MatrixEvent[]> {
+    const { chunk } = await this.request<{ chunk: MatrixEvent[] }>("GET", `/rooms/${encodeURIComponent(roomId)}/messages?dir=b&limit=${limit}`);
     return chunk.reverse();
   }
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import type { SignedAuditAnchor } from "../domain/audit/anchor.js";
-import type { TimelineEvent } from "../matrix/bot-client.js";
+import type { MatrixEvent } from "../domain/matrix-event.js";
 import { anchorCheckFor } from "./capability.js";
 import { ANCHOR_CONTENT_KEY, MatrixAuditRoom } from "./matrix-audit-room.js";
 
@@ -14,8 +14,10 @@ const anchor = (seq: number): SignedAuditAnchor => ({
   keyId: "ed25519:x",
   signature: "c2ln",
 });
-const event = (id: string, sender: string, seq: number): TimelineEvent => ({
+const ROOM = "!audit:trust-a.test";
+const event = (id: string, sender: string, seq: number): MatrixEvent => ({
   event_id: id,
+  room_id: ROOM,
   sender,
   type: "m.room.message",
   origin_server_ts: 0,
@@ -25,7 +27,7 @@ const event = (id: string, sender: string, seq: number): TimelineEvent => ({
 describe("the audit room", () => {
   it("reads only the bot's own anchors, across pages, oldest first", async () => {
     // Newest first, as GET /messages?dir=b answers; someone else in the room posts a look-alike.
-    const pages: Record<string, { chunk: TimelineEvent[]; end?: string }> = {
+    const pages: Record<string, { chunk: MatrixEvent[]; end?: string }> = {
       start: { chunk: [event("$3", BOT, 3), event("$fake", "@mallory:trust-a.test", 9)], end: "p2" },
       p2: { chunk: [event("$1", BOT, 1)], end: "p3" },
       p3: { chunk: [] },
@@ -59,8 +61,9 @@ describe("the audit room", () => {
 describe("anchors deleted from the audit room", () => {
   it("a redacted anchor of the bot's is a problem for `audit verify`, naming who redacted it and after which entry", async () => {
     // Whoever can rewrite the chain and redact in the audit room would otherwise leave only the anchors that still agree.
-    const redacted: TimelineEvent = {
+    const redacted: MatrixEvent = {
       event_id: "$2",
+      room_id: ROOM,
       sender: BOT,
       type: "m.room.message",
       origin_server_ts: 0,

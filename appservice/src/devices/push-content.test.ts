@@ -1,6 +1,6 @@
 import pino from "pino";
 import { describe, expect, it } from "vitest";
-import type { HomeserverPushContent } from "../http/contract-devices.js";
+import type { HomeserverPushContent } from "../domain/devices/posture-metrics.js";
 import { FakeClock } from "../testing/fakes.js";
 import { HomeserverPushContentWatch, type PushProbeRecord } from "./push-content.js";
 

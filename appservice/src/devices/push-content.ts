@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { Clock } from "../domain/clock.js";
-import type { HomeserverPushContent } from "../http/contract-devices.js";
+import type { HomeserverPushContent } from "../domain/devices/posture-metrics.js";
 import type { HomeserverPushProbe } from "./push-probe.js";
 
 /** Where the probe's observations are kept, so every Handover process answers the same. */

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { HomeserverPushContent } from "../http/contract-devices.js";
+import type { HomeserverPushContent } from "../domain/devices/posture-metrics.js";
 import type { BotClient } from "../matrix/bot-client.js";
 import type { SynapseAdminClient } from "../synapse/admin-client.js";
 

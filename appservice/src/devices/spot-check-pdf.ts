@@ -1,5 +1,5 @@
+import type { SpotCheck } from "../domain/devices/spot-check.js";
 import type { SpotCheckPdfRenderer } from "../domain/devices/spot-checks.js";
-import type { SpotCheck } from "../http/contract-spot-checks.js";
 
 const ANSWERS = { yes: "yes", no: "NO", "not-checked": "not checked" } as const;
 const OUTCOMES = { "meets-policy": "Meets policy", "action-needed": "Action needed", "not-reached": "Not reached" } as const;

@@ -1,6 +1,8 @@
 /**
- * The shape of a Matrix event as Handover relies on it. Events from a transaction are checked
- * against this before any handler sees them; anything else is quarantined, not processed.
+ * The shape of a Matrix event as Handover relies on it, wherever the event comes from: a
+ * transaction, the client-server API (timeline pages, room state) or Synapse's admin API.
+ * Events from a transaction are checked against this before any handler sees them; anything
+ * else is quarantined, not processed.
  */
 export interface MatrixEvent {
   event_id: string;
@@ -12,6 +14,9 @@ export interface MatrixEvent {
   state_key?: string;
   unsigned?: Record<string, unknown>;
 }
+
+/** A state event (room state, membership): one that always has a state key. */
+export type MatrixStateEvent = MatrixEvent & { state_key: string };
 
 export function serverNameOf(matrixId: string): string {
   const colon = matrixId.indexOf(":");

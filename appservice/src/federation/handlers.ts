@@ -1,12 +1,13 @@
 import { HandoverError } from "../domain/errors.js";
 import type { AgreementRecord } from "../domain/federation/agreement.js";
 import type { AgreementService } from "../domain/federation/agreement-service.js";
+import type { Organisation } from "../domain/federation/agreement-terms.js";
 import type { FederationEnforcement } from "../domain/federation/enforcement.js";
 import type { ExpectedPartnerList } from "../domain/federation/expected-partners.js";
 import { WELL_KNOWN_PATH } from "../domain/federation/organisation.js";
 import type { MessageLog } from "../domain/federation/ports.js";
 import type { SigningKeys } from "../domain/federation/signing-keys.js";
-import type { Agreement, EnforcementHealth, ExpectedPartners, Organisation, OurOrganisation, WhitelistSnippet } from "../http/contract-federation.js";
+import type { Agreement, EnforcementHealth, ExpectedPartners, OurOrganisation, WhitelistSnippet } from "../http/contract-federation.js";
 import type { RouteHandlers } from "../http/web-server.js";
 
 export interface FederationServices {

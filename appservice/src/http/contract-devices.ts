@@ -1,15 +1,33 @@
 /**
  * Devices and sessions (issue 14): each person's devices, pushers and cross-signing, and the
- * actions that end sessions. Imports nothing but zod: the portal bundles it.
+ * actions that end sessions. The words are the domain's (domain/devices): the schemas are built
+ * from its lists and checked against its types. Imports only zod and those vocabulary files,
+ * which import nothing: the portal bundles it.
  */
 import { z } from "zod";
+import {
+  type DeviceView,
+  DIRECTORY_STANDINGS,
+  type PersonDevices,
+  type PusherView,
+  type SignOutResult,
+  STALE_SWEEP_STATUSES,
+  type StaleSweep,
+} from "../domain/devices/person-devices.js";
+import {
+  type HomeserverPushContent,
+  POSTURE_DIRECTIONS,
+  POSTURE_METRIC_NAMES,
+  POSTURE_PASS_KINDS,
+  POSTURE_RATINGS,
+  type Posture,
+  type PostureCounts,
+  type PostureMetric,
+} from "../domain/devices/posture-metrics.js";
 import type { RouteContract } from "./contract-shared.js";
 
 const READERS = ["admin", "ig-lead", "auditor"] as const;
 const ACTORS = ["admin"] as const;
-
-export const DIRECTORY_STANDINGS = ["in-directory", "left", "not-managed"] as const;
-export const STALE_SWEEP_STATUSES = ["held", "applied", "rejected"] as const;
 
 export const deviceViewSchema = z.object({
   deviceId: z.string(),
@@ -29,8 +47,7 @@ export const deviceViewSchema = z.object({
   crossSigned: z.boolean(),
   /** Not used for longer than `devices.staleAfter`. */
   stale: z.boolean(),
-});
-export type DeviceView = z.infer<typeof deviceViewSchema>;
+}) satisfies z.ZodType<DeviceView>;
 
 export const pusherViewSchema = z.object({
   kind: z.string(),
@@ -40,8 +57,7 @@ export const pusherViewSchema = z.object({
   format: z.string().nullable(),
   /** Push notifications carry message content (through Apple's or Google's servers onto a lock screen). */
   carriesContent: z.boolean(),
-});
-export type PusherView = z.infer<typeof pusherViewSchema>;
+}) satisfies z.ZodType<PusherView>;
 
 export const personDevicesSchema = z.object({
   userId: z.string(),
@@ -55,8 +71,7 @@ export const personDevicesSchema = z.object({
   staleSessions: z.number().int(),
   devicesNotCrossSigned: z.number().int(),
   pushersCarryingContent: z.number().int(),
-});
-export type PersonDevices = z.infer<typeof personDevicesSchema>;
+}) satisfies z.ZodType<PersonDevices>;
 
 export const devicePeopleQuerySchema = z.strictObject({
   search: z.string().trim().max(100).optional().describe("Part of a person's user ID or display name."),
@@ -78,8 +93,7 @@ export const homeserverPushContentSchema = z.object({
   checkedAt: z.iso.datetime().nullable(),
   /** Why the answer is the config's (the probe is off, has not run yet, or failed). */
   note: z.string().nullable(),
-});
-export type HomeserverPushContent = z.infer<typeof homeserverPushContentSchema>;
+}) satisfies z.ZodType<HomeserverPushContent>;
 
 export const devicePeopleSchema = z.object({
   homeserverPush: homeserverPushContentSchema,
@@ -105,8 +119,7 @@ export const signOutResultSchema = z.object({
   /** Pushers still registered after the sign-out (Synapse removes a device's pushers with it). */
   pushersRemaining: z.number().int(),
   pushersRemoved: z.number().int(),
-});
-export type SignOutResult = z.infer<typeof signOutResultSchema>;
+}) satisfies z.ZodType<SignOutResult>;
 
 export const staleSweepRequestSchema = z.strictObject({
   reason: deviceActionRequestSchema.shape.reason,
@@ -125,15 +138,10 @@ export const staleSweepSchema = z.object({
   approvalAbove: z.number().int(),
   decidedBy: z.string().nullable(),
   decidedAt: z.iso.datetime().nullable(),
-});
-export type StaleSweep = z.infer<typeof staleSweepSchema>;
+}) satisfies z.ZodType<StaleSweep>;
 
 export const staleSweepListSchema = z.object({ sweeps: z.array(staleSweepSchema) });
 export type StaleSweepList = z.infer<typeof staleSweepListSchema>;
-
-export const POSTURE_METRIC_NAMES = ["devicesVerified", "pushersCarryingContent", "staleSessions", "leaversWithSessions"] as const;
-export type PostureMetricName = (typeof POSTURE_METRIC_NAMES)[number];
-export type PostureThresholds = Record<PostureMetricName, { amber: number; red: number }>;
 
 export const postureCountsSchema = z.object({
   people: z.number().int(),
@@ -146,22 +154,20 @@ export const postureCountsSchema = z.object({
   /** People directory sync marked as left. */
   leavers: z.number().int(),
   leaversWithSessions: z.number().int(),
-});
-export type PostureCounts = z.infer<typeof postureCountsSchema>;
+}) satisfies z.ZodType<PostureCounts>;
 
 export const postureMetricSchema = z.object({
   name: z.enum(POSTURE_METRIC_NAMES),
-  better: z.enum(["higher", "lower"]),
+  better: z.enum(POSTURE_DIRECTIONS),
   count: z.number().int(),
   /** What the count is a share of; null for a plain count (leavers with sessions). */
   total: z.number().int().nullable(),
   /** The share (0..1), or the count when there is no total; null when the total is 0. */
   value: z.number().nullable(),
-  rating: z.enum(["green", "amber", "red"]),
+  rating: z.enum(POSTURE_RATINGS),
   amber: z.number(),
   red: z.number(),
-});
-export type PostureMetric = z.infer<typeof postureMetricSchema>;
+}) satisfies z.ZodType<PostureMetric>;
 
 export const postureSchema = z.object({
   homeserverPush: homeserverPushContentSchema,
@@ -171,7 +177,7 @@ export const postureSchema = z.object({
       takenAt: z.iso.datetime(),
       adminCalls: z.number().int(),
       /** "full" read everyone; "incremental" re-read only people whose state can have changed since the last pass. */
-      kind: z.enum(["full", "incremental"]),
+      kind: z.enum(POSTURE_PASS_KINDS),
       /** People whose devices and pushers the pass read from Synapse. */
       peopleRead: z.number().int(),
       /** Synapse admin API calls per person in the pass. */
@@ -182,8 +188,7 @@ export const postureSchema = z.object({
     .nullable(),
   /** One point per day with a snapshot, oldest first: each metric's value that day. */
   history: z.array(z.object({ day: z.iso.date(), values: z.record(z.enum(POSTURE_METRIC_NAMES), z.number().nullable()) })),
-});
-export type Posture = z.infer<typeof postureSchema>;
+}) satisfies z.ZodType<Posture>;
 
 export const DEVICES_API = {
   listDevicePeople: {

@@ -1,8 +1,12 @@
 /**
- * Federation agreements: the admin API's schemas and routes. Imports only zod and the shared
- * contract vocabulary (the portal bundles it).
+ * Federation agreements: the admin API's schemas and routes. The words are the domain's
+ * (domain/federation): the schemas are built from its lists and checked against its types.
+ * Imports only zod, the shared contract and those vocabulary files, which import nothing (the
+ * portal bundles it).
  */
 import { z } from "zod";
+import { AGREEMENT_ACTIONS, AGREEMENT_STATUSES, type AgreementScope, type AgreementTerms, type Organisation } from "../domain/federation/agreement-terms.js";
+import { PARTNER_PATTERN } from "../domain/federation/partner-pattern.js";
 import type { RouteContract } from "./contract-shared.js";
 
 /** A Matrix server name: host, optional port. */
@@ -11,9 +15,6 @@ export const serverNameSchema = z
   .min(1)
   .max(255)
   .regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, { message: "expected a Matrix server name like matrix.trust.nhs.uk or host:port" });
-
-/** An expected partner: `matrix.trust.nhs.uk`, `host:port`, or `*.nhs.uk` (any name under nhs.uk); no port means any port. */
-export const PARTNER_PATTERN = /^(\*\.)?[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))*(:\d{1,5})?$/;
 
 export const partnerPatternSchema = z
   .string()
@@ -33,9 +34,7 @@ export type AddExpectedPartnerRequest = z.infer<typeof addExpectedPartnerRequest
 
 export const expectedPartnerParamsSchema = z.strictObject({ pattern: partnerPatternSchema });
 
-export const AGREEMENT_STATUSES = ["proposed", "active", "declined", "suspended", "revoked"] as const;
 export const agreementStatusSchema = z.enum(AGREEMENT_STATUSES);
-export type AgreementStatus = z.infer<typeof agreementStatusSchema>;
 
 export const agreementScopeSchema = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("all") }).describe("Every room Handover manages on both sides."),
@@ -48,16 +47,14 @@ export const agreementScopeSchema = z.discriminatedUnion("kind", [
         .max(50),
     })
     .describe("Only the named spaces and their child rooms."),
-]);
-export type AgreementScope = z.infer<typeof agreementScopeSchema>;
+]) satisfies z.ZodType<AgreementScope>;
 
 export const agreementTermsSchema = z.strictObject({
   scope: agreementScopeSchema,
   purpose: z.string().trim().min(3).max(2000).describe("Why the trusts federate, e.g. the regional stroke network."),
   reviewDate: z.iso.date().describe("When both sides review the agreement (YYYY-MM-DD)."),
   retention: z.string().trim().min(3).max(2000).describe("How filed content is retained on both sides."),
-});
-export type AgreementTerms = z.infer<typeof agreementTermsSchema>;
+}) satisfies z.ZodType<AgreementTerms>;
 
 export const proposeAgreementRequestSchema = agreementTermsSchema.extend({
   peerServerName: serverNameSchema.describe("The partner trust's Matrix server name."),
@@ -69,8 +66,7 @@ export const organisationSchema = z.object({
   name: z.string(),
   odsCode: z.string(),
   contact: z.string(),
-});
-export type Organisation = z.infer<typeof organisationSchema>;
+}) satisfies z.ZodType<Organisation>;
 
 export const agreementSchema = z.object({
   id: z.string(),
@@ -111,7 +107,6 @@ export const agreementDetailSchema = z.object({
 });
 export type AgreementDetail = z.infer<typeof agreementDetailSchema>;
 
-export const AGREEMENT_ACTIONS = ["accept", "decline", "suspend", "resume", "revoke"] as const;
 export const agreementActionRequestSchema = z.strictObject({
   action: z.enum(AGREEMENT_ACTIONS),
   reason: z.string().trim().max(2000).optional(),

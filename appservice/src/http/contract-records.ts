@@ -1,13 +1,13 @@
 /**
  * EHR filing's part of the admin API contract: patient links, filings with their receipts,
- * retry and download of the filed PDF. Imports nothing but zod and the shared vocabulary.
+ * retry and download of the filed PDF. Imports nothing but zod, the shared contract and the
+ * domain's vocabulary files, which import nothing.
  */
 import { z } from "zod";
+import { FILING_STATUSES } from "../domain/records/filing-status.js";
 import { type RouteContract, roomIdParamsSchema } from "./contract-shared.js";
 
-export const FILING_STATUSES = ["awaiting_confirmation", "sending", "retrying", "filed", "failed", "cancelled"] as const;
 export const filingStatusSchema = z.enum(FILING_STATUSES);
-export type FilingStatus = z.infer<typeof filingStatusSchema>;
 
 const nhsNumberDigits = z.string().regex(/^\d{10}$/);
 const threadRootId = z.string().regex(/^\$\S+$/, { message: "expected a Matrix event ID like $abc" });

@@ -1,8 +1,10 @@
 /**
  * The retention part of the admin API contract (issue 3): policies, room retention status (the
- * dry run), legal holds and deletion records. Imports nothing but zod and contract-shared.ts.
+ * dry run), legal holds and deletion records. Imports nothing but zod, contract-shared.ts and
+ * the domain's vocabulary files, which import nothing.
  */
 import { z } from "zod";
+import { PLAN_STATUSES } from "../domain/retention/plan-status.js";
 import { emptySchema, type RouteContract, roomIdParamsSchema, roomKindSchema } from "./contract-shared.js";
 
 const matrixRoomId = z.string().regex(/^![^\s]+$/, { message: "expected a Matrix room ID like !abc:server" });
@@ -67,8 +69,6 @@ export const placeHoldRequestSchema = z.strictObject({
   expiresAt: z.iso.datetime({ offset: true }).nullable().optional().describe("When the hold ends by itself; null or absent: until lifted."),
 });
 export type PlaceHoldRequest = z.infer<typeof placeHoldRequestSchema>;
-
-export const PLAN_STATUSES = ["no-policy", "held", "nothing-due", "due"] as const;
 
 export const roomRetentionSchema = z.object({
   roomId: z.string(),

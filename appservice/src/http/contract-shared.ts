@@ -1,34 +1,18 @@
 /**
- * Vocabulary every part of the admin API contract shares: roles, room kinds, the error model and
- * the shape of a route. Capability contracts (contract-<capability>.ts) import from here, and
- * contract.ts re-exports it, so there is no import cycle. Imports nothing but zod.
+ * What every part of the admin API contract shares: the schemas of roles, room kinds and the
+ * error model, and the shape of a route. The words themselves are the domain's (a role, a room
+ * kind, an error code); the schemas are built from its lists. Capability contracts
+ * (contract-<capability>.ts) import from here, and contract.ts re-exports it, so there is no
+ * import cycle. Imports zod and the domain's vocabulary files, which import nothing.
  */
 import { z } from "zod";
+import { ROLES, type Role } from "../domain/access/roles.js";
+import { ERROR_CODES } from "../domain/errors.js";
+import { ROOM_KINDS } from "../domain/rooms/room-kind.js";
 
-export const ROLES = ["admin", "ig-lead", "auditor"] as const;
 export const roleSchema = z.enum(ROLES);
-export type Role = z.infer<typeof roleSchema>;
-
-export const ROOM_KINDS = ["clinical", "operational"] as const;
 export const roomKindSchema = z.enum(ROOM_KINDS);
-export type RoomKind = z.infer<typeof roomKindSchema>;
-
-export const ERROR_CODES = [
-  "VALIDATION_FAILED",
-  "UNAUTHENTICATED",
-  "SIGN_IN_FAILED",
-  "RATE_LIMITED",
-  "NO_ROLE",
-  "FORBIDDEN",
-  "NOT_FOUND",
-  "CONFLICT",
-  "HOMESERVER_UNAVAILABLE",
-  "HOMESERVER_REFUSED",
-  "PEER_UNAVAILABLE",
-  "INTERNAL",
-] as const;
 export const errorCodeSchema = z.enum(ERROR_CODES);
-export type ErrorCode = z.infer<typeof errorCodeSchema>;
 
 export const errorResponseSchema = z.object({
   error: z.object({

@@ -1,24 +1,33 @@
 /**
  * Spot checks of staff devices (issue 14): a random sample of people, each person's
  * server-visible posture checked against the trust's policy, and a checklist of what only a
- * person can see on the phone, recorded by the IG lead. Imports nothing but zod.
+ * person can see on the phone, recorded by the IG lead. The words are the domain's
+ * (domain/devices/spot-check.ts): the schemas are built from its lists and checked against its
+ * types. Imports only zod and that vocabulary file, which imports nothing.
  */
 import { z } from "zod";
+import {
+  CHECKLIST_ANSWERS,
+  type RecordOutcome,
+  SPOT_CHECK_OUTCOMES,
+  SPOT_CHECK_TRIGGERS,
+  type SpotCheck,
+  type SpotCheckChecklist,
+  type SpotCheckList,
+  type SpotCheckPerson,
+  type StartSpotCheck,
+} from "../domain/devices/spot-check.js";
 import type { RouteContract } from "./contract-shared.js";
 
 const READERS = ["admin", "ig-lead", "auditor"] as const;
 const CHECKERS = ["admin", "ig-lead"] as const;
 const RECORDERS = ["ig-lead"] as const;
 
-export const CHECKLIST_ANSWERS = ["yes", "no", "not-checked"] as const;
-export const SPOT_CHECK_OUTCOMES = ["meets-policy", "action-needed", "not-reached"] as const;
-
 export const spotCheckChecklistSchema = z.strictObject({
   screenLock: z.enum(CHECKLIST_ANSWERS).describe("The phone locks with a PIN, password or biometrics."),
   photoLibraryUnlinked: z.enum(CHECKLIST_ANSWERS).describe("The app does not save clinical images to the phone's photo library."),
   lockScreenPreviewsOff: z.enum(CHECKLIST_ANSWERS).describe("Message previews are hidden on the lock screen."),
-});
-export type SpotCheckChecklist = z.infer<typeof spotCheckChecklistSchema>;
+}) satisfies z.ZodType<SpotCheckChecklist>;
 
 export const spotCheckPersonSchema = z.object({
   userId: z.string(),
@@ -31,12 +40,11 @@ export const spotCheckPersonSchema = z.object({
   note: z.string().nullable(),
   recordedBy: z.string().nullable(),
   recordedAt: z.iso.datetime().nullable(),
-});
-export type SpotCheckPerson = z.infer<typeof spotCheckPersonSchema>;
+}) satisfies z.ZodType<SpotCheckPerson>;
 
 export const spotCheckSchema = z.object({
   id: z.number().int(),
-  trigger: z.enum(["scheduled", "on-demand"]),
+  trigger: z.enum(SPOT_CHECK_TRIGGERS),
   startedBy: z.string(),
   startedAt: z.iso.datetime(),
   /** How the sample was asked for: a number of people or a share of everyone (of one directory group's people when `group` is set). */
@@ -44,13 +52,11 @@ export const spotCheckSchema = z.object({
   people: z.array(spotCheckPersonSchema),
   /** People whose outcome is recorded. */
   recorded: z.number().int(),
-});
-export type SpotCheck = z.infer<typeof spotCheckSchema>;
+}) satisfies z.ZodType<SpotCheck>;
 
 export const spotCheckListSchema = z.object({
   spotChecks: z.array(spotCheckSchema.omit({ people: true }).extend({ size: z.number().int() })),
-});
-export type SpotCheckList = z.infer<typeof spotCheckListSchema>;
+}) satisfies z.ZodType<SpotCheckList>;
 
 export const startSpotCheckSchema = z
   .strictObject({
@@ -58,8 +64,7 @@ export const startSpotCheckSchema = z
     share: z.number().gt(0).max(1).optional().describe("Or sample this share of everyone (0.05 = 5%)."),
     group: z.string().trim().min(1).max(200).optional().describe("Sample only the people in this directory group (as directory sync knows it)."),
   })
-  .refine((body) => (body.people === undefined) !== (body.share === undefined), { message: "give either people or share" });
-export type StartSpotCheck = z.infer<typeof startSpotCheckSchema>;
+  .refine((body) => (body.people === undefined) !== (body.share === undefined), { message: "give either people or share" }) satisfies z.ZodType<StartSpotCheck>;
 
 export const spotCheckParamsSchema = z.strictObject({ spotCheckId: z.coerce.number().int().positive() });
 export const spotCheckPersonParamsSchema = z.strictObject({
@@ -71,8 +76,7 @@ export const recordOutcomeSchema = z.strictObject({
   checklist: spotCheckChecklistSchema,
   outcome: z.enum(SPOT_CHECK_OUTCOMES),
   note: z.string().trim().max(1000).optional(),
-});
-export type RecordOutcome = z.infer<typeof recordOutcomeSchema>;
+}) satisfies z.ZodType<RecordOutcome>;
 
 export const spotCheckPdfSchema = z.object({
   filename: z.string(),

@@ -2,9 +2,14 @@
  * The admin API's contract: request and response schemas and the route table. The server
  * validates with these schemas, the OpenAPI document is generated from them, and the portal
  * imports the inferred types, so every payload has exactly one definition.
- * This module imports nothing but zod: the portal bundles it.
+ * The words (roles, room kinds, error codes, sessions, audit pages, ...) are the domain's: the
+ * schemas are built from its lists and checked against its types. This module imports only zod
+ * and those vocabulary files, which import nothing: the portal bundles it.
  */
 import { z } from "zod";
+import type { RoleFrom } from "../domain/access/roles.js";
+import type { Session } from "../domain/access/session.js";
+import type { AuditEntry, AuditPage, AuditVerification } from "../domain/audit/audit-page.js";
 import { DEVICES_API } from "./contract-devices.js";
 import { DIRECTORY_API } from "./contract-directory.js";
 import { FEDERATION_API } from "./contract-federation.js";
@@ -13,23 +18,49 @@ import { RETENTION_API } from "./contract-retention.js";
 import { emptySchema, type RouteContract, roleSchema, roomIdParamsSchema, roomKindSchema } from "./contract-shared.js";
 import { SPOT_CHECKS_API } from "./contract-spot-checks.js";
 
+// The domain's words, as the portal and the API's clients see them (each file named here
+// imports nothing).
+export { ROLES, type Role, type RoleFrom } from "../domain/access/roles.js";
+export type { Session } from "../domain/access/session.js";
+export type { AuditEntry, AuditPage, AuditVerification } from "../domain/audit/audit-page.js";
 export {
-  type DeviceActionRequest,
-  type DevicePeople,
-  type DevicePeopleQuery,
   type DeviceView,
   DIRECTORY_STANDINGS,
-  type HomeserverPushContent,
   type PersonDevices,
-  POSTURE_METRIC_NAMES,
-  type Posture,
-  type PostureMetric,
   type PusherView,
   type SignOutResult,
   STALE_SWEEP_STATUSES,
   type StaleSweep,
-  type StaleSweepList,
-  type StaleSweepRequest,
+} from "../domain/devices/person-devices.js";
+export { type HomeserverPushContent, POSTURE_METRIC_NAMES, type Posture, type PostureMetric } from "../domain/devices/posture-metrics.js";
+export {
+  CHECKLIST_ANSWERS,
+  type RecordOutcome,
+  SPOT_CHECK_OUTCOMES,
+  type SpotCheck,
+  type SpotCheckChecklist,
+  type SpotCheckList,
+  type SpotCheckPerson,
+  type StartSpotCheck,
+} from "../domain/devices/spot-check.js";
+export { ERROR_CODES, type ErrorCode } from "../domain/errors.js";
+export {
+  AGREEMENT_ACTIONS,
+  AGREEMENT_STATUSES,
+  type AgreementScope,
+  type AgreementStatus,
+  type AgreementTerms,
+  type Organisation,
+} from "../domain/federation/agreement-terms.js";
+export { FILING_STATUSES, type FilingStatus } from "../domain/records/filing-status.js";
+export { PLAN_STATUSES } from "../domain/retention/plan-status.js";
+export { ROOM_KINDS, type RoomKind } from "../domain/rooms/room-kind.js";
+export type {
+  DeviceActionRequest,
+  DevicePeople,
+  DevicePeopleQuery,
+  StaleSweepList,
+  StaleSweepRequest,
 } from "./contract-devices.js";
 export {
   ACTION_KINDS,
@@ -51,30 +82,22 @@ export {
   type SourceTest,
 } from "./contract-directory.js";
 export {
-  AGREEMENT_ACTIONS,
-  AGREEMENT_STATUSES,
   type Agreement,
   type AgreementActionRequest,
   type AgreementDetail,
   type AgreementList,
   type AgreementMessage,
-  type AgreementScope,
-  type AgreementStatus,
-  type AgreementTerms,
   type EnforcementHealth,
   type ExpectedPartners,
-  type Organisation,
   type OurOrganisation,
   type ProposeAgreementRequest,
   proposeAgreementRequestSchema,
   type WhitelistSnippet,
 } from "./contract-federation.js";
 export {
-  FILING_STATUSES,
   type FiledPdf,
   type FilingList,
   type FilingReceiptSummary,
-  type FilingStatus,
   type FilingSummary,
   type LinkPatient,
   type LinkPatientResult,
@@ -88,51 +111,34 @@ export {
   requestFilingSchema,
   type SearchPatientLookups,
 } from "./contract-records.js";
-export {
-  type DeletionList,
-  type DeletionQuery,
-  type DeletionRecord,
-  type LegalHoldList,
-  type LegalHoldView,
-  PLAN_STATUSES,
-  type PlaceHoldRequest,
-  type PolicyDraftInput,
-  type PolicyList,
-  type PolicyPreviewRequest,
-  type PolicyScopeInput,
-  type PurgeProblem,
-  type RetentionPlan,
-  type RetentionPolicyView,
-  type RoomRetention,
-  type SweepResult,
+export type {
+  DeletionList,
+  DeletionQuery,
+  DeletionRecord,
+  LegalHoldList,
+  LegalHoldView,
+  PlaceHoldRequest,
+  PolicyDraftInput,
+  PolicyList,
+  PolicyPreviewRequest,
+  PolicyScopeInput,
+  PurgeProblem,
+  RetentionPlan,
+  RetentionPolicyView,
+  RoomRetention,
+  SweepResult,
 } from "./contract-retention.js";
 export {
-  ERROR_CODES,
-  type ErrorCode,
   type ErrorResponse,
   emptySchema,
   errorCodeSchema,
   errorResponseSchema,
-  ROLES,
-  ROOM_KINDS,
-  type Role,
-  type RoomKind,
   type RouteContract,
   roleSchema,
   roomIdParamsSchema,
   roomKindSchema,
 } from "./contract-shared.js";
-export {
-  CHECKLIST_ANSWERS,
-  type RecordOutcome,
-  SPOT_CHECK_OUTCOMES,
-  type SpotCheck,
-  type SpotCheckChecklist,
-  type SpotCheckList,
-  type SpotCheckPdf,
-  type SpotCheckPerson,
-  type StartSpotCheck,
-} from "./contract-spot-checks.js";
+export type { SpotCheckPdf } from "./contract-spot-checks.js";
 
 export const signInRequestSchema = z.strictObject({
   username: z.string().min(1).max(255).describe("Matrix user ID or localpart on this trust's homeserver."),
@@ -143,8 +149,7 @@ export type SignInRequest = z.infer<typeof signInRequestSchema>;
 export const roleFromSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("config") }).describe("access.roles in Handover's config"),
   z.object({ kind: z.literal("group"), group: z.string(), source: z.string() }).describe("a directory group in access.roleGroups"),
-]);
-export type RoleFrom = z.infer<typeof roleFromSchema>;
+]) satisfies z.ZodType<RoleFrom>;
 
 export const sessionSchema = z.object({
   userId: z.string(),
@@ -152,8 +157,7 @@ export const sessionSchema = z.object({
   /** Where the role comes from now (it is looked up on every request). */
   roleFrom: roleFromSchema,
   expiresAt: z.iso.datetime(),
-});
-export type Session = z.infer<typeof sessionSchema>;
+}) satisfies z.ZodType<Session>;
 
 export const signInFlowsSchema = z.object({
   /** Whether the homeserver takes passwords (`m.login.password`): the portal shows the form only then. */
@@ -235,8 +239,7 @@ export const auditEntrySchema = z.object({
   target: z.string(),
   details: z.record(z.string(), z.unknown()),
   hash: z.string(),
-});
-export type AuditEntry = z.infer<typeof auditEntrySchema>;
+}) satisfies z.ZodType<AuditEntry>;
 
 export const auditQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(50),
@@ -249,15 +252,13 @@ export type AuditQuery = z.input<typeof auditQuerySchema>;
 export const auditPageSchema = z.object({
   entries: z.array(auditEntrySchema),
   nextBefore: z.number().int().nullable(),
-});
-export type AuditPage = z.infer<typeof auditPageSchema>;
+}) satisfies z.ZodType<AuditPage>;
 
 export const auditVerificationSchema = z.object({
   ok: z.boolean(),
   checked: z.number().int(),
   problems: z.array(z.object({ seq: z.number().int(), problem: z.string() })),
-});
-export type AuditVerification = z.infer<typeof auditVerificationSchema>;
+}) satisfies z.ZodType<AuditVerification>;
 
 /** The core's routes. */
 export const CORE_API = {

@@ -3,31 +3,13 @@ import { createClient, type MatrixClient, MatrixError, Method } from "matrix-js-
 import type { Logger } from "pino";
 import type { PowerLevelReader, RoomNotifier } from "../domain/commands/bot-commands.js";
 import { HandoverError } from "../domain/errors.js";
+import type { MatrixEvent, MatrixStateEvent } from "../domain/matrix-event.js";
 import { CLASSIFICATION_EVENT_TYPE } from "../domain/rooms/room.js";
 import type { RoomStateWriter } from "../domain/rooms/room-classifier.js";
 import type { RoomMembershipActions, RoomSnapshot } from "../domain/rooms/room-events.js";
 
 export interface RoomAdminGranter {
   makeRoomAdmin(roomId: string, userId: string): Promise<void>;
-}
-
-/** A timeline event as the client-server API returns it. */
-export interface TimelineEvent {
-  event_id: string;
-  sender: string;
-  type: string;
-  origin_server_ts: number;
-  content: Record<string, unknown>;
-  state_key?: string;
-  unsigned?: Record<string, unknown>;
-}
-
-interface StateEvent {
-  type: string;
-  state_key: string;
-  sender: string;
-  origin_server_ts: number;
-  content: Record<string, unknown>;
 }
 
 const path = (template: string, ...values: string[]) => values.reduce((out, value) => out.replace("$", encodeURIComponent(value)), template);
@@ -156,7 +138,7 @@ export class BotClient implements RoomNotifier, PowerLevelReader, RoomStateWrite
   }
 
   async snapshot(roomId: string): Promise<RoomSnapshot> {
-    const state = await this.request<StateEvent[]>(Method.Get, path("/rooms/$/state", roomId), undefined, "read room state");
+    const state = await this.request<MatrixStateEvent[]>(Method.Get, path("/rooms/$/state", roomId), undefined, "read room state");
     const find = (type: string) => state.find((event) => event.type === type && event.state_key === "");
     const name = find("m.room.name")?.content.name;
     const classification = find(CLASSIFICATION_EVENT_TYPE);
@@ -197,7 +179,7 @@ export class BotClient implements RoomNotifier, PowerLevelReader, RoomStateWrite
 
   /** User IDs of joined and invited members. */
   async memberIds(roomId: string): Promise<string[]> {
-    const answer = await this.request<{ chunk: StateEvent[] }>(Method.Get, path("/rooms/$/members", roomId), undefined, "list room members");
+    const answer = await this.request<{ chunk: MatrixStateEvent[] }>(Method.Get, path("/rooms/$/members", roomId), undefined, "list room members");
     return answer.chunk.filter((event) => event.content.membership === "join" || event.content.membership === "invite").map((event) => event.state_key);
   }
 
@@ -216,17 +198,17 @@ export class BotClient implements RoomNotifier, PowerLevelReader, RoomStateWrite
 
   /** Room IDs a space lists as children (m.space.child with a `via`). */
   async spaceChildren(spaceId: string): Promise<string[]> {
-    const state = await this.request<StateEvent[]>(Method.Get, path("/rooms/$/state", spaceId), undefined, "read the space");
+    const state = await this.request<MatrixStateEvent[]>(Method.Get, path("/rooms/$/state", spaceId), undefined, "read the space");
     return state
       .filter((event) => event.type === "m.space.child" && Array.isArray(event.content.via) && event.content.via.length > 0)
       .map((event) => event.state_key);
   }
 
   /** One page of the room's timeline, newest first, as the bot sees it (GET /rooms/{roomId}/messages, dir=b). */
-  async roomMessages(roomId: string, from: string | null, limit: number): Promise<{ chunk: TimelineEvent[]; end?: string }> {
+  async roomMessages(roomId: string, from: string | null, limit: number): Promise<{ chunk: MatrixEvent[]; end?: string }> {
     const query: Record<string, string> = { dir: "b", limit: String(limit), ...(from ? { from } : {}) };
     try {
-      return await this.client.http.authedRequest<{ chunk: TimelineEvent[]; end?: string }>(Method.Get, path("/rooms/$/messages", roomId), query);
+      return await this.client.http.authedRequest<{ chunk: MatrixEvent[]; end?: string }>(Method.Get, path("/rooms/$/messages", roomId), query);
     } catch (error) {
       throw Object.assign(toHandoverError(error, "read the room's messages"), { cause: error });
     }
@@ -234,7 +216,7 @@ export class BotClient implements RoomNotifier, PowerLevelReader, RoomStateWrite
 
   /** Display names of everyone who has been a member, by user ID. */
   async memberDisplayNames(roomId: string): Promise<Record<string, string>> {
-    const answer = await this.request<{ chunk: StateEvent[] }>(Method.Get, path("/rooms/$/members", roomId), undefined, "list room members");
+    const answer = await this.request<{ chunk: MatrixStateEvent[] }>(Method.Get, path("/rooms/$/members", roomId), undefined, "list room members");
     return Object.fromEntries(
       answer.chunk.filter((event) => typeof event.content.displayname === "string").map((event) => [event.state_key, event.content.displayname as string]),
     );

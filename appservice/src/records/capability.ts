@@ -12,7 +12,6 @@ import { keyedNhsNumberHash, PatientLookupGate } from "../domain/records/patient
 import type { RecordDestination } from "../domain/records/record-destination.js";
 import { RECORDS_COMMANDS, RecordsCommands } from "../domain/records/records-commands.js";
 import { DecryptingConversationReader } from "../e2ee/decrypting-conversation-reader.js";
-import { recordsHandlers } from "../http/records-handlers.js";
 import { ClientServerConversationReader } from "../matrix/conversation-reader.js";
 import { PostgresOperationalCounts } from "../storage/operational-counts.js";
 import { PostgresFilingStore } from "../storage/records-filing-store.js";
@@ -20,6 +19,7 @@ import { PostgresPatientLookupLog } from "../storage/records-lookup-store.js";
 import { PostgresPatientLinkStore } from "../storage/records-patient-store.js";
 import { bearerToken, type FhirAuthorizer, FhirServerDestination, noAuthorization } from "./fhir-destination.js";
 import { FileDropDestination } from "./file-drop-destination.js";
+import { recordsHandlers } from "./handlers.js";
 import { registerRecordsMetrics } from "./metrics.js";
 import { SmartBackendAuth } from "./smart-backend-auth.js";
 import { PdfKitTranscriptRenderer } from "./transcript-pdf.js";

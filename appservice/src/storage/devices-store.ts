@@ -1,8 +1,9 @@
 import type { DataSource } from "typeorm";
 import type { DirectoryStanding, DirectoryStandingReader } from "../domain/devices/model.js";
+import type { StaleSweep } from "../domain/devices/person-devices.js";
+import type { PostureCounts } from "../domain/devices/posture-metrics.js";
 import type { PassKind, PostureSnapshot, PostureSnapshotStore } from "../domain/devices/posture-pass.js";
 import type { NewStaleSweep, StaleSweepStore } from "../domain/devices/sessions-service.js";
-import type { PostureCounts, StaleSweep } from "../http/contract-devices.js";
 
 /** Directory sync's identities: present and not left means still in the directory. */
 export class PostgresDirectoryStanding implements DirectoryStandingReader {

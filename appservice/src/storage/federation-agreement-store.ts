@@ -1,7 +1,7 @@
 import type { DataSource } from "typeorm";
 import type { AgreementRecord, Side } from "../domain/federation/agreement.js";
+import type { AgreementStatus, AgreementTerms } from "../domain/federation/agreement-terms.js";
 import type { AgreementStore } from "../domain/federation/ports.js";
-import type { AgreementStatus, AgreementTerms } from "../http/contract-federation.js";
 
 interface AgreementRow {
   id: string;

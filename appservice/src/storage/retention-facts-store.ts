@@ -1,7 +1,7 @@
 import type { DataSource } from "typeorm";
 import type { RoomRetentionFacts, WarningDue } from "../domain/retention/planner.js";
 import type { CapturedEvents, PublishedStateLedger, RetentionEventIndex, RetentionFactsSource, WarningLedger } from "../domain/retention/ports.js";
-import type { RoomKind } from "../http/contract-shared.js";
+import type { RoomKind } from "../domain/rooms/room-kind.js";
 
 interface FactsRow {
   room_id: string;

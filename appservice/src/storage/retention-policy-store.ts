@@ -3,7 +3,7 @@ import { HandoverError } from "../domain/errors.js";
 import type { LegalHold } from "../domain/retention/planner.js";
 import type { PolicyScope, RetentionPolicy } from "../domain/retention/policy.js";
 import type { HoldStore, PolicyStore, RoomDeletionLock } from "../domain/retention/ports.js";
-import type { RoomKind } from "../http/contract-shared.js";
+import type { RoomKind } from "../domain/rooms/room-kind.js";
 
 interface PolicyRow {
   id: string;

@@ -1,6 +1,6 @@
 import type { DataSource } from "typeorm";
 import type { BotMembership, Room, RoomStore } from "../domain/rooms/room.js";
-import type { RoomKind } from "../http/contract.js";
+import type { RoomKind } from "../domain/rooms/room-kind.js";
 
 interface RoomRow {
   room_id: string;

@@ -1,6 +1,6 @@
 import type { DataSource } from "typeorm";
+import type { Role } from "../domain/access/roles.js";
 import type { SessionStore, StoredSession } from "../domain/access/sign-in.js";
-import type { Role } from "../http/contract.js";
 
 interface SessionRow {
   token_hash: string;

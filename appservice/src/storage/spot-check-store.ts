@@ -1,6 +1,6 @@
 import type { DataSource } from "typeorm";
+import type { RecordOutcome, SpotCheck, SpotCheckList } from "../domain/devices/spot-check.js";
 import type { NewSpotCheck, SpotCheckStore } from "../domain/devices/spot-checks.js";
-import type { RecordOutcome, SpotCheck, SpotCheckList } from "../http/contract-spot-checks.js";
 
 interface CheckRow {
   id: string;

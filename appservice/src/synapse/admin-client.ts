@@ -1,4 +1,5 @@
 import { HandoverError } from "../domain/errors.js";
+import type { MatrixEvent } from "../domain/matrix-event.js";
 
 /**
  * A small typed client for the parts of Synapse's admin API Handover uses. It needs a server
@@ -155,21 +156,7 @@ export class SynapseAdminClient {
   }
 
   /** One page of a room's events as a server admin sees them (every event, whoever can see it). */
-  async roomMessages(
-    roomId: string,
-    options: { dir: "b" | "f"; from?: string | undefined; limit: number },
-  ): Promise<{
-    chunk: {
-      event_id: string;
-      room_id: string;
-      sender: string;
-      type: string;
-      origin_server_ts: number;
-      content: Record<string, unknown>;
-      state_key?: string;
-    }[];
-    end?: string;
-  }> {
+  async roomMessages(roomId: string, options: { dir: "b" | "f"; from?: string | undefined; limit: number }): Promise<{ chunk: MatrixEvent[]; end?: string }> {
     const query = new URLSearchParams({ dir: options.dir, limit: String(options.limit), ...(options.from ? { from: options.from } : {}) });
     return this.call("GET", `/_synapse/admin/v1/rooms/${encodeURIComponent(roomId)}/messages?${query}`);
   }

@@ -1,4 +1,4 @@
-import { API, type Role, type Session, type SignInRequest } from "@handover/appservice/contract";
+import { API, type Role, type RouteContract, type Session, type SignInRequest } from "@handover/appservice/contract";
 import { defineStore } from "pinia";
 import { computed, readonly, ref, shallowRef } from "vue";
 import { ApiError } from "../api/http";
@@ -15,11 +15,19 @@ export const useSessionStore = defineStore("session", () => {
   // People sign in with an account on the trust's own homeserver, so the server part of
   // their Matrix ID is the trust's server name.
   const serverName = computed(() => current.value?.userId.split(":").slice(1).join(":") ?? null);
-  // Read from the route table so the portal and the server agree on who may classify.
-  const canClassifyRooms = computed(() => {
-    const allowed: readonly Role[] = API.classifyRoom.access;
-    return role.value !== null && allowed.includes(role.value);
-  });
+
+  /**
+   * Whether the signed-in person may use a route of the API. Read from the route table's
+   * `access`, the same table the server enforces, so the portal offers exactly what the server
+   * allows and no view restates who may do what. Reactive inside computed() and templates.
+   */
+  function may(route: keyof typeof API): boolean {
+    const access: RouteContract["access"] = API[route].access;
+    if (access === "public") return true;
+    if (current.value === null) return false;
+    return access === "session" || access.includes(current.value.role);
+  }
+  const canClassifyRooms = computed(() => may("classifyRoom"));
 
   /** Picks up a session from an earlier visit; once per page load. */
   async function restore(): Promise<void> {
@@ -62,6 +70,7 @@ export const useSessionStore = defineStore("session", () => {
     role,
     serverName,
     canClassifyRooms,
+    may,
     restore,
     signIn,
     signOut,

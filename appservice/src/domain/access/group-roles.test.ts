@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { Role } from "../../http/contract.js";
 import { type DirectoryGroupMemberships, PortalRoles } from "./group-roles.js";
+import type { Role } from "./roles.js";
 
 const BOB = "@bob:trust-a.test";
 

@@ -1,4 +1,4 @@
-import { ROLES, type Role, type RoleFrom } from "../../http/contract.js";
+import { ROLES, type Role, type RoleFrom } from "./roles.js";
 
 /** Active people as directory sync's sources report them now, by Matrix user ID. */
 export interface DirectoryGroupMemberships {

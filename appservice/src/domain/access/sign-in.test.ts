@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import type { Role } from "../../http/contract.js";
 import { FakeClock, MemorySessions, RecordingAudit } from "../../testing/fakes.js";
 import { HandoverError } from "../errors.js";
+import type { Role } from "./roles.js";
 import { PortalSignIn } from "./sign-in.js";
 import { addressKey, SignInLimited, SignInLimiter } from "./sign-in-limits.js";
 

@@ -1,10 +1,11 @@
 import { createHash, createHmac, randomBytes } from "node:crypto";
-import type { Role, Session } from "../../http/contract.js";
 import type { AuditRecorder } from "../audit/audit-trail.js";
 import type { Clock } from "../clock.js";
 import { HandoverError } from "../errors.js";
 import type { Standing } from "./account-standing.js";
 import type { RoleGrant } from "./group-roles.js";
+import type { Role } from "./roles.js";
+import type { Session } from "./session.js";
 import { accountKey, SignInLimited, type SignInLimiter } from "./sign-in-limits.js";
 
 /** Proves a person's identity with the trust's homeserver: their own Matrix account. */

@@ -1,5 +1,5 @@
-import type { AuditPage, AuditVerification } from "../../http/contract.js";
 import type { AnchorCheck } from "./anchor.js";
+import type { AuditPage, AuditVerification } from "./audit-page.js";
 import { type ChainedAuditRecord, type ChainHead, ChainVerifier } from "./chain.js";
 import { redactAuditDetails } from "./redaction.js";
 

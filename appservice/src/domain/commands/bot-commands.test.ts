@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import type { RoomKind } from "../../http/contract.js";
 import { HandoverError } from "../errors.js";
 import type { Room } from "../rooms/room.js";
+import type { RoomKind } from "../rooms/room-kind.js";
 import { BotCommands, isCommand } from "./bot-commands.js";
 
 function setup(level = 50, classifyError?: Error) {

@@ -1,7 +1,7 @@
-import type { RoomKind } from "../../http/contract.js";
 import { HandoverError } from "../errors.js";
 import type { Room } from "../rooms/room.js";
 import { isRoomKind } from "../rooms/room-classifier.js";
+import type { RoomKind } from "../rooms/room-kind.js";
 
 export const COMMAND_PREFIX = "!handover";
 /** Power level a room member needs to change the room's kind: Matrix's moderator level. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import type { PostureThresholds } from "../../http/contract-devices.js";
 import { FakeClock } from "../../testing/fakes.js";
 import type { DeviceRecord, LocalAccount, PusherRecord } from "./model.js";
+import type { PostureThresholds } from "./posture-metrics.js";
 import { emptyCounts, PosturePass, type PostureSnapshot } from "./posture-pass.js";
 import { postureMetrics, rate } from "./posture-rating.js";
 import { postureReport } from "./posture-report.js";

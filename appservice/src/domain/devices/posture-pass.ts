@@ -1,7 +1,8 @@
-import type { PersonDevices, PostureCounts } from "../../http/contract-devices.js";
 import type { Clock } from "../clock.js";
 import type { CrossSigningReader, DeviceAdmin, DirectoryStandingReader, LocalAccount } from "./model.js";
+import type { PersonDevices } from "./person-devices.js";
 import { type PostureSettings, personPosture } from "./posture.js";
+import type { PostureCounts } from "./posture-metrics.js";
 import { mapLimited } from "./sessions-service.js";
 import type { DeviceSightings, PersonFactsRecord, PostureWatch, WatchedPerson } from "./watch.js";
 

@@ -1,4 +1,4 @@
-import type { PostureCounts, PostureMetric, PostureMetricName, PostureThresholds } from "../../http/contract-devices.js";
+import type { PostureCounts, PostureMetric, PostureMetricName, PostureThresholds } from "./posture-metrics.js";
 
 /**
  * Which way is better for each measure, and what it is a share of. Verified devices should be

@@ -1,4 +1,4 @@
-import type { HomeserverPushContent, Posture, PostureThresholds } from "../../http/contract-devices.js";
+import type { HomeserverPushContent, Posture, PostureThresholds } from "./posture-metrics.js";
 import type { PostureSnapshot } from "./posture-pass.js";
 import { metricValue, POSTURE_METRICS, postureMetrics } from "./posture-rating.js";
 

@@ -1,6 +1,6 @@
-import type { PersonDevices } from "../../http/contract-devices.js";
 import { clientName } from "./client-name.js";
 import type { CrossSigningState, DeviceRecord, DirectoryStanding, LocalAccount, PusherRecord } from "./model.js";
+import type { PersonDevices } from "./person-devices.js";
 
 export interface PostureSettings {
   /** A session unused for longer than this is stale. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import type { StaleSweep } from "../../http/contract-devices.js";
 import { FakeClock, RecordingAudit } from "../../testing/fakes.js";
 import type { DeviceRecord, PusherRecord } from "./model.js";
+import type { StaleSweep } from "./person-devices.js";
 import type { SessionEndNotice } from "./session-notice.js";
 import { sessionEndNoticeText } from "./session-notice.js";
 import { type NewStaleSweep, SessionsService, type StaleSweepStore } from "./sessions-service.js";

@@ -1,8 +1,8 @@
-import type { PersonDevices, SignOutResult, StaleSweep } from "../../http/contract-devices.js";
 import type { AuditRecorder } from "../audit/audit-trail.js";
 import type { Clock } from "../clock.js";
 import { HandoverError } from "../errors.js";
 import type { AccountDirectory, CrossSigningReader, DeviceAdmin, DeviceRecord, DirectoryGroupMembers, DirectoryStandingReader, LocalAccount } from "./model.js";
+import type { PersonDevices, SignOutResult, StaleSweep } from "./person-devices.js";
 import { isStale, type PostureSettings, personPosture } from "./posture.js";
 import type { SessionEndNotifier } from "./session-notice.js";
 import type { DeviceSightings, PostureChanges } from "./watch.js";

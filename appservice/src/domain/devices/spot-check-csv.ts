@@ -1,4 +1,4 @@
-import type { SpotCheck } from "../../http/contract-spot-checks.js";
+import type { SpotCheck } from "./spot-check.js";
 
 const HEADER = [
   "spot_check",

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import type { PersonDevices } from "../../http/contract-devices.js";
-import type { RecordOutcome, SpotCheck } from "../../http/contract-spot-checks.js";
 import { FakeClock, RecordingAudit } from "../../testing/fakes.js";
+import type { PersonDevices } from "./person-devices.js";
+import type { RecordOutcome, SpotCheck } from "./spot-check.js";
 import { spotCheckCsv } from "./spot-check-csv.js";
 import { type NewSpotCheck, policyFindings, SCHEDULE_ACTOR, type SpotCheckStore, SpotChecks } from "./spot-checks.js";
 

@@ -1,10 +1,10 @@
-import type { PersonDevices } from "../../http/contract-devices.js";
-import type { RecordOutcome, SpotCheck, SpotCheckList, StartSpotCheck } from "../../http/contract-spot-checks.js";
 import type { AuditRecorder } from "../audit/audit-trail.js";
 import type { Clock } from "../clock.js";
 import { HandoverError } from "../errors.js";
 import type { DirectoryGroupMembers } from "./model.js";
+import type { PersonDevices } from "./person-devices.js";
 import type { AccountPages } from "./posture-pass.js";
+import type { RecordOutcome, SpotCheck, SpotCheckList, StartSpotCheck } from "./spot-check.js";
 import { spotCheckCsv } from "./spot-check-csv.js";
 
 export const SCHEDULE_ACTOR = "handover:spot-check-schedule";

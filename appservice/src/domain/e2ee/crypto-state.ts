@@ -1,3 +1,5 @@
+import type { MatrixEvent } from "../matrix-event.js";
+
 /**
  * What Handover keeps of its bot device besides the device's own crypto store (device-store.ts):
  * which device it is, which state key sealed it, the cross-signing keys, and every megolm room
@@ -45,14 +47,7 @@ export type DecryptOutcome =
 
 /** Decrypts room events with the keys the bot's device received (and kept). */
 export interface RoomEventDecryptor {
-  decrypt(event: {
-    event_id: string;
-    room_id: string;
-    sender: string;
-    type: string;
-    origin_server_ts: number;
-    content: Record<string, unknown>;
-  }): Promise<DecryptOutcome>;
+  decrypt(event: MatrixEvent): Promise<DecryptOutcome>;
   /** Null when the device works; otherwise why encrypted rooms cannot be read (stated, never ignored). */
   problem(): string | null;
   /** Optional: a faster decryptor for reading many events of one room; closed after the read. */

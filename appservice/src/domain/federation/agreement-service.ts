@@ -1,9 +1,9 @@
-import type { AgreementTerms } from "../../http/contract-federation.js";
 import type { AuditRecorder } from "../audit/audit-trail.js";
 import type { Clock } from "../clock.js";
 import { HandoverError } from "../errors.js";
 import { SerialQueue } from "../serial-queue.js";
-import { ACTION_OF_MESSAGE, type AgreementAction, type AgreementRecord, MESSAGE_OF_ACTION, type Side, transition } from "./agreement.js";
+import { ACTION_OF_MESSAGE, type AgreementRecord, MESSAGE_OF_ACTION, type Side, transition } from "./agreement.js";
+import type { AgreementAction, AgreementTerms } from "./agreement-terms.js";
 import { MessageRejected, type MessageVerifier } from "./message-verifier.js";
 import type { AgreementChangeListener, AgreementStore, MessageLog, PeerDirectory, PeerTransport, SigningKeyRing, VerifiedPeer } from "./ports.js";
 import { type MessageType, type SignedMessage, signMessage } from "./signed-message.js";

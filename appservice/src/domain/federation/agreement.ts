@@ -1,8 +1,7 @@
-import type { AgreementStatus, AgreementTerms, Organisation } from "../../http/contract-federation.js";
+import type { AgreementAction, AgreementStatus, AgreementTerms, Organisation } from "./agreement-terms.js";
 import type { MessageType } from "./signed-message.js";
 
 export type Side = "us" | "peer";
-export type AgreementAction = "accept" | "decline" | "suspend" | "resume" | "revoke";
 
 export interface AgreementRecord {
   id: string;

@@ -1,8 +1,8 @@
-import { PARTNER_PATTERN } from "../../http/contract-federation.js";
 import type { AuditRecorder } from "../audit/audit-trail.js";
 import type { Clock } from "../clock.js";
 import { HandoverError } from "../errors.js";
 import type { AgreementRecord } from "./agreement.js";
+import { PARTNER_PATTERN } from "./partner-pattern.js";
 
 /**
  * Which servers may reach this trust's inbox. A server this trust has agreed with (or proposed

@@ -1,5 +1,5 @@
-import type { ErrorCode } from "../../http/contract-shared.js";
 import type { Clock } from "../clock.js";
+import type { ErrorCode } from "../errors.js";
 import { HandoverError } from "../errors.js";
 import { isServerName } from "./expected-partners.js";
 import type { MessageLog, PeerDirectory, VerifiedPeer } from "./ports.js";

@@ -1,5 +1,5 @@
-import type { Organisation } from "../../http/contract-federation.js";
 import { canonicalJson } from "../canonical-json.js";
+import type { Organisation } from "./agreement-terms.js";
 import { type Ed25519Key, verifySignature } from "./signed-message.js";
 
 /** Where each Handover publishes its organisation document, on its web listener. */

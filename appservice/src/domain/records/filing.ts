@@ -1,8 +1,8 @@
 import type { FilingCapture } from "../filing/filed-range.js";
+import type { FilingStatus } from "./filing-status.js";
 import type { PatientDetails } from "./patient.js";
 
-export const FILING_STATUSES = ["awaiting_confirmation", "sending", "retrying", "filed", "failed", "cancelled"] as const;
-export type FilingStatus = (typeof FILING_STATUSES)[number];
+export type { FilingStatus };
 
 /** What the record system answered: the ids and versions it gave each resource. */
 export interface FilingReceipt {

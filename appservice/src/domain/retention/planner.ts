@@ -1,4 +1,5 @@
-import type { RoomKind } from "../../http/contract-shared.js";
+import type { RoomKind } from "../rooms/room-kind.js";
+import type { PlanStatus } from "./plan-status.js";
 import type { PolicyResolver, RetentionPolicy, RoomFacts } from "./policy.js";
 
 export interface LegalHold {
@@ -43,8 +44,6 @@ export interface RoomRetentionFacts extends RoomFacts {
   /** The next warning still in the future, if any. */
   pendingWarningDueAt: Date | null;
 }
-
-export type PlanStatus = "no-policy" | "held" | "nothing-due" | "due";
 
 export interface WarningDue {
   dueAt: Date;

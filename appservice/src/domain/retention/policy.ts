@@ -1,4 +1,4 @@
-import type { RoomKind } from "../../http/contract-shared.js";
+import type { RoomKind } from "../rooms/room-kind.js";
 
 /** Where a policy applies. The most specific match wins: room, then space, then room kind. */
 export type PolicyScope = { type: "room"; roomId: string } | { type: "space"; spaceId: string } | { type: "kind"; kind: RoomKind };

@@ -1,8 +1,9 @@
-import type { Role, RoomKind } from "../../http/contract.js";
+import type { Role } from "../access/roles.js";
 import type { AuditRecorder } from "../audit/audit-trail.js";
 import type { Clock } from "../clock.js";
 import { HandoverError } from "../errors.js";
 import { CLASSIFICATION_EVENT_TYPE, type Room, type RoomStore } from "./room.js";
+import { ROOM_KINDS, type RoomKind } from "./room-kind.js";
 
 /** Writes a state event into a room as the bot, getting the power to do so if it lacks it. */
 export interface RoomStateWriter {
@@ -35,7 +36,7 @@ export interface ClassificationEvent {
 }
 
 export function isRoomKind(value: unknown): value is RoomKind {
-  return value === "clinical" || value === "operational";
+  return (ROOM_KINDS as readonly unknown[]).includes(value);
 }
 
 /** Roles that may take a room out of clinical (which lifts retention's unfiled-content protection). */

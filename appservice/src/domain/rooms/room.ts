@@ -1,4 +1,4 @@
-import type { RoomKind } from "../../http/contract.js";
+import type { RoomKind } from "./room-kind.js";
 
 export type BotMembership = "invite" | "join" | "leave";
 

@@ -1,4 +1,4 @@
-import { API, type PolicyScopeInput, type Role, type RoomRetention } from "@handover/appservice/contract";
+import type { PolicyScopeInput, RoomRetention } from "@handover/appservice/contract";
 import { computed } from "vue";
 import { ROOM_KIND_LABELS } from "../../display/labels";
 import { useSessionStore } from "../../stores/session";
@@ -19,8 +19,5 @@ export function scopeText(scope: PolicyScopeInput): string {
 /** Who may change policies and holds, read from the route table so portal and server agree. */
 export function useCanManageRetention() {
   const session = useSessionStore();
-  return computed(() => {
-    const allowed: readonly Role[] = API.createRetentionPolicy.access;
-    return session.role !== null && allowed.includes(session.role);
-  });
+  return computed(() => session.may("createRetentionPolicy"));
 }

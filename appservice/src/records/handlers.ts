@@ -7,8 +7,8 @@ import type { PatientLink, PatientLinkStore } from "../domain/records/patient.js
 import type { PatientLinking } from "../domain/records/patient-linking.js";
 import type { PatientLookupGate } from "../domain/records/patient-lookup-gate.js";
 import type { RoomStore } from "../domain/rooms/room.js";
-import type { FilingSummary, PatientLinkSummary, Session } from "./contract.js";
-import type { RouteHandlers } from "./web-server.js";
+import type { FilingSummary, PatientLinkSummary, Session } from "../http/contract.js";
+import type { RouteHandlers } from "../http/web-server.js";
 
 export interface RecordsApiServices {
   filings: FilingStore;
