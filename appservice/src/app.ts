@@ -292,6 +292,17 @@ export class Handover {
       throw new Error("the database has migrations pending: run `handover migrate` first");
     }
     const tookOver = await this.becomeActive();
+    try {
+      await this.startActive(tookOver);
+    } catch (error) {
+      // A process that could not start must not keep a standby from taking over; stop() still
+      // closes whatever did start.
+      await this.lease.release();
+      throw error;
+    }
+  }
+
+  private async startActive(tookOver: boolean): Promise<void> {
     for (const capability of this.capabilities) await capability.start?.();
     this.jobs.start();
     await this.pump.recover();

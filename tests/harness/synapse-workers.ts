@@ -216,7 +216,7 @@ function writeYaml(path: string, value: Record<string, unknown>): void {
 
 // Synapse docs/workers.md, "synapse.app.generic_worker": what a generic worker may serve. The
 // admin API, purges among it, stays on the main process (matrix-org/synapse#13604).
-const CLIENT_ON_WORKER = [
+export const CLIENT_ON_WORKER: readonly RegExp[] = [
   /^\/_matrix\/client\/(r0|v3)\/sync$/,
   /^\/_matrix\/client\/(api\/v1|r0|v3)\/events$/,
   /^\/_matrix\/client\/(api\/v1|r0|v3|unstable)\/rooms\/[^/]+\/(joined_members|members|state|context\/.*|event\/.*)$/,
@@ -230,7 +230,7 @@ const CLIENT_ON_WORKER = [
   /^\/_matrix\/client\/(api\/v1|r0|v3|unstable)\/profile\//,
   /^\/_matrix\/client\/(api\/v1|r0|v3|unstable)\/createRoom$/,
 ];
-const FEDERATION_ON_WORKER = [
+export const FEDERATION_ON_WORKER: readonly RegExp[] = [
   /^\/_matrix\/federation\/v1\/(version|event\/|state\/|state_ids\/|backfill\/|get_missing_events\/|query\/|make_join\/|make_leave\/|event_auth\/|user\/devices\/|send\/)/,
   /^\/_matrix\/federation\/(v1|v2)\/(send_join|send_leave|invite)\//,
   /^\/_matrix\/key\/v2\/query/,
@@ -264,7 +264,7 @@ export async function startRouter(o: { clientPort: number; federationPort: numbe
   const main = { name: "main", port: o.ports.mainHttp };
   const clientWorker = { name: "generic1", port: o.ports.workers.generic1 };
   const federationWorker = { name: "generic2", port: o.ports.workers.generic2 };
-  const route = (patterns: RegExp[], worker: { name: string; port: number }) => (req: IncomingMessage, res: ServerResponse) => {
+  const route = (patterns: readonly RegExp[], worker: { name: string; port: number }) => (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? "/").split("?")[0] ?? "/";
     forward(patterns.some((pattern) => pattern.test(path)) ? worker : main)(req, res);
   };

@@ -93,11 +93,10 @@ async function notices(): Promise<string[]> {
   return (await alice.messages(roomId, 500)).filter((event) => event.sender === BOT).map((event) => String(event.content.body));
 }
 
+/** The bot's devices as a member's client sees them (device keys by /keys/query). */
 async function botDevices(): Promise<string[]> {
-  const response = await fetch(`${trust.clientUrl}/_synapse/admin/v2/users/${encodeURIComponent(BOT)}/devices`, {
-    headers: { authorization: `Bearer ${trust.admin.accessToken}` },
-  });
-  return ((await response.json()) as { devices: { device_id: string }[] }).devices.map((device) => device.device_id).sort();
+  const answer = await alice.request<{ device_keys: Record<string, Record<string, unknown>> }>("POST", "/keys/query", { device_keys: { [BOT]: [] } });
+  return Object.keys(answer.device_keys[BOT] ?? {}).sort();
 }
 
 function logsOf(p: Process): string {
@@ -204,7 +203,7 @@ describe("Handover active/standby with the active process killed (kill -9)", () 
     first = start("first-again", 0);
     await eventually("the restarted first process to wait as a standby", () => isStandby(first), 120_000);
     await alice.send(roomId, `!handover patient ${NHS_NUMBER}`);
-    await eventually("the patient link", async () => (await notices()).some((text) => text.includes("Smith")), 60_000);
+    await eventually("the patient link", async () => (await notices()).some((text) => text.includes("SMITH, Jane")), 60_000);
     fhir.mode = "hold";
     const before = (await notices()).length;
     await alice.send(roomId, "!handover file");
