@@ -13,7 +13,8 @@ import { CLIENT_ON_WORKER, FEDERATION_ON_WORKER, mainProcessConfig, WORKERS } fr
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const read = (path: string): string => readFileSync(join(repo, path), "utf8");
-const yaml = (path: string) => parse(read(path), { merge: true, customTags: [{ tag: "!reset", collection: "seq", resolve: () => [] } as never] }) as Record<string, unknown>;
+const yaml = (path: string) =>
+  parse(read(path), { merge: true, customTags: [{ tag: "!reset", collection: "seq", resolve: () => [] } as never] }) as Record<string, unknown>;
 
 interface Service {
   image?: string;

@@ -177,8 +177,7 @@ describe("Handover active/standby with the active process killed (kill -9)", () 
     await eventually("the standby to take over", () => isActive(second), 60_000).catch((error: unknown) => {
       throw new Error(`${String(error)}\n${logsOf(second)}`);
     });
-    const takeoverSeconds = (Date.now() - killedAt) / 1000;
-    expect(takeoverSeconds).toBeGreaterThan(0); // reported, not asserted: npm run bench measures speed
+    console.info(`failover: the standby was active ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the last send (kill -9 at send 15 of 40)`);
     await eventually(
       "every message sent across the kill to reach Handover",
       async () => {
@@ -197,7 +196,7 @@ describe("Handover active/standby with the active process killed (kill -9)", () 
     );
     expect(statusReplies).toHaveLength(commands);
     expect(await botDevices()).toEqual(deviceBefore);
-  });
+  }, 300_000);
 
   it("killed mid-filing: the restarted process takes over and files once; one DocumentReference, one receipt", async () => {
     first = start("first-again", 0);
@@ -241,5 +240,5 @@ describe("Handover active/standby with the active process killed (kill -9)", () 
     expect((await notices()).filter((text) => text.startsWith("Filed to"))).toHaveLength(receipts.length);
     expect(receipts).toHaveLength(1);
     expect(await botDevices()).toEqual(deviceBefore);
-  });
+  }, 300_000);
 });
