@@ -176,6 +176,10 @@ export class Handover {
     };
     this.pump = new EventPump(this.inbox, handleEvent, {
       handled: () => this.metrics.events.inc({ outcome: "handled" }),
+      beforeDone: async () => {
+        for (const capability of this.capabilities) await capability.flushHandled?.();
+      },
+      notDone: (error) => this.logger.warn({ err: error }, "handled events stay in the inbox until their buffered work is written; they will be handled again"),
       failed: (event, error, gaveUp) => {
         this.metrics.events.inc({ outcome: gaveUp ? "gave_up" : "failed" });
         this.logger.warn({ eventId: event.event_id, roomId: event.room_id, type: event.type, err: error, gaveUp }, "event handling failed");

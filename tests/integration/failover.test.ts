@@ -165,19 +165,22 @@ describe("Handover active/standby with the active process killed (kill -9)", () 
   it("killed mid-ingest: the standby takes over, every message is kept once, every command answered once, the same device", async () => {
     const sent: string[] = [];
     let commands = 0;
+    let killedAt = 0;
     for (let i = 0; i < 40; i++) {
-      if (i === 15) kill(first);
+      if (i === 15) {
+        kill(first);
+        killedAt = Date.now();
+      }
       if (i % 10 === 5) {
         await alice.send(roomId, "!handover status");
         commands++;
       }
       sent.push(await alice.send(roomId, `Obs round ${i}: stable`));
     }
-    const killedAt = Date.now();
     await eventually("the standby to take over", () => isActive(second), 60_000).catch((error: unknown) => {
       throw new Error(`${String(error)}\n${logsOf(second)}`);
     });
-    console.info(`failover: the standby was active ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the last send (kill -9 at send 15 of 40)`);
+    console.info(`failover: the standby was active ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the kill -9 (at send 15 of 40)`);
     await eventually(
       "every message sent across the kill to reach Handover",
       async () => {
@@ -185,7 +188,16 @@ describe("Handover active/standby with the active process killed (kill -9)", () 
         return rows.length === sent.length;
       },
       120_000,
-    );
+    ).catch(async (error: unknown) => {
+      const { rows } = await db.query("SELECT event_id FROM retention_events WHERE room_id = $1 AND event_id = ANY($2)", [roomId, sent]);
+      const kept = new Set(rows.map((row) => row.event_id as string));
+      const missing = sent.map((id, i) => (kept.has(id) ? null : i)).filter((i) => i !== null);
+      const inbox = (await db.query("SELECT count(*)::int AS n, count(failed_at)::int AS failed FROM inbound_events")).rows[0];
+      const txns = (await db.query("SELECT count(*)::int AS n FROM appservice_transactions")).rows[0];
+      throw new Error(
+        `${String(error)}: missing sends ${missing.join(",")}; inbox ${JSON.stringify(inbox)}; transactions ${txns.n}; proxy ${JSON.stringify([...proxy.answered])}\n--- second ---\n${logsOf(second)}`,
+      );
+    });
     const statusReplies = await eventually(
       "each status command answered",
       async () => {

@@ -172,6 +172,8 @@ export const retentionCapability: CapabilityFactory = (platform: Platform): Capa
       index.start();
       platform.jobs.register({ name: SWEEP_JOB, intervalMs: ms(config.sweepInterval), runAtStart: true }, runSweep);
     },
+    // Before the pump deletes handled events from the inbox: a crash must not lose index rows.
+    flushHandled: () => index.flush(),
     async stop(): Promise<void> {
       await index.stop();
     },
