@@ -22,6 +22,7 @@ import { apiHandlers } from "./http/api-handlers.js";
 import type { Overview } from "./http/contract.js";
 import { HandoverMetrics } from "./http/metrics.js";
 import { SSO_CALLBACK_PATH, signInFlows, ssoRoutes } from "./http/sso-routes.js";
+import { StandbyServer } from "./http/standby-server.js";
 import { WebServer } from "./http/web-server.js";
 import { createLogger } from "./logger.js";
 import { BotClient } from "./matrix/bot-client.js";
@@ -30,6 +31,7 @@ import { IdentityProviderIcons } from "./matrix/identity-provider-icons.js";
 import { PasswordAuthenticator } from "./matrix/password-authenticator.js";
 import type { AppserviceTokens } from "./matrix/registration-file.js";
 import { TransactionEndpoint } from "./matrix/transaction-endpoint.js";
+import { ActiveLease } from "./storage/active-lease.js";
 import { PostgresAuditStore } from "./storage/audit-store.js";
 import { createDataSource } from "./storage/data-source.js";
 import { DatabasePool } from "./storage/database-pool.js";
@@ -48,7 +50,15 @@ const HOUR_MS = 3_600_000;
 export interface HandoverOptions {
   logger?: Logger;
   clock?: Clock;
+  /**
+   * Told when this process, once active, can no longer show it holds the active lease (another
+   * process may be active now). Default: exit, so the service manager restarts it as a standby.
+   */
+  onLeaseLost?: (reason: Error) => void;
 }
+
+/** Where a Handover process stands among its trust's processes (docs/install.md, "Large trusts"). */
+export type ProcessRole = "starting" | "standby" | "active" | "stopped";
 
 /**
  * The composition root: builds every part from the config (no I/O in the constructor);
@@ -75,7 +85,10 @@ export class Handover {
   private readonly sessions: PostgresSessionStore;
   private readonly signIn: PortalSignIn;
   private readonly clock: Clock;
+  private readonly lease: ActiveLease;
+  private readonly onLeaseLost: (reason: Error) => void;
   webPort = 0;
+  role: ProcessRole = "starting";
 
   constructor(
     readonly config: HandoverConfig,
@@ -124,6 +137,13 @@ export class Handover {
       audit: this.audit,
     });
     this.jobs = new JobScheduler(this.db, this.logger, this.pool);
+    this.lease = new ActiveLease({ url: config.database.url, scope: `${config.appservice.id}@${config.homeserver.serverName}`, logger: this.logger });
+    this.onLeaseLost =
+      options.onLeaseLost ??
+      ((reason) => {
+        this.logger.fatal({ err: reason }, "lost the active lease: another Handover process may be active now; exiting so this one restarts as a standby");
+        process.exit(75);
+      });
     this.e2ee = createBotDevice(config, tokens.asToken, this.botUserId, this.db, this.audit, this.logger);
     if (this.e2ee) this.bot.setEncryptor(this.e2ee);
     const platform: Platform = {
@@ -155,6 +175,10 @@ export class Handover {
     };
     this.pump = new EventPump(this.inbox, handleEvent, {
       handled: () => this.metrics.events.inc({ outcome: "handled" }),
+      beforeDone: async () => {
+        for (const capability of this.capabilities) await capability.flushHandled?.();
+      },
+      notDone: (error) => this.logger.warn({ err: error }, "handled events stay in the inbox until their buffered work is written; they will be handled again"),
       failed: (event, error, gaveUp) => {
         this.metrics.events.inc({ outcome: gaveUp ? "gave_up" : "failed" });
         this.logger.warn({ eventId: event.event_id, roomId: event.room_id, type: event.type, err: error, gaveUp }, "event handling failed");
@@ -267,6 +291,18 @@ export class Handover {
     if (await this.db.showMigrations()) {
       throw new Error("the database has migrations pending: run `handover migrate` first");
     }
+    const tookOver = await this.becomeActive();
+    try {
+      await this.startActive(tookOver);
+    } catch (error) {
+      // A process that could not start must not keep a standby from taking over; stop() still
+      // closes whatever did start.
+      await this.lease.release();
+      throw error;
+    }
+  }
+
+  private async startActive(tookOver: boolean): Promise<void> {
     for (const capability of this.capabilities) await capability.start?.();
     this.jobs.start();
     await this.pump.recover();
@@ -277,6 +313,11 @@ export class Handover {
     await this.e2ee?.start();
     await this.e2ee?.listening();
     this.webPort = await this.web.start(this.config.web.port, this.config.web.bindAddress);
+    // Transactions the dead process left are in Synapse's backoff: the ping ends it (the
+    // encryption device pings already, above).
+    if (tookOver && !this.e2ee) {
+      await this.bot.ping(this.config.appservice.id).catch((error: unknown) => this.logger.warn({ err: error }, "appservice ping after taking over failed"));
+    }
     this.every(30_000, () => this.pump.recover());
     this.every(HOUR_MS, async () => {
       await this.inbox.pruneTransactions(new Date(this.clock.now().getTime() - 7 * 24 * HOUR_MS));
@@ -287,7 +328,43 @@ export class Handover {
     this.logger.info({ botUserId: this.botUserId, appservicePort: this.config.appservice.port, webPort: this.webPort, version: VERSION }, "Handover started");
   }
 
+  /**
+   * Takes the trust's active lease, waiting as a standby while another process holds it: the
+   * web port answers health checks (alive, not ready), the appservice port stays closed. True
+   * when this process took over from another.
+   */
+  private async becomeActive(): Promise<boolean> {
+    let standby: StandbyServer | null = null;
+    try {
+      await this.lease.acquire(() => {
+        this.role = "standby";
+        this.logger.info("standby: another Handover process of this trust is active; taking over when it goes");
+        standby = new StandbyServer();
+        standby.start(this.config.web.port, this.config.web.bindAddress).catch((error: unknown) => {
+          this.logger.warn({ err: error }, "standby: could not open the web port for health checks");
+        });
+      });
+    } finally {
+      await (standby as StandbyServer | null)?.stop();
+    }
+    const tookOver = this.role === "standby";
+    if (tookOver) this.logger.warn("the active Handover process has gone: taking over");
+    this.role = "active";
+    this.lease.watch((reason) => this.onLeaseLost(reason));
+    return tookOver;
+  }
+
   async stop(): Promise<void> {
+    const wasActive = this.role === "active";
+    this.role = "stopped";
+    if (!wasActive) {
+      await this.lease.release();
+      this.pool.stop();
+      if (this.db.isInitialized) await this.db.destroy();
+      return;
+    }
+    // The lease goes last: a standby takes over only once this process has stopped acting.
+    this.lease.unwatch();
     for (const timer of this.timers.splice(0)) clearInterval(timer);
     await this.endpoint.stop();
     await this.web.stop();
@@ -295,6 +372,7 @@ export class Handover {
     await this.jobs.stop();
     for (const capability of [...this.capabilities].reverse()) await capability.stop?.();
     await this.e2ee?.stop();
+    await this.lease.release();
     this.pool.stop();
     if (this.db.isInitialized) await this.db.destroy();
   }

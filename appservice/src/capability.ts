@@ -31,6 +31,12 @@ export interface Capability {
   commands?: Readonly<Record<string, string>>;
   /** Every homeserver event, in order, after the core's room bookkeeping has seen it. */
   onEvent?(event: MatrixEvent): Promise<void>;
+  /**
+   * Writes what onEvent buffered (e.g. retention's message index). The event pump awaits it
+   * before handled events leave the inbox, so a crash in between re-handles them rather than
+   * losing what was buffered.
+   */
+  flushHandled?(): Promise<void>;
   /** Handlers for this capability's routes in the API contract. */
   handlers?: Partial<RouteHandlers>;
   start?(): Promise<void>;

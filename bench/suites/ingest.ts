@@ -10,6 +10,7 @@ import { freePorts } from "../../tests/harness/util.js";
 import { migrateDatabase } from "../../tests/support/handover-instance.js";
 import { percentile, round, type SuiteResult } from "../figures.js";
 import { HANDOVER_NODE_FLAGS, HANDOVER_NODE_FLAGS_TEXT } from "../node-flags.js";
+import { ingestThroughSynapse } from "./ingest-synapse.js";
 
 const EVENTS_PER_TXN = 100;
 const WARMUP_TXNS = 20;
@@ -55,6 +56,29 @@ async function waitForHttp(url: string, child: ChildProcess, log: () => string):
  * ingested when acknowledged and handled (the inbox is empty again).
  */
 export async function ingest(): Promise<SuiteResult> {
+  const direct = await ingestDirect();
+  // The same Handover behind a real Synapse, as one process and as main process plus workers.
+  const single = await ingestThroughSynapse(false);
+  const workers = await ingestThroughSynapse(true);
+  return {
+    figures: {
+      ...direct.figures,
+      "ingest.synapse_single.events_per_s": single.eventsPerS,
+      "ingest.synapse_single.p50_ms": single.p50Ms,
+      "ingest.synapse_single.p99_ms": single.p99Ms,
+      "ingest.synapse_workers.events_per_s": workers.eventsPerS,
+      "ingest.synapse_workers.p50_ms": workers.p50Ms,
+      "ingest.synapse_workers.p99_ms": workers.p99Ms,
+    },
+    targets: direct.targets,
+    notes: [
+      ...(direct.notes ?? []),
+      `ingest: synapse_single / synapse_workers: ${single.events} messages from 4 clients at once, each into its own clinical room, through a real Synapse (one process / main process plus five workers, Redis and a router) to Handover's event index; p50/p99 from Synapse's answer to the sender to indexed (polled every 20 ms)`,
+    ],
+  };
+}
+
+async function ingestDirect(): Promise<SuiteResult> {
   const dir = mkdtempSync(join(tmpdir(), "handover-bench-ingest-"));
   const postgres = await startPostgres();
   const [asPort, webPort, hsPort] = await freePorts(3);

@@ -38,6 +38,11 @@ export interface InitPaths {
   handoverConfig: string;
   /** Synapse's config (deploy/synapse/homeserver.yaml). */
   synapseConfig: string;
+  /**
+   * The workers variant's shared Synapse config (docker-compose.workers.yml), read after
+   * homeserver.yaml as Synapse reads it; absent in the single-process deployment.
+   */
+  synapseWorkersConfig?: string;
   /** Synapse's data volume, mounted here in the init container (it is /data in Synapse's). */
   synapseData: string;
   /** The Handover CLI. */
@@ -47,6 +52,7 @@ export interface InitPaths {
 export const CONTAINER_PATHS: InitPaths = {
   handoverConfig: "/config/config.yaml",
   synapseConfig: "/synapse-config/homeserver.yaml",
+  synapseWorkersConfig: "/synapse-config/workers/shared.yaml",
   synapseData: "/synapse-data",
   cli: "/app/appservice/dist/cli.js",
 };
@@ -122,12 +128,19 @@ export interface DeploymentSettings {
   synapseSecrets: Partial<Record<SecretKey, string>>;
 }
 
-const SECRET_KEYS = ["signing_key_path", "registration_shared_secret_path", "macaroon_secret_key_path", "form_secret_path"] as const;
+const SECRET_KEYS = [
+  "signing_key_path",
+  "registration_shared_secret_path",
+  "macaroon_secret_key_path",
+  "form_secret_path",
+  "worker_replication_secret_path",
+] as const;
 type SecretKey = (typeof SECRET_KEYS)[number];
 
 /** Reads what the init needs from both configs and checks they describe the same server. */
 export function readSettings(paths: InitPaths): DeploymentSettings {
-  const synapse = readYaml(paths.synapseConfig, "Synapse's homeserver.yaml");
+  const workers = paths.synapseWorkersConfig && existsSync(paths.synapseWorkersConfig) ? readYaml(paths.synapseWorkersConfig, "Synapse's workers config") : {};
+  const synapse = { ...readYaml(paths.synapseConfig, "Synapse's homeserver.yaml"), ...workers };
   const handover = readYaml(paths.handoverConfig, "Handover's config");
   const serverName = stringAt(synapse, "server_name", "homeserver.yaml");
   const handoverServerName = stringAt(handover, "homeserver.serverName", "Handover's config");
@@ -199,7 +212,7 @@ export function setup(paths: InitPaths, options: SetupOptions = {}): DeploymentS
   own(paths.synapseData, SYNAPSE_OWNER, 0o750);
   const secrets = settings.synapseSecrets;
   if (secrets.signing_key_path) writeSecretOnce(secrets.signing_key_path, synapseSigningKey, log);
-  for (const key of ["registration_shared_secret_path", "macaroon_secret_key_path", "form_secret_path"] as const) {
+  for (const key of ["registration_shared_secret_path", "macaroon_secret_key_path", "form_secret_path", "worker_replication_secret_path"] as const) {
     const path = secrets[key];
     if (path) writeSecretOnce(path, () => `${randomSecret()}\n`, log);
   }

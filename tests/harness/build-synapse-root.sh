@@ -11,25 +11,30 @@ ensure_hosts() {
   grep -q 'trust-a.test' "$1/etc/hosts" 2>/dev/null || echo '127.0.0.1 trust-a.test trust-b.test' >> "$1/etc/hosts"
 }
 
-# Synapse's OIDC sign-in needs authlib (the single sign-on trust, issue 13). A root cached before
-# that was added gets the package now, once: the check is a Python import, so this is idempotent.
-ensure_authlib() {
-  chroot "$1" python3 -c 'import authlib' 2>/dev/null && return 0
+# Packages added to the root after it was first built, each installed once into a cached root
+# that lacks it (the check is idempotent): authlib for Synapse's OIDC sign-in (issue 13), Redis
+# and hiredis for Synapse with workers (issue 17; tests/harness/synapse-workers.ts).
+ensure_added() {
+  local root="$1"
+  has_all() {
+    chroot "$root" python3 -c 'import authlib, hiredis' 2>/dev/null && [ -x "$root/usr/bin/redis-server" ]
+  }
+  has_all && return 0
   exec 8>"$ROOT.apt.lock"
   flock 8
-  chroot "$1" python3 -c 'import authlib' 2>/dev/null && return 0
-  chroot "$1" apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive chroot "$1" apt-get install -y -qq --no-install-recommends python3-authlib >&2
-  chroot "$1" apt-get clean >&2
+  has_all && return 0
+  chroot "$root" apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get install -y -qq --no-install-recommends python3-authlib python3-hiredis redis-server >&2
+  chroot "$root" apt-get clean >&2
 }
 
-if ready; then ensure_hosts "$ROOT"; ensure_authlib "$ROOT"; echo "$ROOT"; exit 0; fi
+if ready; then ensure_hosts "$ROOT"; ensure_added "$ROOT"; echo "$ROOT"; exit 0; fi
 
 mkdir -p "$(dirname "$ROOT")"
 # Two test runs starting at once on a fresh machine must not build into the same directory.
 exec 9>"$ROOT.lock"
 flock 9
-if ready; then ensure_hosts "$ROOT"; ensure_authlib "$ROOT"; echo "$ROOT"; exit 0; fi
+if ready; then ensure_hosts "$ROOT"; ensure_added "$ROOT"; echo "$ROOT"; exit 0; fi
 
 command -v debootstrap >/dev/null || { apt-get update -qq >&2 && apt-get install -y -qq debootstrap >&2; }
 tmp="$ROOT.partial"
@@ -39,7 +44,7 @@ debootstrap --variant=minbase sid "$tmp" http://deb.debian.org/debian >&2
 echo 'Acquire::Check-Valid-Until "false";' > "$tmp/etc/apt/apt.conf.d/99handover-no-valid-until"
 chroot "$tmp" apt-get update -qq >&2
 # --include=matrix-synapse in debootstrap fails: it does not resolve virtual packages.
-DEBIAN_FRONTEND=noninteractive chroot "$tmp" apt-get install -y -qq --no-install-recommends matrix-synapse python3-psycopg2 python3-authlib >&2
+DEBIAN_FRONTEND=noninteractive chroot "$tmp" apt-get install -y -qq --no-install-recommends matrix-synapse python3-psycopg2 python3-authlib python3-hiredis redis-server >&2
 chroot "$tmp" apt-get clean >&2
 ensure_hosts "$tmp"
 rm -rf "$ROOT"; mv "$tmp" "$ROOT"

@@ -13,7 +13,11 @@ import { SmartTokenEndpoint, type TokenEndpointOptions } from "./fhir-oauth.js";
  * - `accept-then-drop`: processes a request, then drops the connection before answering, as
  *   when a filer crashes between sending and storing the receipt.
  */
-export type FhirServerMode = "up" | "down" | "accept-then-drop";
+/**
+ * "hold": writes wait, unanswered, until the mode changes, then are stored (whether or not the
+ * sender is still there), as a record system that received a request before its sender died.
+ */
+export type FhirServerMode = "up" | "down" | "accept-then-drop" | "hold";
 
 export interface TestFhirServer {
   baseUrl: string;
@@ -21,6 +25,8 @@ export interface TestFhirServer {
   mode: FhirServerMode;
   /** Authorization headers of the requests seen, newest last. */
   authorizations: (string | undefined)[];
+  /** Writes that arrived in "hold" mode (held or since released). */
+  readonly held: number;
   /** With `oauth`: the token endpoint (`tokenUrl`) whose tokens the FHIR endpoints require. */
   oauth: SmartTokenEndpoint | null;
   tokenUrl: string | null;
@@ -106,6 +112,7 @@ export async function startFhirServer(options: FhirServerOptions = {}): Promise<
   const router = new FhirRouter();
   const state: { mode: FhirServerMode } = { mode: "up" };
   const authorizations: (string | undefined)[] = [];
+  let heldCount = 0;
   let origin = "";
   const oauth = options.oauth ? new SmartTokenEndpoint(options.oauth, () => `${origin}/oauth2/token`) : null;
 
@@ -132,6 +139,10 @@ export async function startFhirServer(options: FhirServerOptions = {}): Promise<
     const query: Record<string, string> = {};
     for (const [key, value] of url.searchParams) query[key] = value;
     const body = await readBody(req);
+    if (state.mode === "hold" && req.method !== "GET") {
+      heldCount++;
+      while (state.mode === "hold") await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     const byIdentifier = req.method === "GET" ? await searchByReferenceIdentifier(repo, path, url.searchParams) : null;
     if (byIdentifier) {
       res.writeHead(200, { "content-type": "application/fhir+json" }).end(JSON.stringify(byIdentifier));
@@ -161,6 +172,9 @@ export async function startFhirServer(options: FhirServerOptions = {}): Promise<
     authorizations,
     oauth,
     tokenUrl: oauth ? `${origin}/oauth2/token` : null,
+    get held() {
+      return heldCount;
+    },
     get mode() {
       return state.mode;
     },

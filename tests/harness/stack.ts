@@ -53,6 +53,8 @@ export interface StackOptions<K extends TrustKey> {
   synapseModules?: readonly SynapseModule[];
   /** Keep homeserver files and logs after stop() (HANDOVER_KEEP_STACK=1 does the same). */
   keepFiles?: boolean;
+  /** Each Synapse as main process plus workers (default: HANDOVER_SYNAPSE_WORKERS=1). */
+  synapseWorkers?: boolean;
 }
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -117,6 +119,11 @@ export async function startStack<K extends TrustKey>(opts: StackOptions<K>): Pro
   const fixed = Object.values(opts.ports ?? {}).flatMap((p) => Object.values(p as Record<string, number>));
   const appservicePorts = await freePorts(opts.trusts.length, fixed);
   const avoidPorts = [...fixed, ...appservicePorts];
+  // The workers shape (docs/install.md, "Large trusts") puts each Synapse on PostgreSQL, so the
+  // cluster comes first there; a single process keeps SQLite and starts beside it.
+  const workersShape = opts.synapseWorkers ?? process.env.HANDOVER_SYNAPSE_WORKERS === "1";
+  const postgres = startPostgres(undefined, { keepFiles });
+  const synapseDatabases = workersShape ? await synapseDatabasesOn(postgres, opts.trusts) : undefined;
   const synapses = opts.trusts.map((key, i) => {
     const ports = opts.ports?.[key] ?? {};
     const extra = typeof opts.extraSynapseConfig === "function" ? opts.extraSynapseConfig(key) : opts.extraSynapseConfig;
@@ -132,9 +139,9 @@ export async function startStack<K extends TrustKey>(opts: StackOptions<K>): Pro
       ...(extra ? { extraConfig: extra } : {}),
       ...(opts.botLocalpart ? { botLocalpart: opts.botLocalpart } : {}),
       modules: opts.synapseModules ?? [handoverFederationModule(), handoverDeviceInboxModule()],
+      ...(synapseDatabases ? { workers: { databaseUrl: synapseDatabases[i] as string } } : {}),
     });
   });
-  const postgres = startPostgres(undefined, { keepFiles });
   const results = await Promise.allSettled([postgres, ...synapses]);
 
   const servers = results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
@@ -179,6 +186,17 @@ export async function startStack<K extends TrustKey>(opts: StackOptions<K>): Pro
       return stopping;
     },
   };
+}
+
+/** One database per homeserver; a failed start stops the cluster rather than leaving it running. */
+async function synapseDatabasesOn(postgres: Promise<PostgresServer>, trusts: readonly TrustKey[]): Promise<string[]> {
+  const server = await postgres;
+  try {
+    return await Promise.all(trusts.map((key) => server.createDatabase(`synapse_${key}_${randomBytes(4).toString("hex")}`)));
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
 }
 
 function toTrustInfo(key: TrustKey, server: SynapseServer): TrustInfo {

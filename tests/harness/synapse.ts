@@ -9,7 +9,9 @@ import { buildRegistration, renderRegistration } from "../../appservice/src/matr
 import type { MatrixUser } from "./client.js";
 import { registerUser } from "./client.js";
 import { homeserverConfig, makeTlsCertificate, pathInRoot, signingKey } from "./synapse-config.js";
-import { deepMerge, freePortExcept, onProcessExit, sleep, tailFile, terminate, withOrphanGuard } from "./util.js";
+import type { Router, WorkerPorts, WorkerProcesses } from "./synapse-workers.js";
+import { installRedisClient, mainProcessConfig, startRedis, startRouter, startWorkers, WORKERS } from "./synapse-workers.js";
+import { deepMerge, freePortExcept, freePorts, onProcessExit, sleep, tailFile, terminate, withOrphanGuard } from "./util.js";
 
 export type { MatrixUser, SynapseEndpoint } from "./client.js";
 export { login, matrixRequest, registerUser } from "./client.js";
@@ -40,6 +42,8 @@ export interface SynapseOptions {
   startTimeoutMs?: number;
   /** Leave the run directory on stop, to read logs after a failure. */
   keepFiles?: boolean;
+  /** Run as main process plus workers, Redis and a router (synapse-workers.ts) on this PostgreSQL database. */
+  workers?: { databaseUrl: string };
 }
 
 /** What a test needs to reach one homeserver; all of it survives JSON. */
@@ -128,36 +132,64 @@ async function startOnce(opts: SynapseOptions): Promise<SynapseServer> {
     return `${dir}/python/${i}`;
   });
   const modules = (opts.modules ?? []).map((mod) => ({ module: mod.module, config: mod.config(dir) }));
+  let workerPorts: WorkerPorts | undefined;
+  if (opts.workers) {
+    const [mainHttp, replication, redis, ...workers] = await freePorts(3 + WORKERS.length, [...avoid, federationPort, clientPort, appservicePort]);
+    workerPorts = {
+      mainHttp: mainHttp as number,
+      replication: replication as number,
+      redis: redis as number,
+      workers: Object.fromEntries(WORKERS.map((worker, i) => [worker.name, workers[i] as number])) as WorkerPorts["workers"],
+    };
+    pythonPath.push(pathInRoot(opts.root, installRedisClient(runDir)));
+  }
   const config = deepMerge(
-    homeserverConfig({
-      serverName,
-      clientPort,
-      federationPort,
-      dir,
-      registrationPath: `${dir}/handover-registration.yaml`,
-      sharedSecret,
-      ...(opts.xForwarded ? { xForwarded: true } : {}),
-    }),
+    deepMerge(
+      homeserverConfig({
+        serverName,
+        clientPort,
+        federationPort,
+        dir,
+        registrationPath: `${dir}/handover-registration.yaml`,
+        sharedSecret,
+        ...(opts.xForwarded ? { xForwarded: true } : {}),
+      }),
+      opts.workers && workerPorts
+        ? mainProcessConfig({
+            databaseUrl: opts.workers.databaseUrl,
+            ports: workerPorts,
+            dir,
+            xForwarded: opts.xForwarded ?? false,
+            replicationSecret: randomBytes(16).toString("hex"),
+          })
+        : {},
+    ),
     { ...(modules.length > 0 ? { modules } : {}), ...opts.extraConfig },
   );
   const configPath = join(runDir, "homeserver.yaml");
   writeFileSync(configPath, stringify(config));
 
   const synapseLogPath = join(runDir, "homeserver.log");
+  const environment = {
+    PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    LANG: "C.UTF-8",
+    HOME: "/root",
+    PYTHONUNBUFFERED: "1",
+    ...(pythonPath.length > 0 ? { PYTHONPATH: pythonPath.join(":") } : {}),
+    ...opts.env,
+  };
+  // The workers shape: Redis before the main process (it connects at start), workers after it
+  // (it migrates the database they share), the router last.
+  const redis = workerPorts ? await startRedis(opts.root, runDir, workerPorts.redis) : undefined;
+  let workers: WorkerProcesses | undefined;
+  let router: Router | undefined;
   const logFd = openSync(synapseLogPath, "a");
   let child: ChildProcess;
   try {
     const [command, args] = withOrphanGuard("TERM", "chroot", [...[opts.root, "python3", "-m", "synapse.app.homeserver", "-c", `${dir}/homeserver.yaml`]]);
     child = spawn(command, args, {
       stdio: ["ignore", logFd, logFd],
-      env: {
-        PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        LANG: "C.UTF-8",
-        HOME: "/root",
-        PYTHONUNBUFFERED: "1",
-        ...(pythonPath.length > 0 ? { PYTHONPATH: pythonPath.join(":") } : {}),
-        ...opts.env,
-      },
+      env: environment,
     });
   } finally {
     closeSync(logFd);
@@ -180,13 +212,30 @@ async function startOnce(opts: SynapseOptions): Promise<SynapseServer> {
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
       unregister();
+      await router?.close();
+      await workers?.stop();
       await terminate(child);
+      await redis?.stop();
       if (!keepFiles) rmSync(runDir, { recursive: true, force: true });
     })();
     return stopped;
   };
 
   try {
+    if (workerPorts) {
+      const timeoutMs = opts.startTimeoutMs ?? 180_000;
+      await waitReady(`http://127.0.0.1:${workerPorts.mainHttp}`, child, () => spawnError, synapseLogPath, timeoutMs);
+      workers = await startWorkers({
+        root: opts.root,
+        runDir,
+        dirInRoot: dir,
+        ports: workerPorts,
+        xForwarded: opts.xForwarded ?? false,
+        env: environment,
+        timeoutMs,
+      });
+      router = await startRouter({ clientPort, federationPort, ports: workerPorts, runDir });
+    }
     await waitReady(clientUrl, child, () => spawnError, synapseLogPath, opts.startTimeoutMs ?? 90_000);
     const admin = await registerUser({ clientUrl, registrationSharedSecret: sharedSecret }, ADMIN_LOCALPART, randomBytes(12).toString("hex"), {
       admin: true,

@@ -246,6 +246,25 @@ export class BotClient implements RoomNotifier, PowerLevelReader, RoomStateWrite
     return this.request<KeysQueryAnswer>(Method.Post, "/keys/query", { device_keys: Object.fromEntries(userIds.map((userId) => [userId, []])) }, "query keys");
   }
 
+  /**
+   * `POST /_matrix/client/v1/appservice/{id}/ping`: Synapse calls Handover back and, on success,
+   * ends any backoff it keeps for the appservice. A standby that has just taken over pings so
+   * Synapse sends the transactions the dead process left at once, not after its backoff.
+   */
+  async ping(appserviceId: string): Promise<void> {
+    try {
+      await this.client.http.authedRequest(
+        Method.Post,
+        path("/appservice/$/ping", appserviceId),
+        undefined,
+        {},
+        { prefix: "/_matrix/client/v1", priority: "auto" },
+      );
+    } catch (error) {
+      throw Object.assign(toHandoverError(error, "ping the homeserver as the appservice"), { cause: error });
+    }
+  }
+
   async whoami(): Promise<string> {
     const answer = await this.request<{ user_id: string }>(Method.Get, "/account/whoami", undefined, "check the appservice registration");
     return answer.user_id;

@@ -170,6 +170,8 @@ export const retentionCapability: CapabilityFactory = (platform: Platform): Capa
         await runSweep(SWEEP_ACTOR);
       });
     },
+    // Before the pump deletes handled events from the inbox: a crash must not lose index rows.
+    flushHandled: () => index.flush(),
     async stop(): Promise<void> {
       await index.stop();
     },

@@ -4,8 +4,8 @@ export interface IndexSink {
 
 /**
  * Batches the message index's inserts: the event pump hands over one event at a time, and one
- * INSERT per message would halve ingest. A crash loses at most the last batch of index rows;
- * the purge itself reads the room's history from Synapse, so it still deletes those messages.
+ * INSERT per message would halve ingest. The pump flushes it before handled events leave its
+ * inbox (Capability.flushHandled), so a crash loses no index row: the events are handled again.
  */
 export class MessageIndexBuffer {
   private rows: { roomId: string; eventId: string; ts: Date }[] = [];

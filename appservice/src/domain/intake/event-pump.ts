@@ -4,13 +4,20 @@ import type { InboxItem, InboxStore } from "./inbox.js";
 export interface PumpObserver {
   handled(event: MatrixEvent): void;
   failed(event: MatrixEvent, error: unknown, gaveUp: boolean): void;
+  /**
+   * Writes what the handler buffered for the events just handled; awaited before they leave the
+   * inbox. If it fails they stay, and are handled again (handlers are idempotent).
+   */
+  beforeDone?(): Promise<void>;
+  /** The handled events could not be marked done (they stay in the inbox for the next pass). */
+  notDone?(error: unknown): void;
 }
 
 export const MAX_ATTEMPTS = 5;
 
 /**
  * Hands stored events to the handler one at a time, in the order the homeserver sent them,
- * and deletes each from the inbox once handled. An event whose handler throws stays in the
+ * and deletes each from the inbox once handled and what the handler buffered is written. An event whose handler throws stays in the
  * inbox and is tried again later; after MAX_ATTEMPTS it is kept aside for inspection.
  */
 export class EventPump {
@@ -60,8 +67,16 @@ export class EventPump {
           await this.store.failed(item.id, error instanceof Error ? error.message : String(error), giveUp);
         }
       }
-      if (done.length > 0) await this.store.done(done);
-      for (const item of batch) this.queued.delete(item.id);
+      try {
+        if (done.length > 0) {
+          await this.observer.beforeDone?.();
+          await this.store.done(done);
+        }
+      } catch (error) {
+        this.observer.notDone?.(error);
+      } finally {
+        for (const item of batch) this.queued.delete(item.id);
+      }
     }
   }
 }
