@@ -7,11 +7,11 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { stringify } from "yaml";
 import type { Handover } from "../../appservice/src/app.js";
 import { ANCHOR_JOB } from "../../appservice/src/audit/capability.js";
 import { ANCHOR_CONTENT_KEY } from "../../appservice/src/audit/matrix-audit-room.js";
 import { hashRecord } from "../../appservice/src/domain/audit/chain.js";
+import { configYaml } from "../support/config-yaml.js";
 import { freshDatabase } from "../support/fresh-database.js";
 import { startHandover } from "../support/handover-instance.js";
 import { eventually, TestUser } from "../support/matrix-user.js";
@@ -67,7 +67,7 @@ beforeAll(async () => {
   });
   const dir = mkdtempSync(join(tmpdir(), "handover-audit-"));
   configPath = join(dir, "config.yaml");
-  writeFileSync(configPath, stringify({ ...handover.config, web: { ...handover.config.web, portalDir: undefined } }));
+  writeFileSync(configPath, configYaml({ ...handover.config, web: { ...handover.config.web, portalDir: undefined } }));
 });
 
 afterAll(async () => {

@@ -5,10 +5,10 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { stringify } from "yaml";
 import type { Handover } from "../../appservice/src/app.js";
 import type { DirectoryRule, DirectoryRunDetail, PersonExplanation } from "../../appservice/src/http/contract.js";
 import { type SlapdServer, startSlapd } from "../harness/slapd.js";
+import { configYaml } from "../support/config-yaml.js";
 import { freshDatabase } from "../support/fresh-database.js";
 import { type InstanceOptions, startHandover } from "../support/handover-instance.js";
 import { ldapSource } from "../support/ldap-source.js";
@@ -164,7 +164,7 @@ describe("directory sync from a real OpenLDAP to a real Synapse", () => {
     await slapd.modify(group(`Ward9-Nursing-${tag}`), [{ operation: "add", attribute: "member", values: [person("dan")] }]);
     // `handover sync --dry-run` shows the move and changes nothing.
     const configPath = join(mkdtempSync(join(tmpdir(), "handover-dir-cli-")), "config.yaml");
-    writeFileSync(configPath, stringify({ ...handover.config, web: { ...handover.config.web, portalDir: undefined } }));
+    writeFileSync(configPath, configYaml({ ...handover.config, web: { ...handover.config.web, portalDir: undefined } }));
     const { stdout } = await execFileAsync(process.execPath, ["--import", "tsx", "appservice/src/cli.ts", "sync", "--dry-run", "--config", configPath]);
     expect(stdout).toMatch(/status: dry-run/);
     expect(stdout).toContain(`kick         ${staff.dan.userId} in ${ward7Rota} (no-matching-rule)`);

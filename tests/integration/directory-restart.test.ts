@@ -4,9 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { stringify } from "yaml";
 import type { Handover } from "../../appservice/src/app.js";
 import { type SlapdServer, startSlapd } from "../harness/slapd.js";
+import { configYaml } from "../support/config-yaml.js";
 import { configFor, type InstanceOptions, migrateDatabase, startHandover } from "../support/handover-instance.js";
 import { eventually, TestUser } from "../support/matrix-user.js";
 
@@ -110,7 +110,7 @@ describe("directory sync killed mid-run", () => {
   it("converges after a restart with no action done twice", async () => {
     const config = await configFor(trust, databaseUrl, options());
     const configPath = join(dir, "config.yaml");
-    writeFileSync(configPath, stringify({ ...config, web: { ...config.web, portalDir: undefined } }));
+    writeFileSync(configPath, configYaml({ ...config, web: { ...config.web, portalDir: undefined } }));
     let output = "";
     child = spawn(process.execPath, ["--import", "tsx", "appservice/src/cli.ts", "serve", "--config", configPath], { stdio: ["ignore", "pipe", "pipe"] });
     child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));

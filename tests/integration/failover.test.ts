@@ -5,10 +5,10 @@ import { join } from "node:path";
 import type { DocumentReference, Patient } from "@medplum/fhirtypes";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { stringify } from "yaml";
 import type { HandoverConfig } from "../../appservice/src/config/schema.js";
 import { startFhirServer, type TestFhirServer } from "../harness/fhir-server.js";
 import { freePorts, sleep } from "../harness/util.js";
+import { configYaml } from "../support/config-yaml.js";
 import { type FailoverProxy, startFailoverProxy } from "../support/failover-proxy.js";
 import { freshDatabase } from "../support/fresh-database.js";
 import { configFor, migrateDatabase } from "../support/handover-instance.js";
@@ -54,7 +54,7 @@ function start(name: string, index: number): Process {
     web: { ...base.web, port: webPort, publicUrl: `http://127.0.0.1:${webPort}`, portalDir: undefined },
   };
   const configPath = join(dir, `${name}.yaml`);
-  writeFileSync(configPath, stringify(config));
+  writeFileSync(configPath, configYaml(config));
   const logPath = join(dir, `${name}.log`);
   const log = openSync(logPath, "a");
   const child = spawn(process.execPath, ["--import", "tsx", "appservice/src/cli.ts", "serve", "--config", configPath], { stdio: ["ignore", log, log] });

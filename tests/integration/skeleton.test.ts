@@ -9,6 +9,7 @@ import { stringify } from "yaml";
 import type { Handover } from "../../appservice/src/app.js";
 import { CLASSIFICATION_EVENT_TYPE } from "../../appservice/src/domain/rooms/room.js";
 import { API, type ErrorResponse, type Session } from "../../appservice/src/http/contract.js";
+import { configYaml, writtenConfig } from "../support/config-yaml.js";
 import { freshDatabase } from "../support/fresh-database.js";
 import { startHandover } from "../support/handover-instance.js";
 import { eventually, TestUser } from "../support/matrix-user.js";
@@ -161,7 +162,7 @@ describe("walking skeleton on a real homeserver", () => {
   it("`handover audit verify` passes, then fails once a row is altered in the database", async () => {
     const dir = mkdtempSync(join(tmpdir(), "handover-cli-"));
     const configPath = join(dir, "config.yaml");
-    writeFileSync(configPath, stringify({ ...handover.config, web: { ...handover.config.web, portalDir: undefined } }));
+    writeFileSync(configPath, configYaml({ ...handover.config, web: { ...handover.config.web, portalDir: undefined } }));
     const cli = (...args: string[]) =>
       run(process.execPath, ["--import", "tsx", "appservice/src/cli.ts", ...args, "--config", configPath]).then(
         ({ stdout }) => ({ code: 0, out: stdout }),
@@ -189,7 +190,7 @@ describe("walking skeleton on a real homeserver", () => {
     const configPath = join(dir, "config.yaml");
     writeFileSync(
       configPath,
-      stringify({ ...handover.config, web: { ...handover.config.web, portalDir: undefined }, access: { sessionTtl: "forever", rolez: {} } }),
+      stringify({ ...writtenConfig(handover.config), web: { ...handover.config.web, portalDir: undefined }, access: { sessionTtl: "forever", rolez: {} } }),
     );
     const result = await run(process.execPath, ["--import", "tsx", "appservice/src/cli.ts", "config", "check", "--config", configPath]).catch(
       (error: { code: number; stderr: string }) => error,
