@@ -17,6 +17,7 @@ import { CsvSources } from "./csv-sources.js";
 import { DirectoryGroupLookup } from "./group-memberships.js";
 import { directoryHandlers } from "./handlers.js";
 import { LdapDirectorySource } from "./ldap-source.js";
+import { PushCoalescer } from "./push-coalescer.js";
 import { PushedDirectorySource } from "./pushed-source.js";
 import { scimRouter } from "./scim-router.js";
 import { SynapseMembership } from "./synapse-membership.js";
@@ -53,6 +54,7 @@ export function buildDirectorySync(platform: DirectoryPlatform) {
           reader: membership,
           executor: new ActionExecutor(membership, membership, platform.audit, platform.clock, {
             writesPerSecond: config.writesPerSecond,
+            maxInFlight: config.writeConcurrency,
             attempts: 4,
             wait: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
           }),
@@ -144,20 +146,19 @@ export const directoryCapability: CapabilityFactory = (platform): Capability => 
       })
     : null;
 
-  let pushTimer: NodeJS.Timeout | null = null;
+  const pushes = sync
+    ? new PushCoalescer({
+        quietMs: parseDuration(config?.scim?.syncDelay ?? "1s") ?? 1_000,
+        maxDelayMs: parseDuration(config?.scim?.maxDelay ?? "10s") ?? 10_000,
+        run: () => exclusive(() => sync.run({ trigger: "scim" })),
+        onError: (error: unknown) => {
+          platform.logger.warn({ err: error }, "directory sync after a SCIM push did not run; the next scheduled run will pick it up");
+        },
+      })
+    : null;
   const afterPush = () => {
     groupLookup?.invalidate();
-    if (!sync || pushTimer) return;
-    pushTimer = setTimeout(
-      () => {
-        pushTimer = null;
-        exclusive(() => sync.run({ trigger: "scim" })).catch((error: unknown) => {
-          platform.logger.warn({ err: error }, "directory sync after a SCIM push did not run; the next scheduled run will pick it up");
-        });
-      },
-      parseDuration(config?.scim?.syncDelay ?? "2s") ?? 2_000,
-    );
-    pushTimer.unref();
+    pushes?.pushed();
   };
 
   const webRoutes = express.Router();
@@ -206,8 +207,7 @@ export const directoryCapability: CapabilityFactory = (platform): Capability => 
       });
     },
     async stop() {
-      if (pushTimer) clearTimeout(pushTimer);
-      pushTimer = null;
+      await pushes?.stop();
       await chain;
     },
   };

@@ -1,0 +1,241 @@
+import type { DirectoryRun, DirectoryRunDetail, DirectoryRunList } from "../../appservice/src/http/contract.js";
+import type { MatrixUser } from "../../tests/harness/client.js";
+import { type SlapdServer, startSlapd } from "../../tests/harness/slapd.js";
+import { startStack } from "../../tests/harness/stack.js";
+import { PortalSession } from "../../tests/support/directory-api.js";
+import { startHandover } from "../../tests/support/handover-instance.js";
+import { ldapSource } from "../../tests/support/ldap-source.js";
+import { TestUser } from "../../tests/support/matrix-user.js";
+import { percentile, round, type SuiteResult } from "../figures.js";
+import { SynapseObserver } from "./directory-leaver-observer.js";
+
+const ROOMS = 100;
+/** People on the ward (in every managed room) pushed by SCIM: each takes a turn as the leaver. */
+const SCIM_WARD = 5;
+/** People on the ward from LDAP: the scheduled-run comparison's leavers. */
+const LDAP_WARD = 2;
+/** People in the SCIM directory in no managed room: the guard's base of people is a real directory's. */
+const FILLERS = 60;
+const GROUP_REMOVALS = 3;
+const BURST = 20;
+/** The default `directory.schedule`: what a leaver waits for without a push. */
+const SCHEDULE_S = 300;
+const TOKEN = "bench-scim-token-that-is-long-enough-0123456789";
+const PASSWORD = "bench-leaver-password";
+const PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+const USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User";
+
+interface WardPerson {
+  localpart: string;
+  userId: string;
+  scimId: string;
+}
+
+/**
+ * Leaver out in seconds (issue 16.1), against a real Synapse (SQLite), PostgreSQL and slapd, with
+ * Handover as a trust runs it (SCIM endpoint, an incremental LDAP source, the default schedule,
+ * writes per second and leaver policy). A person on a ward is in 100 managed rooms; the clock
+ * runs from the SCIM request (an Entra-shaped `active=false` PATCH, or the removal of the person
+ * from the ward's group) until Synapse says the person is joined to none of the 100 rooms and,
+ * for a leaver, their access token gets 401 and no device is left. The same leaver from LDAP
+ * without a push waits for the scheduled run: the incremental run that picks them up is timed,
+ * and the expected and worst latencies are half and one schedule interval more.
+ */
+export async function directoryLeaver(): Promise<SuiteResult> {
+  const stack = await startStack({ trusts: ["a"] as const });
+  const trust = stack.trusts.a;
+  const observer = new SynapseObserver(trust);
+  const tag = `lv${Date.now().toString(36)}`;
+  let slapd: SlapdServer | null = null;
+  try {
+    slapd = await startSlapd();
+    const ldap = slapd;
+    const admin = await TestUser.register(trust, `lvadmin${tag}`);
+    const ward: WardPerson[] = [];
+    for (let index = 0; index < SCIM_WARD; index++) {
+      const localpart = `nurse${index}${tag}`;
+      ward.push({ localpart, userId: (await TestUser.register(trust, localpart, PASSWORD)).userId, scimId: "" });
+    }
+    const ldapDn = (index: number) => `uid=ldap${index}${tag},ou=people,${ldap.baseDn}`;
+    const ldapWard: WardPerson[] = [];
+    for (let index = 0; index < LDAP_WARD; index++) {
+      const localpart = `ldap${index}${tag}`;
+      ldapWard.push({ localpart, userId: (await TestUser.register(trust, localpart, PASSWORD)).userId, scimId: ldapDn(index) });
+      await ldap.add(ldapDn(index), { objectClass: ["inetOrgPerson"], uid: localpart, cn: localpart, sn: localpart, title: "Staff Nurse" });
+    }
+    await ldap.add(`cn=Ward-${tag},ou=groups,${ldap.baseDn}`, {
+      objectClass: ["groupOfNames"],
+      cn: `Ward-${tag}`,
+      member: ldapWard.map((person) => person.scimId),
+    });
+
+    const handover = await startHandover(trust, stack.databaseUrls.a, {
+      roles: { [admin.userId]: "admin" },
+      directory: {
+        exempt: [admin.userId],
+        // One leaver is 100 of the ward's 700 managed memberships (14%): the bench's ward is
+        // small, a real ward's rooms hold many more people. The guard still judges every run.
+        maxRemovalShare: 0.2,
+        // Each sample's leaver comes back and leaves again: the window would add them up.
+        removalWindow: "off",
+        scim: { name: "entra", bearerToken: TOKEN },
+        ldap: [ldapSource(ldap, tag, { incremental: { marker: "modifyTimestamp", fullEvery: "24h" } })],
+      },
+    });
+    try {
+      const portal = await PortalSession.signIn(handover.webPort, admin.userId, admin.user.password);
+      const scim = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+        const response = await fetch(`http://127.0.0.1:${handover.webPort}/scim/v2${path}`, {
+          method,
+          headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/scim+json" },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        });
+        const text = await response.text();
+        if (response.status >= 300) throw new Error(`SCIM ${method} ${path} answered ${response.status}: ${text}`);
+        return (text ? JSON.parse(text) : {}) as T;
+      };
+      const ruleId = `ward-${tag}`;
+      // The first room is one someone else made (the bot takes it); the rest the bot creates for the rule.
+      const first = await admin.createRoom("Ward 0");
+      await portal.ok("PUT", `/directory/rules/${ruleId}`, { id: ruleId, group: `Ward-${tag}`, attribute: null, rooms: [first], joinMode: "force-join" });
+      let rooms: string[] = [first];
+      for (let index = 1; index < ROOMS; index++) {
+        rooms = (await portal.ok<{ rooms: string[] }>("POST", `/directory/rules/${ruleId}/rooms`, { name: `Ward ${index}` })).rooms;
+      }
+      if (rooms.length !== ROOMS) throw new Error(`the rule has ${rooms.length} rooms`);
+
+      for (const person of ward) {
+        const created = await scim<{ id: string }>("POST", "/Users", { schemas: [USER_SCHEMA], userName: `${person.localpart}@trust.nhs.uk`, active: true });
+        person.scimId = created.id;
+      }
+      for (let index = 0; index < FILLERS; index++) {
+        await scim("POST", "/Users", { schemas: [USER_SCHEMA], userName: `filler${index}${tag}@trust.nhs.uk`, active: true, title: "Porter" });
+      }
+      const fillerIds = (await scim<{ Resources: { id: string; userName: string }[] }>("GET", "/Users?count=200")).Resources.filter((user) =>
+        user.userName.startsWith("filler"),
+      ).map((user) => user.id);
+      const group = await scim<{ id: string }>("POST", "/Groups", {
+        schemas: ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        displayName: `Ward-${tag}`,
+        members: ward.map((person) => ({ value: person.scimId })),
+      });
+      const everyone = [...ward, ...ldapWard];
+      const seeded = performance.now();
+      await portal.ok("POST", "/directory/runs", { dryRun: false });
+      for (const person of everyone)
+        await observer.until(seeded, `${person.userId} in every room`, async () => (await observer.inManagedRooms(person.userId, rooms)) === ROOMS);
+      const seedS = (performance.now() - seeded) / 1000;
+
+      const runsSince = async (since: number): Promise<DirectoryRun[]> =>
+        (await portal.ok<DirectoryRunList>("GET", "/directory/runs")).runs.filter((run) => run.startedAt !== null && Date.parse(run.startedAt) >= since);
+      const backInEveryRoom = async (person: WardPerson) => {
+        const since = performance.now();
+        await observer.until(since, `${person.userId} back in every room`, async () => (await observer.inManagedRooms(person.userId, rooms)) === ROOMS);
+      };
+      const activePatch = (active: boolean) => ({ schemas: [PATCH_OP], Operations: [{ op: "Replace", path: "active", value: active ? "True" : "False" }] });
+
+      // A leaver: Entra's active=false, then the person comes back (untimed) for the next turn.
+      const leaverMs: number[] = [];
+      const pushToRunMs: number[] = [];
+      const applyMs: number[] = [];
+      for (const person of ward) {
+        const session: MatrixUser = await observer.signIn(person.localpart, PASSWORD);
+        const wallStart = Date.now();
+        const started = performance.now();
+        await scim("PATCH", `/Users/${person.scimId}`, activePatch(false));
+        leaverMs.push(await observer.outMs(started, { userId: person.userId, session }, rooms));
+        if (!(await observer.leftEveryRoom(person.userId, rooms))) throw new Error(`${person.userId} is not 'leave' in every room`);
+        const run = (await runsSince(wallStart - 1000)).find((candidate) => candidate.summary.removals > 0);
+        if (run?.startedAt && run.finishedAt) {
+          pushToRunMs.push(Date.parse(run.startedAt) - wallStart);
+          applyMs.push(Date.parse(run.finishedAt) - Date.parse(run.startedAt));
+        }
+        await scim("PATCH", `/Users/${person.scimId}`, activePatch(true));
+        await backInEveryRoom(person);
+      }
+
+      // A group removal: out of the ward's rooms, still an active person with their sessions.
+      const groupMs: number[] = [];
+      for (const person of ward.slice(0, GROUP_REMOVALS)) {
+        const started = performance.now();
+        await scim("PATCH", `/Groups/${group.id}`, { schemas: [PATCH_OP], Operations: [{ op: "Remove", path: `members[value eq "${person.scimId}"]` }] });
+        groupMs.push(await observer.outMs(started, { userId: person.userId, session: null }, rooms));
+        await scim("PATCH", `/Groups/${group.id}`, { schemas: [PATCH_OP], Operations: [{ op: "Add", path: "members", value: [{ value: person.scimId }] }] });
+        await backInEveryRoom(person);
+      }
+
+      // A burst as Entra sends it: the leaver among title changes to other people, all at once.
+      const burstLeaver = ward[SCIM_WARD - 1] as WardPerson;
+      const burstSession = await observer.signIn(burstLeaver.localpart, PASSWORD);
+      const burstWall = Date.now();
+      const burstStarted = performance.now();
+      await Promise.all([
+        scim("PATCH", `/Users/${burstLeaver.scimId}`, activePatch(false)),
+        ...fillerIds
+          .slice(0, BURST - 1)
+          .map((id, index) => scim("PATCH", `/Users/${id}`, { schemas: [PATCH_OP], Operations: [{ op: "Replace", path: "title", value: `Porter ${index}` }] })),
+      ]);
+      const burstMs = await observer.outMs(burstStarted, { userId: burstLeaver.userId, session: burstSession }, rooms);
+      leaverMs.push(burstMs);
+      // Let any run the burst would still start begin before counting.
+      await new Promise((resolve) => setTimeout(resolve, 5_000));
+      const burstRuns = (await runsSince(burstWall - 1000)).filter((run) => run.trigger === "scim");
+      await scim("PATCH", `/Users/${burstLeaver.scimId}`, activePatch(true));
+      await backInEveryRoom(burstLeaver);
+
+      // The same leaver from LDAP, with no push: picked up by the next scheduled (incremental) run.
+      const scheduledMs: number[] = [];
+      for (const [index, person] of ldapWard.entries()) {
+        const session = await observer.signIn(person.localpart, PASSWORD);
+        await ldap.modify(ldapDn(index), [{ operation: "add", attribute: "employeeType", values: ["disabled"] }]);
+        const started = performance.now();
+        const run = await portal.ok<DirectoryRunDetail>("POST", "/directory/runs", { dryRun: false });
+        if (run.status !== "applied") throw new Error(`the LDAP run was ${run.status}: ${run.reason}`);
+        scheduledMs.push(await observer.outMs(started, { userId: person.userId, session }, rooms));
+        await ldap.modify(ldapDn(index), [{ operation: "delete", attribute: "employeeType", values: ["disabled"] }]);
+        await portal.ok("POST", "/directory/runs", { dryRun: false });
+        await backInEveryRoom(person);
+      }
+
+      const sorted = (values: number[]) => [...values].sort((a, b) => a - b);
+      const seconds = (ms: number) => round(ms / 1000, 2);
+      const leavers = sorted(leaverMs);
+      const scheduledRun = Math.max(...scheduledMs);
+      const median = (values: number[]) => (values.length === 0 ? Number.NaN : percentile(sorted(values), 50));
+      return {
+        figures: {
+          "directory.leaver_out_p99_s": seconds(percentile(leavers, 99)),
+          "directory.leaver_out_p50_s": seconds(percentile(leavers, 50)),
+          "directory.group_removal_out_p99_s": seconds(percentile(sorted(groupMs), 99)),
+          "directory.leaver_push_to_run_s": seconds(median(pushToRunMs)),
+          "directory.leaver_run_apply_s": seconds(median(applyMs)),
+          "directory.burst_pushes": BURST,
+          "directory.burst_runs": burstRuns.length,
+          "directory.burst_leaver_out_s": seconds(burstMs),
+          "directory.scheduled_run_s": seconds(scheduledRun),
+          "directory.scheduled_expected_s": round(SCHEDULE_S / 2 + scheduledRun / 1000, 1),
+          "directory.scheduled_worst_s": round(SCHEDULE_S + scheduledRun / 1000, 1),
+          "directory.leaver_rooms": ROOMS,
+        },
+        targets: [
+          { figure: "directory.leaver_out_p99_s", op: "<", value: 5 },
+          { figure: "directory.group_removal_out_p99_s", op: "<", value: 5 },
+          { figure: "directory.burst_runs", op: "=", value: 1 },
+        ],
+        notes: [
+          `directory leaver: ${ROOMS} managed rooms, ${SCIM_WARD} SCIM and ${LDAP_WARD} LDAP people on the ward (in every room), ${FILLERS} more SCIM people in none; real Synapse (SQLite), PostgreSQL, slapd; seeding ${round(seedS, 1)} s (untimed).`,
+          `directory leaver: SCIM active=false to out of ${ROOMS} rooms, token 401 and no device left, per sample (s): ${leaverMs.map(seconds).join(", ")}; group removal (kicks only): ${groupMs.map(seconds).join(", ")}.`,
+          `directory leaver: from the push to the run's plan ${pushToRunMs.map(seconds).join(", ")} s, the run's apply ${applyMs.map(seconds).join(", ")} s (Handover's own clock).`,
+          `directory leaver: a burst of ${BURST} SCIM PATCHes at once (the leaver among title changes) started ${burstRuns.length} run(s).`,
+          `directory leaver: no push (LDAP, incremental read): the run that picks the leaver up takes ${scheduledMs.map(seconds).join(", ")} s; with the default schedule (${SCHEDULE_S} s) a leaver waits half an interval on average plus the run (expected), a whole one at worst.`,
+          "directory leaver: the bench sets maxRemovalShare 0.2 (one leaver is 14% of its small ward's memberships) and removalWindow off (each leaver comes back for the next sample); the guard still judges every run.",
+        ],
+      };
+    } finally {
+      await handover.stop();
+    }
+  } finally {
+    await slapd?.stop();
+    await stack.stop();
+  }
+}
