@@ -71,6 +71,15 @@ export class SynapseObserver {
     return true;
   }
 
+  /** Reads every room's state, `concurrency` at a time, as directory sync does before planning. */
+  async readAll(rooms: readonly string[], concurrency: number): Promise<void> {
+    let next = 0;
+    const worker = async () => {
+      while (next < rooms.length) await this.admin(`/v1/rooms/${encodeURIComponent(rooms[next++] as string)}/state`);
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+  }
+
   signIn(localpart: string, password: string): Promise<MatrixUser> {
     return login(this.trust, localpart, password);
   }

@@ -120,8 +120,8 @@ export async function directoryLeaver(): Promise<SuiteResult> {
         members: ward.map((person) => ({ value: person.scimId })),
       });
       const everyone = [...ward, ...ldapWard];
+      // The pushes start the run that brings everyone in (LDAP's people too: a run reads every source).
       const seeded = performance.now();
-      await portal.ok("POST", "/directory/runs", { dryRun: false });
       for (const person of everyone)
         await observer.until(seeded, `${person.userId} in every room`, async () => (await observer.inManagedRooms(person.userId, rooms)) === ROOMS);
       const seedS = (performance.now() - seeded) / 1000;
@@ -197,6 +197,19 @@ export async function directoryLeaver(): Promise<SuiteResult> {
         await backInEveryRoom(person);
       }
 
+      // Where a push's run spends its time before applying: a dry run (every source read, every
+      // managed room's state read, the plan) and the room reads alone, as Handover makes them.
+      const previewMs: number[] = [];
+      const roomReadsMs: number[] = [];
+      for (let sample = 0; sample < 3; sample++) {
+        const previewStarted = performance.now();
+        await portal.ok("POST", "/directory/preview", {});
+        previewMs.push(performance.now() - previewStarted);
+        const readsStarted = performance.now();
+        await observer.readAll(rooms, 4);
+        roomReadsMs.push(performance.now() - readsStarted);
+      }
+
       const sorted = (values: number[]) => [...values].sort((a, b) => a - b);
       const seconds = (ms: number) => round(ms / 1000, 2);
       const leavers = sorted(leaverMs);
@@ -216,6 +229,8 @@ export async function directoryLeaver(): Promise<SuiteResult> {
           "directory.scheduled_expected_s": round(SCHEDULE_S / 2 + scheduledRun / 1000, 1),
           "directory.scheduled_worst_s": round(SCHEDULE_S + scheduledRun / 1000, 1),
           "directory.leaver_rooms": ROOMS,
+          "directory.dry_run_s": seconds(median(previewMs)),
+          "directory.room_state_reads_100_s": seconds(median(roomReadsMs)),
         },
         targets: [
           { figure: "directory.leaver_out_p99_s", op: "<", value: 5 },
@@ -226,6 +241,7 @@ export async function directoryLeaver(): Promise<SuiteResult> {
           `directory leaver: ${ROOMS} managed rooms, ${SCIM_WARD} SCIM and ${LDAP_WARD} LDAP people on the ward (in every room), ${FILLERS} more SCIM people in none; real Synapse (SQLite), PostgreSQL, slapd; seeding ${round(seedS, 1)} s (untimed).`,
           `directory leaver: SCIM active=false to out of ${ROOMS} rooms, token 401 and no device left, per sample (s): ${leaverMs.map(seconds).join(", ")}; group removal (kicks only): ${groupMs.map(seconds).join(", ")}.`,
           `directory leaver: from the push to the run's plan ${pushToRunMs.map(seconds).join(", ")} s, the run's apply ${applyMs.map(seconds).join(", ")} s (Handover's own clock).`,
+          `directory leaver: a dry run (sources, ${ROOMS} rooms' state, plan) ${previewMs.map(seconds).join(", ")} s; the ${ROOMS} room state reads alone (admin API, 4 at a time) ${roomReadsMs.map(seconds).join(", ")} s.`,
           `directory leaver: a burst of ${BURST} SCIM PATCHes at once (the leaver among title changes) started ${burstRuns.length} run(s).`,
           `directory leaver: no push (LDAP, incremental read): the run that picks the leaver up takes ${scheduledMs.map(seconds).join(", ")} s; with the default schedule (${SCHEDULE_S} s) a leaver waits half an interval on average plus the run (expected), a whole one at worst.`,
           "directory leaver: the bench sets maxRemovalShare 0.2 (one leaver is 14% of its small ward's memberships) and removalWindow off (each leaver comes back for the next sample); the guard still judges every run.",
