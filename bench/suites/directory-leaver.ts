@@ -1,5 +1,6 @@
 import type { DirectoryRun, DirectoryRunDetail, DirectoryRunList } from "../../appservice/src/http/contract.js";
 import type { MatrixUser } from "../../tests/harness/client.js";
+import { startPostgres } from "../../tests/harness/postgres.js";
 import { type SlapdServer, startSlapd } from "../../tests/harness/slapd.js";
 import { startStack } from "../../tests/harness/stack.js";
 import { PortalSession } from "../../tests/support/directory-api.js";
@@ -10,13 +11,18 @@ import { percentile, round, type SuiteResult } from "../figures.js";
 import { SynapseObserver } from "./directory-leaver-observer.js";
 
 const ROOMS = 100;
-/** People on the ward (in every managed room) pushed by SCIM: each takes a turn as the leaver. */
-const SCIM_WARD = 5;
+/**
+ * People on the ward (in every managed room) pushed by SCIM. Each leaves once and stays out:
+ * bringing someone back into 100 rooms costs as much homeserver work as the sample itself.
+ */
+const LEAVERS = 4;
+const GROUP_REMOVALS = 1;
+/** Plus the burst's leaver. */
+const SCIM_WARD = LEAVERS + GROUP_REMOVALS + 1;
 /** People on the ward from LDAP: the scheduled-run comparison's leavers. */
 const LDAP_WARD = 2;
 /** People in the SCIM directory in no managed room: the guard's base of people is a real directory's. */
 const FILLERS = 60;
-const GROUP_REMOVALS = 3;
 const BURST = 20;
 /** The default `directory.schedule`: what a leaver waits for without a push. */
 const SCHEDULE_S = 300;
@@ -32,7 +38,7 @@ interface WardPerson {
 }
 
 /**
- * Leaver out in seconds (issue 16.1), against a real Synapse (SQLite), PostgreSQL and slapd, with
+ * Leaver out in seconds (issue 16.1), against a real Synapse (on PostgreSQL) and slapd, with
  * Handover as a trust runs it (SCIM endpoint, an incremental LDAP source, the default schedule,
  * writes per second and leaver policy). A person on a ward is in 100 managed rooms; the clock
  * runs from the SCIM request (an Entra-shaped `active=false` PATCH, or the removal of the person
@@ -42,7 +48,13 @@ interface WardPerson {
  * and the expected and worst latencies are half and one schedule interval more.
  */
 export async function directoryLeaver(): Promise<SuiteResult> {
-  const stack = await startStack({ trusts: ["a"] as const });
+  // Synapse on PostgreSQL, as a trust runs it: on SQLite (the harness's default) every database
+  // transaction goes through one connection, so kicks in different rooms queue behind each other.
+  const synapseDatabase = process.env.BENCH_LEAVER_SYNAPSE_DB === "sqlite" ? null : await startPostgres();
+  const stack = await startStack({
+    trusts: ["a"] as const,
+    ...(synapseDatabase ? { extraSynapseConfig: { database: synapsePostgres(synapseDatabase.url) } } : {}),
+  });
   const trust = stack.trusts.a;
   const observer = new SynapseObserver(trust);
   const tag = `lv${Date.now().toString(36)}`;
@@ -73,10 +85,10 @@ export async function directoryLeaver(): Promise<SuiteResult> {
       roles: { [admin.userId]: "admin" },
       directory: {
         exempt: [admin.userId],
-        // One leaver is 100 of the ward's 700 managed memberships (14%): the bench's ward is
-        // small, a real ward's rooms hold many more people. The guard still judges every run.
-        maxRemovalShare: 0.2,
-        // Each sample's leaver comes back and leaves again: the window would add them up.
+        // The bench's ward is small and shrinks with each leaver (the last is 100 of 100 managed
+        // memberships); a real ward's rooms hold many more people. The guard still judges every
+        // run (its cost is in the figures); holding is tested in directory-guard and -scim-burst.
+        maxRemovalShare: 1,
         removalWindow: "off",
         scim: { name: "entra", bearerToken: TOKEN },
         ldap: [ldapSource(ldap, tag, { incremental: { marker: "modifyTimestamp", fullEvery: "24h" } })],
@@ -128,17 +140,13 @@ export async function directoryLeaver(): Promise<SuiteResult> {
 
       const runsSince = async (since: number): Promise<DirectoryRun[]> =>
         (await portal.ok<DirectoryRunList>("GET", "/directory/runs")).runs.filter((run) => run.startedAt !== null && Date.parse(run.startedAt) >= since);
-      const backInEveryRoom = async (person: WardPerson) => {
-        const since = performance.now();
-        await observer.until(since, `${person.userId} back in every room`, async () => (await observer.inManagedRooms(person.userId, rooms)) === ROOMS);
-      };
       const activePatch = (active: boolean) => ({ schemas: [PATCH_OP], Operations: [{ op: "Replace", path: "active", value: active ? "True" : "False" }] });
 
       // A leaver: Entra's active=false, then the person comes back (untimed) for the next turn.
       const leaverMs: number[] = [];
       const pushToRunMs: number[] = [];
       const applyMs: number[] = [];
-      for (const person of ward) {
+      for (const person of ward.slice(0, LEAVERS)) {
         const session: MatrixUser = await observer.signIn(person.localpart, PASSWORD);
         const wallStart = Date.now();
         const started = performance.now();
@@ -150,18 +158,14 @@ export async function directoryLeaver(): Promise<SuiteResult> {
           pushToRunMs.push(Date.parse(run.startedAt) - wallStart);
           applyMs.push(Date.parse(run.finishedAt) - Date.parse(run.startedAt));
         }
-        await scim("PATCH", `/Users/${person.scimId}`, activePatch(true));
-        await backInEveryRoom(person);
       }
 
       // A group removal: out of the ward's rooms, still an active person with their sessions.
       const groupMs: number[] = [];
-      for (const person of ward.slice(0, GROUP_REMOVALS)) {
+      for (const person of ward.slice(LEAVERS, LEAVERS + GROUP_REMOVALS)) {
         const started = performance.now();
         await scim("PATCH", `/Groups/${group.id}`, { schemas: [PATCH_OP], Operations: [{ op: "Remove", path: `members[value eq "${person.scimId}"]` }] });
         groupMs.push(await observer.outMs(started, { userId: person.userId, session: null }, rooms));
-        await scim("PATCH", `/Groups/${group.id}`, { schemas: [PATCH_OP], Operations: [{ op: "Add", path: "members", value: [{ value: person.scimId }] }] });
-        await backInEveryRoom(person);
       }
 
       // A burst as Entra sends it: the leaver among title changes to other people, all at once.
@@ -180,8 +184,6 @@ export async function directoryLeaver(): Promise<SuiteResult> {
       // Let any run the burst would still start begin before counting.
       await new Promise((resolve) => setTimeout(resolve, 5_000));
       const burstRuns = (await runsSince(burstWall - 1000)).filter((run) => run.trigger === "scim");
-      await scim("PATCH", `/Users/${burstLeaver.scimId}`, activePatch(true));
-      await backInEveryRoom(burstLeaver);
 
       // The same leaver from LDAP, with no push: picked up by the next scheduled (incremental) run.
       const scheduledMs: number[] = [];
@@ -192,9 +194,6 @@ export async function directoryLeaver(): Promise<SuiteResult> {
         const run = await portal.ok<DirectoryRunDetail>("POST", "/directory/runs", { dryRun: false });
         if (run.status !== "applied") throw new Error(`the LDAP run was ${run.status}: ${run.reason}`);
         scheduledMs.push(await observer.outMs(started, { userId: person.userId, session }, rooms));
-        await ldap.modify(ldapDn(index), [{ operation: "delete", attribute: "employeeType", values: ["disabled"] }]);
-        await portal.ok("POST", "/directory/runs", { dryRun: false });
-        await backInEveryRoom(person);
       }
 
       // Where a push's run spends its time before applying: a dry run (every source read, every
@@ -238,13 +237,13 @@ export async function directoryLeaver(): Promise<SuiteResult> {
           { figure: "directory.burst_runs", op: "=", value: 1 },
         ],
         notes: [
-          `directory leaver: ${ROOMS} managed rooms, ${SCIM_WARD} SCIM and ${LDAP_WARD} LDAP people on the ward (in every room), ${FILLERS} more SCIM people in none; real Synapse (SQLite), PostgreSQL, slapd; seeding ${round(seedS, 1)} s (untimed).`,
+          `directory leaver: ${ROOMS} managed rooms, ${SCIM_WARD} SCIM and ${LDAP_WARD} LDAP people on the ward (in every room), ${FILLERS} more SCIM people in none; real Synapse (${synapseDatabase ? "on PostgreSQL" : "on SQLite"}), PostgreSQL, slapd; seeding ${round(seedS, 1)} s (untimed).`,
           `directory leaver: SCIM active=false to out of ${ROOMS} rooms, token 401 and no device left, per sample (s): ${leaverMs.map(seconds).join(", ")}; group removal (kicks only): ${groupMs.map(seconds).join(", ")}.`,
           `directory leaver: from the push to the run's plan ${pushToRunMs.map(seconds).join(", ")} s, the run's apply ${applyMs.map(seconds).join(", ")} s (Handover's own clock).`,
           `directory leaver: a dry run (sources, ${ROOMS} rooms' state, plan) ${previewMs.map(seconds).join(", ")} s; the ${ROOMS} room state reads alone (admin API, 4 at a time) ${roomReadsMs.map(seconds).join(", ")} s.`,
           `directory leaver: a burst of ${BURST} SCIM PATCHes at once (the leaver among title changes) started ${burstRuns.length} run(s).`,
           `directory leaver: no push (LDAP, incremental read): the run that picks the leaver up takes ${scheduledMs.map(seconds).join(", ")} s; with the default schedule (${SCHEDULE_S} s) a leaver waits half an interval on average plus the run (expected), a whole one at worst.`,
-          "directory leaver: the bench sets maxRemovalShare 0.2 (one leaver is 14% of its small ward's memberships) and removalWindow off (each leaver comes back for the next sample); the guard still judges every run.",
+          "directory leaver: each leaver stays out (bringing them back into 100 rooms is as much work as the sample); the ward shrinks, so the bench sets maxRemovalShare 1 and removalWindow off: the guard still judges every run, it cannot hold one. p99 over this few samples is their maximum.",
         ],
       };
     } finally {
@@ -253,5 +252,25 @@ export async function directoryLeaver(): Promise<SuiteResult> {
   } finally {
     await slapd?.stop();
     await stack.stop();
+    await synapseDatabase?.stop();
   }
+}
+
+/** Synapse's `database` section for a PostgreSQL database given by URL. */
+function synapsePostgres(url: string): Record<string, unknown> {
+  const parsed = new URL(url);
+  return {
+    name: "psycopg2",
+    // The throwaway cluster is initialised with the machine's locale, not C.
+    allow_unsafe_locale: true,
+    args: {
+      user: decodeURIComponent(parsed.username),
+      ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
+      database: parsed.pathname.slice(1),
+      host: parsed.hostname,
+      port: Number(parsed.port || 5432),
+      cp_min: 2,
+      cp_max: 10,
+    },
+  };
 }
