@@ -80,6 +80,32 @@ export class SynapseObserver {
     await Promise.all(Array.from({ length: concurrency }, worker));
   }
 
+  async forceJoin(roomId: string, userId: string): Promise<void> {
+    const response = await fetch(`${this.trust.clientUrl}/_synapse/admin/v1/join/${encodeURIComponent(roomId)}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${this.trust.admin.accessToken}`, "content-type": "application/json" },
+      body: JSON.stringify({ user_id: userId }),
+    });
+    if (!response.ok) throw new Error(`join ${roomId} answered ${response.status}: ${await response.text()}`);
+  }
+
+  /** Kicks the person from every room as the appservice's bot, `concurrency` at a time. */
+  async kickAll(rooms: readonly string[], userId: string, asToken: string, concurrency: number): Promise<void> {
+    let next = 0;
+    const worker = async () => {
+      while (next < rooms.length) {
+        const roomId = rooms[next++] as string;
+        const response = await fetch(`${this.trust.clientUrl}/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/kick`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${asToken}`, "content-type": "application/json" },
+          body: JSON.stringify({ user_id: userId, reason: "bench: Synapse's own pace" }),
+        });
+        if (!response.ok) throw new Error(`kick in ${roomId} answered ${response.status}: ${await response.text()}`);
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+  }
+
   signIn(localpart: string, password: string): Promise<MatrixUser> {
     return login(this.trust, localpart, password);
   }

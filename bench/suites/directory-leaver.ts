@@ -63,6 +63,8 @@ export async function directoryLeaver(): Promise<SuiteResult> {
     slapd = await startSlapd();
     const ldap = slapd;
     const admin = await TestUser.register(trust, `lvadmin${tag}`);
+    // Exempt from sync: the bench joins and kicks them itself, to find Synapse's own pace.
+    const floorPerson = await TestUser.register(trust, `floor${tag}`);
     const ward: WardPerson[] = [];
     for (let index = 0; index < SCIM_WARD; index++) {
       const localpart = `nurse${index}${tag}`;
@@ -84,7 +86,7 @@ export async function directoryLeaver(): Promise<SuiteResult> {
     const handover = await startHandover(trust, stack.databaseUrls.a, {
       roles: { [admin.userId]: "admin" },
       directory: {
-        exempt: [admin.userId],
+        exempt: [admin.userId, floorPerson.userId],
         // The bench's ward is small and shrinks with each leaver (the last is 100 of 100 managed
         // memberships); a real ward's rooms hold many more people. The guard still judges every
         // run (its cost is in the figures); holding is tested in directory-guard and -scim-burst.
@@ -209,6 +211,13 @@ export async function directoryLeaver(): Promise<SuiteResult> {
         roomReadsMs.push(performance.now() - readsStarted);
       }
 
+      // Synapse's own pace for the same homeserver work, with no Handover in between: the bench
+      // (as the bot, with the appservice token) kicks a person from the 100 rooms, 8 at a time.
+      for (const roomId of rooms) await observer.forceJoin(roomId, floorPerson.userId);
+      const floorStarted = performance.now();
+      await observer.kickAll(rooms, floorPerson.userId, trust.registration.as_token, 8);
+      const floorMs = performance.now() - floorStarted;
+
       const sorted = (values: number[]) => [...values].sort((a, b) => a - b);
       const seconds = (ms: number) => round(ms / 1000, 2);
       const leavers = sorted(leaverMs);
@@ -228,6 +237,8 @@ export async function directoryLeaver(): Promise<SuiteResult> {
           "directory.scheduled_expected_s": round(SCHEDULE_S / 2 + scheduledRun / 1000, 1),
           "directory.scheduled_worst_s": round(SCHEDULE_S + scheduledRun / 1000, 1),
           "directory.leaver_rooms": ROOMS,
+          "directory.synapse_kicks_100_s": seconds(floorMs),
+          "directory.leaver_over_synapse_kicks": round(percentile(leavers, 50) / floorMs, 2),
           "directory.dry_run_s": seconds(median(previewMs)),
           "directory.room_state_reads_100_s": seconds(median(roomReadsMs)),
         },
@@ -241,6 +252,7 @@ export async function directoryLeaver(): Promise<SuiteResult> {
           `directory leaver: SCIM active=false to out of ${ROOMS} rooms, token 401 and no device left, per sample (s): ${leaverMs.map(seconds).join(", ")}; group removal (kicks only): ${groupMs.map(seconds).join(", ")}.`,
           `directory leaver: from the push to the run's plan ${pushToRunMs.map(seconds).join(", ")} s, the run's apply ${applyMs.map(seconds).join(", ")} s (Handover's own clock).`,
           `directory leaver: a dry run (sources, ${ROOMS} rooms' state, plan) ${previewMs.map(seconds).join(", ")} s; the ${ROOMS} room state reads alone (admin API, 4 at a time) ${roomReadsMs.map(seconds).join(", ")} s.`,
+          `directory leaver: Synapse alone (the bench kicking as the bot, 8 at a time, no Handover) takes ${seconds(floorMs)} s for the same ${ROOMS} kicks; the median leaver is ${round(percentile(leavers, 50) / floorMs, 2)}x that.`,
           `directory leaver: a burst of ${BURST} SCIM PATCHes at once (the leaver among title changes) started ${burstRuns.length} run(s).`,
           `directory leaver: no push (LDAP, incremental read): the run that picks the leaver up takes ${scheduledMs.map(seconds).join(", ")} s; with the default schedule (${SCHEDULE_S} s) a leaver waits half an interval on average plus the run (expected), a whole one at worst.`,
           "directory leaver: each leaver stays out (bringing them back into 100 rooms is as much work as the sample); the ward shrinks, so the bench sets maxRemovalShare 1 and removalWindow off: the guard still judges every run, it cannot hold one. p99 over this few samples is their maximum.",
