@@ -5,6 +5,7 @@ import { meets, type SuiteResult } from "./figures.js";
 import { devices } from "./suites/devices.js";
 import { directory } from "./suites/directory.js";
 import { directoryIncremental } from "./suites/directory-incremental.js";
+import { directoryLeaver } from "./suites/directory-leaver.js";
 import { e2ee } from "./suites/e2ee.js";
 import { exportSuite } from "./suites/export.js";
 import { federation } from "./suites/federation.js";
@@ -17,7 +18,17 @@ const SUITES: Record<string, () => Promise<SuiteResult>> = {
   export: exportSuite,
   retention,
   federation,
-  directory,
+  // Planning (no homeserver), then a leaver against a real Synapse (issue 16.1).
+  directory: async () => {
+    const planning = await directory();
+    const leaver = await directoryLeaver();
+    return {
+      figures: { ...planning.figures, ...leaver.figures },
+      targets: [...planning.targets, ...leaver.targets],
+      notes: [...(planning.notes ?? []), ...(leaver.notes ?? [])],
+    };
+  },
+  "directory-leaver": directoryLeaver,
   "directory-incremental": directoryIncremental,
   e2ee,
   devices,

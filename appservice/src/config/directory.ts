@@ -66,7 +66,12 @@ const scimSchema = z
     bearerToken: generatedSecret(SECRET_PLACEHOLDERS.scimToken).describe(
       "Secret token Entra ID / Okta provisioning sends as `Authorization: Bearer`. Prefer an environment variable.",
     ),
-    syncDelay: duration().prefault("2s").describe("How soon after a SCIM change a sync run starts (changes in that time share one run)."),
+    syncDelay: duration()
+      .prefault("1s")
+      .describe("A sync run starts once SCIM changes have been quiet this long: a burst of changes shares one run (one plan, one guard verdict)."),
+    maxDelay: duration()
+      .prefault("10s")
+      .describe("If SCIM changes keep coming, the run starts this long after the first change it covers anyway (never sooner than syncDelay)."),
   })
   .describe("SCIM 2.0 endpoint at /scim/v2 on the web listener, for Entra ID or Okta provisioning. Unset: no endpoint.");
 
@@ -166,7 +171,16 @@ export const directorySchema = z
       .describe(
         "Removals by runs in this window (not approved ones) count with each new run's, so small runs cannot add up to a mass removal; off to count each run alone.",
       ),
-    writesPerSecond: z.number().positive().max(1000).default(10).describe("Homeserver writes per second at most."),
+    writesPerSecond: z.number().positive().max(1000).default(100).describe("Homeserver writes per second at most."),
+    writeConcurrency: z
+      .number()
+      .int()
+      .min(1)
+      .max(64)
+      .default(8)
+      .describe(
+        "Homeserver writes in flight at most (rooms side by side); the number in flight adapts below it to the homeserver's answers (halved on a slow answer, a rate limit or a 5xx).",
+      ),
     leavers: z
       .strictObject({
         endSessions: z.boolean().default(true).describe("Log out every device of a leaver at once."),

@@ -21,6 +21,7 @@ import { DirectoryGroupLookup } from "./group-memberships.js";
 import { directoryHandlers } from "./handlers.js";
 import { LdapDirectorySource } from "./ldap-source.js";
 import { registerDirectoryMetrics } from "./metrics.js";
+import { PushCoalescer } from "./push-coalescer.js";
 import { PushedDirectorySource } from "./pushed-source.js";
 import { scimRouter } from "./scim-router.js";
 import { SynapseMembership } from "./synapse-membership.js";
@@ -56,6 +57,7 @@ export function buildDirectorySync(platform: DirectoryPlatform) {
           reader: membership,
           executor: new ActionExecutor(membership, membership, platform.audit, platform.clock, {
             writesPerSecond: config.writesPerSecond,
+            maxInFlight: config.writeConcurrency,
             attempts: 4,
             wait: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
           }),
@@ -130,20 +132,23 @@ export const directoryCapability: CapabilityFactory = (platform): Capability => 
       })
     : null;
 
-  let pushTimer: NodeJS.Timeout | null = null;
   const scim = config?.scim;
   // The limits are shown even without a `directory` section: the schema's defaults then.
   const guard = config ?? directorySchema.parse({});
+  const pushes =
+    sync && scim
+      ? new PushCoalescer({
+          quietMs: scim.syncDelay,
+          maxDelayMs: scim.maxDelay,
+          run: () => exclusive(() => sync.run({ trigger: "scim" })),
+          onError: (error: unknown) => {
+            platform.logger.warn({ err: error }, "directory sync after a SCIM push did not run; the next scheduled run will pick it up");
+          },
+        })
+      : null;
   const afterPush = () => {
     groupLookup?.invalidate();
-    if (!sync || !scim || pushTimer) return;
-    pushTimer = setTimeout(() => {
-      pushTimer = null;
-      exclusive(() => sync.run({ trigger: "scim" })).catch((error: unknown) => {
-        platform.logger.warn({ err: error }, "directory sync after a SCIM push did not run; the next scheduled run will pick it up");
-      });
-    }, scim.syncDelay);
-    pushTimer.unref();
+    pushes?.pushed();
   };
 
   const webRoutes = express.Router();
@@ -179,8 +184,7 @@ export const directoryCapability: CapabilityFactory = (platform): Capability => 
       });
     },
     async stop() {
-      if (pushTimer) clearTimeout(pushTimer);
-      pushTimer = null;
+      await pushes?.stop();
       await asked.idle();
     },
   };

@@ -3,6 +3,7 @@ import type { Clock } from "../clock.js";
 import { HandoverError } from "../errors.js";
 import type { MembershipAction } from "./planner.js";
 import type { AccountControl, MembershipWriter } from "./ports.js";
+import { AdaptiveWriteLimit } from "./write-lanes.js";
 
 export interface ExecutorOptions {
   /** Homeserver writes per second at most. */
@@ -10,6 +11,10 @@ export interface ExecutorOptions {
   /** Attempts per write when the homeserver is unreachable or rate-limits us. */
   attempts: number;
   wait(ms: number): Promise<void>;
+  /** Writes in flight at most (the limit adapts below it to the homeserver's answers); default 1. */
+  maxInFlight?: number;
+  /** An answer slower than this halves the writes in flight (default 2 s). */
+  slowMs?: number;
 }
 
 const RETRYABLE = /M_LIMIT_EXCEEDED|\b429\b|\b5\d\d\b/;
@@ -32,11 +37,14 @@ export const AUDIT_ACTION: Record<MembershipAction["kind"], string> = {
 };
 
 /**
- * Applies a plan's actions one homeserver write at a time, at most `writesPerSecond`, retrying
- * what can be retried with backoff, and audits each applied change with its reason and run.
+ * Applies a plan's actions, at most `writesPerSecond` and as many at a time as the homeserver's
+ * answers allow (`inFlight`), retrying what can be retried with backoff, and audits each applied
+ * change with its reason and run.
  */
 export class ActionExecutor {
   private nextSlot = 0;
+  /** How many writes the run may have in flight now; read by the run between lanes. */
+  readonly inFlight: AdaptiveWriteLimit;
 
   constructor(
     private readonly writer: MembershipWriter,
@@ -44,7 +52,9 @@ export class ActionExecutor {
     private readonly audit: AuditRecorder,
     private readonly clock: Clock,
     private readonly options: ExecutorOptions,
-  ) {}
+  ) {
+    this.inFlight = new AdaptiveWriteLimit(options.maxInFlight ?? 1, options.slowMs ?? 2_000);
+  }
 
   async apply(action: MembershipAction, context: { runId: number; actor: string }): Promise<void> {
     await this.withRetries(() => this.write(action));
@@ -62,10 +72,13 @@ export class ActionExecutor {
   private async withRetries(write: () => Promise<void>): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       await this.throttle();
+      const started = performance.now();
       try {
         await write();
+        this.inFlight.answered(performance.now() - started);
         return;
       } catch (error) {
+        if (retryable(error)) this.inFlight.backOff();
         if (attempt >= this.options.attempts || !retryable(error)) throw error;
         await this.options.wait(Math.min(30_000, 500 * 2 ** (attempt - 1)));
       }

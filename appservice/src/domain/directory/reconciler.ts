@@ -9,6 +9,7 @@ import type { IdentityTemplate } from "./identity.js";
 import { DirectoryAnswerRefused, type DirectorySnapshot, type DirectorySource, type SyncRule } from "./model.js";
 import { type ActualRoom, type MembershipAction, type MembershipPlan, newLeavers, type PlanOptions, planMembership } from "./planner.js";
 import type { IdentityStore, MembershipReader, RuleStore, RunStatus, RunStore, RunSummary, RunTrigger } from "./ports.js";
+import { runLanes, writeLanes } from "./write-lanes.js";
 
 export interface DirectorySyncDeps {
   sources: readonly DirectorySource[];
@@ -217,29 +218,38 @@ export class DirectorySync {
     return { runId, status: "held", reason, summary, actions: plan.actions };
   }
 
+  /**
+   * Applies the actions lane by lane (one lane per room, one per person), lanes side by side as
+   * far as the executor's in-flight limit allows. Each action's outcome is stored and audited as
+   * before; a room the bot could not take fails the rest of its lane only.
+   */
   private async apply(runId: number, actor: string, actions: MembershipAction[], summary: RunSummary): Promise<RunResult> {
     const { runs, executor, identities, clock } = this.deps;
     let applied = 0;
     let failed = 0;
-    const skippedRooms = new Set<string>();
-    for (const [index, action] of actions.entries()) {
-      if ("roomId" in action && skippedRooms.has(action.roomId)) {
-        await runs.setOutcome(runId, index, "failed", "the bot could not take this room");
-        failed++;
-        continue;
+    const fail = async (index: number, why: string) => {
+      await runs.setOutcome(runId, index, "failed", why);
+      failed++;
+    };
+    await runLanes(writeLanes(actions), executor.inFlight, async (lane) => {
+      let roomTaken = true;
+      for (const { index, action } of lane) {
+        if (!roomTaken) {
+          await fail(index, "the bot could not take this room");
+          continue;
+        }
+        try {
+          await executor.apply(action, { runId, actor });
+          await runs.setOutcome(runId, index, "done", null);
+          if (action.kind === "end-sessions") await identities.markSessionsEnded(action.userId, clock.now());
+          if (action.kind === "lock" || action.kind === "deactivate") await identities.markClosed(action.userId, clock.now());
+          applied++;
+        } catch (error) {
+          if (action.kind === "take-room") roomTaken = false;
+          await fail(index, error instanceof Error ? error.message : String(error));
+        }
       }
-      try {
-        await executor.apply(action, { runId, actor });
-        await runs.setOutcome(runId, index, "done", null);
-        if (action.kind === "end-sessions") await identities.markSessionsEnded(action.userId, clock.now());
-        if (action.kind === "lock" || action.kind === "deactivate") await identities.markClosed(action.userId, clock.now());
-        applied++;
-      } catch (error) {
-        if (action.kind === "take-room") skippedRooms.add(action.roomId);
-        await runs.setOutcome(runId, index, "failed", error instanceof Error ? error.message : String(error));
-        failed++;
-      }
-    }
+    });
     const status: RunStatus = failed === 0 ? "applied" : "partial";
     const finalSummary = { ...summary, applied, failed };
     await runs.setStatus(runId, status, { summary: finalSummary, finished: clock.now() });

@@ -1,0 +1,62 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { PushCoalescer } from "./push-coalescer.js";
+
+describe("SCIM pushes coalesced into runs", () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  const coalescer = (run: () => Promise<unknown>) =>
+    new PushCoalescer({ quietMs: 1_000, maxDelayMs: 10_000, run, onError: (error) => expect.fail(String(error)), now: () => Date.now() });
+
+  it("a burst of pushes a few hundred milliseconds apart makes one run, once they are quiet", async () => {
+    const run = vi.fn(async () => undefined);
+    const pushes = coalescer(run);
+    for (let push = 0; push < 20; push++) {
+      pushes.pushed();
+      await vi.advanceTimersByTimeAsync(300);
+    }
+    expect(run).not.toHaveBeenCalled();
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(run).toHaveBeenCalledTimes(1);
+  });
+
+  it("pushes that never stop still get a run by the longest delay", async () => {
+    const run = vi.fn(async () => undefined);
+    const pushes = coalescer(run);
+    for (let push = 0; push < 40; push++) {
+      pushes.pushed();
+      await vi.advanceTimersByTimeAsync(500);
+    }
+    // 20 s of pushes every 500 ms: a run at 10 s and one at 20 s, not 40.
+    expect(run).toHaveBeenCalledTimes(2);
+  });
+
+  it("pushes during a run share one more run after it", async () => {
+    let finish: () => void = () => undefined;
+    const run = vi.fn(() => new Promise<void>((resolve) => (finish = resolve)));
+    const pushes = coalescer(run);
+    pushes.pushed();
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(run).toHaveBeenCalledTimes(1);
+    for (let push = 0; push < 5; push++) {
+      pushes.pushed();
+      await vi.advanceTimersByTimeAsync(1_500);
+    }
+    expect(run).toHaveBeenCalledTimes(1);
+    finish();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(run).toHaveBeenCalledTimes(2);
+    finish();
+    await pushes.stop();
+    expect(run).toHaveBeenCalledTimes(2);
+  });
+
+  it("a quiet time longer than the longest delay wins (a source that only wants scheduled runs)", async () => {
+    const run = vi.fn(async () => undefined);
+    const pushes = new PushCoalescer({ quietMs: 3_600_000, maxDelayMs: 10_000, run, onError: () => undefined });
+    pushes.pushed();
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(run).not.toHaveBeenCalled();
+    await pushes.stop();
+  });
+});
