@@ -9,6 +9,7 @@ import { mediaReferencesOf } from "../domain/retention/media.js";
 import type { DefaultPolicies, PolicyRules } from "../domain/retention/policy.js";
 import { RetentionPolicyService } from "../domain/retention/policy-service.js";
 import { PurgeExecutor } from "../domain/retention/purge-executor.js";
+import { DEFAULT_PACER_SETTINGS, PurgePacer } from "../domain/retention/purge-pacer.js";
 import { RetentionStatePublication } from "../domain/retention/state-publication.js";
 import { RetentionPlanner, RetentionSweep, SWEEP_ACTOR, type SweepOutcome } from "../domain/retention/sweep.js";
 import { PostgresRetentionFacts } from "../storage/retention-facts-store.js";
@@ -54,7 +55,16 @@ export const retentionCapability: CapabilityFactory = (platform: Platform): Capa
   const config = platform.config.retention ?? retentionSchema.parse({});
   const { db, clock, audit, bot, logger } = platform;
   const defaults: DefaultPolicies = { clinical: rules(config.defaults.clinical), operational: rules(config.defaults.operational) };
-  const settings = { warningGranularityMs: ms(config.warningGranularity), maxPurgesPerSweep: config.maxPurgesPerSweep };
+  const settings = {
+    warningGranularityMs: ms(config.warningGranularity),
+    maxPurgesPerSweep: config.maxPurgesPerSweep,
+    purgeConcurrency: config.purgeConcurrency,
+  };
+  const pacer = new PurgePacer(
+    { ...DEFAULT_PACER_SETTINGS, maxConcurrency: config.purgeConcurrency },
+    clock,
+    (wait) => new Promise((resolve) => setTimeout(resolve, wait)),
+  );
   const facts = new PostgresRetentionFacts(db);
   const policies = new PostgresPolicyStore(db);
   const holds = new PostgresHoldStore(db);
@@ -78,6 +88,10 @@ export const retentionCapability: CapabilityFactory = (platform: Platform): Capa
         await index.flush();
         await facts.forgetUpTo(roomId, cutoff);
       },
+      forgetEvents: async (roomId, eventIds) => {
+        await index.flush();
+        await facts.forgetEvents(roomId, eventIds);
+      },
       linkSpace: (roomId, spaceId, linked) => facts.linkSpace(roomId, spaceId, linked),
     },
     captured: facts,
@@ -86,6 +100,8 @@ export const retentionCapability: CapabilityFactory = (platform: Platform): Capa
     botUserId: platform.botUserId,
     pollIntervalMs: ms(config.purgePollInterval),
     pollTimeoutMs: ms(config.purgeTimeout),
+    sliceEvents: config.purgeSliceEvents,
+    pacer,
   });
   const publication = new RetentionStatePublication({
     publisher: bot,

@@ -15,6 +15,7 @@ import { PatientLookups1733403000000 } from "./migrations/1733403000000-patient-
 import { FederationExpectedPartners1733406000000 } from "./migrations/1733406000000-federation-expected-partners.js";
 import { AuditRuntimeGrants1733408000000 } from "./migrations/1733408000000-audit-runtime-grants.js";
 import { Devices1733410000000 } from "./migrations/1733410000000-devices.js";
+import { RetentionPurgeSlices1733424000000 } from "./migrations/1733424000000-retention-purge-slices.js";
 
 /** In order. A capability adds its own migration file and one entry here. */
 export const MIGRATIONS = [
@@ -34,6 +35,7 @@ export const MIGRATIONS = [
   FederationExpectedPartners1733406000000,
   AuditRuntimeGrants1733408000000,
   Devices1733410000000,
+  RetentionPurgeSlices1733424000000,
 ];
 
 /** Schema changes only through migrations: `synchronize` stays off everywhere. */
