@@ -31,6 +31,8 @@ class FakeSynapse implements RoomHistoryReader, HistoryPurger {
   purges: string[] = [];
   status: PurgeStatus = "complete";
   crashOnStart = false;
+  /** Synapse deletes only events of a lower depth than the one kept; events sent at once share one. */
+  depths = new Map<string, number>();
   async eventsNewestFirst(_roomId: string, stop: (event: MatrixEvent) => boolean) {
     const out: MatrixEvent[] = [];
     for (const event of [...this.events].reverse()) {
@@ -50,7 +52,10 @@ class FakeSynapse implements RoomHistoryReader, HistoryPurger {
   async startPurge(_roomId: string, keepFrom: string) {
     this.purges.push(keepFrom);
     const index = this.events.findIndex((event) => event.event_id === keepFrom);
-    this.events = this.events.filter((event, i) => i >= index || event.state_key !== undefined);
+    const depth = this.depths.get(keepFrom);
+    this.events = this.events.filter((event, i) =>
+      depth === undefined ? i >= index || event.state_key !== undefined : (this.depths.get(event.event_id) ?? 0) >= depth || event.state_key !== undefined,
+    );
     if (this.crashOnStart) throw new Error("process killed");
     return `purge-${this.purges.length}`;
   }
@@ -359,5 +364,24 @@ describe("purge executor", () => {
       media: 1,
       mediaDeleted: 0,
     });
+  });
+
+  it("messages sent at the same moment as the first event kept share its depth: slices reach further, and what cannot go is kept and not counted as deleted", async () => {
+    const { synapse, executor, ledger, record } = setup(new Set(), 1);
+    synapse.events = [message("$1", 1_000), message("$2", 1_001), message("$3", 1_002), message("$4", 1_003), message("$5", 1_004), message("$new", 3_000)];
+    synapse.depths = new Map([
+      ["$1", 1],
+      ["$2", 1],
+      ["$3", 1],
+      ["$4", 2],
+      ["$5", 3],
+      ["$new", 3],
+      ["$notice1", 4],
+    ]);
+    await ledger.create(record);
+    const done = await executor.drive(record);
+    expect(synapse.events.map((event) => event.event_id)).toEqual(["$5", "$new", "$notice1"]);
+    expect(done).toMatchObject({ state: "complete", eventCount: 4, plannedCount: 5, eventIds: ["$1", "$2", "$3", "$4"] });
+    expect(done?.error).toMatch(/1 planned message\(s\) .* kept/);
   });
 });

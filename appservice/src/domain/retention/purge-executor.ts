@@ -86,7 +86,7 @@ export function stoppedPartWayNotice(deleted: number, planned: number): string {
 }
 
 /** Where the next purge call ends, read from what earlier slices left of the room. */
-type Slice = { kind: "done" } | { kind: "intruder"; eventId: string } | { kind: "purge"; keepFrom: string };
+type Slice = { kind: "done"; left: string[] } | { kind: "intruder"; eventId: string } | { kind: "purge"; keepFrom: string };
 
 /**
  * Drives one purge through its states. Each step is saved before the next begins, so after a
@@ -98,6 +98,12 @@ export class PurgeExecutor {
   private readonly sleep: (ms: number) => Promise<void>;
 
   private readonly sliceEvents: number;
+  /**
+   * The last slice asked of Synapse per purge: where it started and where it kept from. Synapse
+   * deletes only events of a lower depth than the one it keeps from; messages sent at the same
+   * time share a depth, so a slice can end up deleting nothing and must then reach further.
+   */
+  private readonly lastSlice = new Map<string, { firstPlanned: string; keepFrom: string; size: number }>();
 
   constructor(private readonly deps: PurgeExecutorDeps) {
     this.sleep = deps.sleep ?? defaultSleep;
@@ -157,34 +163,68 @@ export class PurgeExecutor {
     });
     if (!started.allowed) return this.stopAt(record, started.reason);
     const value = started.value;
-    if (value.kind === "done") return this.save(record, { state: "purged" });
+    if (value.kind === "done") {
+      this.lastSlice.delete(record.id);
+      return value.left.length === 0 ? this.save(record, { state: "purged" }) : this.keptAtBoundary(record, value.left);
+    }
     if (value.kind === "intruder")
       return this.stopAt(record, `message ${value.eventId} now sits among the planned messages (sent since they were counted): the deletion is planned again`);
     return this.save(value.counted, { state: "purging", purgeId: value.purgeId });
   }
 
+  /**
+   * Planned messages that share their depth with the event the purge keeps from cannot be
+   * purged without it (nor without what follows it): they are kept, and the deletion record
+   * counts only the messages that are gone.
+   */
+  private async keptAtBoundary(record: PurgeRecord, left: readonly string[]): Promise<PurgeRecord> {
+    const kept = new Set(left);
+    const deleted = (record.eventIds ?? []).filter((eventId) => !kept.has(eventId));
+    const held = await this.deps.captured.capturedAmong(record.roomId, deleted);
+    return this.save(record, {
+      state: "purged",
+      eventIds: deleted,
+      eventCount: deleted.length,
+      plannedCount: record.plannedCount ?? record.eventIds?.length ?? null,
+      unfiledCount: record.includesUnfiled ? deleted.filter((eventId) => !held.has(eventId)).length : 0,
+      error: `${left.length} planned message(s) sent at the same moment as the first message kept could not be deleted without it: they are kept`,
+    });
+  }
+
   /** Reads the room from what earlier slices left, up to the end of the next slice. */
   private async sliceOf(record: PurgeRecord, finalKeepFrom: string): Promise<Slice> {
     const isPlanned = this.plannedTest(record);
-    let planned = 0;
-    let full = false;
-    const head = await this.deps.history.eventsOldestFirst(record.roomId, (event) => {
-      if (event.event_id === finalKeepFrom || full) return true;
-      if (isPlanned(event) && ++planned >= this.sliceEvents) full = true;
-      return false;
-    });
-    if (planned === 0) return { kind: "done" };
-    const last = head.at(-1);
-    if (!last || (last.event_id !== finalKeepFrom && !full)) {
-      throw new Error(`event ${finalKeepFrom}, which purge ${record.id} keeps from, is no longer in room ${record.roomId}`);
+    const previous = this.lastSlice.get(record.id);
+    for (let size = this.sliceEvents; ; ) {
+      let planned = 0;
+      let full = false;
+      const head = await this.deps.history.eventsOldestFirst(record.roomId, (event) => {
+        if (event.event_id === finalKeepFrom || full) return true;
+        if (isPlanned(event) && ++planned >= size) full = true;
+        return false;
+      });
+      const left = head.filter(isPlanned).map((event) => event.event_id);
+      if (planned === 0) return { kind: "done", left };
+      const last = head.at(-1);
+      if (!last || (last.event_id !== finalKeepFrom && !full)) {
+        throw new Error(`event ${finalKeepFrom}, which purge ${record.id} keeps from, is no longer in room ${record.roomId}`);
+      }
+      // The first planned message survived the last slice: everything that slice covered shares
+      // a depth with the event it kept. Reach further, unless it already reached the purge's end.
+      if (previous && previous.firstPlanned === left[0] && size <= previous.size) {
+        if (previous.keepFrom === finalKeepFrom) return { kind: "done", left };
+        size = previous.size * 2;
+        continue;
+      }
+      // Synapse purges by position, and orders history by depth: a message from a server that was
+      // cut off points at old events and lands among them. It was neither planned nor announced.
+      if (record.eventIds) {
+        const intruder = head.slice(0, -1).find((event) => isMessage(event, this.deps.botUserId) && !isPlanned(event));
+        if (intruder) return { kind: "intruder", eventId: intruder.event_id };
+      }
+      this.lastSlice.set(record.id, { firstPlanned: left[0] as string, keepFrom: last.event_id, size });
+      return { kind: "purge", keepFrom: last.event_id };
     }
-    // Synapse purges by position, and orders history by depth: a message from a server that was
-    // cut off points at old events and lands among them. It was neither planned nor announced.
-    if (record.eventIds) {
-      const intruder = head.slice(0, -1).find((event) => isMessage(event, this.deps.botUserId) && !isPlanned(event));
-      if (intruder) return { kind: "intruder", eventId: intruder.event_id };
-    }
-    return { kind: "purge", keepFrom: last.event_id };
   }
 
   private plannedTest(record: PurgeRecord): (event: MatrixEvent) => boolean {
@@ -202,6 +242,7 @@ export class PurgeExecutor {
    * (the planned messages no longer in it); the rest is kept and the room is told so.
    */
   private async stopAt(record: PurgeRecord, reason: string): Promise<PurgeRecord> {
+    this.lastSlice.delete(record.id);
     if (record.purgeRequests === 0 || !record.eventIds || !record.keepFromEventId) return this.stop(record, reason);
     const finalKeepFrom = record.keepFromEventId;
     const planned = new Set(record.eventIds);
