@@ -1,8 +1,8 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Handover } from "../../appservice/src/app.js";
-import type { PolicyDraftInput, RetentionPolicyView } from "../../appservice/src/http/contract.js";
 import { stoppedPartWayNotice } from "../../appservice/src/domain/retention/purge-executor.js";
+import type { PolicyDraftInput, RetentionPolicyView } from "../../appservice/src/http/contract.js";
 import { SWEEP_JOB } from "../../appservice/src/retention/capability.js";
 import { PortalSession } from "../support/directory-api.js";
 import { freshDatabase } from "../support/fresh-database.js";
@@ -126,9 +126,7 @@ describe("sliced purges", () => {
     const { rows } = await db.query("SELECT count(*)::int AS n FROM retention_events WHERE room_id = $1", [roomId]);
     expect(rows[0].n).toBe(6);
     const audit = await db.query("SELECT action, details FROM audit_log WHERE target = $1 AND action LIKE 'retention.%' ORDER BY seq", [roomId]);
-    expect(audit.rows.map((row) => row.action)).toEqual(
-      expect.arrayContaining(["retention.hold.placed", "retention.purge_stopped", "retention.deleted"]),
-    );
+    expect(audit.rows.map((row) => row.action)).toEqual(expect.arrayContaining(["retention.hold.placed", "retention.purge_stopped", "retention.deleted"]));
     expect(audit.rows.find((row) => row.action === "retention.deleted")?.details).toMatchObject({ events: 2, plannedEvents: 7, mediaDeleted: 0 });
   }, 120_000);
 });
