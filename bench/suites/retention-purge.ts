@@ -230,7 +230,7 @@ async function slicedRun(postgres: Awaited<ReturnType<typeof startPostgres>>, me
     const { stop: _stop, ...info } = synapse;
     const trust = { ...info, key: "a" } as TrustInfo;
     const handover = await startHandover(trust, handoverDb, {
-      retention: { sweepInterval: "1h", purgePollInterval: "250ms", maxPurgesPerSweep: 50, purgeSliceEvents: SLICE_EVENTS, publishRoomRetention: false },
+      retention: { sweepInterval: "1h", maxPurgesPerSweep: 50, purgeSliceEvents: SLICE_EVENTS, publishRoomRetention: false },
     });
     const db = new pg.Client({ connectionString: handoverDb });
     await db.connect();

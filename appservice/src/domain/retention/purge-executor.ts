@@ -350,9 +350,13 @@ export class PurgeExecutor {
   private async poll(record: PurgeRecord): Promise<PurgeRecord> {
     if (!record.purgeId) return this.save(record, { state: "noticed" });
     const deadline = this.deps.clock.now().getTime() + this.deps.pollTimeoutMs;
+    // A slice is often done in a few tens of milliseconds: ask soon, then less and less often,
+    // so a sweep of many small slices is not made of waiting.
+    let wait = Math.min(this.deps.pollIntervalMs, 50);
     for (;;) {
       // A purge is never finished the instant it starts: wait before asking.
-      await this.sleep(this.deps.pollIntervalMs);
+      await this.sleep(wait);
+      wait = Math.min(this.deps.pollIntervalMs, wait * 2);
       const asked = this.deps.clock.now().getTime();
       const status = await this.deps.purger.purgeStatus(record.purgeId);
       // A status poll is a small database read through Synapse's main process: how long it
