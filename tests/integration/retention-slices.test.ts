@@ -4,6 +4,8 @@ import type { Handover } from "../../appservice/src/app.js";
 import { stoppedPartWayNotice } from "../../appservice/src/domain/retention/purge-executor.js";
 import type { PolicyDraftInput, RetentionPolicyView } from "../../appservice/src/http/contract.js";
 import { SWEEP_JOB } from "../../appservice/src/retention/capability.js";
+import { createDataSource } from "../../appservice/src/storage/data-source.js";
+import { PostgresRoomDeletionLock } from "../../appservice/src/storage/retention-policy-store.js";
 import { PortalSession } from "../support/directory-api.js";
 import { freshDatabase } from "../support/fresh-database.js";
 import { startHandover } from "../support/handover-instance.js";
@@ -82,8 +84,8 @@ beforeAll(async () => {
   alice = await TestUser.register(trust, `slices-alice${Date.now()}`);
   handover = await startHandover(trust, databaseUrl, {
     roles: { [alice.userId]: "ig-lead" },
-    // Two planned messages per purge call; a slow poll leaves time to place a hold between two slices.
-    retention: { sweepInterval: "1h", purgePollInterval: "2s", purgeSliceEvents: 2, warningGranularity: "1s" },
+    // Two planned messages per purge call.
+    retention: { sweepInterval: "1h", purgePollInterval: "1s", purgeSliceEvents: 2, warningGranularity: "1s" },
   });
   await db.connect();
   portal = await PortalSession.signIn(handover.webPort, alice.userId, alice.user.password);
@@ -105,28 +107,53 @@ describe("sliced purges", () => {
 
   it("sliced purges stop at a legal hold placed mid-way: the deletion record counts what was really deleted", async () => {
     const roomId = await roomWithOldMessages("Hold mid-way");
-    const sweeping = handover.jobs.runNow(SWEEP_JOB);
-    // The first slice has been asked of Synapse; the next waits for its status poll.
-    await eventually(
-      "the first slice",
-      async () => (await db.query("SELECT purge_requests FROM retention_purges WHERE room_id = $1", [roomId])).rows[0]?.purge_requests >= 1,
-      60_000,
-    );
-    const hold = await portal.call("PUT", `/retention/rooms/${encodeURIComponent(roomId)}/hold`, { reason: "Inquest: keep the rest" });
-    expect(hold.status).toBe(200);
-    expect(await sweeping).toBe(true);
+    const other = createDataSource(databaseUrl, 2);
+    await other.initialize();
+    let slicesBefore = 0;
+    try {
+      const sweeping = handover.jobs.runNow(SWEEP_JOB);
+      // As soon as the first slice has been asked of Synapse, the hold goes in under the room's
+      // lock (as placing one through the API does): the next slice's check waits for it.
+      for (;;) {
+        const { rows } = await db.query("SELECT purge_requests FROM retention_purges WHERE room_id = $1", [roomId]);
+        if ((rows[0]?.purge_requests ?? 0) >= 1) break;
+        await sleep(5);
+      }
+      await new PostgresRoomDeletionLock(other).whileLocked(roomId, async () => {
+        slicesBefore = (await db.query("SELECT purge_requests FROM retention_purges WHERE room_id = $1", [roomId])).rows[0].purge_requests;
+        await db.query("INSERT INTO retention_holds (room_id, reason, set_by, set_at) VALUES ($1, 'Inquest: keep the rest', $2, now())", [
+          roomId,
+          alice.userId,
+        ]);
+      });
+      expect(await sweeping).toBe(true);
+    } finally {
+      await other.destroy();
+    }
 
-    // The first slice took the classify command and "Obs round 1"; the rest is kept.
-    expect(await bodies(roomId)).toEqual(["Obs round 2", "Obs round 3", "Obs round 4", "Obs round 5", "Obs round 6", "later"]);
-    expect((await notices(roomId)).at(-1)).toBe(stoppedPartWayNotice(2, 7));
-    expect(await purgeRecord(roomId)).toEqual([
-      { state: "complete", event_count: 2, planned_count: 7, purge_requests: 1, error: expect.stringContaining("Inquest: keep the rest"), ids: 2 },
-    ]);
+    // Each slice took two planned messages (the classify command first); the hold stopped the rest.
+    const [record] = await purgeRecord(roomId);
+    const slices = record.purge_requests as number;
+    // The slices made before the hold went in, and none after it.
+    expect(slices).toBe(slicesBefore);
+    expect(slices).toBeGreaterThanOrEqual(1);
+    expect(slices).toBeLessThanOrEqual(3);
+    const planned = ["!handover classify operational", ...Array.from({ length: 6 }, (_, i) => `Obs round ${i + 1}`)];
+    expect(await bodies(roomId)).toEqual([...planned.slice(2 * slices), "later"]);
+    expect((await notices(roomId)).at(-1)).toBe(stoppedPartWayNotice(2 * slices, 7));
+    expect(record).toEqual({
+      state: "complete",
+      event_count: 2 * slices,
+      planned_count: 7,
+      purge_requests: slices,
+      error: expect.stringContaining("Inquest: keep the rest"),
+      ids: 2 * slices,
+    });
     // The kept messages are still known to retention, for when the hold is lifted.
     const { rows } = await db.query("SELECT count(*)::int AS n FROM retention_events WHERE room_id = $1", [roomId]);
-    expect(rows[0].n).toBe(6);
+    expect(rows[0].n).toBe(8 - 2 * slices);
     const audit = await db.query("SELECT action, details FROM audit_log WHERE target = $1 AND action LIKE 'retention.%' ORDER BY seq", [roomId]);
-    expect(audit.rows.map((row) => row.action)).toEqual(expect.arrayContaining(["retention.hold.placed", "retention.purge_stopped", "retention.deleted"]));
-    expect(audit.rows.find((row) => row.action === "retention.deleted")?.details).toMatchObject({ events: 2, plannedEvents: 7, mediaDeleted: 0 });
+    expect(audit.rows.map((row) => row.action)).toEqual(expect.arrayContaining(["retention.purge_stopped", "retention.deleted"]));
+    expect(audit.rows.find((row) => row.action === "retention.deleted")?.details).toMatchObject({ events: 2 * slices, plannedEvents: 7, mediaDeleted: 0 });
   }, 120_000);
 });
