@@ -16,6 +16,7 @@ import type {
   RoomHistoryReader,
 } from "./ports.js";
 import type { PurgePacer } from "./purge-pacer.js";
+import { isMessage, PurgeSlicer } from "./purge-slices.js";
 
 export interface PurgeExecutorDeps {
   ledger: PurgeLedger;
@@ -46,10 +47,6 @@ export interface PurgeExecutorDeps {
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-function isMessage(event: MatrixEvent, botUserId: string): boolean {
-  return event.state_key === undefined && event.sender !== botUserId;
-}
 
 /** The planned messages as they stand in the room's timeline (oldest first). */
 function plannedIn(timeline: readonly MatrixEvent[], record: PurgeRecord, botUserId: string): MatrixEvent[] {
@@ -85,9 +82,6 @@ export function stoppedPartWayNotice(deleted: number, planned: number): string {
   return `The removal of messages announced above was stopped part-way: ${deleted} of the ${planned} messages had been removed; the other ${planned - deleted} are kept.`;
 }
 
-/** Where the next purge call ends, read from what earlier slices left of the room. */
-type Slice = { kind: "done"; left: string[] } | { kind: "intruder"; eventId: string } | { kind: "purge"; keepFrom: string };
-
 /**
  * Drives one purge through its states. Each step is saved before the next begins, so after a
  * crash the same record resumes where it stopped: the notice is posted with an idempotency key,
@@ -97,17 +91,11 @@ type Slice = { kind: "done"; left: string[] } | { kind: "intruder"; eventId: str
 export class PurgeExecutor {
   private readonly sleep: (ms: number) => Promise<void>;
 
-  private readonly sliceEvents: number;
-  /**
-   * The last slice asked of Synapse per purge: where it started and where it kept from. Synapse
-   * deletes only events of a lower depth than the one it keeps from; messages sent at the same
-   * time share a depth, so a slice can end up deleting nothing and must then reach further.
-   */
-  private readonly lastSlice = new Map<string, { firstPlanned: string; keepFrom: string; size: number }>();
+  private readonly slices: PurgeSlicer;
 
   constructor(private readonly deps: PurgeExecutorDeps) {
     this.sleep = deps.sleep ?? defaultSleep;
-    this.sliceEvents = deps.sliceEvents ?? Number.POSITIVE_INFINITY;
+    this.slices = new PurgeSlicer(deps.history, deps.botUserId, deps.sliceEvents ?? Number.POSITIVE_INFINITY);
   }
 
   /** Returns the record as it stands when done (complete) or when it must wait for a later sweep. */
@@ -156,7 +144,7 @@ export class PurgeExecutor {
     const finalKeepFrom = record.keepFromEventId;
     if (!finalKeepFrom) throw new Error(`purge ${record.id} has no event to keep from`);
     const started = await this.deps.gate.whileAllowed(record, async () => {
-      const slice = await this.sliceOf(record, finalKeepFrom);
+      const slice = await this.slices.next(record, finalKeepFrom);
       if (slice.kind !== "purge") return slice;
       const counted = await this.save(record, { purgeRequests: record.purgeRequests + 1 });
       return { kind: "started" as const, counted, purgeId: await this.deps.purger.startPurge(record.roomId, slice.keepFrom) };
@@ -164,7 +152,7 @@ export class PurgeExecutor {
     if (!started.allowed) return this.stopAt(record, started.reason);
     const value = started.value;
     if (value.kind === "done") {
-      this.lastSlice.delete(record.id);
+      this.slices.forget(record.id);
       return value.left.length === 0 ? this.save(record, { state: "purged" }) : this.keptAtBoundary(record, value.left);
     }
     if (value.kind === "intruder")
@@ -192,57 +180,13 @@ export class PurgeExecutor {
   }
 
   /** Reads the room from what earlier slices left, up to the end of the next slice. */
-  private async sliceOf(record: PurgeRecord, finalKeepFrom: string): Promise<Slice> {
-    const isPlanned = this.plannedTest(record);
-    const previous = this.lastSlice.get(record.id);
-    for (let size = this.sliceEvents; ; ) {
-      let planned = 0;
-      let full = false;
-      const head = await this.deps.history.eventsOldestFirst(record.roomId, (event) => {
-        if (event.event_id === finalKeepFrom || full) return true;
-        if (isPlanned(event) && ++planned >= size) full = true;
-        return false;
-      });
-      const left = head.filter(isPlanned).map((event) => event.event_id);
-      if (planned === 0) return { kind: "done", left };
-      const last = head.at(-1);
-      if (!last || (last.event_id !== finalKeepFrom && !full)) {
-        throw new Error(`event ${finalKeepFrom}, which purge ${record.id} keeps from, is no longer in room ${record.roomId}`);
-      }
-      // The first planned message survived the last slice: everything that slice covered shares
-      // a depth with the event it kept. Reach further, unless it already reached the purge's end.
-      if (previous && previous.firstPlanned === left[0] && size <= previous.size) {
-        if (previous.keepFrom === finalKeepFrom) return { kind: "done", left };
-        size = previous.size * 2;
-        continue;
-      }
-      // Synapse purges by position, and orders history by depth: a message from a server that was
-      // cut off points at old events and lands among them. It was neither planned nor announced.
-      if (record.eventIds) {
-        const intruder = head.slice(0, -1).find((event) => isMessage(event, this.deps.botUserId) && !isPlanned(event));
-        if (intruder) return { kind: "intruder", eventId: intruder.event_id };
-      }
-      this.lastSlice.set(record.id, { firstPlanned: left[0] as string, keepFrom: last.event_id, size });
-      return { kind: "purge", keepFrom: last.event_id };
-    }
-  }
-
-  private plannedTest(record: PurgeRecord): (event: MatrixEvent) => boolean {
-    if (record.eventIds) {
-      const planned = new Set(record.eventIds);
-      return (event) => planned.has(event.event_id);
-    }
-    // A record written before the planned events were kept: what was sent up to its cutoff.
-    return (event) => isMessage(event, this.deps.botUserId) && event.origin_server_ts <= record.cutoff.getTime();
-  }
-
   /**
    * A hold (or a policy change, or an unplanned message) met between two slices. What earlier
    * slices deleted stays deleted: it becomes the deletion record, counted from the room's history
    * (the planned messages no longer in it); the rest is kept and the room is told so.
    */
   private async stopAt(record: PurgeRecord, reason: string): Promise<PurgeRecord> {
-    this.lastSlice.delete(record.id);
+    this.slices.forget(record.id);
     if (record.purgeRequests === 0 || !record.eventIds || !record.keepFromEventId) return this.stop(record, reason);
     const finalKeepFrom = record.keepFromEventId;
     const planned = new Set(record.eventIds);
