@@ -34,6 +34,9 @@ export const retentionSchema = z
   .strictObject({
     sweepInterval: duration("15s").default("15s").describe("How often due rooms are found and purged (one Handover process at a time)."),
     purgePollInterval: duration("1s").default("1s").describe("How often a running Synapse purge is polled."),
+    purgeFirstPoll: duration("50ms")
+      .default("50ms")
+      .describe("How soon after a purge call its status is first asked; then at doubling intervals up to purgePollInterval."),
     purgeTimeout: duration("10m").default("10m").describe("Stop waiting for a purge after this long; the next sweep resumes it."),
     maxPurgesPerSweep: z.number().int().min(1).max(1000).default(20).describe("Rooms purged per sweep at most; the rest wait for the next."),
     purgeSliceEvents: z

@@ -100,6 +100,7 @@ export const retentionCapability: CapabilityFactory = (platform: Platform): Capa
     botUserId: platform.botUserId,
     pollIntervalMs: ms(config.purgePollInterval),
     pollTimeoutMs: ms(config.purgeTimeout),
+    firstPollMs: ms(config.purgeFirstPoll),
     sliceEvents: config.purgeSliceEvents,
     pacer,
   });

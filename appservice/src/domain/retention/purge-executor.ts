@@ -35,6 +35,8 @@ export interface PurgeExecutorDeps {
   pollIntervalMs: number;
   /** Give up waiting (the purge stays open for the next sweep) after this long. */
   pollTimeoutMs: number;
+  /** The first status poll of a purge call (default 50 ms); the wait then doubles up to pollIntervalMs. */
+  firstPollMs?: number;
   /**
    * Planned messages deleted per purge_history call. Synapse purges in one transaction that
    * holds the room's pagination lock; small slices keep each one short, and let a legal hold
@@ -296,7 +298,7 @@ export class PurgeExecutor {
     const deadline = this.deps.clock.now().getTime() + this.deps.pollTimeoutMs;
     // A slice is often done in a few tens of milliseconds: ask soon, then less and less often,
     // so a sweep of many small slices is not made of waiting.
-    let wait = Math.min(this.deps.pollIntervalMs, 50);
+    let wait = Math.min(this.deps.pollIntervalMs, this.deps.firstPollMs ?? 50);
     for (;;) {
       // A purge is never finished the instant it starts: wait before asking.
       await this.sleep(wait);
