@@ -10,6 +10,7 @@ import { startStack } from "../../tests/harness/stack.js";
 import { migrateDatabase, startHandover } from "../../tests/support/handover-instance.js";
 import { TestUser } from "../../tests/support/matrix-user.js";
 import { percentile, round, type SuiteResult } from "../figures.js";
+import { purgeBench } from "./retention-purge.js";
 
 const ROOMS = 10_000;
 const EVENTS_PER_ROOM = 20;
@@ -217,12 +218,13 @@ async function expiryBench(notes: string[]): Promise<Record<string, number>> {
 
 export async function retention(): Promise<SuiteResult> {
   const notes: string[] = [];
-  const figures = { ...(await planBench(notes)), ...(await expiryBench(notes)) };
+  const figures = { ...(await planBench(notes)), ...(await expiryBench(notes)), ...(await purgeBench(notes)) };
   return {
     figures,
     targets: [
       { figure: "retention.plan_10k_rooms_ms", op: "<", value: 1000 },
       { figure: "retention.expiry_to_purge_s", op: "<", value: 60 },
+      { figure: "retention.sweep_latency_ratio", op: "<", value: 2 },
     ],
     notes,
   };

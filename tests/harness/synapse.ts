@@ -7,7 +7,7 @@ import { stringify } from "yaml";
 import type { Registration } from "../../appservice/src/matrix/registration.js";
 import { buildRegistration, renderRegistration } from "../../appservice/src/matrix/registration.js";
 import type { MatrixUser } from "./client.js";
-import { registerUser } from "./client.js";
+import { login, registerUser } from "./client.js";
 import { homeserverConfig, makeTlsCertificate, pathInRoot, signingKey } from "./synapse-config.js";
 import type { Router, WorkerPorts, WorkerProcesses } from "./synapse-workers.js";
 import { installRedisClient, mainProcessConfig, startRedis, startRouter, startWorkers, WORKERS } from "./synapse-workers.js";
@@ -44,6 +44,12 @@ export interface SynapseOptions {
   keepFiles?: boolean;
   /** Run as main process plus workers, Redis and a router (synapse-workers.ts) on this PostgreSQL database. */
   workers?: { databaseUrl: string };
+  /**
+   * For a homeserver started again on a database it used before (a cached bench fixture): a
+   * fixed server name (default: hostname:federationPort), its signing key, and the admin's
+   * password (the admin is logged in when it is already registered).
+   */
+  reuse?: { serverName: string; signingKey: string; adminPassword: string };
 }
 
 /** What a test needs to reach one homeserver; all of it survives JSON. */
@@ -109,7 +115,7 @@ async function startOnce(opts: SynapseOptions): Promise<SynapseServer> {
   const federationPort = opts.federationPort ?? (await freePortExcept(avoid));
   const clientPort = opts.clientPort ?? (await freePortExcept([...avoid, federationPort]));
   const appservicePort = opts.appservicePort ?? (await freePortExcept([...avoid, federationPort, clientPort]));
-  const serverName = `${hostname}:${federationPort}`;
+  const serverName = opts.reuse?.serverName ?? `${hostname}:${federationPort}`;
   const clientUrl = `http://127.0.0.1:${clientPort}`;
 
   const runDir = resolve(opts.runDir);
@@ -123,7 +129,7 @@ async function startOnce(opts: SynapseOptions): Promise<SynapseServer> {
   });
   const registrationPath = join(runDir, "handover-registration.yaml");
   writeFileSync(registrationPath, renderRegistration(registration));
-  writeFileSync(join(runDir, "signing.key"), signingKey(), { mode: 0o600 });
+  writeFileSync(join(runDir, "signing.key"), opts.reuse?.signingKey ?? signingKey(), { mode: 0o600 });
   await makeTlsCertificate(runDir, hostname);
   const sharedSecret = randomBytes(24).toString("hex");
   const pythonPath = (opts.modules ?? []).map((mod, i) => {
@@ -237,9 +243,12 @@ async function startOnce(opts: SynapseOptions): Promise<SynapseServer> {
       router = await startRouter({ clientPort, federationPort, ports: workerPorts, runDir });
     }
     await waitReady(clientUrl, child, () => spawnError, synapseLogPath, opts.startTimeoutMs ?? 90_000);
-    const admin = await registerUser({ clientUrl, registrationSharedSecret: sharedSecret }, ADMIN_LOCALPART, randomBytes(12).toString("hex"), {
-      admin: true,
-    });
+    const endpoint = { clientUrl, registrationSharedSecret: sharedSecret };
+    const admin = opts.reuse
+      ? await registerUser(endpoint, ADMIN_LOCALPART, opts.reuse.adminPassword, { admin: true }).catch(() =>
+          login(endpoint, ADMIN_LOCALPART, (opts.reuse as { adminPassword: string }).adminPassword),
+        )
+      : await registerUser(endpoint, ADMIN_LOCALPART, randomBytes(12).toString("hex"), { admin: true });
     return {
       key: opts.key,
       serverName,

@@ -20,7 +20,7 @@ let child: ChildProcess | null = null;
 let alice: TestUser;
 const db = new pg.Client({ connectionString: databaseUrl });
 // A slow poll keeps the purge in its "purging" state long enough to kill the process there.
-const retention = { sweepInterval: "1h", purgePollInterval: "3s", warningGranularity: "1s" };
+const retention = { sweepInterval: "1h", purgeFirstPoll: "3s", purgePollInterval: "3s", warningGranularity: "1s" };
 
 beforeAll(async () => {
   alice = await TestUser.register(trust, `crash-alice${Date.now()}`);

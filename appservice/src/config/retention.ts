@@ -28,8 +28,27 @@ export const retentionSchema = z
   .strictObject({
     sweepInterval: duration().prefault("15s").describe("How often due rooms are found and purged (one Handover process at a time)."),
     purgePollInterval: duration().prefault("1s").describe("How often a running Synapse purge is polled."),
+    purgeFirstPoll: duration()
+      .prefault("50ms")
+      .describe("How soon after a purge call its status is first asked; then at doubling intervals up to purgePollInterval."),
     purgeTimeout: duration().prefault("10m").describe("Stop waiting for a purge after this long; the next sweep resumes it."),
     maxPurgesPerSweep: z.number().int().min(1).max(1000).default(20).describe("Rooms purged per sweep at most; the rest wait for the next."),
+    purgeSliceEvents: z
+      .number()
+      .int()
+      .min(1)
+      .max(100_000)
+      .default(500)
+      .describe(
+        "Messages deleted per Synapse purge call: a room's deletion is made in slices this size, each checked against legal holds first, so clinicians in the room never wait long behind it.",
+      ),
+    purgeConcurrency: z
+      .number()
+      .int()
+      .min(1)
+      .max(32)
+      .default(4)
+      .describe("Deletion steps sent to Synapse at once at most; fewer (down to one, then with pauses) while Synapse answers slowly."),
     warningGranularity: duration()
       .prefault("1d")
       .describe("Deletion dates in warnings are rounded up to this, so a room gets one warning per date rather than one per message."),

@@ -8,6 +8,7 @@ import { mediaReferencesOf } from "../domain/retention/media.js";
 import type { DefaultPolicies, PolicyRules } from "../domain/retention/policy.js";
 import { RetentionPolicyService } from "../domain/retention/policy-service.js";
 import { PurgeExecutor } from "../domain/retention/purge-executor.js";
+import { DEFAULT_PACER_SETTINGS, PurgePacer } from "../domain/retention/purge-pacer.js";
 import { RetentionStatePublication } from "../domain/retention/state-publication.js";
 import { RetentionPlanner, RetentionSweep, SWEEP_ACTOR, type SweepOutcome } from "../domain/retention/sweep.js";
 import { PostgresOperationalCounts } from "../storage/operational-counts.js";
@@ -53,7 +54,16 @@ export const retentionCapability: CapabilityFactory = (platform: Platform): Capa
   const config = platform.config.retention ?? retentionSchema.parse({});
   const { db, clock, audit, bot, logger } = platform;
   const defaults: DefaultPolicies = { clinical: rules(config.defaults.clinical), operational: rules(config.defaults.operational) };
-  const settings = { warningGranularityMs: config.warningGranularity, maxPurgesPerSweep: config.maxPurgesPerSweep };
+  const settings = {
+    warningGranularityMs: config.warningGranularity,
+    maxPurgesPerSweep: config.maxPurgesPerSweep,
+    purgeConcurrency: config.purgeConcurrency,
+  };
+  const pacer = new PurgePacer(
+    { ...DEFAULT_PACER_SETTINGS, maxConcurrency: config.purgeConcurrency },
+    clock,
+    (wait) => new Promise((resolve) => setTimeout(resolve, wait)),
+  );
   const facts = new PostgresRetentionFacts(db);
   const policies = new PostgresPolicyStore(db);
   const holds = new PostgresHoldStore(db);
@@ -78,6 +88,10 @@ export const retentionCapability: CapabilityFactory = (platform: Platform): Capa
         await index.flush();
         await facts.forgetUpTo(roomId, cutoff);
       },
+      forgetEvents: async (roomId, eventIds) => {
+        await index.flush();
+        await facts.forgetEvents(roomId, eventIds);
+      },
       linkSpace: (roomId, spaceId, linked) => facts.linkSpace(roomId, spaceId, linked),
     },
     captured: facts,
@@ -86,6 +100,9 @@ export const retentionCapability: CapabilityFactory = (platform: Platform): Capa
     botUserId: platform.botUserId,
     pollIntervalMs: config.purgePollInterval,
     pollTimeoutMs: config.purgeTimeout,
+    firstPollMs: config.purgeFirstPoll,
+    sliceEvents: config.purgeSliceEvents,
+    pacer,
   });
   const publication = new RetentionStatePublication({
     publisher: bot,

@@ -16,6 +16,7 @@ import { FederationExpectedPartners1733406000000 } from "./migrations/1733406000
 import { AuditRuntimeGrants1733408000000 } from "./migrations/1733408000000-audit-runtime-grants.js";
 import { Devices1733410000000 } from "./migrations/1733410000000-devices.js";
 import { DeviceWatch1733420000000 } from "./migrations/1733420000000-device-watch.js";
+import { RetentionPurgeSlices1733424000000 } from "./migrations/1733424000000-retention-purge-slices.js";
 
 /** In order. A capability adds its own migration file and one entry here. */
 export const MIGRATIONS = [
@@ -36,6 +37,7 @@ export const MIGRATIONS = [
   AuditRuntimeGrants1733408000000,
   Devices1733410000000,
   DeviceWatch1733420000000,
+  RetentionPurgeSlices1733424000000,
 ];
 
 /** Schema changes only through migrations: `synchronize` stays off everywhere. */

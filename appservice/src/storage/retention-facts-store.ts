@@ -176,6 +176,11 @@ export class PostgresRetentionFacts implements RetentionFactsSource, RetentionEv
     await this.db.query("DELETE FROM filed_range_events WHERE room_id = $1 AND ts <= $2", [roomId, cutoff]);
   }
 
+  async forgetEvents(roomId: string, eventIds: readonly string[]): Promise<void> {
+    await this.db.query("DELETE FROM retention_events WHERE room_id = $1 AND event_id = ANY($2)", [roomId, eventIds]);
+    await this.db.query("DELETE FROM filed_range_events WHERE room_id = $1 AND event_id = ANY($2)", [roomId, eventIds]);
+  }
+
   async linkSpace(roomId: string, spaceId: string, linked: boolean): Promise<void> {
     if (linked) await this.db.query("INSERT INTO retention_room_spaces (room_id, space_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", [roomId, spaceId]);
     else await this.db.query("DELETE FROM retention_room_spaces WHERE room_id = $1 AND space_id = $2", [roomId, spaceId]);

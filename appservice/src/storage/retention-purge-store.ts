@@ -17,6 +17,7 @@ interface PurgeRow {
   event_count: number | null;
   unfiled_count: number;
   event_ids: string[] | null;
+  planned_count: number | null;
   media: string[];
   media_deleted: number;
   keep_from_event_id: string | null;
@@ -43,6 +44,7 @@ const COLUMNS: Record<Exclude<keyof PurgeRecord, "id">, string> = {
   eventCount: "event_count",
   unfiledCount: "unfiled_count",
   eventIds: "event_ids",
+  plannedCount: "planned_count",
   media: "media",
   mediaDeleted: "media_deleted",
   keepFromEventId: "keep_from_event_id",
@@ -71,6 +73,7 @@ function toRecord(row: PurgeRow): PurgeRecord {
     eventCount: row.event_count,
     unfiledCount: row.unfiled_count,
     eventIds: row.event_ids,
+    plannedCount: row.planned_count,
     media: row.media,
     mediaDeleted: row.media_deleted,
     keepFromEventId: row.keep_from_event_id,

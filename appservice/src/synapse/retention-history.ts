@@ -26,6 +26,23 @@ export class SynapseRetentionAdapter implements RoomHistoryReader, HistoryPurger
     }
   }
 
+  async eventsOldestFirst(roomId: string, stop: (event: MatrixEvent) => boolean): Promise<MatrixEvent[]> {
+    const events: MatrixEvent[] = [];
+    let from: string | undefined;
+    // Pages grow as the reading goes on: a slice's check usually needs only a few hundred events.
+    let limit = 100;
+    for (;;) {
+      const page = await this.admin.roomMessages(roomId, { dir: "f", from, limit });
+      for (const event of page.chunk) {
+        events.push(event);
+        if (stop(event)) return events;
+      }
+      if (page.chunk.length === 0 || !page.end || page.end === from) return events;
+      from = page.end;
+      limit = Math.min(PAGE, limit * 2);
+    }
+  }
+
   startPurge(roomId: string, keepFromEventId: string): Promise<string> {
     return this.admin.purgeHistory(roomId, keepFromEventId);
   }

@@ -207,6 +207,11 @@ export class MemoryRetentionIndex implements RetentionFactsSource, RetentionEven
     for (const [eventId, ts] of events ?? []) if (ts <= cutoff.getTime()) events?.delete(eventId);
   }
 
+  async forgetEvents(roomId: string, eventIds: readonly string[]): Promise<void> {
+    const events = this.rooms.get(roomId)?.events;
+    for (const eventId of eventIds) events?.delete(eventId);
+  }
+
   async linkSpace(roomId: string, spaceId: string, linked: boolean): Promise<void> {
     const spaces = this.rooms.get(roomId)?.spaceIds;
     if (linked) spaces?.add(spaceId);
@@ -269,6 +274,16 @@ export class FakeRetentionHomeserver implements RoomHistoryReader, HistoryPurger
     this.refuseIfAsked(roomId);
     const out: MatrixEvent[] = [];
     for (const event of [...(this.histories.get(roomId) ?? [])].reverse()) {
+      out.push(event);
+      if (stop(event)) break;
+    }
+    return out;
+  }
+
+  async eventsOldestFirst(roomId: string, stop: (event: MatrixEvent) => boolean): Promise<MatrixEvent[]> {
+    this.refuseIfAsked(roomId);
+    const out: MatrixEvent[] = [];
+    for (const event of this.histories.get(roomId) ?? []) {
       out.push(event);
       if (stop(event)) break;
     }

@@ -36,6 +36,8 @@ export interface RetentionEventIndex {
   /** Adds messages to the index (those it has are left as they are), written before this returns. */
   recordMessages(rows: readonly { roomId: string; eventId: string; ts: Date }[]): Promise<void>;
   forgetUpTo(roomId: string, cutoff: Date): Promise<void>;
+  /** Forgets these events only (a purge stopped part-way deleted some of those up to its cutoff). */
+  forgetEvents(roomId: string, eventIds: readonly string[]): Promise<void>;
   linkSpace(roomId: string, spaceId: string, linked: boolean): Promise<void>;
 }
 
@@ -68,6 +70,11 @@ export interface PurgeRecord {
   unfiledCount: number;
   /** The message events planned (and announced) for deletion; null on records older than issue 11.4. */
   eventIds: string[] | null;
+  /**
+   * How many messages were planned. A purge stopped part-way (a legal hold placed between two
+   * slices) keeps in `eventIds` and `eventCount` only what was really deleted; this stays.
+   */
+  plannedCount: number | null;
   /** Media the planned events sent as media: the candidates for deletion. */
   media: string[];
   mediaDeleted: number;
@@ -95,6 +102,7 @@ export function plannedPurge(intent: PurgeIntent): PurgeRecord {
     eventCount: null,
     unfiledCount: 0,
     eventIds: null,
+    plannedCount: null,
     media: [],
     mediaDeleted: 0,
     keepFromEventId: null,
@@ -124,6 +132,8 @@ export interface PurgeLedger {
 export interface RoomHistoryReader {
   /** Events of the room, newest first, until `stop` says enough. */
   eventsNewestFirst(roomId: string, stop: (event: MatrixEvent) => boolean): Promise<MatrixEvent[]>;
+  /** Events of the room from its oldest (what earlier purges left), until `stop` says enough. */
+  eventsOldestFirst(roomId: string, stop: (event: MatrixEvent) => boolean): Promise<MatrixEvent[]>;
 }
 
 export type PurgeStatus = "active" | "complete" | "failed" | "unknown";

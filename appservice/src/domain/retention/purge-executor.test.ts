@@ -5,7 +5,7 @@ import type { MatrixEvent } from "../matrix-event.js";
 import type { MediaReference } from "./media.js";
 import type { DeletionGate, HistoryPurger, MediaReferenceIndex, PurgeRecord, PurgeStatus, RoomHistoryReader } from "./ports.js";
 import { plannedPurge } from "./ports.js";
-import { CALLED_OFF_NOTICE, PurgeExecutor } from "./purge-executor.js";
+import { CALLED_OFF_NOTICE, PurgeExecutor, stoppedPartWayNotice } from "./purge-executor.js";
 
 /** A room's history on a pretend homeserver; purging drops message events before the kept one. */
 class FakeSynapse implements RoomHistoryReader, HistoryPurger {
@@ -13,6 +13,8 @@ class FakeSynapse implements RoomHistoryReader, HistoryPurger {
   purges: string[] = [];
   status: PurgeStatus = "complete";
   crashOnStart = false;
+  /** Synapse deletes only events of a lower depth than the one kept; events sent at once share one. */
+  depths = new Map<string, number>();
   async eventsNewestFirst(_roomId: string, stop: (event: MatrixEvent) => boolean) {
     const out: MatrixEvent[] = [];
     for (const event of [...this.events].reverse()) {
@@ -21,10 +23,21 @@ class FakeSynapse implements RoomHistoryReader, HistoryPurger {
     }
     return out;
   }
+  async eventsOldestFirst(_roomId: string, stop: (event: MatrixEvent) => boolean) {
+    const out: MatrixEvent[] = [];
+    for (const event of this.events) {
+      out.push(event);
+      if (stop(event)) break;
+    }
+    return out;
+  }
   async startPurge(_roomId: string, keepFrom: string) {
     this.purges.push(keepFrom);
     const index = this.events.findIndex((event) => event.event_id === keepFrom);
-    this.events = this.events.filter((event, i) => i >= index || event.state_key !== undefined);
+    const depth = this.depths.get(keepFrom);
+    this.events = this.events.filter((event, i) =>
+      depth === undefined ? i >= index || event.state_key !== undefined : (this.depths.get(event.event_id) ?? 0) >= depth || event.state_key !== undefined,
+    );
     if (this.crashOnStart) throw new Error("process killed");
     return `purge-${this.purges.length}`;
   }
@@ -55,8 +68,11 @@ class MemoryReferences implements MediaReferenceIndex {
 class ScriptedGate implements DeletionGate {
   refusal: string | null = null;
   asked = 0;
+  /** A hold placed after this many steps were allowed. */
+  holdAfter: { steps: number; reason: string } | null = null;
   async whileAllowed<T>(_record: PurgeRecord, step: () => Promise<T>) {
     this.asked++;
+    if (this.holdAfter && this.asked > this.holdAfter.steps) this.refusal = this.holdAfter.reason;
     if (this.refusal !== null) return { allowed: false as const, reason: this.refusal };
     return { allowed: true as const, value: await step() };
   }
@@ -71,12 +87,13 @@ const message = (id: string, ts: number, content: Record<string, unknown> = { bo
   content,
 });
 
-function setup(captured: ReadonlySet<string> = new Set<string>()) {
+function setup(captured: ReadonlySet<string> = new Set<string>(), sliceEvents?: number) {
   const ledger = new MemoryPurgeLedger();
   const synapse = new FakeSynapse();
   const audit = new RecordingAudit();
   const deleted: string[] = [];
   const notices: string[] = [];
+  const forgotten: string[] = [];
   const references = new MemoryReferences();
   const gate = new ScriptedGate();
   /** Messages that reach the room while the bot posts its notice (sent after the history was read). */
@@ -101,13 +118,23 @@ function setup(captured: ReadonlySet<string> = new Set<string>()) {
         return `$notice${notices.length}`;
       },
     },
-    index: { recordMessages: async () => {}, forgetUpTo: async () => {}, linkSpace: async () => {} },
+    index: {
+      recordMessages: async () => {},
+      forgetUpTo: async () => {
+        forgotten.push("up to the cutoff");
+      },
+      forgetEvents: async (_roomId, eventIds) => {
+        forgotten.push(...eventIds);
+      },
+      linkSpace: async () => {},
+    },
     captured: { capturedAmong: async () => captured },
     audit,
     clock: new FakeClock(),
     botUserId: "@handover:t",
     pollIntervalMs: 1,
     pollTimeoutMs: 1_000,
+    ...(sliceEvents ? { sliceEvents } : {}),
     sleep: async () => {},
   });
   const record = plannedPurge({
@@ -123,7 +150,7 @@ function setup(captured: ReadonlySet<string> = new Set<string>()) {
     includesUnfiled: false,
     createdAt: new Date(0),
   });
-  return { ledger, synapse, audit, deleted, notices, executor, record, references, gate, arrivingDuringNotice };
+  return { ledger, synapse, audit, deleted, notices, executor, record, references, gate, arrivingDuringNotice, forgotten };
 }
 
 describe("purge executor", () => {
@@ -167,7 +194,8 @@ describe("purge executor", () => {
 
   it("polls a purge whose id was saved instead of starting another", async () => {
     const { synapse, executor, ledger, record } = setup();
-    synapse.events = [message("$1", 1_000), message("$3", 3_000)];
+    // Synapse finished that purge: the planned message is gone.
+    synapse.events = [message("$3", 3_000)];
     const purging = { ...record, state: "purging" as const, eventCount: 1, keepFromEventId: "$3", noticeEventId: "$n", purgeId: "purge-x", purgeRequests: 1 };
     await ledger.create(purging);
     const done = await executor.drive(purging);
@@ -272,5 +300,70 @@ describe("purge executor", () => {
     const unfiled = { ...record, filingRef: "DR-1", filedUpTo: new Date(1_499), includesUnfiled: true };
     await ledger.create(unfiled);
     expect(await executor.drive(unfiled)).toMatchObject({ state: "complete", eventCount: 3, unfiledCount: 1 });
+  });
+
+  it("deletes a big room in slices of at most sliceEvents planned messages, each behind the gate, and only the planned ones", async () => {
+    const { synapse, executor, ledger, record, gate, notices } = setup(new Set(), 3);
+    synapse.events = [...Array.from({ length: 10 }, (_, i) => message(`$${i + 1}`, 1_000 + i)), message("$new", 3_000)];
+    await ledger.create(record);
+    const done = await executor.drive(record);
+    expect(synapse.purges).toEqual(["$4", "$7", "$10", "$new"]);
+    // The notice, each of the four slices and the last read that found nothing planned left.
+    expect(gate.asked).toBe(6);
+    expect(done).toMatchObject({ state: "complete", eventCount: 10, plannedCount: 10, purgeRequests: 4 });
+    expect(synapse.events.map((event) => event.event_id)).toEqual(["$new", "$notice1"]);
+    expect(notices).toHaveLength(1);
+  });
+
+  it("a legal hold placed between two slices stops the remaining slices; the deletion record counts only what was deleted", async () => {
+    const { synapse, executor, ledger, record, gate, notices, audit, deleted, forgotten } = setup(new Set(), 3);
+    synapse.events = [
+      ...Array.from({ length: 10 }, (_, i) => message(`$${i + 1}`, 1_000 + i, i === 8 ? { msgtype: "m.image", url: "mxc://t/late-photo" } : undefined)),
+      message("$new", 3_000),
+    ];
+    // The notice and two slices go through; the hold is in place before the third.
+    gate.holdAfter = { steps: 3, reason: "Legal hold placed by @ig:t: SI-7" };
+    await ledger.create(record);
+    const done = await executor.drive(record);
+    expect(synapse.purges).toEqual(["$4", "$7"]);
+    expect(synapse.events.map((event) => event.event_id)).toEqual(["$7", "$8", "$9", "$10", "$new", "$notice1", "$notice2"]);
+    expect(done).toMatchObject({
+      state: "complete",
+      eventCount: 6,
+      plannedCount: 10,
+      eventIds: ["$1", "$2", "$3", "$4", "$5", "$6"],
+      mediaDeleted: 0,
+      error: "Stopped part-way: Legal hold placed by @ig:t: SI-7",
+    });
+    expect(notices[1]).toBe(stoppedPartWayNotice(6, 10));
+    expect(deleted).toEqual([]);
+    // Only the deleted messages leave the index: the kept ones still count for the next plan.
+    expect(forgotten).toEqual(["$1", "$2", "$3", "$4", "$5", "$6"]);
+    expect(audit.actions()).toEqual(["retention.purge_stopped", "retention.deleted"]);
+    expect(audit.events.find((event) => event.action === "retention.deleted")?.details).toMatchObject({
+      events: 6,
+      plannedEvents: 10,
+      media: 1,
+      mediaDeleted: 0,
+    });
+  });
+
+  it("messages sent at the same moment as the first event kept share its depth: slices reach further, and what cannot go is kept and not counted as deleted", async () => {
+    const { synapse, executor, ledger, record } = setup(new Set(), 1);
+    synapse.events = [message("$1", 1_000), message("$2", 1_001), message("$3", 1_002), message("$4", 1_003), message("$5", 1_004), message("$new", 3_000)];
+    synapse.depths = new Map([
+      ["$1", 1],
+      ["$2", 1],
+      ["$3", 1],
+      ["$4", 2],
+      ["$5", 3],
+      ["$new", 3],
+      ["$notice1", 4],
+    ]);
+    await ledger.create(record);
+    const done = await executor.drive(record);
+    expect(synapse.events.map((event) => event.event_id)).toEqual(["$5", "$new", "$notice1"]);
+    expect(done).toMatchObject({ state: "complete", eventCount: 4, plannedCount: 5, eventIds: ["$1", "$2", "$3", "$4"] });
+    expect(done?.error).toMatch(/1 planned message\(s\) .* kept/);
   });
 });

@@ -5,6 +5,7 @@ import { mediaSentBy } from "./media.js";
 import type {
   CapturedEvents,
   DeletionGate,
+  GateOutcome,
   HistoryPurger,
   MediaDeleter,
   MediaReferenceIndex,
@@ -14,6 +15,8 @@ import type {
   RetentionNotifier,
   RoomHistoryReader,
 } from "./ports.js";
+import type { PurgePacer } from "./purge-pacer.js";
+import { isMessage, PurgeSlicer } from "./purge-slices.js";
 
 export interface PurgeExecutorDeps {
   ledger: PurgeLedger;
@@ -32,14 +35,20 @@ export interface PurgeExecutorDeps {
   pollIntervalMs: number;
   /** Give up waiting (the purge stays open for the next sweep) after this long. */
   pollTimeoutMs: number;
+  /** The first status poll of a purge call (default 50 ms); the wait then doubles up to pollIntervalMs. */
+  firstPollMs?: number;
+  /**
+   * Planned messages deleted per purge_history call. Synapse purges in one transaction that
+   * holds the room's pagination lock; small slices keep each one short, and let a legal hold
+   * placed while a big room is being purged stop what is left.
+   */
+  sliceEvents?: number;
+  /** Paces steps by Synapse's answer times (absent: no pacing). */
+  pacer?: PurgePacer;
   sleep?: (ms: number) => Promise<void>;
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-function isMessage(event: MatrixEvent, botUserId: string): boolean {
-  return event.state_key === undefined && event.sender !== botUserId;
-}
 
 /** The planned messages as they stand in the room's timeline (oldest first). */
 function plannedIn(timeline: readonly MatrixEvent[], record: PurgeRecord, botUserId: string): MatrixEvent[] {
@@ -71,6 +80,10 @@ export function removalNotice(record: Pick<PurgeRecord, "eventCount" | "policyNa
 
 export const CALLED_OFF_NOTICE = "The removal of messages announced above was called off: they are kept.";
 
+export function stoppedPartWayNotice(deleted: number, planned: number): string {
+  return `The removal of messages announced above was stopped part-way: ${deleted} of the ${planned} messages had been removed; the other ${planned - deleted} are kept.`;
+}
+
 /**
  * Drives one purge through its states. Each step is saved before the next begins, so after a
  * crash the same record resumes where it stopped: the notice is posted with an idempotency key,
@@ -80,15 +93,19 @@ export const CALLED_OFF_NOTICE = "The removal of messages announced above was ca
 export class PurgeExecutor {
   private readonly sleep: (ms: number) => Promise<void>;
 
+  private readonly slices: PurgeSlicer;
+
   constructor(private readonly deps: PurgeExecutorDeps) {
     this.sleep = deps.sleep ?? defaultSleep;
+    this.slices = new PurgeSlicer(deps.history, deps.botUserId, deps.sliceEvents ?? Number.POSITIVE_INFINITY);
   }
 
   /** Returns the record as it stands when done (complete) or when it must wait for a later sweep. */
   async drive(start: PurgeRecord): Promise<PurgeRecord | null> {
     let record = start;
     for (;;) {
-      const next = await this.step(record);
+      const current = record;
+      const next = await (this.deps.pacer ? this.deps.pacer.run(() => this.step(current)) : this.step(current));
       if (next === null) return null;
       if (next === record) return record;
       record = next;
@@ -108,24 +125,8 @@ export class PurgeExecutor {
         return this.enumerate(record);
       case "enumerated":
         return this.notice(record);
-      case "noticed": {
-        if (record.purgeRequests > 0 && (await this.remaining(record)) === 0) return this.save(record, { state: "purged" });
-        const keepFrom = record.keepFromEventId;
-        if (!keepFrom) throw new Error(`purge ${record.id} has no event to keep from`);
-        const started = await this.deps.gate.whileAllowed(record, async () => {
-          const intruder = await this.unplannedBefore(record, keepFrom);
-          if (intruder !== null) return { intruder };
-          const counted = await this.save(record, { purgeRequests: record.purgeRequests + 1 });
-          return { counted, purgeId: await this.deps.purger.startPurge(record.roomId, keepFrom) };
-        });
-        if (!started.allowed) return this.stop(record, started.reason);
-        if ("intruder" in started.value)
-          return this.stop(
-            record,
-            `message ${started.value.intruder} now sits among the planned messages (sent since they were counted): the deletion is planned again`,
-          );
-        return this.save(started.value.counted, { state: "purging", purgeId: started.value.purgeId });
-      }
+      case "noticed":
+        return this.nextSlice(record);
       case "purging":
         return this.poll(record);
       case "purged":
@@ -135,8 +136,95 @@ export class PurgeExecutor {
     }
   }
 
-  private async timeline(roomId: string): Promise<MatrixEvent[]> {
-    return (await this.deps.history.eventsNewestFirst(roomId, () => false)).reverse();
+  /**
+   * One slice: under the room's lock, with the hold and policy read again, the history left
+   * before the purge's end is read again and the next purge call made. Each call takes at most
+   * `sliceEvents` planned messages, and only planned ones: a message not planned before the
+   * slice's end stops the deletion, as for a purge in one call.
+   */
+  private async nextSlice(record: PurgeRecord): Promise<PurgeRecord> {
+    const finalKeepFrom = record.keepFromEventId;
+    if (!finalKeepFrom) throw new Error(`purge ${record.id} has no event to keep from`);
+    const started = await this.deps.gate.whileAllowed(record, async () => {
+      const slice = await this.slices.next(record, finalKeepFrom);
+      if (slice.kind !== "purge") return slice;
+      const counted = await this.save(record, { purgeRequests: record.purgeRequests + 1 });
+      return { kind: "started" as const, counted, purgeId: await this.deps.purger.startPurge(record.roomId, slice.keepFrom) };
+    });
+    if (!started.allowed) return this.stopAt(record, started.reason);
+    const value = started.value;
+    if (value.kind === "done") {
+      this.slices.forget(record.id);
+      return value.left.length === 0 ? this.save(record, { state: "purged" }) : this.keptAtBoundary(record, value.left);
+    }
+    if (value.kind === "intruder")
+      return this.stopAt(record, `message ${value.eventId} now sits among the planned messages (sent since they were counted): the deletion is planned again`);
+    return this.save(value.counted, { state: "purging", purgeId: value.purgeId });
+  }
+
+  /**
+   * Planned messages that share their depth with the event the purge keeps from cannot be
+   * purged without it (nor without what follows it): they are kept, and the deletion record
+   * counts only the messages that are gone.
+   */
+  private async keptAtBoundary(record: PurgeRecord, left: readonly string[]): Promise<PurgeRecord> {
+    const kept = new Set(left);
+    const deleted = (record.eventIds ?? []).filter((eventId) => !kept.has(eventId));
+    const held = await this.deps.captured.capturedAmong(record.roomId, deleted);
+    return this.save(record, {
+      state: "purged",
+      eventIds: deleted,
+      eventCount: deleted.length,
+      plannedCount: record.plannedCount ?? record.eventIds?.length ?? null,
+      unfiledCount: record.includesUnfiled ? deleted.filter((eventId) => !held.has(eventId)).length : 0,
+      error: `${left.length} planned message(s) sent at the same moment as the first message kept could not be deleted without it: they are kept`,
+    });
+  }
+
+  /** Reads the room from what earlier slices left, up to the end of the next slice. */
+  /**
+   * A hold (or a policy change, or an unplanned message) met between two slices. What earlier
+   * slices deleted stays deleted: it becomes the deletion record, counted from the room's history
+   * (the planned messages no longer in it); the rest is kept and the room is told so.
+   */
+  private async stopAt(record: PurgeRecord, reason: string): Promise<PurgeRecord> {
+    this.slices.forget(record.id);
+    if (record.purgeRequests === 0 || !record.eventIds || !record.keepFromEventId) return this.stop(record, reason);
+    const finalKeepFrom = record.keepFromEventId;
+    const planned = new Set(record.eventIds);
+    const left = new Set(
+      (await this.deps.history.eventsOldestFirst(record.roomId, (event) => event.event_id === finalKeepFrom))
+        .filter((event) => planned.has(event.event_id))
+        .map((event) => event.event_id),
+    );
+    const deleted = record.eventIds.filter((eventId) => !left.has(eventId));
+    if (deleted.length === 0) return this.stop(record, reason);
+    const plannedCount = record.plannedCount ?? record.eventIds.length;
+    if (record.noticeEventId) {
+      await this.deps.notifier.postNotice(record.roomId, stoppedPartWayNotice(deleted.length, plannedCount), `retention-stopped-part-way:${record.id}`);
+    }
+    await this.deps.audit.record({
+      actor: record.actor,
+      action: "retention.purge_stopped",
+      target: record.roomId,
+      details: {
+        deletionId: record.id,
+        policyId: record.policyId,
+        upTo: record.cutoff.toISOString(),
+        reason,
+        deletedEvents: deleted.length,
+        keptEvents: plannedCount - deleted.length,
+      },
+    });
+    const held = await this.deps.captured.capturedAmong(record.roomId, deleted);
+    return this.save(record, {
+      state: "purged",
+      eventIds: deleted,
+      eventCount: deleted.length,
+      plannedCount,
+      unfiledCount: record.includesUnfiled ? deleted.filter((eventId) => !held.has(eventId)).length : 0,
+      error: `Stopped part-way: ${reason}`,
+    });
   }
 
   private async notice(record: PurgeRecord): Promise<PurgeRecord> {
@@ -148,7 +236,8 @@ export class PurgeExecutor {
     if (!keepFromEventId) {
       // Synapse never purges a room's latest event, and the last planned message was the latest:
       // keep from whatever now follows it (the notice, or a message sent since the plan).
-      const timeline = await this.timeline(record.roomId);
+      const planned = new Set(record.eventIds ?? []);
+      const timeline = (await this.deps.history.eventsNewestFirst(record.roomId, (event) => planned.has(event.event_id))).reverse();
       keepFromEventId = firstEventAfter(timeline, plannedIn(timeline, record, this.deps.botUserId)) ?? posted.value;
     }
     return this.save(record, { state: "noticed", noticeEventId: posted.value, keepFromEventId });
@@ -170,7 +259,9 @@ export class PurgeExecutor {
   }
 
   private async enumerate(record: PurgeRecord): Promise<PurgeRecord | null> {
-    const timeline = await this.timeline(record.roomId);
+    // Only the history up to the first event after the cutoff matters (that event is kept).
+    const cutoff = record.cutoff.getTime();
+    const timeline = await this.deps.history.eventsOldestFirst(record.roomId, (event) => event.origin_server_ts > cutoff);
     const doomed = plannedIn(timeline, { ...record, eventIds: null }, this.deps.botUserId);
     if (doomed.length === 0) {
       // Already gone (or never reached Synapse's history): nothing to delete, nothing to record.
@@ -196,57 +287,48 @@ export class PurgeExecutor {
       unfiledCount: record.includesUnfiled ? notHeld.length : 0,
       fromTs: new Date(Math.min(...doomed.map((event) => event.origin_server_ts))),
       eventIds,
+      plannedCount: eventIds.length,
       media: [...media].sort(),
       keepFromEventId: firstEventAfter(timeline, doomed),
     });
   }
 
-  /**
-   * Synapse purges by position, and orders history by depth: a message from a server that was
-   * cut off points at old events and lands among them, before the event the purge keeps from.
-   * Such a message was neither planned nor announced, so the purge must not take it.
-   */
-  private async unplannedBefore(record: PurgeRecord, keepFrom: string): Promise<string | null> {
-    if (!record.eventIds) return null;
-    const planned = new Set(record.eventIds);
-    const timeline = await this.timeline(record.roomId);
-    const end = timeline.findIndex((event) => event.event_id === keepFrom);
-    if (end === -1) return null;
-    return timeline.slice(0, end).find((event) => isMessage(event, this.deps.botUserId) && !planned.has(event.event_id))?.event_id ?? null;
-  }
-
-  private async remaining(record: PurgeRecord): Promise<number> {
-    return plannedIn(await this.timeline(record.roomId), record, this.deps.botUserId).length;
-  }
-
   private async poll(record: PurgeRecord): Promise<PurgeRecord> {
     if (!record.purgeId) return this.save(record, { state: "noticed" });
     const deadline = this.deps.clock.now().getTime() + this.deps.pollTimeoutMs;
+    // A slice is often done in a few tens of milliseconds: ask soon, then less and less often,
+    // so a sweep of many small slices is not made of waiting.
+    let wait = Math.min(this.deps.pollIntervalMs, this.deps.firstPollMs ?? 50);
     for (;;) {
       // A purge is never finished the instant it starts: wait before asking.
-      await this.sleep(this.deps.pollIntervalMs);
+      await this.sleep(wait);
+      wait = Math.min(this.deps.pollIntervalMs, wait * 2);
+      const asked = this.deps.clock.now().getTime();
       const status = await this.deps.purger.purgeStatus(record.purgeId);
-      if (status === "complete") return this.save(record, { state: "purged" });
+      // A status poll is a small database read through Synapse's main process: how long it
+      // takes is how long a clinician's request waits behind the purges.
+      this.deps.pacer?.observe(this.deps.clock.now().getTime() - asked);
+      // Done, or forgotten by Synapse (e.g. it restarted): the next slice reads what is left.
+      if (status === "complete" || status === "unknown") return this.save(record, { state: "noticed" });
       if (status === "failed") return this.save(record, { state: "noticed", error: `purge ${record.purgeId} failed in Synapse` });
-      if (status === "unknown") {
-        // Synapse forgot the task (e.g. it restarted): the room's history says whether it ran.
-        return (await this.remaining(record)) === 0 ? this.save(record, { state: "purged" }) : this.save(record, { state: "noticed" });
-      }
       if (this.deps.clock.now().getTime() > deadline) return record;
     }
   }
 
   private async finish(record: PurgeRecord): Promise<PurgeRecord> {
     const purged = record.eventIds ?? [];
+    const partWay = record.plannedCount !== null && purged.length < record.plannedCount;
     // Checked now, after the purge: a message kept anywhere (a held room above all) that sent or
     // mentions the media keeps it, even one posted while this purge ran.
     const stillNeeded = await this.deps.references.stillReferenced(record.media, purged);
     const doomedMedia = record.media.filter((uri) => !stillNeeded.has(uri));
     // Deleting media is a deletion too: a hold placed since the purge call (or while the process
-    // was down before this step) keeps the room's files, though its messages are gone.
-    const outcome =
-      doomedMedia.length === 0
-        ? { allowed: true as const, value: 0 }
+    // was down before this step) keeps the room's files, though its messages are gone. Which file
+    // went with which deleted message is not kept, so a deletion stopped part-way keeps them all.
+    const outcome: GateOutcome<number> = partWay
+      ? { allowed: false, reason: "the deletion stopped part-way: the room's files are kept" }
+      : doomedMedia.length === 0
+        ? { allowed: true, value: 0 }
         : await this.deps.gate.whileAllowed(record, async () => {
             let count = 0;
             for (const uri of doomedMedia) if (await this.deps.media.deleteMedia(uri)) count++;
@@ -254,7 +336,8 @@ export class PurgeExecutor {
           });
     const deleted = outcome.allowed ? outcome.value : 0;
     await this.deps.references.forget(purged);
-    await this.deps.index.forgetUpTo(record.roomId, record.cutoff);
+    if (partWay) await this.deps.index.forgetEvents(record.roomId, purged);
+    else await this.deps.index.forgetUpTo(record.roomId, record.cutoff);
     // Audited before the record is marked complete: a crash in between repeats the entry rather than losing it.
     await this.deps.audit.record({
       actor: record.actor,
@@ -267,6 +350,7 @@ export class PurgeExecutor {
         from: record.fromTs?.toISOString() ?? null,
         upTo: record.cutoff.toISOString(),
         events: record.eventCount,
+        ...(partWay ? { plannedEvents: record.plannedCount, stoppedPartWay: record.error } : {}),
         unfiledEvents: record.unfiledCount,
         media: record.media.length,
         mediaDeleted: deleted,
@@ -275,6 +359,6 @@ export class PurgeExecutor {
         purgeId: record.purgeId,
       },
     });
-    return this.save(record, { state: "complete", mediaDeleted: deleted, completedAt: this.deps.clock.now(), error: null });
+    return this.save(record, { state: "complete", mediaDeleted: deleted, completedAt: this.deps.clock.now(), error: partWay ? record.error : null });
   }
 }

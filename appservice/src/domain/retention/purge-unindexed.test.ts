@@ -86,7 +86,13 @@ function setup() {
   const audit = new RecordingAudit();
   const executor = new PurgeExecutor({
     ledger,
-    history: { eventsNewestFirst: async () => [...history].reverse() },
+    history: {
+      eventsNewestFirst: async () => [...history].reverse(),
+      eventsOldestFirst: async (_roomId, stop) => {
+        const index = history.findIndex((event) => stop(event));
+        return index === -1 ? [...history] : history.slice(0, index + 1);
+      },
+    },
     purger: {
       startPurge: async (_roomId, keepFrom) => {
         purges.push(keepFrom);
@@ -117,6 +123,7 @@ function setup() {
         for (const item of items) if (!index.has(item.eventId)) index.set(item.eventId, item.ts.getTime());
       },
       forgetUpTo: async () => {},
+      forgetEvents: async () => {},
       linkSpace: async () => {},
     },
     captured: { capturedAmong: async (_roomId, ids) => new Set(ids.filter((id) => captured.has(id))) },

@@ -21,7 +21,11 @@ export interface SweepDeps {
   audit: AuditRecorder;
   clock: Clock;
   defaults: DefaultPolicies;
-  settings: PlanSettings & { maxPurgesPerSweep: number };
+  /**
+   * `purgeConcurrency`: rooms driven at once; how many of their steps reach Synapse at once is
+   * the executor's pacer's call.
+   */
+  settings: PlanSettings & { maxPurgesPerSweep: number; purgeConcurrency?: number };
   /** Every failed attempt (for metrics and logs); the audit trail gets each new problem once. */
   onPurgeFailed: (record: PurgeRecord, error: unknown) => void;
 }
@@ -87,19 +91,32 @@ export class RetentionSweep {
     const outcome: SweepOutcome = { resumed: 0, warned: 0, deletions: [], waiting: 0, failed: 0, published: 0 };
     const open = await this.deps.ledger.open();
     const busyRooms = new Set<string>();
-    for (const record of open) {
+    await this.eachConcurrently(open, async (record) => {
       outcome.resumed++;
       const result = await this.driveOne(record, outcome);
       if (result && result.state !== "complete" && result.state !== "stopped") busyRooms.add(record.roomId);
-    }
+    });
     const plans = await this.plan();
     for (const plan of plans) {
       if (plan.warning && (await this.warn(plan))) outcome.warned++;
     }
     const due = plans.filter((plan) => plan.status === "due" && !busyRooms.has(plan.roomId)).slice(0, this.deps.settings.maxPurgesPerSweep);
-    for (const plan of due) await this.driveOne(await this.intent(plan, actor), outcome);
+    await this.eachConcurrently(due, async (plan) => {
+      await this.driveOne(await this.intent(plan, actor), outcome);
+    });
     outcome.published = await this.deps.publication.publishChanged(plans);
     return outcome;
+  }
+
+  /** A room's records are driven one after another; different rooms side by side. */
+  private async eachConcurrently<T extends { roomId: string }>(items: readonly T[], work: (item: T) => Promise<void>): Promise<void> {
+    const byRoom = new Map<string, T[]>();
+    for (const item of items) byRoom.set(item.roomId, [...(byRoom.get(item.roomId) ?? []), item]);
+    const rooms = [...byRoom.values()];
+    const lane = async () => {
+      for (let room = rooms.shift(); room; room = rooms.shift()) for (const item of room) await work(item);
+    };
+    await Promise.all(Array.from({ length: Math.max(1, this.deps.settings.purgeConcurrency ?? 1) }, lane));
   }
 
   /**
