@@ -197,6 +197,6 @@ describe("walking skeleton on a real homeserver", () => {
     );
     expect(result).toMatchObject({ code: 2 });
     expect((result as { stderr: string }).stderr).toMatch(/access.rolez: unknown key/);
-    expect((result as { stderr: string }).stderr).toMatch(/access.sessionTtl: expected duration/);
+    expect((result as { stderr: string }).stderr).toMatch(/access.sessionTtl: expected a duration/);
   });
 });

@@ -35,6 +35,14 @@ function render(schema: z.ZodType | undefined, value: unknown): unknown {
   if (value === undefined || value === null || schema === undefined) return value;
   const inner = unwrap(schema);
   if (typeof value === "number" && isDuration(inner)) return formatDuration(value);
+  // A duration inside a union (`removalWindow: off | 24h`): the written form that reads back the same.
+  if (typeof value === "number") {
+    for (const written of [formatDuration(value), "off"]) {
+      const read = schema.safeParse(written);
+      if (read.success && read.data === value) return written;
+    }
+    return value;
+  }
   const def = defOf(inner);
   if (def.type === "pipe" && def.in) return render(def.in, value);
   if (Array.isArray(value)) return value.map((item) => render(def.element, item));
