@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { stringify } from "yaml";
 import type { Handover } from "../../appservice/src/app.js";
+import { configYaml } from "../support/config-yaml.js";
 import { freshDatabase } from "../support/fresh-database.js";
 import { startHandover } from "../support/handover-instance.js";
 import { eventually, TestUser } from "../support/matrix-user.js";
@@ -47,7 +47,7 @@ describe("`handover retention plan`", () => {
   it("shows, per room, its policy, status and unfiled content, and changes nothing", async () => {
     const dir = mkdtempSync(join(tmpdir(), "handover-cli-"));
     const configPath = join(dir, "config.yaml");
-    writeFileSync(configPath, stringify({ ...handover.config, web: { ...handover.config.web, portalDir: undefined } }));
+    writeFileSync(configPath, configYaml({ ...handover.config, web: { ...handover.config.web, portalDir: undefined } }));
     const cli = (...args: string[]) =>
       run(process.execPath, ["--import", "tsx", "appservice/src/cli.ts", "retention", "plan", ...args, "--config", configPath]);
     const { stdout } = await cli();

@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { stringify } from "yaml";
 import type { Handover } from "../../appservice/src/app.js";
+import { configYaml } from "../support/config-yaml.js";
 import { freshDatabase } from "../support/fresh-database.js";
 import { configFor, startHandover } from "../support/handover-instance.js";
 import { eventually, TestUser } from "../support/matrix-user.js";
@@ -69,7 +69,7 @@ describe("retention sweep killed mid-purge", () => {
     // A real `handover serve` process, sweeping at start, killed with SIGKILL while its purge runs.
     const dir = mkdtempSync(join(tmpdir(), "handover-crash-"));
     const config = await configFor(trust, databaseUrl, { roles: { [alice.userId]: "admin" }, retention });
-    writeFileSync(join(dir, "config.yaml"), stringify(config));
+    writeFileSync(join(dir, "config.yaml"), configYaml(config));
     let output = "";
     child = spawn(process.execPath, ["--import", "tsx", "appservice/src/cli.ts", "serve", "-c", join(dir, "config.yaml")], {
       stdio: ["ignore", "pipe", "pipe"],
