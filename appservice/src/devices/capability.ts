@@ -11,7 +11,7 @@ import { BotCrossSigningReader } from "../matrix/cross-signing-reader.js";
 import { PostgresDeviceWatch, PostgresPushProbeRecord } from "../storage/device-watch-store.js";
 import { PostgresDirectoryStanding, PostgresPostureSnapshotStore, PostgresStaleSweepStore } from "../storage/devices-store.js";
 import { PostgresSpotCheckStore } from "../storage/spot-check-store.js";
-import { SynapseDeviceAdmin } from "../synapse/device-admin.js";
+import { SYNAPSE_LAST_SEEN_SETTLES_MS, SynapseDeviceAdmin } from "../synapse/device-admin.js";
 import { directoryGroupsWhenSynced } from "./directory-groups.js";
 import { devicesHandlers } from "./handlers.js";
 import { HomeserverPushContentWatch } from "./push-content.js";
@@ -92,6 +92,7 @@ export const devicesCapability: CapabilityFactory = (platform: Platform): Capabi
       concurrency: config.adminConcurrency,
       excluded: protect,
       fullEveryMs: parseDuration(config.posture.fullEvery) as number,
+      lastSeenSettlesMs: SYNAPSE_LAST_SEEN_SETTLES_MS,
     },
   });
   const report = async () => postureReport(await snapshots.recent(HISTORY_DAYS), config.posture.thresholds, await pushContent.refresh());

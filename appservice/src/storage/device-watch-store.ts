@@ -15,12 +15,17 @@ export class PostgresDeviceWatch implements PostureWatch, PostureChanges, Device
 
   async load(): Promise<Map<string, WatchedPerson>> {
     const rows = (await this.db.query(
-      "SELECT user_id, last_seen_ts, facts, touched_at IS NOT NULL AND touched_at >= read_at AS touched FROM device_posture_people",
-    )) as { user_id: string; last_seen_ts: string | null; facts: unknown; touched: boolean }[];
+      "SELECT user_id, last_seen_ts, facts, read_at, touched_at IS NOT NULL AND touched_at >= read_at AS touched FROM device_posture_people",
+    )) as { user_id: string; last_seen_ts: string | null; facts: unknown; read_at: Date; touched: boolean }[];
     return new Map(
       rows.map((row) => [
         row.user_id,
-        { lastSeenTs: row.last_seen_ts === null ? null : Number(row.last_seen_ts), facts: factsFromJson(row.facts), touchedSinceRead: row.touched },
+        {
+          lastSeenTs: row.last_seen_ts === null ? null : Number(row.last_seen_ts),
+          facts: factsFromJson(row.facts),
+          readAt: row.read_at,
+          touchedSinceRead: row.touched,
+        },
       ]),
     );
   }
