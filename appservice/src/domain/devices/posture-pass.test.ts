@@ -231,6 +231,23 @@ describe("incremental posture passes", () => {
     expect(reads).toEqual([]);
   });
 
+  it("a pass stopped after keeping what it read but before recording first sightings reads those people again, so no device goes without its first sighting", async () => {
+    const { clock, devices, lastSeen, watch, pass, device } = setUp();
+    await pass.run();
+    clock.advance(3_600_000);
+    devices.set("@p5:t", [device("@p5:t-D1"), device("@p5:t-NEW")]);
+    lastSeen.set("@p5:t", 2_000);
+    const sighted = watch.sighted.bind(watch);
+    watch.sighted = async () => {
+      throw new Error("process killed");
+    };
+    await expect(pass.run()).rejects.toThrow("process killed");
+    watch.sighted = sighted;
+    clock.advance(3_600_000);
+    await pass.run();
+    expect(watch.sightings.get("@p5:t|@p5:t-NEW")).toEqual(clock.now());
+  });
+
   it("staleness is worked out afresh from the last read, and a full pass comes round again after fullEvery", async () => {
     const { clock, reads, pass } = setUp();
     await pass.run();

@@ -154,11 +154,14 @@ export class PosturePass {
       const [devices, pushers] = await Promise.all([this.deps.admin.devices(account.userId), this.deps.admin.pushers(account.userId)]);
       return { userId: account.userId, lastSeenTs: account.lastSeenTs ?? null, facts: { devices, pushers, crossSigning: crossSigning.get(account.userId) } };
     });
-    await this.deps.watch.save(read, readStartedAt);
+    // Sightings before the read is kept: a pass stopped between the two then reads these people
+    // again (recording a sighting twice changes nothing), where the other order would leave their
+    // new devices without a first sighting until a full pass.
     await this.deps.sightings.sighted(
       read.flatMap((person) => person.facts.devices.map((device) => ({ userId: person.userId, deviceId: device.deviceId }))),
       readStartedAt,
     );
+    await this.deps.watch.save(read, readStartedAt);
     return new Map(read.map((person) => [person.userId, person.facts]));
   }
 }
