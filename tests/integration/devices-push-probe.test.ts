@@ -59,6 +59,20 @@ async function personWithPusher({ trust, admin }: Setup): Promise<PersonDevices>
   return admin.ok<PersonDevices>("GET", `/devices/people/${encodeURIComponent(person.userId)}`);
 }
 
+/** What the probe account has on the homeserver, as Synapse's admin API lists it. */
+async function probeAccountLeftovers(trust: TrustInfo): Promise<{ devices: unknown[]; pushers: unknown[]; joinedRooms: unknown[] }> {
+  const probeUserId = encodeURIComponent(`@handover-push-probe:${trust.serverName}`);
+  const get = async <T>(endpoint: string): Promise<T> => {
+    const response = await fetch(`${trust.clientUrl}/_synapse/admin${endpoint}`, { headers: { authorization: `Bearer ${trust.admin.accessToken}` } });
+    return (await response.json()) as T;
+  };
+  return {
+    devices: (await get<{ devices: unknown[] }>(`/v2/users/${probeUserId}/devices`)).devices,
+    pushers: (await get<{ pushers: unknown[] }>(`/v1/users/${probeUserId}/pushers`)).pushers,
+    joinedRooms: (await get<{ joined_rooms: unknown[] }>(`/v1/users/${probeUserId}/joined_rooms`)).joined_rooms,
+  };
+}
+
 describe("a homeserver that strips content from pushes, with the config saying it includes it", () => {
   let setup: Setup;
 
@@ -72,6 +86,8 @@ describe("a homeserver that strips content from pushes, with the config saying i
 
   it("the probe sees a push without content and says so (source: probe), so no pusher counts as carrying content", async () => {
     expect(await probed(setup.admin)).toMatchObject({ includesContent: false, source: "probe", note: null });
+    // Afterwards the probe account keeps no session, no pusher pointing at the closed listener, and no room.
+    expect(await probeAccountLeftovers(setup.trust)).toEqual({ devices: [], pushers: [], joinedRooms: [] });
     const person = await personWithPusher(setup);
     expect(person.pushers).toEqual([expect.objectContaining({ format: null, carriesContent: false })]);
     // The people list says where its answer came from too.

@@ -90,6 +90,15 @@ async function adminPushers(userId: string): Promise<unknown[]> {
   return ((await response.json()) as { pushers: unknown[] }).pushers;
 }
 
+/** The homeserver's "last seen" for a person as the account listing gives it (what incremental passes decide by). */
+async function listedLastSeen(userId: string): Promise<number | null> {
+  const response = await fetch(`${trust.clientUrl}/_synapse/admin/v2/users?name=${encodeURIComponent(userId.slice(1).split(":")[0] ?? "")}`, {
+    headers: { authorization: `Bearer ${trust.admin.accessToken}` },
+  });
+  const listed = ((await response.json()) as { users: { name: string; last_seen_ts: number | null }[] }).users;
+  return listed.find((user) => user.name === userId)?.last_seen_ts ?? null;
+}
+
 async function audited(action: string): Promise<AuditPage["entries"]> {
   return (await admin.ok<AuditPage>("GET", `/audit?action=${encodeURIComponent(action)}`)).entries;
 }
@@ -427,6 +436,8 @@ describe("incremental posture passes and first sightings", () => {
     await syncStatus(gail.user.accessToken);
     // The baseline: passes that read nobody for longer than Synapse's 5-second batches of
     // "last seen" writes, so no earlier test's requests are still on their way into the listing.
+    // People active in the last two and a half minutes (Gail among them) are read by every pass
+    // until their "last seen" has settled, so the quiet comes only after that.
     let quietSince: number | null = null;
     const quiet = await eventually(
       "passes that read nobody",
@@ -436,7 +447,7 @@ describe("incremental posture passes and first sightings", () => {
         else quietSince ??= Date.now();
         return quietSince !== null && Date.now() - quietSince > 6_000 ? latest : undefined;
       },
-      90_000,
+      240_000,
     );
     const registration = (await auditor.ok<PersonDevices>("GET", path(gail.userId))).devices[0];
     expect(registration?.firstSeenAt).not.toBeNull();
@@ -463,6 +474,36 @@ describe("incremental posture passes and first sightings", () => {
     expect(gailNow.devices.find((device) => device.deviceId === registration?.deviceId)?.firstSeenAt).toBe(registration?.firstSeenAt);
     // Watching started with the first pass of this trust, before Gail existed.
     expect(Date.parse(gailNow.watchingSince ?? "")).toBeLessThan(Date.parse(registration?.firstSeenAt ?? ""));
+  }, 300_000);
+
+  it("a pusher carrying content set up within two minutes of the person's recorded last-seen, which Synapse does not record again, is counted by the next incremental pass", async () => {
+    const hana = await TestUser.register(trust, `dsettle${tag}`);
+    // Hana's first request: Synapse records her "last seen" now and, for the same token and
+    // address, records nothing more for two minutes (its LAST_SEEN_GRANULARITY).
+    expect(await syncStatus(hana.user.accessToken)).toBe(200);
+    await eventually("Hana's last-seen in the account listing", async () => (await listedLastSeen(hana.userId)) !== null);
+    const base = (await admin.ok<Posture>("POST", "/devices/posture/snapshots")).latest;
+    const seenBefore = await listedLastSeen(hana.userId);
+
+    await hana.request("POST", "/pushers/set", {
+      kind: "http",
+      app_id: "org.handover.test.android",
+      app_display_name: "Test messenger",
+      device_display_name: "Hana's phone",
+      pushkey: `settle-${tag}`,
+      lang: "en",
+      data: { url: "http://127.0.0.1:9/_matrix/push/v1/notify" },
+    });
+    expect(await adminPushers(hana.userId)).toHaveLength(1);
+    // What makes it a hazard: the listing Handover decides by has not moved.
+    expect(await listedLastSeen(hana.userId)).toBe(seenBefore);
+
+    const after = (await admin.ok<Posture>("POST", "/devices/posture/snapshots")).latest;
+    expect(after?.kind).toBe("incremental");
+    expect(after?.counts).toMatchObject({
+      pushers: (base?.counts.pushers ?? 0) + 1,
+      pushersCarryingContent: (base?.counts.pushersCarryingContent ?? 0) + 1,
+    });
   });
 });
 

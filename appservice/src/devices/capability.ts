@@ -11,7 +11,7 @@ import { BotCrossSigningReader } from "../matrix/cross-signing-reader.js";
 import { PostgresDeviceWatch, PostgresPushProbeRecord } from "../storage/device-watch-store.js";
 import { PostgresDirectoryStanding, PostgresPostureSnapshotStore, PostgresStaleSweepStore } from "../storage/devices-store.js";
 import { PostgresSpotCheckStore } from "../storage/spot-check-store.js";
-import { SynapseDeviceAdmin } from "../synapse/device-admin.js";
+import { SYNAPSE_LAST_SEEN_SETTLES_MS, SynapseDeviceAdmin } from "../synapse/device-admin.js";
 import { directoryGroupsWhenSynced } from "./directory-groups.js";
 import { devicesHandlers } from "./handlers.js";
 import { HomeserverPushContentWatch } from "./push-content.js";
@@ -56,18 +56,25 @@ export const devicesCapability: CapabilityFactory = (platform: Platform): Capabi
     platform.clock,
     platform.logger,
   );
-  // Handover's own admin account, the bot and the push probe keep their sessions and are not
-  // counted: ending the first two would stop Handover.
+  // Handover's own admin account and the bot keep their sessions and are not counted: ending
+  // them would stop Handover.
   let protectedAccounts: Promise<ReadonlySet<string>> | null = null;
   const protect = () => {
     protectedAccounts ??= platform.admin.whoami().then(
-      (adminUserId) => new Set([adminUserId, platform.botUserId, probe.probeUserId]),
+      (adminUserId) => new Set([adminUserId, platform.botUserId]),
       (error: unknown) => {
         protectedAccounts = null;
         throw error;
       },
     );
     return protectedAccounts;
+  };
+  // The push probe's account is left out of counts and samples only while it is Handover's: an
+  // account of that name that is someone's real one (the probe leaves it alone) is counted and
+  // sampled like anyone's. Sign-outs never spare it: the probe's own sessions last one probe.
+  const excluded = async (): Promise<ReadonlySet<string>> => {
+    const own = await protect();
+    return config.pushProbe.enabled && (await probe.accountIsHandovers()) ? new Set([...own, probe.probeUserId]) : own;
   };
   const crossSigning = new BotCrossSigningReader(platform.bot);
   const groups = directoryGroupsWhenSynced(() => platform.directoryGroups());
@@ -90,8 +97,9 @@ export const devicesCapability: CapabilityFactory = (platform: Platform): Capabi
         return pushContent.includesContent;
       },
       concurrency: config.adminConcurrency,
-      excluded: protect,
+      excluded,
       fullEveryMs: config.posture.fullEvery,
+      lastSeenSettlesMs: SYNAPSE_LAST_SEEN_SETTLES_MS,
     },
   });
   const report = async () => postureReport(await snapshots.recent(HISTORY_DAYS), config.posture.thresholds, await pushContent.refresh());
@@ -131,7 +139,7 @@ export const devicesCapability: CapabilityFactory = (platform: Platform): Capabi
     audit: platform.audit,
     clock: platform.clock,
     pick: pickAtRandom,
-    excluded: protect,
+    excluded,
   });
   return {
     name: "devices",

@@ -25,4 +25,21 @@ describe("the push probe", () => {
     );
     expect(upserts).toEqual([]);
   });
+
+  it("tells its own account (the probe's display name) from someone's real account of that name, or none", async () => {
+    const probeWith = (displayname: string | null) =>
+      new HomeserverPushProbe({
+        homeserverUrl: "http://127.0.0.1:9",
+        serverName: "trust.example",
+        admin: {
+          userAccount: async (userId) => (displayname === null ? null : { name: userId, displayname, deactivated: false }),
+          upsertUserWithPassword: async () => {},
+        },
+        bot: { createRoom: async () => "", postClearMessage: async () => "", leave: async () => {} },
+        timeoutMs: 1000,
+      });
+    expect(await probeWith("Handover push probe").accountIsHandovers()).toBe(true);
+    expect(await probeWith("Harriet Over").accountIsHandovers()).toBe(false);
+    expect(await probeWith(null).accountIsHandovers()).toBe(false);
+  });
 });

@@ -35,6 +35,11 @@ export class HomeserverPushProbe {
     return `@${PUSH_PROBE_LOCALPART}:${this.deps.serverName}`;
   }
 
+  /** Whether the account of the probe's name exists and is Handover's (its display name), not someone's real account. */
+  async accountIsHandovers(): Promise<boolean> {
+    return (await this.deps.admin.userAccount(this.probeUserId))?.displayname === PUSH_PROBE_DISPLAY_NAME;
+  }
+
   async run(checkedAt: () => Date): Promise<HomeserverPushContent> {
     // Resetting the password of someone's real account would lock them out: an account of that
     // name that Handover did not make is left alone, and the probe does not run.

@@ -15,12 +15,18 @@ export class PostgresDeviceWatch implements PostureWatch, PostureChanges, Device
 
   async load(): Promise<Map<string, WatchedPerson>> {
     const rows = (await this.db.query(
-      "SELECT user_id, last_seen_ts, facts, touched_at IS NOT NULL AND touched_at >= read_at AS touched FROM device_posture_people",
-    )) as { user_id: string; last_seen_ts: string | null; facts: unknown; touched: boolean }[];
+      `SELECT user_id, last_seen_ts, facts, read_at, touched_at IS NOT NULL AND touched_at >= read_at AS touched
+       FROM device_posture_people WHERE facts <> 'null'::jsonb`,
+    )) as { user_id: string; last_seen_ts: string | null; facts: unknown; read_at: Date; touched: boolean }[];
     return new Map(
       rows.map((row) => [
         row.user_id,
-        { lastSeenTs: row.last_seen_ts === null ? null : Number(row.last_seen_ts), facts: factsFromJson(row.facts), touchedSinceRead: row.touched },
+        {
+          lastSeenTs: row.last_seen_ts === null ? null : Number(row.last_seen_ts),
+          facts: factsFromJson(row.facts),
+          readAt: row.read_at,
+          touchedSinceRead: row.touched,
+        },
       ]),
     );
   }
@@ -59,7 +65,14 @@ export class PostgresDeviceWatch implements PostureWatch, PostureChanges, Device
 
   async touched(userIds: readonly string[], at: Date): Promise<void> {
     if (userIds.length === 0) return;
-    await this.db.query("UPDATE device_posture_people SET touched_at = $2 WHERE user_id = ANY($1::text[])", [userIds, at]);
+    // Someone a pass is reading for the first time has no row yet, and the pass saves a read made
+    // before this sign-out: a row without facts keeps the sign-out's time for that save to meet.
+    await this.db.query(
+      `INSERT INTO device_posture_people (user_id, last_seen_ts, facts, read_at, touched_at)
+       SELECT DISTINCT user_id, NULL::bigint, 'null'::jsonb, '-infinity'::timestamptz, $2::timestamptz FROM unnest($1::text[]) AS user_id
+       ON CONFLICT (user_id) DO UPDATE SET touched_at = excluded.touched_at`,
+      [userIds, at],
+    );
   }
 
   async sighted(devices: readonly { userId: string; deviceId: string }[], at: Date): Promise<void> {

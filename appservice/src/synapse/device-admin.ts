@@ -4,6 +4,14 @@ import type { SynapseAdminClient } from "./admin-client.js";
 
 const PAGE = 100;
 
+/**
+ * Synapse records a session's use ("last seen") at most once per two minutes per token and
+ * address (LAST_SEEN_GRANULARITY in its client_ips store); half a minute more allows for the
+ * homeserver's clock and Handover's differing. Posture passes use it to know when a read can be
+ * trusted not to have missed an unrecorded change.
+ */
+export const SYNAPSE_LAST_SEEN_SETTLES_MS = 120_000 + 30_000;
+
 /** Devices, pushers and accounts through Synapse's admin API, as domain records. */
 export class SynapseDeviceAdmin implements DeviceAdmin, AccountDirectory, AccountPages {
   constructor(

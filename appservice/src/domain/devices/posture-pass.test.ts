@@ -9,7 +9,7 @@ import type { DeviceSightings, PersonFactsRecord, PostureWatch, WatchedPerson } 
 
 /** The posture watch and first sightings in memory. */
 class MemoryWatch implements PostureWatch, Pick<DeviceSightings, "sighted"> {
-  readonly people = new Map<string, WatchedPerson & { readAt: Date }>();
+  readonly people = new Map<string, WatchedPerson>();
   readonly sightings = new Map<string, Date>();
   lastFull: Date | null = null;
   async load() {
@@ -104,6 +104,7 @@ describe("the posture pass", () => {
         concurrency: 2,
         excluded: async () => new Set(["@admin:t"]),
         fullEveryMs: 7 * 86_400_000,
+        lastSeenSettlesMs: 150_000,
       },
     });
     const snapshot = await pass.run();
@@ -132,12 +133,14 @@ describe("the posture pass", () => {
 
 describe("incremental posture passes", () => {
   const DAY = 86_400_000;
+  const SETTLES_MS = 150_000;
   function setUp() {
     const clock = new FakeClock(new Date("2026-12-01T03:00:00Z"));
     const device = (deviceId: string): DeviceRecord => ({ deviceId, displayName: null, lastSeenAt: clock.now(), lastAddress: null, userAgent: null });
     const people = Array.from({ length: 150 }, (_, i) => `@p${i}:t`);
     const devices = new Map(people.map((userId) => [userId, [device(`${userId}-D1`)]]));
     const lastSeen = new Map(people.map((userId) => [userId, 1_000]));
+    const pushers = new Map<string, PusherRecord[]>();
     const reads: string[] = [];
     const watch = new MemoryWatch();
     const pass = new PosturePass({
@@ -152,7 +155,7 @@ describe("incremental posture passes", () => {
           reads.push(userId);
           return devices.get(userId) ?? [];
         },
-        pushers: async () => [],
+        pushers: async (userId) => pushers.get(userId) ?? [],
       },
       crossSigning: { crossSigned: async () => new Map() },
       directory: { standing: async () => new Map() },
@@ -160,9 +163,16 @@ describe("incremental posture passes", () => {
       watch,
       sightings: watch,
       clock,
-      settings: { staleAfterMs: 30 * DAY, homeserverIncludesContent: true, concurrency: 4, excluded: async () => new Set(), fullEveryMs: 7 * DAY },
+      settings: {
+        staleAfterMs: 30 * DAY,
+        homeserverIncludesContent: true,
+        concurrency: 4,
+        excluded: async () => new Set(),
+        fullEveryMs: 7 * DAY,
+        lastSeenSettlesMs: SETTLES_MS,
+      },
     });
-    return { clock, people, devices, lastSeen, reads, watch, pass, device };
+    return { clock, people, devices, pushers, lastSeen, reads, watch, pass, device };
   }
 
   it("between full passes, reads only the people whose last-seen moved (or whom Handover touched) and counts the rest from their last read", async () => {
@@ -190,6 +200,52 @@ describe("incremental posture passes", () => {
     const third = await pass.run();
     expect(reads).toEqual(["@p9:t"]);
     expect(third.counts.devices).toBe(150);
+  });
+
+  it("a person read less than lastSeenSettlesMs after their recorded last-seen is read again (a change then does not move last-seen), until a read comes after it", async () => {
+    const { clock, pushers, lastSeen, reads, pass } = setUp();
+    await pass.run();
+    clock.advance(3_600_000);
+    // p3 used their phone ten seconds ago: the homeserver recorded it, and records nothing more
+    // for that token and address for a while.
+    lastSeen.set("@p3:t", clock.now().getTime() - 10_000);
+    reads.length = 0;
+    await pass.run();
+    expect(reads).toEqual(["@p3:t"]);
+
+    // A minute later p3 sets up a pusher that carries content; last-seen does not move.
+    pushers.set("@p3:t", [{ kind: "http", appId: "x", appDisplayName: null, deviceDisplayName: null, format: null }]);
+    clock.advance(60_000);
+    reads.length = 0;
+    const next = await pass.run();
+    expect(reads).toEqual(["@p3:t"]);
+    expect(next.counts).toMatchObject({ pushers: 1, pushersCarryingContent: 1 });
+
+    // Read again once more, now after last-seen has settled; from then on only a move reads p3.
+    clock.advance(600_000);
+    reads.length = 0;
+    await pass.run();
+    expect(reads).toEqual(["@p3:t"]);
+    reads.length = 0;
+    await pass.run();
+    expect(reads).toEqual([]);
+  });
+
+  it("a pass stopped after keeping what it read but before recording first sightings reads those people again, so no device goes without its first sighting", async () => {
+    const { clock, devices, lastSeen, watch, pass, device } = setUp();
+    await pass.run();
+    clock.advance(3_600_000);
+    devices.set("@p5:t", [device("@p5:t-D1"), device("@p5:t-NEW")]);
+    lastSeen.set("@p5:t", 2_000);
+    const sighted = watch.sighted.bind(watch);
+    watch.sighted = async () => {
+      throw new Error("process killed");
+    };
+    await expect(pass.run()).rejects.toThrow("process killed");
+    watch.sighted = sighted;
+    clock.advance(3_600_000);
+    await pass.run();
+    expect(watch.sightings.get("@p5:t|@p5:t-NEW")).toEqual(clock.now());
   });
 
   it("staleness is worked out afresh from the last read, and a full pass comes round again after fullEvery", async () => {

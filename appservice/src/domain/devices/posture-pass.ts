@@ -49,6 +49,13 @@ export interface PosturePassDeps {
     excluded(): Promise<ReadonlySet<string>>;
     /** A pass reads everyone when the last full pass is older than this; between them, only people who can have changed. */
     fullEveryMs: number;
+    /**
+     * How long after a recorded "last seen" the homeserver may record no more use of the same
+     * session (Synapse: two minutes per token and address), plus an allowance for the two
+     * clocks. A change made in that time does not move "last seen", so a read that began before
+     * it had passed is not trusted: the person is read again until a read begins after it.
+     */
+    lastSeenSettlesMs: number;
   };
 }
 
@@ -81,12 +88,14 @@ function addPerson(counts: PostureCounts, person: PersonDevices): void {
 /**
  * Whether a person's devices, pushers or cross-signing can have changed since their last read.
  * Every one of those changes is a request with one of the person's access tokens, which moves
- * the homeserver's "last seen" for them (Synapse's users list); sign-outs Handover makes itself
- * mark the person as touched. Anything else (an admin deleting a device behind Handover's back)
- * waits for the next full pass.
+ * the homeserver's "last seen" for them (Synapse's users list) unless the same session's use was
+ * recorded moments before, in which case the last read is trusted only if it began once that
+ * moment had settled; sign-outs Handover makes itself mark the person as touched. Anything else
+ * (an admin deleting a device behind Handover's back) waits for the next full pass.
  */
-function mayHaveChanged(account: ListedAccount, watched: WatchedPerson | undefined): boolean {
-  return watched === undefined || watched.touchedSinceRead || account.lastSeenTs === undefined || account.lastSeenTs !== watched.lastSeenTs;
+function mayHaveChanged(account: ListedAccount, watched: WatchedPerson | undefined, lastSeenSettlesMs: number): boolean {
+  if (watched === undefined || watched.touchedSinceRead || account.lastSeenTs === undefined || account.lastSeenTs !== watched.lastSeenTs) return true;
+  return watched.lastSeenTs !== null && watched.readAt.getTime() < watched.lastSeenTs + lastSeenSettlesMs;
 }
 
 /**
@@ -114,7 +123,8 @@ export class PosturePass {
       const people = page.filter((account) => !excluded.has(account.userId));
       listed.push(...people.map((account) => account.userId));
       if (people.length === 0) continue;
-      const toRead = kind === "full" ? people : people.filter((account) => mayHaveChanged(account, watched.get(account.userId)));
+      const toRead =
+        kind === "full" ? people : people.filter((account) => mayHaveChanged(account, watched.get(account.userId), this.deps.settings.lastSeenSettlesMs));
       const fresh = await this.read(toRead);
       adminCalls += 2 * toRead.length;
       peopleRead += toRead.length;
@@ -145,11 +155,14 @@ export class PosturePass {
       const [devices, pushers] = await Promise.all([this.deps.admin.devices(account.userId), this.deps.admin.pushers(account.userId)]);
       return { userId: account.userId, lastSeenTs: account.lastSeenTs ?? null, facts: { devices, pushers, crossSigning: crossSigning.get(account.userId) } };
     });
-    await this.deps.watch.save(read, readStartedAt);
+    // Sightings before the read is kept: a pass stopped between the two then reads these people
+    // again (recording a sighting twice changes nothing), where the other order would leave their
+    // new devices without a first sighting until a full pass.
     await this.deps.sightings.sighted(
       read.flatMap((person) => person.facts.devices.map((device) => ({ userId: person.userId, deviceId: device.deviceId }))),
       readStartedAt,
     );
+    await this.deps.watch.save(read, readStartedAt);
     return new Map(read.map((person) => [person.userId, person.facts]));
   }
 }

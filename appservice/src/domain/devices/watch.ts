@@ -17,6 +17,8 @@ export interface WatchedPerson {
   /** The homeserver's "last seen" for the person (Synapse's users list) when their facts were read. */
   lastSeenTs: number | null;
   facts: PersonFactsRecord;
+  /** When the read of those facts began: a read too soon after `lastSeenTs` may have missed a change "last seen" never recorded. */
+  readAt: Date;
   /** Handover changed their sessions (a sign-out) after their facts were read: read them again. */
   touchedSinceRead: boolean;
 }
