@@ -74,7 +74,11 @@ export const federationCapability: CapabilityFactory = (platform: Platform): Cap
     spaces: { children: (spaceId) => bot.spaceChildren(spaceId) },
     audit,
     clock,
-    concurrency: 8,
+    // Starts where a fixed 8 used to sit and climbs while Synapse answers within twice its fastest
+    // answer time; the appservice registration is not rate-limited (rate_limited: false).
+    concurrency: { initial: 8, min: 2, max: 32, tolerance: 2 },
+    retryDelaysMs: [1_000, 5_000],
+    sleep: (delayMs) => new Promise((resolve) => setTimeout(resolve, delayMs)),
     roomAcls: config.roomAcls,
   });
   const messageLifetimeMs = ms(config.messageLifetime, 3_600_000);
