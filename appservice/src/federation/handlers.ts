@@ -62,7 +62,7 @@ export function unconfiguredFederationHandlers(): FederationRoutes {
       configured: false,
       allowedServers: [],
       module: { lastAskedAt: null, reachable: false },
-      acls: { managedRooms: 0, inSync: 0, failed: [], lastCheckAt: null },
+      acls: { managedRooms: 0, inSync: 0, failed: [], lastCheckAt: null, lastPass: null },
     }),
     federationWhitelist: async () => {
       throw notConfigured();
@@ -160,6 +160,7 @@ export function federationHandlers(s: FederationServices): FederationRoutes {
           inSync: status.inSync,
           failed: status.failed.slice(0, 50),
           lastCheckAt: status.lastCheckAt?.toISOString() ?? null,
+          lastPass: status.lastPass ?? null,
         },
       };
     },

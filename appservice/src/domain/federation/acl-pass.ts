@@ -26,6 +26,8 @@ export interface AclPassOutcome {
   failed: { roomId: string; error: string }[];
   /** Highest number of homeserver calls in flight at once. */
   peakConcurrency: number;
+  /** Wall time of each sweep, summed over retry rounds: where a pass spends its time. */
+  sweepMs: { read: number; write: number; readBack: number };
 }
 
 export interface AclPassDeps {
@@ -53,6 +55,12 @@ export async function runAclPass(
   let confirmed = 0;
   let written = 0;
   let peak = 0;
+  const sweepMs = { read: 0, write: 0, readBack: 0 };
+  const timed = async (sweep: keyof typeof sweepMs, run: () => Promise<void>) => {
+    const started = performance.now();
+    await run();
+    sweepMs[sweep] += performance.now() - started;
+  };
   let failures = new Map<string, string>();
   let todo = rooms;
   for (let round = 0; ; round++) {
@@ -60,39 +68,45 @@ export async function runAclPass(
     // cheap, writes are what the homeserver queues on.
     const toWrite = new Map<string, ServerAcl>();
     const reads = new ConcurrencyLimit(deps.concurrency);
-    await forEachAdaptively(
-      todo,
-      reads,
-      async (roomId) => {
-        const current = await deps.acl.readAcl(roomId);
-        const desired = desiredFor(roomId, current);
-        if (sameAcl(current, desired)) confirmed++;
-        else toWrite.set(roomId, desired);
-      },
-      (roomId, error) => failures.set(roomId, messageOf(error)),
+    await timed("read", () =>
+      forEachAdaptively(
+        todo,
+        reads,
+        async (roomId) => {
+          const current = await deps.acl.readAcl(roomId);
+          const desired = desiredFor(roomId, current);
+          if (sameAcl(current, desired)) confirmed++;
+          else toWrite.set(roomId, desired);
+        },
+        (roomId, error) => failures.set(roomId, messageOf(error)),
+      ),
     );
     const writes = new ConcurrencyLimit(deps.concurrency);
     const toConfirm: string[] = [];
-    await forEachAdaptively(
-      [...toWrite.keys()],
-      writes,
-      async (roomId) => {
-        await deps.acl.writeAcl(roomId, toWrite.get(roomId) as ServerAcl);
-        written++;
-        toConfirm.push(roomId);
-      },
-      (roomId, error) => failures.set(roomId, messageOf(error)),
+    await timed("write", () =>
+      forEachAdaptively(
+        [...toWrite.keys()],
+        writes,
+        async (roomId) => {
+          await deps.acl.writeAcl(roomId, toWrite.get(roomId) as ServerAcl);
+          written++;
+          toConfirm.push(roomId);
+        },
+        (roomId, error) => failures.set(roomId, messageOf(error)),
+      ),
     );
     const readBacks = new ConcurrencyLimit(deps.concurrency);
-    await forEachAdaptively(
-      toConfirm,
-      readBacks,
-      async (roomId) => {
-        const readBack = await deps.acl.readAcl(roomId);
-        if (!sameAcl(readBack, toWrite.get(roomId) as ServerAcl)) throw new Error("the server ACL read back differs from the one written");
-        confirmed++;
-      },
-      (roomId, error) => failures.set(roomId, messageOf(error)),
+    await timed("readBack", () =>
+      forEachAdaptively(
+        toConfirm,
+        readBacks,
+        async (roomId) => {
+          const readBack = await deps.acl.readAcl(roomId);
+          if (!sameAcl(readBack, toWrite.get(roomId) as ServerAcl)) throw new Error("the server ACL read back differs from the one written");
+          confirmed++;
+        },
+        (roomId, error) => failures.set(roomId, messageOf(error)),
+      ),
     );
     peak = Math.max(peak, reads.peak, writes.peak, readBacks.peak);
     const delay = deps.retryDelaysMs[round];
@@ -101,5 +115,5 @@ export async function runAclPass(
     todo = [...failures.keys()];
     failures = new Map();
   }
-  return { confirmed, written, failed: [...failures].map(([roomId, error]) => ({ roomId, error })), peakConcurrency: peak };
+  return { confirmed, written, failed: [...failures].map(([roomId, error]) => ({ roomId, error })), peakConcurrency: peak, sweepMs };
 }

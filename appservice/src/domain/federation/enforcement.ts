@@ -41,7 +41,7 @@ export interface AclSyncStatus {
   failed: { roomId: string; error: string }[];
   lastCheckAt: Date | null;
   /** Rooms written in the last pass and the most calls it had in flight (for logs and the bench). */
-  lastPass?: Pick<AclPassOutcome, "written" | "peakConcurrency">;
+  lastPass?: Pick<AclPassOutcome, "written" | "peakConcurrency" | "sweepMs">;
 }
 
 export interface EnforcementDeps {
@@ -135,7 +135,7 @@ export class FederationEnforcement implements AgreementChangeListener {
   private async syncOnce(): Promise<AclSyncStatus> {
     const { deps } = this;
     const roomIds = await deps.rooms.managedRoomIds();
-    let outcome: AclPassOutcome = { confirmed: 0, written: 0, failed: [], peakConcurrency: 0 };
+    let outcome: AclPassOutcome = { confirmed: 0, written: 0, failed: [], peakConcurrency: 0, sweepMs: { read: 0, write: 0, readBack: 0 } };
     if (deps.roomAcls) {
       const plan = await this.plan(roomIds);
       outcome = await runAclPass(deps, roomIds, (roomId, current) => this.desiredAcl(plan.get(roomId) ?? [], current));
@@ -145,7 +145,7 @@ export class FederationEnforcement implements AgreementChangeListener {
       inSync: outcome.confirmed,
       failed: outcome.failed,
       lastCheckAt: deps.clock.now(),
-      lastPass: { written: outcome.written, peakConcurrency: outcome.peakConcurrency },
+      lastPass: { written: outcome.written, peakConcurrency: outcome.peakConcurrency, sweepMs: outcome.sweepMs },
     };
     return this.status;
   }
