@@ -39,6 +39,15 @@ describe("ConcurrencyLimit", () => {
     expect(other.current).toBe(2);
   });
 
+  it("one round of answers a little too slow shrinks the limit in proportion, not to the minimum", () => {
+    const limit = new ConcurrencyLimit({ initial: 32, min: 2, max: 64, tolerance: 4 });
+    limit.answered(10);
+    const before = limit.current;
+    for (let i = 0; i < before; i++) limit.answered(100);
+    expect(limit.current).toBeLessThan(before);
+    expect(limit.current).toBeGreaterThanOrEqual(16);
+  });
+
   it("refuses a nonsensical configuration", () => {
     expect(() => new ConcurrencyLimit({ initial: 0, min: 1, max: 4, tolerance: 2 })).toThrow(RangeError);
     expect(() => new ConcurrencyLimit({ initial: 4, min: 1, max: 4, tolerance: 1 })).toThrow(RangeError);

@@ -4,8 +4,8 @@
  * A homeserver that is keeping up answers about as fast as it did with one call in flight;
  * once it queues, each extra call only lengthens every answer (and everyone else's, clinicians'
  * messages included). So the limit grows by one per answer while the smoothed answer time stays
- * within `tolerance` times the fastest answer seen, shrinks in proportion once it goes beyond
- * (Vegas/gradient style), and halves when a call fails.
+ * within `tolerance` times the fastest answer seen, shrinks in proportion over a round of answers
+ * once it goes beyond (Vegas/gradient style), and halves when a call fails.
  */
 export interface ConcurrencyLimitOptions {
   initial: number;
@@ -51,7 +51,10 @@ export class ConcurrencyLimit {
     this.smoothedMs = this.smoothedMs === null ? sample : this.smoothedMs + 0.2 * (sample - this.smoothedMs);
     const allowed = tolerance * this.fastestMs;
     if (this.smoothedMs <= allowed) this.value = Math.min(max, this.value + 1);
-    else this.value = Math.max(min, this.value * Math.max(0.5, allowed / this.smoothedMs));
+    // Shrinks by the overshoot per answer, so over one round of `value` answers the limit falls
+    // roughly in proportion (allowed / smoothed), not by that factor on every single answer: the
+    // answers of one round all carry the same queue and must not each cut the limit again.
+    else this.value = Math.max(min, this.value - Math.min(0.5 * this.value, 1 - allowed / this.smoothedMs));
     this.highest = Math.max(this.highest, this.value);
   }
 
