@@ -53,7 +53,7 @@ afterAll(async () => {
 
 describe("an ACL pass over many rooms against a real Synapse", () => {
   it(
-    "writes the rooms' ACLs with several calls in flight, and every room is confirmed and reads back without the partner",
+    "writes the ACLs of many rooms in one pass side by side, and every room is confirmed and reads back without the partner",
     async () => {
       await handover.jobs.runNow("federation-acl-sync");
       const acls = await health();
