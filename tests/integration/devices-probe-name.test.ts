@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Handover } from "../../appservice/src/app.js";
 import type { Posture, SignOutResult, SpotCheck } from "../../appservice/src/http/contract.js";
-import { PortalSession } from "../support/directory-api.js";
 import { freshDatabase } from "../support/fresh-database.js";
 import { startHandover } from "../support/handover-instance.js";
 import { eventually, TestUser } from "../support/matrix-user.js";
+import { PortalSession } from "../support/portal-session.js";
 
 // Issue 14: the push probe's account name, @handover-push-probe, can already be someone's real
 // account (an SSO or directory user of that name). The probe leaves such an account alone; it

@@ -63,7 +63,7 @@ export function unconfiguredFederationHandlers(): FederationRoutes {
       configured: false,
       allowedServers: [],
       module: { lastAskedAt: null, reachable: false, status: "not-asked-yet" },
-      acls: { managedRooms: 0, inSync: 0, failed: [], lastCheckAt: null },
+      acls: { managedRooms: 0, inSync: 0, failed: [], lastCheckAt: null, lastPass: null },
     }),
     federationWhitelist: async () => {
       throw notConfigured();
@@ -166,6 +166,7 @@ export function federationHandlers(s: FederationServices): FederationRoutes {
           inSync: status.inSync,
           failed: status.failed.slice(0, 50),
           lastCheckAt: status.lastCheckAt?.toISOString() ?? null,
+          lastPass: status.lastPass ?? null,
         },
       };
     },

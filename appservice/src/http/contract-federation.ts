@@ -147,6 +147,13 @@ export const enforcementHealthSchema = z.object({
     inSync: z.number().int(),
     failed: z.array(z.object({ roomId: z.string(), error: z.string() })),
     lastCheckAt: z.iso.datetime().nullable(),
+    lastPass: z
+      .object({
+        written: z.number().int(),
+        peakConcurrency: z.number().int().describe("Most ACL calls the pass had in flight at once (adapted to Synapse's answer times)."),
+        sweepMs: z.object({ read: z.number(), write: z.number(), readBack: z.number() }).describe("Time spent reading, writing and reading back ACLs."),
+      })
+      .nullable(),
   }),
 });
 export type EnforcementHealth = z.infer<typeof enforcementHealthSchema>;

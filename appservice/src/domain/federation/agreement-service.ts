@@ -75,14 +75,18 @@ export class AgreementService {
     const next = transition(agreement, action, "us");
     if (!next.ok) throw new HandoverError("CONFLICT", `Cannot ${action}: ${next.why}`);
     const updated = await this.apply(agreement, next, actor, reason ?? null);
-    const message = await this.send(updated, MESSAGE_OF_ACTION[action], reason ? { reason } : {});
+    const message = await this.sign(updated, MESSAGE_OF_ACTION[action], reason ? { reason } : {});
+    await deps.log.recordSent(message, deps.clock.now());
+    // This side's rooms follow the change while the partner is being told, not after its answer:
+    // both trusts' ACLs are written side by side.
+    this.enforce({ agreement: updated, previousStatus: agreement.status, message });
+    await this.deliver(message);
     await deps.audit.record({
       actor,
       action: `federation.agreement.${action}`,
       target: agreement.id,
       details: { peer: agreement.peer.serverName, from: agreement.status, to: updated.status, reason: reason ?? null, signedMessage: message },
     });
-    this.enforce({ agreement: updated, previousStatus: agreement.status, message });
     return updated;
   }
 

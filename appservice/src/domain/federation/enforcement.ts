@@ -1,21 +1,14 @@
 import type { AuditRecorder } from "../audit/audit-trail.js";
 import type { Clock } from "../clock.js";
 import { serverNameOf } from "../matrix-event.js";
+import { type AclPassOutcome, type RoomAclAccess, runAclPass, type ServerAcl, sameAcl } from "./acl-pass.js";
+import type { ConcurrencyLimitOptions } from "./adaptive-concurrency.js";
+import { ConcurrencyLimit, forEachAdaptively } from "./adaptive-concurrency.js";
 import type { AgreementRecord } from "./agreement.js";
 import type { AgreementChangeListener } from "./ports.js";
 import type { SignedMessage } from "./signed-message.js";
 
-/** m.room.server_acl content. */
-export interface ServerAcl {
-  allow: string[];
-  deny: string[];
-  allow_ip_literals: boolean;
-}
-
-export interface RoomAclAccess {
-  readAcl(roomId: string): Promise<ServerAcl | null>;
-  writeAcl(roomId: string, acl: ServerAcl): Promise<void>;
-}
+export type { RoomAclAccess, ServerAcl } from "./acl-pass.js";
 
 export interface RoomMemberRemover {
   /** Joined and invited members. */
@@ -42,17 +35,13 @@ export function aclHost(serverName: string): string {
   return match?.[1] ?? serverName;
 }
 
-const sameAcl = (a: ServerAcl | null, b: ServerAcl) =>
-  a !== null &&
-  a.allow_ip_literals === b.allow_ip_literals &&
-  JSON.stringify([...a.allow].sort()) === JSON.stringify([...b.allow].sort()) &&
-  JSON.stringify([...(a.deny ?? [])].sort()) === JSON.stringify([...b.deny].sort());
-
 export interface AclSyncStatus {
   managedRooms: number;
   inSync: number;
   failed: { roomId: string; error: string }[];
   lastCheckAt: Date | null;
+  /** Rooms written in the last pass and the most calls it had in flight (for logs and the bench). */
+  lastPass?: Pick<AclPassOutcome, "written" | "peakConcurrency" | "sweepMs">;
 }
 
 export interface EnforcementDeps {
@@ -64,20 +53,13 @@ export interface EnforcementDeps {
   spaces: SpaceChildren;
   audit: AuditRecorder;
   clock: Clock;
-  concurrency: number;
+  /** Homeserver calls in flight, adapted to its answer times (adaptive-concurrency.ts). */
+  concurrency: ConcurrencyLimitOptions;
+  /** Pauses before the rooms that failed in a pass are tried again (one retry per entry). */
+  retryDelaysMs: readonly number[];
+  sleep(ms: number): Promise<void>;
   /** Whether to write m.room.server_acl at all (the module and the whitelist still apply). */
   roomAcls: boolean;
-}
-
-async function inParallel<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await work(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 /**
@@ -153,20 +135,18 @@ export class FederationEnforcement implements AgreementChangeListener {
   private async syncOnce(): Promise<AclSyncStatus> {
     const { deps } = this;
     const roomIds = await deps.rooms.managedRoomIds();
-    const failed: AclSyncStatus["failed"] = [];
-    let inSync = 0;
+    let outcome: AclPassOutcome = { confirmed: 0, written: 0, failed: [], peakConcurrency: 0, sweepMs: { read: 0, write: 0, readBack: 0 } };
     if (deps.roomAcls) {
       const plan = await this.plan(roomIds);
-      await inParallel(roomIds, deps.concurrency, async (roomId) => {
-        try {
-          await this.syncRoom(roomId, plan.get(roomId) ?? []);
-          inSync++;
-        } catch (error) {
-          failed.push({ roomId, error: (error as Error).message.slice(0, 300) });
-        }
-      });
+      outcome = await runAclPass(deps, roomIds, (roomId, current) => this.desiredAcl(plan.get(roomId) ?? [], current));
     }
-    this.status = { managedRooms: roomIds.length, inSync, failed, lastCheckAt: deps.clock.now() };
+    this.status = {
+      managedRooms: roomIds.length,
+      inSync: outcome.confirmed,
+      failed: outcome.failed,
+      lastCheckAt: deps.clock.now(),
+      lastPass: { written: outcome.written, peakConcurrency: outcome.peakConcurrency, sweepMs: outcome.sweepMs },
+    };
     return this.status;
   }
 
@@ -189,7 +169,24 @@ export class FederationEnforcement implements AgreementChangeListener {
   }
 
   async agreementsChanged(change: { agreement: AgreementRecord; previousStatus: AgreementRecord["status"] | null; message: SignedMessage }): Promise<void> {
-    await this.sync();
+    // sync() folds a call made during a pass into one more pass, so this status is of a pass
+    // that started after the change: the audit says the rooms are shut only once read back so.
+    const status = await this.sync();
+    if (this.deps.roomAcls) {
+      await this.deps.audit.record({
+        actor: "handover:federation",
+        action: status.failed.length === 0 ? "federation.acls.confirmed" : "federation.acls.incomplete",
+        target: change.agreement.id,
+        details: {
+          peer: change.agreement.peer.serverName,
+          agreementStatus: change.agreement.status,
+          messageId: change.message.id,
+          managedRooms: status.managedRooms,
+          confirmed: status.inSync,
+          failed: status.failed.slice(0, 50),
+        },
+      });
+    }
     const lostAccess = change.previousStatus === "active" && change.agreement.status !== "active";
     if (lostAccess) await this.removeMembersOf(change.agreement, change.message);
   }
@@ -200,27 +197,32 @@ export class FederationEnforcement implements AgreementChangeListener {
     const server = agreement.peer.serverName;
     const roomIds = await deps.rooms.managedRoomIds();
     let removed = 0;
-    await inParallel(roomIds, deps.concurrency, async (roomId) => {
-      const members = (await deps.members.members(roomId).catch(() => [] as string[])).filter((userId) => serverNameOf(userId) === server);
-      const kicked: string[] = [];
-      for (const userId of members) {
-        try {
-          await deps.members.kick(roomId, userId, `Federation agreement with ${agreement.peer.name} ${agreement.status}`);
-          kicked.push(userId);
-        } catch {
-          // Left already, or the room refuses: the ACL still shuts the server out; the next revocation pass retries.
+    await forEachAdaptively(
+      roomIds,
+      new ConcurrencyLimit(deps.concurrency),
+      async (roomId) => {
+        const members = (await deps.members.members(roomId).catch(() => [] as string[])).filter((userId) => serverNameOf(userId) === server);
+        const kicked: string[] = [];
+        for (const userId of members) {
+          try {
+            await deps.members.kick(roomId, userId, `Federation agreement with ${agreement.peer.name} ${agreement.status}`);
+            kicked.push(userId);
+          } catch {
+            // Left already, or the room refuses: the ACL still shuts the server out; the next revocation pass retries.
+          }
         }
-      }
-      if (kicked.length > 0) {
-        removed += kicked.length;
-        await deps.audit.record({
-          actor: "handover:federation",
-          action: "federation.members.removed",
-          target: roomId,
-          details: { agreementId: agreement.id, peer: server, userIds: kicked, messageId: message.id },
-        });
-      }
-    });
+        if (kicked.length > 0) {
+          removed += kicked.length;
+          await deps.audit.record({
+            actor: "handover:federation",
+            action: "federation.members.removed",
+            target: roomId,
+            details: { agreementId: agreement.id, peer: server, userIds: kicked, messageId: message.id },
+          });
+        }
+      },
+      () => undefined,
+    );
     return removed;
   }
 }

@@ -1,0 +1,103 @@
+/**
+ * How many homeserver calls to keep in flight, adapted to how fast the homeserver answers.
+ *
+ * A homeserver that is keeping up answers about as fast as it did with one call in flight;
+ * once it queues, each extra call only lengthens every answer (and everyone else's, clinicians'
+ * messages included). So the limit grows by one per answer while the smoothed answer time stays
+ * within `tolerance` times the fastest answer seen, shrinks in proportion over a round of answers
+ * once it goes beyond (Vegas/gradient style), and halves when a call fails.
+ */
+export interface ConcurrencyLimitOptions {
+  initial: number;
+  min: number;
+  max: number;
+  /** Answer time allowed, as a multiple of the fastest answer seen, before the limit shrinks. */
+  tolerance: number;
+}
+
+export class ConcurrencyLimit {
+  private value: number;
+  private fastestMs = Number.POSITIVE_INFINITY;
+  private smoothedMs: number | null = null;
+  private highest: number;
+
+  constructor(private readonly options: ConcurrencyLimitOptions) {
+    if (!(options.min >= 1 && options.min <= options.initial && options.initial <= options.max && options.tolerance > 1)) {
+      throw new RangeError("expected 1 <= min <= initial <= max and tolerance > 1");
+    }
+    this.value = options.initial;
+    this.highest = options.initial;
+  }
+
+  /** Calls allowed in flight now (whole number). */
+  get current(): number {
+    return Math.floor(this.value);
+  }
+
+  /** The highest limit reached (for reports). */
+  get peak(): number {
+    return Math.floor(this.highest);
+  }
+
+  /** The smoothed answer time, in ms (null before the first answer). */
+  get smoothedAnswerMs(): number | null {
+    return this.smoothedMs;
+  }
+
+  answered(elapsedMs: number): void {
+    const { min, max, tolerance } = this.options;
+    const sample = Math.max(elapsedMs, 0.1);
+    this.fastestMs = Math.min(this.fastestMs, sample);
+    this.smoothedMs = this.smoothedMs === null ? sample : this.smoothedMs + 0.2 * (sample - this.smoothedMs);
+    const allowed = tolerance * this.fastestMs;
+    if (this.smoothedMs <= allowed) this.value = Math.min(max, this.value + 1);
+    // Shrinks by the overshoot per answer, so over one round of `value` answers the limit falls
+    // roughly in proportion (allowed / smoothed), not by that factor on every single answer: the
+    // answers of one round all carry the same queue and must not each cut the limit again.
+    else this.value = Math.max(min, this.value - Math.min(0.5 * this.value, 1 - allowed / this.smoothedMs));
+    this.highest = Math.max(this.highest, this.value);
+  }
+
+  failed(): void {
+    this.value = Math.max(this.options.min, this.value / 2);
+  }
+}
+
+/**
+ * Runs `work` for every item with at most `limit.current` in flight, timing each call into the
+ * limit. A call that throws is handed to `onFailure` (and halves the limit); the run goes on.
+ */
+export async function forEachAdaptively<T>(
+  items: readonly T[],
+  limit: ConcurrencyLimit,
+  work: (item: T) => Promise<void>,
+  onFailure: (item: T, error: unknown) => void,
+  nowMs: () => number = () => performance.now(),
+): Promise<void> {
+  let next = 0;
+  let inFlight = 0;
+  await new Promise<void>((resolve) => {
+    const launch = () => {
+      while (inFlight < Math.max(1, limit.current) && next < items.length) {
+        const item = items[next++] as T;
+        inFlight++;
+        const started = nowMs();
+        work(item)
+          .then(
+            () => limit.answered(nowMs() - started),
+            (error: unknown) => {
+              limit.failed();
+              onFailure(item, error);
+            },
+          )
+          .finally(() => {
+            inFlight--;
+            if (next >= items.length && inFlight === 0) resolve();
+            else launch();
+          });
+      }
+      if (items.length === 0) resolve();
+    };
+    launch();
+  });
+}
