@@ -64,4 +64,13 @@ describe("the active lease", () => {
     await takingOver;
     expect(await lease().tryAcquire()).toBe(false);
   });
+
+  it("a release while a standby is still connecting leaves no lock behind: the wait ends without taking the lease", async () => {
+    const standby = lease();
+    // Stopped before its first connection is open: what stop() does to a standby just started.
+    const waiting = standby.acquire();
+    await standby.release();
+    await expect(waiting).rejects.toThrow(/stopped/);
+    expect(await lease().tryAcquire()).toBe(true);
+  });
 });

@@ -55,7 +55,13 @@ export class ActiveLease {
     let told = false;
     while (!this.stopped) {
       try {
-        if (await this.tryAcquire()) return;
+        if (await this.tryAcquire()) {
+          if (!this.stopped) return;
+          // release() came while the lock was being asked for (a standby stopped as it
+          // connected): give back what was granted, or a stopped process keeps the lease.
+          await this.dropConnection();
+          break;
+        }
         if (!told) {
           told = true;
           waiting?.();
