@@ -86,6 +86,7 @@ export class Handover {
   private readonly signIn: PortalSignIn;
   private readonly clock: Clock;
   private readonly lease: ActiveLease;
+  private standby: StandbyServer | null = null;
   private readonly onLeaseLost: (reason: Error) => void;
   webPort = 0;
   role: ProcessRole = "starting";
@@ -334,18 +335,18 @@ export class Handover {
    * when this process took over from another.
    */
   private async becomeActive(): Promise<boolean> {
-    let standby: StandbyServer | null = null;
     try {
       await this.lease.acquire(() => {
         this.role = "standby";
         this.logger.info("standby: another Handover process of this trust is active; taking over when it goes");
-        standby = new StandbyServer();
+        const standby = new StandbyServer();
+        this.standby = standby;
         standby.start(this.config.web.port, this.config.web.bindAddress).catch((error: unknown) => {
           this.logger.warn({ err: error }, "standby: could not open the web port for health checks");
         });
       });
     } finally {
-      await (standby as StandbyServer | null)?.stop();
+      await this.closeStandbyServer();
     }
     const tookOver = this.role === "standby";
     if (tookOver) this.logger.warn("the active Handover process has gone: taking over");
@@ -354,11 +355,19 @@ export class Handover {
     return tookOver;
   }
 
+  /** Closes the standby's web port: on takeover, and on a stop while waiting (the port is free when stop() returns). */
+  private async closeStandbyServer(): Promise<void> {
+    const standby = this.standby;
+    this.standby = null;
+    await standby?.stop();
+  }
+
   async stop(): Promise<void> {
     const wasActive = this.role === "active";
     this.role = "stopped";
     if (!wasActive) {
       await this.lease.release();
+      await this.closeStandbyServer();
       this.pool.stop();
       if (this.db.isInitialized) await this.db.destroy();
       return;

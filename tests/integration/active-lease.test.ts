@@ -4,6 +4,7 @@ import { createLogger } from "../../appservice/src/logger.js";
 import { ActiveLease } from "../../appservice/src/storage/active-lease.js";
 import { freshDatabase } from "../support/fresh-database.js";
 import { eventually } from "../support/matrix-user.js";
+import { startStallingTcpProxy } from "../support/stalling-tcp-proxy.js";
 
 /** The lease that decides which of a trust's Handover processes acts (docs/install.md, "Large trusts"), on real PostgreSQL. */
 const stack = inject("stack");
@@ -11,8 +12,8 @@ const url = await freshDatabase(stack.databaseUrls.a, "active_lease");
 const logger = createLogger("silent");
 const leases: ActiveLease[] = [];
 
-function lease(scope = "handover@trust-a.test"): ActiveLease {
-  const made = new ActiveLease({ url, scope, logger, retryMs: 100, checkMs: 100, checkTimeoutMs: 2_000 });
+function lease(scope = "handover@trust-a.test", through = url): ActiveLease {
+  const made = new ActiveLease({ url: through, scope, logger, retryMs: 100, checkMs: 100, checkTimeoutMs: 2_000 });
   leases.push(made);
   return made;
 }
@@ -63,5 +64,39 @@ describe("the active lease", () => {
     await active.release();
     await takingOver;
     expect(await lease().tryAcquire()).toBe(false);
+  });
+
+  it("a release while a standby is still connecting leaves no lock behind: the wait ends without taking the lease", async () => {
+    const standby = lease();
+    // Stopped before its first connection is open: what stop() does to a standby just started.
+    const waiting = standby.acquire();
+    await standby.release();
+    await expect(waiting).rejects.toThrow(/stopped/);
+    expect(await lease().tryAcquire()).toBe(true);
+  });
+
+  it("a standby whose database connection went silent (the host vanished without closing) reconnects and still takes over", async () => {
+    const database = new URL(url);
+    const proxy = await startStallingTcpProxy(Number(database.port || 5432));
+    try {
+      const viaProxy = new URL(url);
+      viaProxy.hostname = "127.0.0.1";
+      viaProxy.port = String(proxy.port);
+      const active = lease();
+      await active.acquire();
+      const standby = lease("handover@trust-a.test", viaProxy.toString());
+      let waiting = false;
+      const takingOver = standby.acquire(() => {
+        waiting = true;
+      });
+      await eventually("the standby to wait", async () => waiting);
+      proxy.stallOpenConnections();
+      await active.release();
+      await takingOver;
+      expect(await lease().tryAcquire()).toBe(false);
+    } finally {
+      for (const made of leases.splice(0)) await made.release();
+      await proxy.close();
+    }
   });
 });

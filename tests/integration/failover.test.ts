@@ -253,4 +253,20 @@ describe("Handover active/standby with the active process killed (kill -9)", () 
     expect(receipts).toHaveLength(1);
     expect(await botDevices()).toEqual(deviceBefore);
   }, 300_000);
+
+  it("an active process whose lease connection is cut exits with status 75, and the standby takes over", async () => {
+    second = start("second-again", 1);
+    await eventually("the restarted second process to wait as a standby", () => isStandby(second), 120_000);
+    const exited = new Promise<number | null>((resolve) => first.child.once("exit", (code) => resolve(code)));
+    // What a network cut or a database-side kill does to the active process's lease session.
+    const { rows } = await db.query(
+      "SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity WHERE application_name = 'handover-active-lease' AND pid IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted)",
+    );
+    expect(rows).toHaveLength(1);
+    expect(await exited).toBe(75);
+    await eventually("the standby to take over", () => isActive(second), 60_000).catch((error: unknown) => {
+      throw new Error(`${String(error)}\n${logsOf(second)}`);
+    });
+    expect(await botDevices()).toEqual(deviceBefore);
+  }, 300_000);
 });

@@ -8,6 +8,8 @@ import { createServer, type Server } from "node:http";
  */
 export class StandbyServer {
   private server: Server | null = null;
+  /** The port opening, if start() has not finished: stop() waits for it, or the port stays open. */
+  private opening: Promise<void> | null = null;
 
   async start(port: number, host: string): Promise<void> {
     const server = createServer((req, res) => {
@@ -21,14 +23,20 @@ export class StandbyServer {
       res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store", "retry-after": "2" });
       res.end(JSON.stringify(body));
     });
-    await new Promise<void>((resolve, reject) => {
+    this.server = server;
+    this.opening = new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(port, host, () => resolve());
     });
-    this.server = server;
+    try {
+      await this.opening;
+    } finally {
+      this.opening = null;
+    }
   }
 
   async stop(): Promise<void> {
+    await this.opening?.catch(() => undefined);
     const server = this.server;
     this.server = null;
     if (!server) return;

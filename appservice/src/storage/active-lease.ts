@@ -40,8 +40,15 @@ export class ActiveLease {
 
   /** True at once when no other process holds the lease, without waiting. */
   async tryAcquire(): Promise<boolean> {
+    // Bounded like the active's check: a connection gone silent (the database host vanished
+    // without closing it) would otherwise keep a standby waiting on it for many minutes.
+    const timeoutMs = this.options.checkTimeoutMs ?? 5_000;
     const client = await this.connection();
-    const { rows } = await client.query<{ locked: boolean }>("SELECT pg_try_advisory_lock($1) AS locked", [this.key]);
+    const { rows } = await this.bounded(
+      client.query<{ locked: boolean }>("SELECT pg_try_advisory_lock($1) AS locked", [this.key]),
+      timeoutMs,
+      "asking for the lease",
+    );
     return rows[0]?.locked === true;
   }
 
@@ -55,7 +62,13 @@ export class ActiveLease {
     let told = false;
     while (!this.stopped) {
       try {
-        if (await this.tryAcquire()) return;
+        if (await this.tryAcquire()) {
+          if (!this.stopped) return;
+          // release() came while the lock was being asked for (a standby stopped as it
+          // connected): give back what was granted, or a stopped process keeps the lease.
+          await this.dropConnection();
+          break;
+        }
         if (!told) {
           told = true;
           waiting?.();
@@ -102,19 +115,23 @@ export class ActiveLease {
   private async stillHeld(timeoutMs: number): Promise<boolean> {
     const client = this.client;
     if (!client) return false;
+    // Held by this very session: pg_locks shows the advisory lock with our backend's pid.
+    const check = client.query<{ held: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 AND pid = pg_backend_pid()
+         AND ((classid::bigint << 32) | objid::bigint) = $1::bigint) AS held`,
+      [this.key],
+    );
+    const { rows } = await this.bounded(check, timeoutMs, "the lease check");
+    return rows[0]?.held === true;
+  }
+
+  private async bounded<T>(work: Promise<T>, timeoutMs: number, what: string): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`the lease check took longer than ${timeoutMs} ms`)), timeoutMs);
+      timer = setTimeout(() => reject(new Error(`${what} took longer than ${timeoutMs} ms`)), timeoutMs);
     });
     try {
-      // Held by this very session: pg_locks shows the advisory lock with our backend's pid.
-      const check = client.query<{ held: boolean }>(
-        `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 AND pid = pg_backend_pid()
-           AND ((classid::bigint << 32) | objid::bigint) = $1::bigint) AS held`,
-        [this.key],
-      );
-      const { rows } = await Promise.race([check, timedOut]);
-      return rows[0]?.held === true;
+      return await Promise.race([work, timedOut]);
     } finally {
       clearTimeout(timer);
     }
@@ -137,6 +154,7 @@ export class ActiveLease {
       // A peer that vanished without closing (a network cut) is noticed in seconds, not hours.
       keepAlive: true,
       keepAliveInitialDelayMillis: 5_000,
+      connectionTimeoutMillis: this.options.checkTimeoutMs ?? 5_000,
     });
     client.on("error", (error) => {
       this.options.logger.warn({ err: error }, "the active lease's database connection failed");
@@ -151,6 +169,8 @@ export class ActiveLease {
   private async dropConnection(): Promise<void> {
     const client = this.client;
     this.client = null;
-    if (client) await client.end().catch(() => undefined);
+    if (!client) return;
+    // A silent connection never confirms its end: stop waiting, the lock goes with the session.
+    await this.bounded(client.end(), this.options.checkTimeoutMs ?? 5_000, "closing the lease connection").catch(() => undefined);
   }
 }

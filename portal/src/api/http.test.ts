@@ -42,6 +42,23 @@ describe("request", () => {
     expect(fetch).toHaveBeenCalledWith("/api/v1/rooms/!r%3At/classification", expect.objectContaining({ method: "PUT", body: '{"kind":"clinical"}' }));
   });
 
+  it("sends a request again once when a standby Handover answered it (it did nothing), not on other 503s", async () => {
+    const standby = { error: { code: "STANDBY", message: "This Handover process is on standby: another one is active" } };
+    const classified = { roomId: "!r:t", name: null, kind: "clinical", encrypted: true, botJoined: true, classifiedBy: "@a:t", classifiedAt: null };
+    const answers = [new Response(JSON.stringify(standby), { status: 503 }), new Response(JSON.stringify(classified), { status: 200 })];
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async () => answers.shift()),
+    );
+
+    expect(await request(API.classifyRoom, { params: { roomId: "!r:t" }, body: { kind: "clinical" } })).toMatchObject({ kind: "clinical" });
+    expect(fetch).toHaveBeenCalledTimes(2);
+
+    answer(503, { error: { code: "INTERNAL", message: "busy" } });
+    await refusal(request(API.classifyRoom, { params: { roomId: "!r:t" }, body: { kind: "clinical" } }));
+    expect(fetch).toHaveBeenCalledTimes(1);
+  });
+
   it("turns the API's error body into an ApiError with code, message, details and status", async () => {
     answer(400, { error: { code: "VALIDATION_FAILED", message: "Check the kind", details: [{ path: "kind", message: "Required" }] } });
 

@@ -50,14 +50,15 @@ export async function request<R extends RouteContract>(route: R, options: Reques
     init.body = JSON.stringify(options.body);
   }
 
-  let response: Response;
-  try {
-    response = await fetch(urlFor(route.path, options), init);
-  } catch {
-    throw new ApiError(0, "NETWORK", "Handover could not be reached. Check your connection and try again.");
+  const url = urlFor(route.path, options);
+  let response = await send(url, init);
+  let payload = await readJson(response);
+  // A standby Handover (docs/install.md, "Large trusts") refuses everything without acting, and
+  // the balancer sends no POST on after it: once more reaches the active process.
+  if (answeredByStandby(response.status, payload)) {
+    response = await send(url, init);
+    payload = await readJson(response);
   }
-
-  const payload = await readJson(response);
   if (!response.ok) {
     if (response.status === 401 && route.access !== "public") unauthenticatedListener?.();
     throw errorFrom(response.status, payload);
@@ -69,6 +70,20 @@ export async function request<R extends RouteContract>(route: R, options: Reques
     throw new ApiError(response.status, "UNEXPECTED_RESPONSE", "Handover sent a response this portal does not understand. Try reloading the page.");
   }
   return parsed.data as ResponseOf<R>;
+}
+
+async function send(url: string, init: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch {
+    throw new ApiError(0, "NETWORK", "Handover could not be reached. Check your connection and try again.");
+  }
+}
+
+function answeredByStandby(status: number, payload: unknown): boolean {
+  if (status !== 503 || typeof payload !== "object" || payload === null) return false;
+  const error: unknown = (payload as { error?: unknown }).error;
+  return typeof error === "object" && error !== null && (error as { code?: unknown }).code === "STANDBY";
 }
 
 function urlFor(path: string, { params = {}, query = {} }: RequestOptions): string {
