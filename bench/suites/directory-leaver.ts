@@ -8,6 +8,7 @@ import { ldapSource } from "../../tests/support/ldap-source.js";
 import { TestUser } from "../../tests/support/matrix-user.js";
 import { PortalSession } from "../../tests/support/portal-session.js";
 import { percentile, round, type SuiteResult } from "../figures.js";
+import { synapseDatabase as synapseDatabaseConfig } from "../synapse-postgres.js";
 import { SynapseObserver } from "./directory-leaver-observer.js";
 
 const ROOMS = 100;
@@ -53,7 +54,7 @@ export async function directoryLeaver(): Promise<SuiteResult> {
   const synapseDatabase = process.env.BENCH_LEAVER_SYNAPSE_DB === "sqlite" ? null : await startPostgres();
   const stack = await startStack({
     trusts: ["a"] as const,
-    ...(synapseDatabase ? { extraSynapseConfig: { database: synapsePostgres(synapseDatabase.url) } } : {}),
+    ...(synapseDatabase ? { extraSynapseConfig: { database: synapseDatabaseConfig(synapseDatabase.url) } } : {}),
   });
   const trust = stack.trusts.a;
   const observer = new SynapseObserver(trust);
@@ -266,23 +267,4 @@ export async function directoryLeaver(): Promise<SuiteResult> {
     await stack.stop();
     await synapseDatabase?.stop();
   }
-}
-
-/** Synapse's `database` section for a PostgreSQL database given by URL. */
-function synapsePostgres(url: string): Record<string, unknown> {
-  const parsed = new URL(url);
-  return {
-    name: "psycopg2",
-    // The throwaway cluster is initialised with the machine's locale, not C.
-    allow_unsafe_locale: true,
-    args: {
-      user: decodeURIComponent(parsed.username),
-      ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
-      database: parsed.pathname.slice(1),
-      host: parsed.hostname,
-      port: Number(parsed.port || 5432),
-      cp_min: 2,
-      cp_max: 10,
-    },
-  };
 }

@@ -1,5 +1,6 @@
 import type { Handover } from "../../appservice/src/app.js";
 import type { Agreement, EnforcementHealth } from "../../appservice/src/http/contract.js";
+import { startPostgres } from "../../tests/harness/postgres.js";
 import { startStack, type TrustInfo } from "../../tests/harness/stack.js";
 import { freePort, freePortExcept } from "../../tests/harness/util.js";
 import { federationConfig, PROPOSAL } from "../../tests/integration/federation-support.js";
@@ -7,6 +8,7 @@ import { startHandover } from "../../tests/support/handover-instance.js";
 import { TestUser } from "../../tests/support/matrix-user.js";
 import { PortalSession } from "../../tests/support/portal-session.js";
 import { round, type SuiteResult } from "../figures.js";
+import { synapseDatabase } from "../synapse-postgres.js";
 import { type DirectTarget, sendDirectly, synapseStateEventLimit } from "./federation-baseline.js";
 
 /** Managed rooms on each side (BENCH_FEDERATION_ROOMS for a quick try; the figure is named for 1000). */
@@ -82,9 +84,16 @@ const directTarget = (trust: TrustInfo, rooms: string[]): DirectTarget => ({
  * sends fastest, measured before the agreement and again after the revocation (the faster counts).
  */
 export async function federation(): Promise<SuiteResult> {
-  const stack = await startStack({ trusts: ["a", "b"] as const });
+  // Each Synapse on its own PostgreSQL database, as trusts run them (BENCH_FEDERATION_SYNAPSE_DB=sqlite
+  // for the harness's default).
+  const synapseServer = process.env.BENCH_FEDERATION_SYNAPSE_DB === "sqlite" ? null : await startPostgres();
+  const synapseDatabases = synapseServer ? { a: synapseServer.url, b: await synapseServer.createDatabase() } : null;
+  const stack = await startStack({
+    trusts: ["a", "b"] as const,
+    ...(synapseDatabases ? { extraSynapseConfig: (key: "a" | "b") => ({ database: synapseDatabase(synapseDatabases[key]) }) } : {}),
+  });
   const handovers: Handover[] = [];
-  const notes: string[] = [];
+  const notes: string[] = [`federation: both Synapses ${synapseDatabases ? "on PostgreSQL" : "on SQLite"}`];
   try {
     const { a: trustA, b: trustB } = stack.trusts;
     const alice = await TestUser.register(trustA, `bench-alice-${Date.now()}`, PASSWORD);
@@ -165,5 +174,6 @@ export async function federation(): Promise<SuiteResult> {
   } finally {
     for (const handover of handovers.reverse()) await handover.stop().catch(() => undefined);
     await stack.stop();
+    await synapseServer?.stop();
   }
 }

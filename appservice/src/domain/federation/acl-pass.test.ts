@@ -56,6 +56,27 @@ describe("one ACL pass over many rooms", () => {
     expect(await runAclPass(server.deps, rooms, () => shut)).toMatchObject({ confirmed: 40, written: 0, failed: [] });
   });
 
+  it("writes a room as soon as it is read, and reads it back as soon as it is written: the kinds of call overlap", async () => {
+    const server = homeserver(open);
+    const log: string[] = [];
+    const { readAcl, writeAcl } = server.deps.acl;
+    server.deps.acl.readAcl = async (roomId) => {
+      const acl = await readAcl(roomId);
+      log.push(`read ${roomId}`);
+      return acl;
+    };
+    server.deps.acl.writeAcl = async (roomId, acl) => {
+      await writeAcl(roomId, acl);
+      log.push(`write ${roomId}`);
+    };
+    const outcome = await runAclPass(server.deps, rooms, () => shut);
+    expect(outcome).toMatchObject({ confirmed: 40, written: 40, failed: [] });
+    const lastFirstRead = log.lastIndexOf(`read ${rooms.at(-1)}`);
+    // Every room is read twice (before and back); the first write comes before the last room's first read.
+    expect(log.indexOf(`write ${rooms[0]}`)).toBeLessThan(log.indexOf(`read ${rooms.at(-1)}`));
+    expect(lastFirstRead).toBeGreaterThan(log.indexOf(`write ${rooms.at(-1)}`));
+  });
+
   it("tries a room that failed again after a pause, and one that keeps failing is reported, not lost", async () => {
     const flaky = rooms[3] as string;
     const locked = rooms[7] as string;

@@ -1,4 +1,4 @@
-import { ConcurrencyLimit, type ConcurrencyLimitOptions, forEachAdaptively } from "./adaptive-concurrency.js";
+import { AdaptiveStage, ConcurrencyLimit, type ConcurrencyLimitOptions } from "./adaptive-concurrency.js";
 
 /** m.room.server_acl content. */
 export interface ServerAcl {
@@ -26,7 +26,11 @@ export interface AclPassOutcome {
   failed: { roomId: string; error: string }[];
   /** Highest number of homeserver calls in flight at once. */
   peakConcurrency: number;
-  /** Wall time of each sweep, summed over retry rounds: where a pass spends its time. */
+  /**
+   * From each stage's first call to its last answer, summed over retry rounds: where a pass
+   * spends its time. The stages overlap (a room is written once read), so these add up to more
+   * than the pass.
+   */
   sweepMs: { read: number; write: number; readBack: number };
 }
 
@@ -41,10 +45,10 @@ export interface AclPassDeps {
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error)).slice(0, 300);
 
 /**
- * One pass over many rooms: every room's ACL is read, those that differ are written, then each
- * written room is read back, and only a room read back equal to what was wanted counts as
- * confirmed. Calls run side by side, as many as the homeserver answers without
- * queueing (ConcurrencyLimit). A room that fails (refused, unreachable, read back different) is
+ * One pass over many rooms: every room's ACL is read, one that differs is written, then read
+ * back, and only a room read back equal to what was wanted counts as confirmed. Calls run side
+ * by side, as many of each kind as the homeserver answers without queueing (ConcurrencyLimit),
+ * and a room goes on to its next call as soon as its last is answered. A room that fails (refused, unreachable, read back different) is
  * tried again, whole, after each of `retryDelaysMs`; what still fails is returned, never dropped.
  */
 export async function runAclPass(
@@ -56,58 +60,58 @@ export async function runAclPass(
   let written = 0;
   let peak = 0;
   const sweepMs = { read: 0, write: 0, readBack: 0 };
-  const timed = async (sweep: keyof typeof sweepMs, run: () => Promise<void>) => {
-    const started = performance.now();
-    await run();
-    sweepMs[sweep] += performance.now() - started;
-  };
   let failures = new Map<string, string>();
   let todo = rooms;
   for (let round = 0; ; round++) {
-    // Three sweeps, each of one kind of call, so each limit times like with like: reads are
-    // cheap, writes are what the homeserver queues on.
-    const toWrite = new Map<string, ServerAcl>();
+    // Three stages, each of one kind of call so each limit times like with like (reads are
+    // cheap, writes are what the homeserver queues on), fed one by the other: a room that differs
+    // is written as soon as it is read, and read back as soon as it is written.
+    const wanted = new Map<string, ServerAcl>();
+    const recordFailure = (roomId: string, error: unknown) => failures.set(roomId, messageOf(error));
     const reads = new ConcurrencyLimit(deps.concurrency);
-    await timed("read", () =>
-      forEachAdaptively(
-        todo,
-        reads,
-        async (roomId) => {
-          const current = await deps.acl.readAcl(roomId);
-          const desired = desiredFor(roomId, current);
-          if (sameAcl(current, desired)) confirmed++;
-          else toWrite.set(roomId, desired);
-        },
-        (roomId, error) => failures.set(roomId, messageOf(error)),
-      ),
-    );
     const writes = new ConcurrencyLimit(deps.concurrency);
-    const toConfirm: string[] = [];
-    await timed("write", () =>
-      forEachAdaptively(
-        [...toWrite.keys()],
-        writes,
-        async (roomId) => {
-          await deps.acl.writeAcl(roomId, toWrite.get(roomId) as ServerAcl);
-          written++;
-          toConfirm.push(roomId);
-        },
-        (roomId, error) => failures.set(roomId, messageOf(error)),
-      ),
-    );
     const readBacks = new ConcurrencyLimit(deps.concurrency);
-    await timed("readBack", () =>
-      forEachAdaptively(
-        toConfirm,
-        readBacks,
-        async (roomId) => {
-          const readBack = await deps.acl.readAcl(roomId);
-          if (!sameAcl(readBack, toWrite.get(roomId) as ServerAcl)) throw new Error("the server ACL read back differs from the one written");
-          confirmed++;
-        },
-        (roomId, error) => failures.set(roomId, messageOf(error)),
-      ),
+    const readBack = new AdaptiveStage<string>(
+      readBacks,
+      async (roomId) => {
+        const current = await deps.acl.readAcl(roomId);
+        if (!sameAcl(current, wanted.get(roomId) as ServerAcl)) throw new Error("the server ACL read back differs from the one written");
+        confirmed++;
+      },
+      recordFailure,
     );
+    const write = new AdaptiveStage<string>(
+      writes,
+      async (roomId) => {
+        await deps.acl.writeAcl(roomId, wanted.get(roomId) as ServerAcl);
+        written++;
+        readBack.push(roomId);
+      },
+      recordFailure,
+    );
+    const read = new AdaptiveStage<string>(
+      reads,
+      async (roomId) => {
+        const current = await deps.acl.readAcl(roomId);
+        const desired = desiredFor(roomId, current);
+        if (sameAcl(current, desired)) confirmed++;
+        else {
+          wanted.set(roomId, desired);
+          write.push(roomId);
+        }
+      },
+      recordFailure,
+    );
+    for (const roomId of todo) read.push(roomId);
+    read.close();
+    await read.drained;
+    write.close();
+    await write.drained;
+    readBack.close();
+    await readBack.drained;
+    sweepMs.read += read.activeMs;
+    sweepMs.write += write.activeMs;
+    sweepMs.readBack += readBack.activeMs;
     peak = Math.max(peak, reads.peak, writes.peak, readBacks.peak);
     const delay = deps.retryDelaysMs[round];
     if (failures.size === 0 || delay === undefined) break;

@@ -64,6 +64,74 @@ export class ConcurrencyLimit {
 }
 
 /**
+ * A stage of a pipeline: items arrive while it runs (`push`), each is handed to `work` with at
+ * most `limit.current` in flight, every call timed into the limit; a call that throws goes to
+ * `onFailure` (and halves the limit). `close` says no more will come; `drained` settles once
+ * every item pushed before it has been worked. Stages fed by one another overlap: the next can
+ * begin with the first item the previous one hands on, not after the last.
+ */
+export class AdaptiveStage<T> {
+  readonly drained: Promise<void>;
+  private readonly queue: T[] = [];
+  private head = 0;
+  private inFlight = 0;
+  private closed = false;
+  private settle: () => void = () => undefined;
+  private firstStart: number | null = null;
+  private lastEnd: number | null = null;
+
+  constructor(
+    private readonly limit: ConcurrencyLimit,
+    private readonly work: (item: T) => Promise<void>,
+    private readonly onFailure: (item: T, error: unknown) => void,
+    private readonly nowMs: () => number = () => performance.now(),
+  ) {
+    this.drained = new Promise<void>((resolve) => {
+      this.settle = resolve;
+    });
+  }
+
+  /** From this stage's first call to the end of its last (0 if it had none). */
+  get activeMs(): number {
+    return this.firstStart === null || this.lastEnd === null ? 0 : this.lastEnd - this.firstStart;
+  }
+
+  push(item: T): void {
+    if (this.closed) throw new Error("pushed to a closed stage");
+    this.queue.push(item);
+    this.launch();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.launch();
+  }
+
+  private launch(): void {
+    while (this.inFlight < Math.max(1, this.limit.current) && this.head < this.queue.length) {
+      const item = this.queue[this.head++] as T;
+      this.inFlight++;
+      const started = this.nowMs();
+      this.firstStart ??= started;
+      this.work(item)
+        .then(
+          () => this.limit.answered(this.nowMs() - started),
+          (error: unknown) => {
+            this.limit.failed();
+            this.onFailure(item, error);
+          },
+        )
+        .finally(() => {
+          this.inFlight--;
+          this.lastEnd = this.nowMs();
+          this.launch();
+        });
+    }
+    if (this.closed && this.inFlight === 0 && this.head >= this.queue.length) this.settle();
+  }
+}
+
+/**
  * Runs `work` for every item with at most `limit.current` in flight, timing each call into the
  * limit. A call that throws is handed to `onFailure` (and halves the limit); the run goes on.
  */
@@ -74,30 +142,8 @@ export async function forEachAdaptively<T>(
   onFailure: (item: T, error: unknown) => void,
   nowMs: () => number = () => performance.now(),
 ): Promise<void> {
-  let next = 0;
-  let inFlight = 0;
-  await new Promise<void>((resolve) => {
-    const launch = () => {
-      while (inFlight < Math.max(1, limit.current) && next < items.length) {
-        const item = items[next++] as T;
-        inFlight++;
-        const started = nowMs();
-        work(item)
-          .then(
-            () => limit.answered(nowMs() - started),
-            (error: unknown) => {
-              limit.failed();
-              onFailure(item, error);
-            },
-          )
-          .finally(() => {
-            inFlight--;
-            if (next >= items.length && inFlight === 0) resolve();
-            else launch();
-          });
-      }
-      if (items.length === 0) resolve();
-    };
-    launch();
-  });
+  const stage = new AdaptiveStage(limit, work, onFailure, nowMs);
+  for (const item of items) stage.push(item);
+  stage.close();
+  await stage.drained;
 }
