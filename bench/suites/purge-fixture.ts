@@ -180,16 +180,18 @@ async function build(postgres: PostgresServer, name: string, log: (line: string)
     }
     let sent = 0;
     let lastLog = Date.now();
-    // Many messages in flight, a few per room: Synapse then persists each room's messages in
-    // batches, several times faster than one at a time.
-    const queue = rooms.map((room) => ({ ...room, next: 0 }));
+    // Many messages in flight, spread over the rooms in proportion to what each still needs, so
+    // all rooms finish together: Synapse persists each room's messages one batch at a time, and a
+    // big room left to the end alone is sent many times slower than rooms side by side.
+    const jobs = rooms
+      .flatMap((room) => Array.from({ length: room.messages }, (_, n) => ({ room, n, at: (n + 0.5) / room.messages })))
+      .sort((a, b) => a.at - b.at);
     let cursor = 0;
     const worker = async () => {
       for (;;) {
-        const open = queue.filter((candidate) => candidate.next < candidate.messages);
-        const room = open[cursor++ % Math.max(1, open.length)];
-        if (!room) return;
-        const n = room.next++;
+        const job = jobs[cursor++];
+        if (!job) return;
+        const { room, n } = job;
         await call(synapse, ward.accessToken, "PUT", `/_matrix/client/v3/rooms/${encodeURIComponent(room.roomId)}/send/m.room.message/f${n}`, {
           msgtype: "m.text",
           body: `Handover note ${n + 1}: obs stable, plan unchanged (fixture message)`,
