@@ -11,6 +11,7 @@ import { exportSuite } from "./suites/export.js";
 import { federation } from "./suites/federation.js";
 import { ingest } from "./suites/ingest.js";
 import { retention } from "./suites/retention.js";
+import { purgeBench } from "./suites/retention-purge.js";
 
 /** `npm run bench [suite ...]`: runs the suites and writes bench/results/latest.json. */
 const SUITES: Record<string, () => Promise<SuiteResult>> = {
@@ -29,6 +30,12 @@ const SUITES: Record<string, () => Promise<SuiteResult>> = {
     };
   },
   "directory-leaver": directoryLeaver,
+  // The purges alone (issue 16.3): the part of \`retention\` that needs the cached fixture.
+  "retention-purge": async () => {
+    const notes: string[] = [];
+    const figures = await purgeBench(notes);
+    return { figures, targets: [{ figure: "retention.sweep_latency_ratio", op: "<", value: 2 }], notes };
+  },
   "directory-incremental": directoryIncremental,
   e2ee,
   devices,

@@ -11,6 +11,8 @@ let stopping = false;
 process.on("SIGTERM", () => {
   stopping = true;
 });
+// The bench reads our lines; once it has gone (finished or failed), so do we.
+process.stdout.on("error", () => process.exit(0));
 while (!stopping) {
   const started = Date.now();
   const t0 = performance.now();
