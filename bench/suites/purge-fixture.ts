@@ -21,7 +21,7 @@ import { sleep } from "../../tests/harness/util.js";
 
 const execFileAsync = promisify(execFile);
 
-export const FIXTURE_VERSION = "purge-v1";
+export const FIXTURE_VERSION = "purge-v2";
 export const ROOMS = 50;
 /**
  * 100,000 messages, a fifth of them in one room. BENCH_PURGE_EVENTS builds a smaller fixture
@@ -197,18 +197,12 @@ async function build(postgres: PostgresServer, name: string, log: (line: string)
     }
     let sent = 0;
     let lastLog = Date.now();
-    // Many messages in flight, spread over the rooms in proportion to what each still needs, so
-    // all rooms finish together: Synapse persists each room's messages one batch at a time, and a
-    // big room left to the end alone is sent many times slower than rooms side by side.
-    const jobs = rooms
-      .flatMap((room) => Array.from({ length: room.messages }, (_, n) => ({ room, n, at: (n + 0.5) / room.messages })))
-      .sort((a, b) => a.at - b.at);
-    let cursor = 0;
-    const worker = async () => {
-      for (;;) {
-        const job = jobs[cursor++];
-        if (!job) return;
-        const { room, n } = job;
+    // One message in flight per room, every room at once. Messages sent into one room
+    // concurrently fork its event graph: the first fixture sent 48 at a time and left the big
+    // room with 12,937 forward extremities, so that every later send into it took 4 s of state
+    // resolution, nothing like a ward's room (one extremity, sent one message after another).
+    const sender = async (room: FixtureRoom) => {
+      for (let n = 0; n < room.messages; n++) {
         await call(synapse, ward.accessToken, "PUT", `/_matrix/client/v3/rooms/${encodeURIComponent(room.roomId)}/send/m.room.message/f${n}`, {
           msgtype: "m.text",
           body: `Handover note ${n + 1}: obs stable, plan unchanged (fixture message)`,
@@ -220,13 +214,22 @@ async function build(postgres: PostgresServer, name: string, log: (line: string)
         }
       }
     };
-    await Promise.all(Array.from({ length: 48 }, worker));
+    await Promise.all(rooms.map(sender));
     const builtUpTo = Date.now();
     // The bot joins last, so no transaction carried the fixture's messages to an appservice.
     for (const room of rooms) {
       await call(synapse, synapse.registration.as_token, "POST", `/_matrix/client/v3/join/${encodeURIComponent(room.roomId)}`, {});
     }
     await sleep(2_000);
+    const check = await databaseClient(withDatabase(postgres.url, name));
+    try {
+      const { rows } = await check.query(
+        "SELECT coalesce(max(n), 0)::int AS most FROM (SELECT count(*) AS n FROM event_forward_extremities GROUP BY room_id) x",
+      );
+      if (rows[0].most > 3) throw new Error(`a fixture room has ${rows[0].most} forward extremities: its event graph forked, unlike a ward's room`);
+    } finally {
+      await check.end();
+    }
     const buildSeconds = Math.round((Date.now() - started) / 1000);
     log(`purge fixture built in ${buildSeconds} s`);
     return { version: "", ...identity, wardUser: { localpart: WARD_USER, password: wardPassword }, rooms, builtUpTo, buildSeconds };
