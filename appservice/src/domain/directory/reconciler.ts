@@ -33,8 +33,11 @@ export interface RunResult {
   actions: MembershipAction[];
 }
 
-/** How many rooms are read from the homeserver at once. */
-const READ_CONCURRENCY = 4;
+/**
+ * How many rooms are read from the homeserver at once: a room's state is a cached read for
+ * Synapse, and a push's run reads every managed room before it can plan (100 rooms: 0.2 s at 4).
+ */
+const READ_CONCURRENCY = 8;
 const SYSTEM_ACTOR = "handover:directory";
 
 /**

@@ -34,9 +34,11 @@ describe("write lanes", () => {
     expect(done.sort((a, b) => a - b)).toEqual(lanes.map((_, index) => index));
   });
 
-  it("adds one write in flight per prompt answer up to the most allowed, and halves on a slow one or a refusal", () => {
+  it("starts at the most allowed, halves on a slow answer or a refusal, and adds one write in flight per prompt answer back up", () => {
     const limit = new AdaptiveWriteLimit(8, 2_000);
-    expect(limit.current).toBe(2);
+    expect(limit.current).toBe(8);
+    limit.answered(2_500);
+    expect(limit.current).toBe(4);
     for (let answer = 0; answer < 10; answer++) limit.answered(50);
     expect(limit.current).toBe(8);
     limit.answered(2_500);

@@ -14,7 +14,9 @@ export class AdaptiveWriteLimit {
     private readonly max: number,
     private readonly slowMs: number,
   ) {
-    this.limit = Math.min(2, max);
+    // The trust set the most it will have in flight; a run starts there (a run is over in a few
+    // seconds, too short to climb from one or two), and the first slow answer halves it.
+    this.limit = max;
   }
 
   get current(): number {
