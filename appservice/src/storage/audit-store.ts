@@ -1,6 +1,7 @@
 import type { DataSource } from "typeorm";
 import type { AuditEvent, AuditQueryInput, AuditStore } from "../domain/audit/audit-trail.js";
 import { type ChainedAuditRecord, type ChainHead, GENESIS_HASH, hashRecord } from "../domain/audit/chain.js";
+import { SerialQueue } from "../domain/serial-queue.js";
 
 interface AuditRow {
   seq: string;
@@ -29,9 +30,21 @@ function toRecord(row: AuditRow): ChainedAuditRecord {
 }
 
 export class PostgresAuditStore implements AuditStore {
+  /**
+   * Appends from this process wait here, one transaction at a time: waiting inside the database
+   * for the chain's advisory lock would hold a pooled connection each, and a burst (a directory
+   * run audits every kick) would take the whole pool from the event pump and the portal. The
+   * advisory lock still orders appends across processes.
+   */
+  private readonly appends = new SerialQueue();
+
   constructor(private readonly db: DataSource) {}
 
-  async append(event: Required<AuditEvent>): Promise<ChainedAuditRecord> {
+  append(event: Required<AuditEvent>): Promise<ChainedAuditRecord> {
+    return this.appends.run(() => this.appendNow(event));
+  }
+
+  private async appendNow(event: Required<AuditEvent>): Promise<ChainedAuditRecord> {
     return this.db.transaction(async (tx) => {
       await tx.query("SELECT pg_advisory_xact_lock($1)", [AUDIT_LOCK]);
       const [head] = (await tx.query("SELECT seq, hash FROM audit_head WHERE id = 1")) as { seq: string; hash: string }[];
