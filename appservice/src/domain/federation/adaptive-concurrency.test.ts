@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConcurrencyLimit, forEachAdaptively } from "./adaptive-concurrency.js";
+import { AdaptiveStage, ConcurrencyLimit, forEachAdaptively } from "./adaptive-concurrency.js";
 
 /** A homeserver that answers `capacity` calls at a time in `serviceMs` each and queues the rest. */
 const queueingServer = (capacity: number, serviceMs: number) => (inFlight: number) => serviceMs * Math.max(1, inFlight / capacity);
@@ -86,5 +86,44 @@ describe("forEachAdaptively", () => {
       async () => undefined,
       () => undefined,
     );
+  });
+});
+
+describe("AdaptiveStage, hostile work and handlers", () => {
+  /** Fails the test instead of hanging it when a stage never drains. */
+  const within = <T>(promise: Promise<T>, ms = 500) =>
+    Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`not settled within ${ms} ms`)), ms))]);
+
+  it("treats a work function that throws synchronously as a failed item: the stage still drains", async () => {
+    const failed: number[] = [];
+    const done: number[] = [];
+    const run = forEachAdaptively(
+      [0, 1, 2],
+      new ConcurrencyLimit({ initial: 1, min: 1, max: 1, tolerance: 2 }),
+      (item) => {
+        if (item === 1) throw new Error("thrown before any promise");
+        done.push(item);
+        return Promise.resolve();
+      },
+      (item) => failed.push(item),
+    );
+    await within(run);
+    expect(done).toEqual([0, 2]);
+    expect(failed).toEqual([1]);
+  });
+
+  it("a failure handler that throws makes drained reject once the stage is idle (not an unhandled rejection, not a silent drop)", async () => {
+    const stage = new AdaptiveStage<number>(
+      new ConcurrencyLimit({ initial: 2, min: 1, max: 2, tolerance: 2 }),
+      async (item) => {
+        if (item === 1) throw new Error("refused");
+      },
+      () => {
+        throw new Error("the handler broke");
+      },
+    );
+    for (const item of [0, 1, 2, 3]) stage.push(item);
+    stage.close();
+    await expect(within(stage.drained)).rejects.toThrow("the handler broke");
   });
 });

@@ -69,6 +69,10 @@ export class ConcurrencyLimit {
  * `onFailure` (and halves the limit). `close` says no more will come; `drained` settles once
  * every item pushed before it has been worked. Stages fed by one another overlap: the next can
  * begin with the first item the previous one hands on, not after the last.
+ *
+ * `work` that throws before returning a promise fails its item like a rejection. If `onFailure`
+ * itself throws, the item could be neither done nor reported: `drained` then rejects with that
+ * error once the stage is idle, so the caller cannot count the run as complete.
  */
 export class AdaptiveStage<T> {
   readonly drained: Promise<void>;
@@ -77,6 +81,8 @@ export class AdaptiveStage<T> {
   private inFlight = 0;
   private closed = false;
   private settle: () => void = () => undefined;
+  private fail: (error: unknown) => void = () => undefined;
+  private broken: { error: unknown } | null = null;
   private firstStart: number | null = null;
   private lastEnd: number | null = null;
 
@@ -86,8 +92,9 @@ export class AdaptiveStage<T> {
     private readonly onFailure: (item: T, error: unknown) => void,
     private readonly nowMs: () => number = () => performance.now(),
   ) {
-    this.drained = new Promise<void>((resolve) => {
+    this.drained = new Promise<void>((resolve, reject) => {
       this.settle = resolve;
+      this.fail = reject;
     });
   }
 
@@ -113,7 +120,13 @@ export class AdaptiveStage<T> {
       this.inFlight++;
       const started = this.nowMs();
       this.firstStart ??= started;
-      this.work(item)
+      let running: Promise<void>;
+      try {
+        running = this.work(item);
+      } catch (error) {
+        running = Promise.reject(error);
+      }
+      running
         .then(
           () => this.limit.answered(this.nowMs() - started),
           (error: unknown) => {
@@ -121,13 +134,19 @@ export class AdaptiveStage<T> {
             this.onFailure(item, error);
           },
         )
+        .catch((error: unknown) => {
+          this.broken ??= { error };
+        })
         .finally(() => {
           this.inFlight--;
           this.lastEnd = this.nowMs();
           this.launch();
         });
     }
-    if (this.closed && this.inFlight === 0 && this.head >= this.queue.length) this.settle();
+    if (this.closed && this.inFlight === 0 && this.head >= this.queue.length) {
+      if (this.broken) this.fail(this.broken.error);
+      else this.settle();
+    }
   }
 }
 
