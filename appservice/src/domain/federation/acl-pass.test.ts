@@ -111,6 +111,60 @@ describe("one ACL pass over many rooms", () => {
   });
 });
 
+describe("one ACL pass, hostile and unlucky homeservers", () => {
+  it("reports a room whose read rejects with a value that is not an Error and cannot be printed: failed, not dropped", async () => {
+    const server = homeserver(open);
+    const odd = rooms[2] as string;
+    const read = server.deps.acl.readAcl;
+    server.deps.acl.readAcl = async (roomId) => {
+      if (roomId === odd) throw Object.create(null);
+      return read(roomId);
+    };
+    const outcome = await runAclPass(server.deps, rooms, () => shut);
+    expect(outcome.confirmed).toBe(39);
+    expect(outcome.failed.map((f) => f.roomId)).toEqual([odd]);
+  });
+
+  it("counts a room written in two rounds once in written (rooms written, not writes)", async () => {
+    const server = homeserver(open);
+    const raced = rooms[5] as string;
+    const write = server.deps.acl.writeAcl;
+    let overwritten = false;
+    server.deps.acl.writeAcl = async (roomId, acl) => {
+      await write(roomId, acl);
+      if (roomId === raced && !overwritten) {
+        overwritten = true;
+        server.acls.set(roomId, open);
+      }
+    };
+    const outcome = await runAclPass(server.deps, rooms, () => shut);
+    expect(outcome).toMatchObject({ confirmed: 40, failed: [] });
+    expect(server.attempts.get(raced)).toBe(2);
+    expect(outcome.written).toBe(40);
+  });
+
+  it("reports as peakConcurrency the most calls the homeserver really had in flight (the three stages overlap)", async () => {
+    const server = homeserver(open);
+    const outcome = await runAclPass(server.deps, rooms, () => shut);
+    expect(outcome.peakConcurrency).toBe(server.most());
+  });
+
+  it("covers every room with confirmed + failed when a room fails in the read on one round and in the write on the next", async () => {
+    const server = homeserver(open, (roomId, attempt) => roomId === rooms[9] && attempt === 1);
+    const flaky = rooms[9] as string;
+    const read = server.deps.acl.readAcl;
+    let reads = 0;
+    server.deps.acl.readAcl = async (roomId) => {
+      if (roomId === flaky && ++reads === 1) throw "unreachable";
+      return read(roomId);
+    };
+    const outcome = await runAclPass({ ...server.deps, retryDelaysMs: [1_000] }, rooms, () => shut);
+    expect(outcome.confirmed).toBe(39);
+    expect(outcome.failed).toEqual([{ roomId: flaky, error: expect.stringContaining("attempt 1") }]);
+    expect(await runAclPass(server.deps, [], () => shut)).toMatchObject({ confirmed: 0, written: 0, failed: [], peakConcurrency: 0 });
+  });
+});
+
 describe("a revocation's ACL pass in the audit trail", () => {
   const revoked: AgreementRecord = {
     id: "ag1",

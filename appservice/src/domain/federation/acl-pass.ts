@@ -42,7 +42,14 @@ export interface AclPassDeps {
   sleep(ms: number): Promise<void>;
 }
 
-const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error)).slice(0, 300);
+/** Never throws: a failure that cannot be described is still reported, not dropped. */
+const messageOf = (error: unknown): string => {
+  try {
+    return String(error instanceof Error ? error.message : error).slice(0, 300);
+  } catch {
+    return "failed (the error could not be turned into text)";
+  }
+};
 
 /**
  * One pass over many rooms: every room's ACL is read, one that differs is written, then read
@@ -57,8 +64,20 @@ export async function runAclPass(
   desiredFor: (roomId: string, current: ServerAcl | null) => ServerAcl,
 ): Promise<AclPassOutcome> {
   let confirmed = 0;
-  let written = 0;
+  // Rooms, not writes: a room written again on a retry round is one room written.
+  const written = new Set<string>();
+  // Calls really in flight at the homeserver, across the three overlapping stages.
+  let inFlight = 0;
   let peak = 0;
+  const call = async <R>(request: () => Promise<R>): Promise<R> => {
+    inFlight++;
+    peak = Math.max(peak, inFlight);
+    try {
+      return await request();
+    } finally {
+      inFlight--;
+    }
+  };
   const sweepMs = { read: 0, write: 0, readBack: 0 };
   let failures = new Map<string, string>();
   let todo = rooms;
@@ -74,7 +93,7 @@ export async function runAclPass(
     const readBack = new AdaptiveStage<string>(
       readBacks,
       async (roomId) => {
-        const current = await deps.acl.readAcl(roomId);
+        const current = await call(() => deps.acl.readAcl(roomId));
         if (!sameAcl(current, wanted.get(roomId) as ServerAcl)) throw new Error("the server ACL read back differs from the one written");
         confirmed++;
       },
@@ -83,8 +102,8 @@ export async function runAclPass(
     const write = new AdaptiveStage<string>(
       writes,
       async (roomId) => {
-        await deps.acl.writeAcl(roomId, wanted.get(roomId) as ServerAcl);
-        written++;
+        await call(() => deps.acl.writeAcl(roomId, wanted.get(roomId) as ServerAcl));
+        written.add(roomId);
         readBack.push(roomId);
       },
       recordFailure,
@@ -92,7 +111,7 @@ export async function runAclPass(
     const read = new AdaptiveStage<string>(
       reads,
       async (roomId) => {
-        const current = await deps.acl.readAcl(roomId);
+        const current = await call(() => deps.acl.readAcl(roomId));
         const desired = desiredFor(roomId, current);
         if (sameAcl(current, desired)) confirmed++;
         else {
@@ -112,12 +131,11 @@ export async function runAclPass(
     sweepMs.read += read.activeMs;
     sweepMs.write += write.activeMs;
     sweepMs.readBack += readBack.activeMs;
-    peak = Math.max(peak, reads.peak, writes.peak, readBacks.peak);
     const delay = deps.retryDelaysMs[round];
     if (failures.size === 0 || delay === undefined) break;
     await deps.sleep(delay);
     todo = [...failures.keys()];
     failures = new Map();
   }
-  return { confirmed, written, failed: [...failures].map(([roomId, error]) => ({ roomId, error })), peakConcurrency: peak, sweepMs };
+  return { confirmed, written: written.size, failed: [...failures].map(([roomId, error]) => ({ roomId, error })), peakConcurrency: peak, sweepMs };
 }
