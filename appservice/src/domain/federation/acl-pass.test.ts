@@ -210,6 +210,22 @@ describe("a revocation's ACL pass in the audit trail", () => {
     expect(enforcement.lastStatus).toMatchObject({ managedRooms: 40, inSync: 40, failed: [] });
   });
 
+  it("records an incomplete revocation when a room's read rejects with an error that cannot be printed", async () => {
+    const odd = rooms[13] as string;
+    const server = homeserver(open);
+    const read = server.deps.acl.readAcl;
+    server.deps.acl.readAcl = async (roomId) => {
+      if (roomId === odd) throw Object.create(null);
+      return read(roomId);
+    };
+    const { enforcement, audit } = enforcementOver(server);
+    await enforcement.agreementsChanged({ agreement: revoked, previousStatus: "active", message: { id: "msg-11" } as SignedMessage });
+    expect(audit.events.find((e) => e.action.startsWith("federation.acls."))).toMatchObject({
+      action: "federation.acls.incomplete",
+      details: { confirmed: 39, failed: [{ roomId: odd }] },
+    });
+  });
+
   it("records an incomplete revocation, naming the room that still lets the partner in", async () => {
     const locked = rooms[11] as string;
     const server = homeserver(open, (roomId) => roomId === locked);
