@@ -45,6 +45,19 @@ function homeserver(start: ServerAcl | null, refuse: (roomId: string, attempt: n
   return { deps, acls, attempts, slept, most: () => most };
 }
 
+/** Someone puts the partner back into `roomId`'s ACL just after Handover's first write to it. */
+function overwriteOnceAfterWrite(server: ReturnType<typeof homeserver>, roomId: string): void {
+  const write = server.deps.acl.writeAcl;
+  let overwritten = false;
+  server.deps.acl.writeAcl = async (target, acl) => {
+    await write(target, acl);
+    if (target === roomId && !overwritten) {
+      overwritten = true;
+      server.acls.set(target, open);
+    }
+  };
+}
+
 describe("one ACL pass over many rooms", () => {
   it("writes the rooms side by side and counts each only once read back equal", async () => {
     const server = homeserver(open);
@@ -93,16 +106,7 @@ describe("one ACL pass over many rooms", () => {
   it("does not count a room whose ACL reads back different from the one written (changed meanwhile)", async () => {
     const server = homeserver(open);
     const raced = rooms[5] as string;
-    const write = server.deps.acl.writeAcl;
-    let overwritten = false;
-    server.deps.acl.writeAcl = async (roomId, acl) => {
-      await write(roomId, acl);
-      // Someone puts the partner back just after the write, once.
-      if (roomId === raced && !overwritten) {
-        overwritten = true;
-        server.acls.set(roomId, open);
-      }
-    };
+    overwriteOnceAfterWrite(server, raced);
     const outcome = await runAclPass({ ...server.deps, retryDelaysMs: [] }, rooms, () => shut);
     expect(outcome.confirmed).toBe(39);
     expect(outcome.failed).toEqual([{ roomId: raced, error: "the server ACL read back differs from the one written" }]);
@@ -128,15 +132,7 @@ describe("one ACL pass, hostile and unlucky homeservers", () => {
   it("counts a room written in two rounds once in written (rooms written, not writes)", async () => {
     const server = homeserver(open);
     const raced = rooms[5] as string;
-    const write = server.deps.acl.writeAcl;
-    let overwritten = false;
-    server.deps.acl.writeAcl = async (roomId, acl) => {
-      await write(roomId, acl);
-      if (roomId === raced && !overwritten) {
-        overwritten = true;
-        server.acls.set(roomId, open);
-      }
-    };
+    overwriteOnceAfterWrite(server, raced);
     const outcome = await runAclPass(server.deps, rooms, () => shut);
     expect(outcome).toMatchObject({ confirmed: 40, failed: [] });
     expect(server.attempts.get(raced)).toBe(2);
