@@ -55,7 +55,7 @@ export function buildDirectorySync(platform: DirectoryPlatform) {
           rules,
           identity: new IdentityTemplate(config.identityTemplate, platform.config.homeserver.serverName),
           reader: membership,
-          executor: new ActionExecutor(membership, membership, platform.audit, platform.clock, {
+          executor: new ActionExecutor(membership, membership, platform.clock, {
             writesPerSecond: config.writesPerSecond,
             maxInFlight: config.writeConcurrency,
             attempts: 4,

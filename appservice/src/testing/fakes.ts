@@ -29,6 +29,35 @@ export class RecordingAudit implements AuditRecorder {
   }
 }
 
+/**
+ * An audit trail whose appends can be held open until released, or refused: for work that must
+ * neither wait for its audit entries nor lose them. An entry is kept once its append finishes.
+ */
+export class GatedAudit extends RecordingAudit {
+  private gate: Promise<void> | null = null;
+  private open = () => {};
+  /** The error an append of this event fails with; null: it is kept. */
+  refuse: (event: AuditEvent) => Error | null = () => null;
+
+  hold(): void {
+    this.gate = new Promise((resolve) => {
+      this.open = resolve;
+    });
+  }
+
+  release(): void {
+    this.open();
+    this.gate = null;
+  }
+
+  override async record(event: AuditEvent): Promise<void> {
+    if (this.gate) await this.gate;
+    const refused = this.refuse(event);
+    if (refused) throw refused;
+    await super.record(event);
+  }
+}
+
 export class MemoryAuditStore implements AuditStore {
   readonly records: ChainedAuditRecord[] = [];
   headRecord: ChainHead | null = null;

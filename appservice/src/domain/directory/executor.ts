@@ -1,4 +1,3 @@
-import type { AuditRecorder } from "../audit/audit-trail.js";
 import type { Clock } from "../clock.js";
 import { HandoverError } from "../errors.js";
 import type { MembershipAction } from "./planner.js";
@@ -24,22 +23,10 @@ function retryable(error: unknown): boolean {
   return error.code === "HOMESERVER_UNAVAILABLE" || (error.code === "HOMESERVER_REFUSED" && RETRYABLE.test(error.message));
 }
 
-/** One line per action for the audit trail's `action` column. */
-export const AUDIT_ACTION: Record<MembershipAction["kind"], string> = {
-  "take-room": "directory.room.take",
-  invite: "directory.member.invite",
-  "force-join": "directory.member.join",
-  kick: "directory.member.remove",
-  "set-power": "directory.power.set",
-  "end-sessions": "directory.leaver.sessions_ended",
-  lock: "directory.leaver.locked",
-  deactivate: "directory.leaver.deactivated",
-};
-
 /**
- * Applies a plan's actions, at most `writesPerSecond` and as many at a time as the homeserver's
- * answers allow (`inFlight`), retrying what can be retried with backoff, and audits each applied
- * change with its reason and run.
+ * Makes a plan's changes on the homeserver, at most `writesPerSecond` and as many at a time as the
+ * homeserver's answers allow (`inFlight`), retrying what can be retried with backoff. Recording
+ * them (audit entry, outcome row) is the run's bookkeeping, not a write's (run-bookkeeping.ts).
  */
 export class ActionExecutor {
   private nextSlot = 0;
@@ -49,16 +36,15 @@ export class ActionExecutor {
   constructor(
     private readonly writer: MembershipWriter,
     private readonly accounts: AccountControl,
-    private readonly audit: AuditRecorder,
     private readonly clock: Clock,
     private readonly options: ExecutorOptions,
   ) {
     this.inFlight = new AdaptiveWriteLimit(options.maxInFlight ?? 1, options.slowMs ?? 2_000);
   }
 
-  async apply(action: MembershipAction, context: { runId: number; actor: string }): Promise<void> {
-    await this.withRetries(() => this.write(action));
-    await this.audit.record({ actor: context.actor, action: AUDIT_ACTION[action.kind], target: target(action), details: details(action, context.runId) });
+  /** Makes one change; resolves once the homeserver has confirmed it, rejects once it gave up. */
+  async write(action: MembershipAction): Promise<void> {
+    await this.withRetries(() => this.request(action));
   }
 
   private async throttle(): Promise<void> {
@@ -69,12 +55,12 @@ export class ActionExecutor {
     if (slot > now) await this.options.wait(slot - now);
   }
 
-  private async withRetries(write: () => Promise<void>): Promise<void> {
+  private async withRetries(request: () => Promise<void>): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       await this.throttle();
       const started = performance.now();
       try {
-        await write();
+        await request();
         this.inFlight.answered(performance.now() - started);
         return;
       } catch (error) {
@@ -85,7 +71,7 @@ export class ActionExecutor {
     }
   }
 
-  private async write(action: MembershipAction): Promise<void> {
+  private async request(action: MembershipAction): Promise<void> {
     switch (action.kind) {
       case "take-room":
         return this.writer.takeRoom(action.roomId);
@@ -108,38 +94,6 @@ export class ActionExecutor {
       case "deactivate":
         return this.accounts.deactivate(action.userId);
     }
-  }
-}
-
-export function target(action: MembershipAction): string {
-  if ("userId" in action) return "roomId" in action ? `${action.userId} in ${action.roomId}` : action.userId;
-  return action.roomId;
-}
-
-function details(action: MembershipAction, runId: number): Record<string, unknown> {
-  const base = { run: runId };
-  switch (action.kind) {
-    case "invite":
-    case "force-join":
-      return {
-        ...base,
-        room: action.roomId,
-        user: action.userId,
-        rules: action.reasons.map((r) => r.rule),
-        sources: unique(action.reasons.map((r) => r.source)),
-      };
-    case "kick":
-      return { ...base, room: action.roomId, user: action.userId, why: action.why };
-    case "set-power":
-      return {
-        ...base,
-        room: action.roomId,
-        changes: action.changes.map((change) => ({ user: change.userId, from: change.from, to: change.to, rules: change.reasons.map((r) => r.rule) })),
-      };
-    case "take-room":
-      return { ...base, room: action.roomId };
-    default:
-      return { ...base, user: action.userId, why: action.why };
   }
 }
 

@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { FakeClock, RecordingAudit } from "../../testing/fakes.js";
+import { FakeClock, GatedAudit } from "../../testing/fakes.js";
 import { HandoverError } from "../errors.js";
 import { ActionExecutor } from "./executor.js";
 import { IdentityTemplate } from "./identity.js";
 import { DirectoryAnswerRefused, type DirectorySnapshot, type DirectorySource, type SyncRule } from "./model.js";
 import type { ActualRoom, KnownLeaver, MembershipAction } from "./planner.js";
 import type { AccountControl, IdentityStore, MembershipReader, MembershipWriter, RuleStore, RunAction, RunStatus, RunStore, SyncRun } from "./ports.js";
-import { DirectorySync } from "./reconciler.js";
+import { DirectorySync, type RunResult } from "./reconciler.js";
 
 const SERVER = "trust.test";
 const BOT = "@handover:trust.test";
@@ -110,10 +110,11 @@ class MemoryRuns implements RunStore {
   async openHeld() {
     return this.runs.find((run) => run.status === "held") ?? null;
   }
-  async setStatus(id: number, status: RunStatus, fields: { decidedBy?: string } = {}) {
+  async setStatus(id: number, status: RunStatus, fields: { decidedBy?: string; reason?: string } = {}) {
     const run = this.runs.find((candidate) => candidate.id === id) as SyncRun;
     run.status = status;
     if (fields.decidedBy) run.decidedBy = fields.decidedBy;
+    if (fields.reason) run.reason = fields.reason;
   }
   async setOutcome(id: number, index: number, outcome: "done" | "failed", error: string | null) {
     const item = this.stored.get(id)?.[index];
@@ -176,11 +177,11 @@ function setup(maxRemovalShare = 0.05, windowMs = 0) {
   const homeserver = new FakeHomeserver();
   const runs = new MemoryRuns();
   const identities = new MemoryIdentities();
-  const audit = new RecordingAudit();
+  const audit = new GatedAudit();
   const clock = new FakeClock();
   const rule: SyncRule = { id: "ward", description: "", group: "Ward", attribute: null, rooms: [ROOM], joinMode: "force-join", power: [], enabled: true };
   const rules: RuleStore = { list: async () => [rule], get: async () => rule, save: async () => ({ created: false }), remove: async () => false };
-  const executor = new ActionExecutor(homeserver, homeserver, audit, clock, { writesPerSecond: 1000, attempts: 3, wait: async () => {} });
+  const executor = new ActionExecutor(homeserver, homeserver, clock, { writesPerSecond: 1000, attempts: 3, wait: async () => {} });
   const sync = new DirectorySync({
     sources: [source],
     rules,
@@ -281,6 +282,59 @@ describe("DirectorySync", () => {
     expect((await sync.run({ trigger: "csv", replace })).status).toBe("noop");
     expect(homeserver.writes).toHaveLength(writes);
     expect(runs.runs).toHaveLength(1);
+  });
+
+  describe("a change's bookkeeping is off the write path, and never lost (issue 16.1)", () => {
+    /** Lets every write and append that can go ahead now go ahead. */
+    const turns = async () => {
+      for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+    };
+
+    it("a lane's next write does not wait for the audit entry of the change before it, and the run ends only once every entry is written", async () => {
+      const { sync, homeserver, runs, audit } = setup();
+      audit.hold();
+      let result: RunResult | undefined;
+      const running = sync.run({ trigger: "scim" }).then((answer) => {
+        result = answer;
+        return answer;
+      });
+      await turns();
+      // One room, so one lane: each join went ahead while the entries before it were held.
+      expect(homeserver.writes).toEqual(["join @amy:trust.test", "join @ben:trust.test", "join @cat:trust.test"]);
+      expect(result).toBeUndefined();
+      expect(runs.runs[0]?.status).toBe("applying");
+
+      audit.release();
+      expect(await running).toMatchObject({ status: "applied", summary: { applied: 3, failed: 0 } });
+      expect(audit.events.map((event) => event.target)).toEqual([`@amy:trust.test in ${ROOM}`, `@ben:trust.test in ${ROOM}`, `@cat:trust.test in ${ROOM}`]);
+      expect((await runs.actions(1)).map((item) => item.outcome)).toEqual(["done", "done", "done"]);
+    });
+
+    it("a kick the homeserver made whose audit entry could not be written stays done, counted by the guard, and ends the run partial, naming the change and the error", async () => {
+      const { sync, source, homeserver, runs, audit } = setup(0.5);
+      await sync.run({ trigger: "schedule" });
+      // Still in the directory, in no group: a kick, nothing else.
+      source.members = ["amy", "ben"];
+      source.others = ["cat"];
+      audit.refuse = (event) => (event.action === "directory.member.remove" ? new Error("audit store unavailable") : null);
+
+      const result = await sync.run({ trigger: "scim" });
+      expect(homeserver.members.get("@cat:trust.test")).toBe("leave");
+      const why = new RegExp(`kick @cat:trust.test in ${ROOM}.*audit store unavailable`);
+      expect(result).toMatchObject({ status: "partial", reason: expect.stringMatching(why), summary: { applied: 1, failed: 0 } });
+      expect(runs.runs[1]).toMatchObject({ status: "partial", reason: expect.stringMatching(why) });
+      expect(await runs.actions(2)).toEqual([
+        expect.objectContaining({ outcome: "done", error: expect.stringMatching(/audit entry.*audit store unavailable/) }),
+      ]);
+      expect((await runs.removedSince(new Date(0))).memberships).toBe(1);
+      // The trail itself names its gap.
+      expect(audit.events.at(-1)).toEqual({
+        actor: "handover:directory",
+        action: "directory.run.unaudited",
+        target: "run 2",
+        details: { run: 2, missing: [{ action: "directory.member.remove", target: `@cat:trust.test in ${ROOM}`, error: "audit store unavailable" }] },
+      });
+    });
   });
 
   describe("the mass-removal guard sees every removal (issue 11.6)", () => {

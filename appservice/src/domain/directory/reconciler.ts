@@ -9,6 +9,7 @@ import type { IdentityTemplate } from "./identity.js";
 import { DirectoryAnswerRefused, type DirectorySnapshot, type DirectorySource, type SyncRule } from "./model.js";
 import { type ActualRoom, type MembershipAction, type MembershipPlan, newLeavers, type PlanOptions, planMembership } from "./planner.js";
 import type { IdentityStore, MembershipReader, RuleStore, RunStatus, RunStore, RunSummary, RunTrigger } from "./ports.js";
+import { RunBookkeeping } from "./run-bookkeeping.js";
 import { runLanes, writeLanes } from "./write-lanes.js";
 
 export interface DirectorySyncDeps {
@@ -223,41 +224,51 @@ export class DirectorySync {
 
   /**
    * Applies the actions lane by lane (one lane per room, one per person), lanes side by side as
-   * far as the executor's in-flight limit allows. Each action's outcome is stored and audited as
-   * before; a room the bot could not take fails the rest of its lane only.
+   * far as the executor's in-flight limit allows. A lane goes on to its next write as soon as the
+   * homeserver has answered; each answer's bookkeeping (audit entry, outcome row, identity marks)
+   * goes on beside the writes, and the run ends once all of it is done. A room the bot could not
+   * take fails the rest of its lane only; a change made but not fully recorded makes the run
+   * partial, with what is missing as its reason.
    */
   private async apply(runId: number, actor: string, actions: MembershipAction[], summary: RunSummary): Promise<RunResult> {
-    const { runs, executor, identities, clock } = this.deps;
+    const { runs, executor, audit, identities, clock } = this.deps;
+    const books = new RunBookkeeping(runId, actor, { audit, runs, identities, clock });
     let applied = 0;
     let failed = 0;
-    const fail = async (index: number, why: string) => {
-      await runs.setOutcome(runId, index, "failed", why);
-      failed++;
-    };
     await runLanes(writeLanes(actions), executor.inFlight, async (lane) => {
       let roomTaken = true;
       for (const { index, action } of lane) {
         if (!roomTaken) {
-          await fail(index, "the bot could not take this room");
+          books.notMade(index, action, "the bot could not take this room");
+          failed++;
           continue;
         }
         try {
-          await executor.apply(action, { runId, actor });
-          await runs.setOutcome(runId, index, "done", null);
-          if (action.kind === "end-sessions") await identities.markSessionsEnded(action.userId, clock.now());
-          if (action.kind === "lock" || action.kind === "deactivate") await identities.markClosed(action.userId, clock.now());
-          applied++;
+          await executor.write(action);
         } catch (error) {
           if (action.kind === "take-room") roomTaken = false;
-          await fail(index, error instanceof Error ? error.message : String(error));
+          books.notMade(index, action, error instanceof Error ? error.message : String(error));
+          failed++;
+          continue;
         }
+        books.made(index, action);
+        applied++;
       }
     });
-    const status: RunStatus = failed === 0 ? "applied" : "partial";
+    const unrecorded = await books.finish();
+    const status: RunStatus = failed === 0 && unrecorded.length === 0 ? "applied" : "partial";
+    const reason = unrecorded.length === 0 ? null : unrecordedReason(unrecorded);
     const finalSummary = { ...summary, applied, failed };
-    await runs.setStatus(runId, status, { summary: finalSummary, finished: clock.now() });
-    return { runId, status, reason: null, summary: finalSummary, actions };
+    await runs.setStatus(runId, status, { summary: finalSummary, finished: clock.now(), ...(reason === null ? {} : { reason }) });
+    return { runId, status, reason, summary: finalSummary, actions };
   }
+}
+
+/** The first few problems in full; the rest counted. */
+function unrecordedReason(problems: readonly string[]): string {
+  const shown = problems.slice(0, 3).join("; ");
+  const more = problems.length > 3 ? `; and ${problems.length - 3} more` : "";
+  return `Changes made on the homeserver are not fully recorded: ${shown}${more}`;
 }
 
 export function emptySummary(): RunSummary {

@@ -1,0 +1,151 @@
+import type { AuditEvent, AuditRecorder } from "../audit/audit-trail.js";
+import type { Clock } from "../clock.js";
+import type { MembershipAction } from "./planner.js";
+import type { IdentityStore, RunStore } from "./ports.js";
+
+/** One line per action for the audit trail's `action` column. */
+export const AUDIT_ACTION: Record<MembershipAction["kind"], string> = {
+  "take-room": "directory.room.take",
+  invite: "directory.member.invite",
+  "force-join": "directory.member.join",
+  kick: "directory.member.remove",
+  "set-power": "directory.power.set",
+  "end-sessions": "directory.leaver.sessions_ended",
+  lock: "directory.leaver.locked",
+  deactivate: "directory.leaver.deactivated",
+};
+
+export interface RunBookkeepingDeps {
+  audit: AuditRecorder;
+  runs: RunStore;
+  identities: IdentityStore;
+  clock: Clock;
+}
+
+/** A change whose audit entry could not be written. */
+interface MissingEntry {
+  action: string;
+  target: string;
+  error: string;
+}
+
+/**
+ * What a run records about each change once the homeserver has answered: the change's audit
+ * entry (never before the homeserver confirmed the change), its outcome row and, for a leaver's
+ * account, the identity marks. The write lanes hand each answer over and go on to their next
+ * write, so a write slot never waits for the audit chain or a row. Nothing is lost: `finish()`
+ * waits for all of it, and a run whose books are incomplete is not reported clean.
+ */
+export class RunBookkeeping {
+  private readonly pending: Promise<unknown>[] = [];
+  private readonly problems: string[] = [];
+  private readonly missing: MissingEntry[] = [];
+
+  constructor(
+    private readonly runId: number,
+    private readonly actor: string,
+    private readonly deps: RunBookkeepingDeps,
+  ) {}
+
+  /** The homeserver made the change at `index` of the run. */
+  made(index: number, action: MembershipAction): void {
+    this.pending.push(this.recordMade(index, action));
+  }
+
+  /** The change at `index` was not made: the homeserver refused it, or it was not tried. */
+  notMade(index: number, action: MembershipAction, why: string): void {
+    this.pending.push(this.attempt(action, "its outcome row could not be written", () => this.deps.runs.setOutcome(this.runId, index, "failed", why)));
+  }
+
+  /**
+   * Waits for everything handed over so far. Audit entries that could not be written are named in
+   * one more entry, so the trail itself shows its gap (if the trail takes it). Returns what could
+   * not be recorded, one line per problem; empty when the books are complete.
+   */
+  async finish(): Promise<string[]> {
+    await Promise.all(this.pending);
+    if (this.missing.length > 0) {
+      const entry: AuditEvent = {
+        actor: this.actor,
+        action: "directory.run.unaudited",
+        target: `run ${this.runId}`,
+        details: { run: this.runId, missing: this.missing },
+      };
+      const error = await failureOf(() => this.deps.audit.record(entry));
+      if (error !== null) this.problems.push(`run ${this.runId}: the entry naming the missing audit entries could not be written either (${error})`);
+    }
+    return [...this.problems];
+  }
+
+  private async recordMade(index: number, action: MembershipAction): Promise<void> {
+    const { audit, runs, identities, clock } = this.deps;
+    const entry = auditEvent(action, this.runId, this.actor);
+    const unaudited = await this.attempt(action, "its audit entry could not be written", () => audit.record(entry));
+    if (unaudited !== null) this.missing.push({ action: entry.action, target: entry.target, error: unaudited });
+    // Done whatever the audit said: the homeserver made the change, and the guard counts done removals.
+    const note = unaudited === null ? null : `made, but its audit entry could not be written (${unaudited})`;
+    await this.attempt(action, "its outcome row could not be written", () => runs.setOutcome(this.runId, index, "done", note));
+    if (action.kind === "end-sessions") {
+      await this.attempt(action, "the end of the sessions could not be stored", () => identities.markSessionsEnded(action.userId, clock.now()));
+    }
+    if (action.kind === "lock" || action.kind === "deactivate") {
+      await this.attempt(action, "the closed account could not be stored", () => identities.markClosed(action.userId, clock.now()));
+    }
+  }
+
+  /** Runs one piece of bookkeeping; a failure is kept as a problem and returned, never thrown. */
+  private async attempt(action: MembershipAction, what: string, work: () => Promise<void>): Promise<string | null> {
+    const error = await failureOf(work);
+    if (error !== null) this.problems.push(`${action.kind} ${target(action)}: ${what} (${error})`);
+    return error;
+  }
+}
+
+async function failureOf(work: () => Promise<void>): Promise<string | null> {
+  try {
+    await work();
+    return null;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}
+
+function auditEvent(action: MembershipAction, runId: number, actor: string): AuditEvent {
+  return { actor, action: AUDIT_ACTION[action.kind], target: target(action), details: details(action, runId) };
+}
+
+export function target(action: MembershipAction): string {
+  if ("userId" in action) return "roomId" in action ? `${action.userId} in ${action.roomId}` : action.userId;
+  return action.roomId;
+}
+
+function details(action: MembershipAction, runId: number): Record<string, unknown> {
+  const base = { run: runId };
+  switch (action.kind) {
+    case "invite":
+    case "force-join":
+      return {
+        ...base,
+        room: action.roomId,
+        user: action.userId,
+        rules: action.reasons.map((r) => r.rule),
+        sources: unique(action.reasons.map((r) => r.source)),
+      };
+    case "kick":
+      return { ...base, room: action.roomId, user: action.userId, why: action.why };
+    case "set-power":
+      return {
+        ...base,
+        room: action.roomId,
+        changes: action.changes.map((change) => ({ user: change.userId, from: change.from, to: change.to, rules: change.reasons.map((r) => r.rule) })),
+      };
+    case "take-room":
+      return { ...base, room: action.roomId };
+    default:
+      return { ...base, user: action.userId, why: action.why };
+  }
+}
+
+function unique(values: string[]): string[] {
+  return [...new Set(values)];
+}
