@@ -67,8 +67,10 @@ const scimSchema = z
       "Secret token Entra ID / Okta provisioning sends as `Authorization: Bearer`. Prefer an environment variable.",
     ),
     syncDelay: duration()
-      .prefault("1s")
-      .describe("A sync run starts once SCIM changes have been quiet this long: a burst of changes shares one run (one plan, one guard verdict)."),
+      .prefault("250ms")
+      .describe(
+        "A sync run starts once SCIM changes have been quiet this long: a burst of changes shares one run (one plan, one guard verdict). Identity providers send a provisioning cycle's requests back to back.",
+      ),
     maxDelay: duration()
       .prefault("10s")
       .describe("If SCIM changes keep coming, the run starts this long after the first change it covers anyway (never sooner than syncDelay)."),

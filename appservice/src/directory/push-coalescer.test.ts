@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { directorySchema } from "../config/directory.js";
 import { PushCoalescer } from "./push-coalescer.js";
 
 describe("SCIM pushes coalesced into runs", () => {
@@ -17,6 +18,26 @@ describe("SCIM pushes coalesced into runs", () => {
     }
     expect(run).not.toHaveBeenCalled();
     await vi.advanceTimersByTimeAsync(1_000);
+    expect(run).toHaveBeenCalledTimes(1);
+  });
+
+  it("with the default quiet window, a provisioning cycle's requests sent back to back make one run, 250 ms after the last (issue 16.1)", async () => {
+    const scim = directorySchema.parse({ scim: { bearerToken: "a-scim-token-that-is-long-enough-0123456789" } }).scim;
+    const run = vi.fn(async () => undefined);
+    const pushes = new PushCoalescer({
+      quietMs: scim?.syncDelay ?? Number.NaN,
+      maxDelayMs: scim?.maxDelay ?? Number.NaN,
+      run,
+      onError: (error) => expect.fail(String(error)),
+    });
+    for (let push = 0; push < 20; push++) {
+      pushes.pushed();
+      await vi.advanceTimersByTimeAsync(20);
+    }
+    expect(run).not.toHaveBeenCalled();
+    await vi.advanceTimersByTimeAsync(230);
+    expect(run).toHaveBeenCalledTimes(1);
+    await vi.advanceTimersByTimeAsync(10_000);
     expect(run).toHaveBeenCalledTimes(1);
   });
 
