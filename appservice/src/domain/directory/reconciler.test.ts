@@ -335,6 +335,28 @@ describe("DirectorySync", () => {
         details: { run: 2, missing: [{ action: "directory.member.remove", target: `@cat:trust.test in ${ROOM}`, error: "audit store unavailable" }] },
       });
     });
+    it("a removal the homeserver made counts in the guard's window at once, not once the audit trail has caught up: a process that dies behind its trail (lease lost) leaves no removal uncounted", async () => {
+      const { sync, source, homeserver, runs, audit } = setup(0.5);
+      source.others = ["dan"];
+      await sync.run({ trigger: "schedule" });
+      // cat: in the directory, in no group (a kick); dan: gone from it (log-out, lock).
+      source.members = ["amy", "ben"];
+      source.others = ["cat"];
+      audit.hold();
+      const running = sync.run({ trigger: "scim" });
+      await turns();
+      expect(homeserver.writes.slice(3)).toEqual(["logout @dan:trust.test", "lock @dan:trust.test", "kick @cat:trust.test"]);
+      // The trail is stuck: had the process died now, this is what the next run's guard would count.
+      expect(await runs.removedSince(new Date(0))).toEqual({ memberships: 1, accounts: new Set(["@dan:trust.test"]) });
+
+      audit.release();
+      expect(await running).toMatchObject({ status: "applied", reason: null });
+      expect((await runs.actions(2)).map((item) => [item.outcome, item.error])).toEqual([
+        ["done", null],
+        ["done", null],
+        ["done", null],
+      ]);
+    });
   });
 
   describe("the mass-removal guard sees every removal (issue 11.6)", () => {

@@ -80,11 +80,19 @@ export class RunBookkeeping {
   private async recordMade(index: number, action: MembershipAction): Promise<void> {
     const { audit, runs, identities, clock } = this.deps;
     const entry = auditEvent(action, this.runId, this.actor);
-    const unaudited = await this.attempt(action, "its audit entry could not be written", () => audit.record(entry));
+    // The row goes beside the entry, not behind it: the guard's window counts done rows, and the
+    // audit chain is one append at a time across processes. A process that dies (lease lost) with
+    // its trail behind must still leave every removal it made counted.
+    const [unaudited, unstored] = await Promise.all([
+      this.attempt(action, "its audit entry could not be written", () => audit.record(entry)),
+      failureOf(() => runs.setOutcome(this.runId, index, "done", null)),
+    ]);
     if (unaudited !== null) this.missing.push({ action: entry.action, target: entry.target, error: unaudited });
-    // Done whatever the audit said: the homeserver made the change, and the guard counts done removals.
-    const note = unaudited === null ? null : `made, but its audit entry could not be written (${unaudited})`;
-    await this.attempt(action, "its outcome row could not be written", () => runs.setOutcome(this.runId, index, "done", note));
+    if (unaudited !== null || unstored !== null) {
+      // Done whatever the audit said: the homeserver made the change. The row again, with the note.
+      const note = unaudited === null ? null : `made, but its audit entry could not be written (${unaudited})`;
+      await this.attempt(action, "its outcome row could not be written", () => runs.setOutcome(this.runId, index, "done", note));
+    }
     if (action.kind === "end-sessions") {
       await this.attempt(action, "the end of the sessions could not be stored", () => identities.markSessionsEnded(action.userId, clock.now()));
     }
