@@ -7,6 +7,7 @@ import { DirectoryAnswerRefused, type DirectorySnapshot, type DirectorySource, t
 import type { ActualRoom, KnownLeaver, MembershipAction } from "./planner.js";
 import type { AccountControl, IdentityStore, MembershipReader, MembershipWriter, RuleStore, RunAction, RunStatus, RunStore, SyncRun } from "./ports.js";
 import { DirectorySync, type RunResult } from "./reconciler.js";
+import { MAX_OPEN_BOOKS } from "./run-bookkeeping.js";
 
 const SERVER = "trust.test";
 const BOT = "@handover:trust.test";
@@ -356,6 +357,20 @@ describe("DirectorySync", () => {
         ["done", null],
         ["done", null],
       ]);
+    });
+
+    it("a stuck audit trail stops a run a bounded number of changes ahead of it, not after the whole plan: a restart then leaves few made unaudited, and memory stays flat", async () => {
+      const { sync, source, homeserver, runs, audit } = setup();
+      source.members = Array.from({ length: 400 }, (_, i) => `nurse${i}`);
+      audit.hold();
+      const running = sync.run({ trigger: "scim" });
+      await turns();
+      expect(homeserver.writes).toHaveLength(MAX_OPEN_BOOKS);
+      expect(runs.runs[0]?.status).toBe("applying");
+
+      audit.release();
+      expect(await running).toMatchObject({ status: "applied", summary: { applied: 400, failed: 0 } });
+      expect(audit.events).toHaveLength(400);
     });
   });
 

@@ -226,7 +226,8 @@ export class DirectorySync {
    * Applies the actions lane by lane (one lane per room, one per person), lanes side by side as
    * far as the executor's in-flight limit allows. A lane goes on to its next write as soon as the
    * homeserver has answered; each answer's bookkeeping (audit entry, outcome row, identity marks)
-   * goes on beside the writes, and the run ends once all of it is done. A room the bot could not
+   * goes on beside the writes (never more than `MAX_OPEN_BOOKS` changes ahead of it), and the run
+   * ends once all of it is done. A room the bot could not
    * take fails the rest of its lane only; a change made but not fully recorded makes the run
    * partial, with what is missing as its reason.
    */
@@ -238,6 +239,7 @@ export class DirectorySync {
     await runLanes(writeLanes(actions), executor.inFlight, async (lane) => {
       let roomTaken = true;
       for (const { index, action } of lane) {
+        await books.room();
         if (!roomTaken) {
           books.notMade(index, action, "the bot could not take this room");
           failed++;
