@@ -8,7 +8,7 @@
  * Each run's ratio is its sweep p99 over its own idle p99, measured on the same homeserver start.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import pg from "pg";
 import { startPostgres } from "../../tests/harness/postgres.js";
@@ -287,6 +287,10 @@ async function slicedRun(postgres: Awaited<ReturnType<typeof startPostgres>>, me
       if (left.rows[0].n !== 0) throw new Error(`${left.rows[0].n} of the fixture's messages are still in Synapse after the sweep`);
       await sleep(1_000);
       await probe.stop();
+      // The clinician's round trips beside each room's deletion, to see which work the slow ones met.
+      const purges = await db.query("SELECT room_id, event_count, purge_requests, created_at, completed_at FROM retention_purges ORDER BY created_at");
+      mkdirSync("bench/results", { recursive: true });
+      writeFileSync("bench/results/purge-timeline.json", JSON.stringify({ samples: probe.samples, purges: purges.rows }));
       return {
         seconds: (finished - started) / 1000,
         deleted: rows[0].deleted as number,

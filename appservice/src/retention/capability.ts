@@ -22,6 +22,8 @@ import { MessageIndexBuffer } from "./message-index-buffer.js";
 import { registerRetentionMetrics } from "./metrics.js";
 
 export const SWEEP_JOB = "retention-sweep";
+/** The account data the purge pacer's probe overwrites (Handover's admin account's own). */
+export const PACE_PROBE_TYPE = "org.handover.retention.pace";
 
 /** The dry run over a database, for the CLI (`handover retention plan`) and the bench. */
 export function retentionPlanner(db: Platform["db"], config: RetentionConfig | undefined, clock: Clock = systemClock): RetentionPlanner {
@@ -60,9 +62,10 @@ export const retentionCapability: CapabilityFactory = (platform: Platform): Capa
     purgeConcurrency: config.purgeConcurrency,
   };
   const pacer = new PurgePacer(
-    { ...DEFAULT_PACER_SETTINGS, maxConcurrency: config.purgeConcurrency },
+    { ...DEFAULT_PACER_SETTINGS, maxConcurrency: config.purgeConcurrency, probeIntervalMs: config.purgeProbeInterval },
     clock,
     (wait) => new Promise((resolve) => setTimeout(resolve, wait)),
+    () => platform.admin.touchAccountData(PACE_PROBE_TYPE),
   );
   const facts = new PostgresRetentionFacts(db);
   const policies = new PostgresPolicyStore(db);
@@ -70,7 +73,10 @@ export const retentionCapability: CapabilityFactory = (platform: Platform): Capa
   const references = new PostgresMediaReferences(db);
   const ledger = new PostgresPurgeLedger(db);
   if (enabled) registerRetentionMetrics(platform.metrics.registry, new PostgresOperationalCounts(db));
-  const synapse = new SynapseRetentionAdapter(platform.admin, platform.config.homeserver.serverName);
+  const synapse = new SynapseRetentionAdapter(platform.admin, platform.config.homeserver.serverName, {
+    pageSize: config.historyPageSize,
+    pace: (read) => pacer.paced(read),
+  });
   const notifier = { postNotice: (roomId: string, text: string, key: string) => bot.postNotice(roomId, text, key) };
   const index = new MessageIndexBuffer(facts, (error) => logger.error({ err: error }, "retention: could not index messages"));
   const executor = new PurgeExecutor({

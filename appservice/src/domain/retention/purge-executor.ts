@@ -95,6 +95,9 @@ export class PurgeExecutor {
 
   private readonly slices: PurgeSlicer;
 
+  /** When each purge call this process made was started (how long it kept Synapse busy is the pacer's business). */
+  private readonly purgeStarted = new Map<string, number>();
+
   constructor(private readonly deps: PurgeExecutorDeps) {
     this.sleep = deps.sleep ?? defaultSleep;
     this.slices = new PurgeSlicer(deps.history, deps.botUserId, deps.sliceEvents ?? Number.POSITIVE_INFINITY);
@@ -125,8 +128,12 @@ export class PurgeExecutor {
         return this.enumerate(record);
       case "enumerated":
         return this.notice(record);
-      case "noticed":
-        return this.nextSlice(record);
+      case "noticed": {
+        // The slice's purge is waited for in the same step: with the pacer's one step at a time,
+        // no other room's history is read while Synapse purges.
+        const started = await this.nextSlice(record);
+        return started.state === "purging" ? this.poll(started) : started;
+      }
       case "purging":
         return this.poll(record);
       case "purged":
@@ -145,11 +152,17 @@ export class PurgeExecutor {
   private async nextSlice(record: PurgeRecord): Promise<PurgeRecord> {
     const finalKeepFrom = record.keepFromEventId;
     if (!finalKeepFrom) throw new Error(`purge ${record.id} has no event to keep from`);
+    // The rest owed for the last slice or page comes before the room's lock is taken.
+    await this.deps.pacer?.rested();
     const started = await this.deps.gate.whileAllowed(record, async () => {
       const slice = await this.slices.next(record, finalKeepFrom);
       if (slice.kind !== "purge") return slice;
       const counted = await this.save(record, { purgeRequests: record.purgeRequests + 1 });
-      return { kind: "started" as const, counted, purgeId: await this.deps.purger.startPurge(record.roomId, slice.keepFrom) };
+      await this.deps.pacer?.rested();
+      const startedAt = this.deps.clock.now().getTime();
+      const purgeId = await this.deps.purger.startPurge(record.roomId, slice.keepFrom);
+      this.purgeStarted.set(purgeId, startedAt);
+      return { kind: "started" as const, counted, purgeId };
     });
     if (!started.allowed) return this.stopAt(record, started.reason);
     const value = started.value;
@@ -303,16 +316,20 @@ export class PurgeExecutor {
       // A purge is never finished the instant it starts: wait before asking.
       await this.sleep(wait);
       wait = Math.min(this.deps.pollIntervalMs, wait * 2);
-      const asked = this.deps.clock.now().getTime();
       const status = await this.deps.purger.purgeStatus(record.purgeId);
-      // A status poll is a small database read through Synapse's main process: how long it
-      // takes is how long a clinician's request waits behind the purges.
-      this.deps.pacer?.observe(this.deps.clock.now().getTime() - asked);
+      if (status !== "active") this.finishedPurge(record.purgeId);
       // Done, or forgotten by Synapse (e.g. it restarted): the next slice reads what is left.
       if (status === "complete" || status === "unknown") return this.save(record, { state: "noticed" });
       if (status === "failed") return this.save(record, { state: "noticed", error: `purge ${record.purgeId} failed in Synapse` });
       if (this.deps.clock.now().getTime() > deadline) return record;
     }
+  }
+
+  /** A purge call is over: it kept Synapse busy from its start until now, and the pacer rests in proportion. */
+  private finishedPurge(purgeId: string): void {
+    const startedAt = this.purgeStarted.get(purgeId);
+    this.purgeStarted.delete(purgeId);
+    if (startedAt !== undefined) this.deps.pacer?.worked(this.deps.clock.now().getTime() - startedAt);
   }
 
   private async finish(record: PurgeRecord): Promise<PurgeRecord> {
