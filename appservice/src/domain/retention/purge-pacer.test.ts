@@ -94,3 +94,30 @@ describe("purge pacer", () => {
     expect(pauses.every((ms) => ms === DEFAULT_PACER_SETTINGS.probeIntervalMs)).toBe(true);
   });
 });
+
+/** Lets the event loop turn `times` times (the fake pauses above each take one turn). */
+async function turns(times: number): Promise<void> {
+  for (let i = 0; i < times; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+describe("purge pacer's probe loop", () => {
+  it("a probe that throws before it answers is not an answer: probing goes on, and no rejection escapes (Node would crash on it)", async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      let probes = 0;
+      const { paced } = pacer({}, () => {
+        probes++;
+        throw new Error("no access token");
+      });
+      await paced.run(() => turns(10));
+      await turns(10);
+      expect(unhandled).toEqual([]);
+      expect(probes).toBeGreaterThanOrEqual(2);
+      expect(paced.stats.answers).toBe(0);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+  });
+});

@@ -155,14 +155,20 @@ export class PurgePacer {
       try {
         while (this.active > 0) {
           const asked = this.clock.now().getTime();
-          const ok = await probe().then(
-            () => true,
-            () => false,
-          );
+          // Called from a promise, so that a probe throwing before it returns one fails like any other.
+          const ok = await Promise.resolve()
+            .then(probe)
+            .then(
+              () => true,
+              () => false,
+            );
           // A failed probe says nothing about how long clinicians wait: only answers count.
           if (ok) this.observe(this.clock.now().getTime() - asked);
           await this.sleep(this.settings.probeIntervalMs);
         }
+      } catch {
+        // Nobody awaits this loop, and Node ends the process on an unhandled rejection: a pause
+        // that fails ends the loop, and the next step starts another.
       } finally {
         this.probing = null;
       }
