@@ -120,4 +120,25 @@ describe("purge pacer's probe loop", () => {
       process.off("unhandledRejection", onUnhandled);
     }
   });
+
+  it("a probe unanswered after probeTimeoutMs is a slow answer, and probing goes on without it, in this sweep and the next", async () => {
+    let probes = 0;
+    const { paced, clock } = pacer({ probeTimeoutMs: 5 }, () => {
+      probes++;
+      // Synapse takes the first write and never answers it (the HTTP client gives up only after 15 s).
+      if (probes === 1) return new Promise<never>(() => undefined);
+      clock.advance(5);
+      return Promise.resolve();
+    });
+    await paced.run(async () => {
+      for (let i = 0; i < 500 && probes < 3; i++) await new Promise((resolve) => setTimeout(resolve, 1));
+    });
+    expect(probes).toBeGreaterThanOrEqual(3);
+    expect(paced.stats.slowAnswers).toBe(1);
+    expect(paced.stats.peakRest).toBe(2);
+    await turns(10);
+    const before = probes;
+    await paced.run(() => turns(10));
+    expect(probes).toBeGreaterThan(before);
+  });
 });

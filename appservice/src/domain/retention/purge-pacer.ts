@@ -20,6 +20,11 @@ export interface PacerSettings {
   maxRest: number;
   /** How often the probe is timed while deletion work is under way. */
   probeIntervalMs: number;
+  /**
+   * A probe not answered this soon is a slow answer, and the next is sent without waiting for
+   * it: a homeserver too busy to answer at all is the slowest of all, not a silent one.
+   */
+  probeTimeoutMs: number;
 }
 
 /** How much a quick probe answer takes off the rest factor. */
@@ -33,6 +38,7 @@ export const DEFAULT_PACER_SETTINGS: PacerSettings = {
   minRest: 1,
   maxRest: 16,
   probeIntervalMs: 250,
+  probeTimeoutMs: 2_000,
 };
 
 /**
@@ -96,6 +102,10 @@ export class PurgePacer {
       }
       return;
     }
+    this.slowAnswer();
+  }
+
+  private slowAnswer(): void {
     this.stats.slowAnswers++;
     this.stats.backoffs++;
     this.limit = Math.max(1, Math.floor(this.limit / 2));
@@ -154,16 +164,7 @@ export class PurgePacer {
     this.probing = (async () => {
       try {
         while (this.active > 0) {
-          const asked = this.clock.now().getTime();
-          // Called from a promise, so that a probe throwing before it returns one fails like any other.
-          const ok = await Promise.resolve()
-            .then(probe)
-            .then(
-              () => true,
-              () => false,
-            );
-          // A failed probe says nothing about how long clinicians wait: only answers count.
-          if (ok) this.observe(this.clock.now().getTime() - asked);
+          await this.probeOnce(probe);
           await this.sleep(this.settings.probeIntervalMs);
         }
       } catch {
@@ -173,5 +174,30 @@ export class PurgePacer {
         this.probing = null;
       }
     })();
+  }
+
+  private async probeOnce(probe: () => Promise<unknown>): Promise<void> {
+    const asked = this.clock.now().getTime();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<"late">((resolve) => {
+      timer = setTimeout(resolve, this.settings.probeTimeoutMs, "late");
+      // Never what keeps the process alive once it is stopping.
+      timer.unref();
+    });
+    // Called from a promise, so that a probe throwing before it returns one fails like any other.
+    const answered = Promise.resolve()
+      .then(probe)
+      .then(
+        () => "answered" as const,
+        () => "failed" as const,
+      );
+    const outcome = await Promise.race([answered, late]);
+    clearTimeout(timer);
+    // A failed probe says nothing about how long clinicians wait: only answers (and silence) count.
+    if (outcome === "answered") this.observe(this.clock.now().getTime() - asked);
+    else if (outcome === "late") {
+      this.stats.answers++;
+      this.slowAnswer();
+    }
   }
 }
