@@ -142,3 +142,45 @@ describe("purge pacer's probe loop", () => {
     expect(probes).toBeGreaterThan(before);
   });
 });
+
+describe("purge pacer's rests", () => {
+  /** A pacer whose pauses fail past the 20th, so that a rest that never ends fails the test rather than hanging it. */
+  function guarded(settings: Partial<PacerSettings> = {}) {
+    const clock = new FakeClock();
+    const pauses: number[] = [];
+    const paced = new PurgePacer({ ...DEFAULT_PACER_SETTINGS, ...settings }, clock, async (ms) => {
+      pauses.push(ms);
+      if (pauses.length > 20) throw new Error(`still resting after ${pauses.join(", ")}`);
+      clock.advance(ms);
+    });
+    return { paced, pauses, clock };
+  }
+
+  it("a clock stepped back after the work (NTP, a VM moved) owes no more rest than the work did", async () => {
+    const { paced, pauses, clock } = guarded();
+    paced.worked(100);
+    clock.advance(-3_600_000);
+    await paced.rested();
+    expect(pauses.reduce((sum, ms) => sum + ms, 0)).toBeLessThanOrEqual(100);
+  });
+
+  it("a duration that is not a number, infinite or negative owes no rest, and the next rest is as owed", async () => {
+    const { paced, pauses } = guarded();
+    for (const busy of [Number.NaN, Number.POSITIVE_INFINITY, -50]) {
+      paced.worked(busy);
+      await paced.rested();
+    }
+    expect(pauses).toEqual([]);
+    expect(paced.stats.busyMs).toBe(0);
+    paced.worked(30);
+    await paced.rested();
+    expect(pauses).toEqual([30]);
+  });
+
+  it("one rest is at most maxRestMs, however long the work seemed (a clock stepped forward while it ran)", async () => {
+    const { paced, pauses } = guarded({ maxRest: 16, initialRest: 16 });
+    paced.worked(86_400_000);
+    await paced.rested();
+    expect(pauses.reduce((sum, ms) => sum + ms, 0)).toBe(DEFAULT_PACER_SETTINGS.maxRestMs);
+  });
+});

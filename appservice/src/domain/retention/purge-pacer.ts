@@ -18,6 +18,11 @@ export interface PacerSettings {
   initialRest: number;
   minRest: number;
   maxRest: number;
+  /**
+   * One rest is never longer than this, however long the work seemed: a piece of work timed
+   * across a wall-clock step forward must not stop the sweep (and hold its job lock) for hours.
+   */
+  maxRestMs: number;
   /** How often the probe is timed while deletion work is under way. */
   probeIntervalMs: number;
   /**
@@ -37,6 +42,7 @@ export const DEFAULT_PACER_SETTINGS: PacerSettings = {
   initialRest: 1,
   minRest: 1,
   maxRest: 16,
+  maxRestMs: 60_000,
   probeIntervalMs: 250,
   probeTimeoutMs: 2_000,
 };
@@ -60,6 +66,8 @@ export class PurgePacer {
   private active = 0;
   private rest: number;
   private restUntil = 0;
+  /** How long the rest that ends at `restUntil` was when it was owed. */
+  private restOwed = 0;
   private quickest = Number.POSITIVE_INFINITY;
   private probing: Promise<void> | null = null;
   private readonly waiting: (() => void)[] = [];
@@ -133,8 +141,9 @@ export class PurgePacer {
   /** Waits out the rest owed for earlier work. */
   async rested(): Promise<void> {
     for (;;) {
-      const pause = this.restUntil - this.clock.now().getTime();
-      if (pause <= 0) return;
+      const pause = this.owed(this.clock.now().getTime());
+      // Also ends a rest that is not a number, rather than pausing NaN ms again and again.
+      if (!(pause > 0)) return;
       this.stats.restedMs += pause;
       await this.sleep(pause);
     }
@@ -142,9 +151,21 @@ export class PurgePacer {
 
   /** Synapse was busy `busyMs` with a piece of deletion work: the next waits in proportion. */
   worked(busyMs: number): void {
-    const busy = Math.max(0, busyMs);
+    // A duration that is not a finite number was not measured (or not on this clock): no rest.
+    const busy = Number.isFinite(busyMs) ? Math.max(0, busyMs) : 0;
     this.stats.busyMs += busy;
-    this.restUntil = Math.max(this.restUntil, this.clock.now().getTime() + busy * this.rest);
+    const now = this.clock.now().getTime();
+    const rest = Math.min(this.settings.maxRestMs, busy * this.rest);
+    if (rest > this.owed(now)) {
+      this.restUntil = now + rest;
+      this.restOwed = rest;
+    }
+  }
+
+  /** The rest still owed at `now`: a wall clock stepped back since it was owed does not lengthen it. */
+  private owed(now: number): number {
+    if (this.restUntil - now > this.restOwed) this.restUntil = now + this.restOwed;
+    return this.restUntil - now;
   }
 
   /** One piece of work, after the rest owed for earlier work, and timed for the rest after it. */
