@@ -184,3 +184,24 @@ describe("purge pacer's rests", () => {
     expect(pauses.reduce((sum, ms) => sum + ms, 0)).toBe(DEFAULT_PACER_SETTINGS.maxRestMs);
   });
 });
+
+describe("purge pacer's baseline", () => {
+  it("a probe timed across a clock stepped back (a negative answer) or not timed at all is not an answer, and later quick answers stay quick", () => {
+    const { paced } = pacer();
+    paced.observe(10);
+    paced.observe(-3_600_000);
+    paced.observe(Number.NaN);
+    for (let i = 0; i < 20; i++) paced.observe(10);
+    expect(paced.stats.slowAnswers).toBe(0);
+    expect(paced.stats.answers).toBe(21);
+  });
+
+  it("an answer of 0 ms (a coarse clock) does not pin the baseline at zero: it drifts up to what the homeserver answers in", () => {
+    const { paced } = pacer();
+    paced.observe(0);
+    for (let i = 0; i < 200; i++) paced.observe(40);
+    const slow = paced.stats.slowAnswers;
+    for (let i = 0; i < 10; i++) paced.observe(40);
+    expect(paced.stats.slowAnswers).toBe(slow);
+  });
+});

@@ -96,10 +96,13 @@ export class PurgePacer {
 
   /** One answer time of the probe (or of any request that goes the way a clinician's does). */
   observe(answerMs: number): void {
+    // Timed across a wall clock stepped back, or not timed at all: it says nothing, and as the
+    // baseline below it would make every later answer look slow, for good.
+    if (!Number.isFinite(answerMs) || answerMs < 0) return;
     this.stats.answers++;
     // The quickest answer lately is the baseline; it drifts up slowly so that one lucky answer
-    // long ago does not make everything look slow.
-    this.quickest = Math.min(answerMs, this.quickest * 1.02);
+    // long ago does not make everything look slow (from 1 ms at least: 0 would never drift).
+    this.quickest = Math.max(1, Math.min(answerMs, this.quickest * 1.02));
     if (answerMs <= this.quickest * this.settings.slowFactor + this.settings.slowMarginMs) {
       // Quick: a little less rest; once at the least, one more step beside the others.
       this.rest = Math.max(this.settings.minRest, this.rest - REST_STEP);
