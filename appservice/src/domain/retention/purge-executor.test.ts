@@ -6,12 +6,14 @@ import type { MediaReference } from "./media.js";
 import type { DeletionGate, HistoryPurger, MediaReferenceIndex, PurgeRecord, PurgeStatus, RoomHistoryReader } from "./ports.js";
 import { plannedPurge } from "./ports.js";
 import { CALLED_OFF_NOTICE, PurgeExecutor, stoppedPartWayNotice } from "./purge-executor.js";
+import type { PurgePacer } from "./purge-pacer.js";
 
 /** A room's history on a pretend homeserver; purging drops message events before the kept one. */
 class FakeSynapse implements RoomHistoryReader, HistoryPurger {
   events: MatrixEvent[] = [];
   purges: string[] = [];
   status: PurgeStatus = "complete";
+  statusAsked = 0;
   crashOnStart = false;
   /** Synapse deletes only events of a lower depth than the one kept; events sent at once share one. */
   depths = new Map<string, number>();
@@ -42,6 +44,7 @@ class FakeSynapse implements RoomHistoryReader, HistoryPurger {
     return `purge-${this.purges.length}`;
   }
   async purgeStatus() {
+    this.statusAsked++;
     return this.status;
   }
 }
@@ -87,7 +90,14 @@ const message = (id: string, ts: number, content: Record<string, unknown> = { bo
   content,
 });
 
-function setup(captured: ReadonlySet<string> = new Set<string>(), sliceEvents?: number) {
+interface SetupOptions {
+  /** Pauses take their time on the fake clock (a poll can time out). */
+  timedPauses?: boolean;
+  pacer?: (clock: FakeClock) => PurgePacer;
+}
+
+function setup(captured: ReadonlySet<string> = new Set<string>(), sliceEvents?: number, options: SetupOptions = {}) {
+  const clock = new FakeClock();
   const ledger = new MemoryPurgeLedger();
   const synapse = new FakeSynapse();
   const audit = new RecordingAudit();
@@ -130,12 +140,15 @@ function setup(captured: ReadonlySet<string> = new Set<string>(), sliceEvents?: 
     },
     captured: { capturedAmong: async () => captured },
     audit,
-    clock: new FakeClock(),
+    clock,
     botUserId: "@handover:t",
     pollIntervalMs: 1,
     pollTimeoutMs: 1_000,
     ...(sliceEvents ? { sliceEvents } : {}),
-    sleep: async () => {},
+    ...(options.pacer ? { pacer: options.pacer(clock) } : {}),
+    sleep: async (ms) => {
+      if (options.timedPauses) clock.advance(ms);
+    },
   });
   const record = plannedPurge({
     id: "11111111-1111-1111-1111-111111111111",
@@ -150,7 +163,7 @@ function setup(captured: ReadonlySet<string> = new Set<string>(), sliceEvents?: 
     includesUnfiled: false,
     createdAt: new Date(0),
   });
-  return { ledger, synapse, audit, deleted, notices, executor, record, references, gate, arrivingDuringNotice, forgotten };
+  return { ledger, synapse, audit, deleted, notices, executor, record, references, gate, arrivingDuringNotice, forgotten, clock };
 }
 
 describe("purge executor", () => {
@@ -365,5 +378,22 @@ describe("purge executor", () => {
     expect(synapse.events.map((event) => event.event_id)).toEqual(["$5", "$new", "$notice1"]);
     expect(done).toMatchObject({ state: "complete", eventCount: 4, plannedCount: 5, eventIds: ["$1", "$2", "$3", "$4"] });
     expect(done?.error).toMatch(/1 planned message\(s\) .* kept/);
+  });
+
+  it("a purge still running after pollTimeoutMs is left open for the next sweep after one wait, not two, and polled there rather than started again", async () => {
+    const { synapse, executor, ledger, record, clock } = setup(new Set(), undefined, { timedPauses: true });
+    synapse.events = [message("$1", 1_000), message("$3", 3_000)];
+    synapse.status = "active";
+    const noticed = { ...record, state: "noticed" as const, eventCount: 1, eventIds: ["$1"], keepFromEventId: "$3", noticeEventId: "$n" };
+    await ledger.create(noticed);
+    const began = clock.now().getTime();
+    const left = await executor.drive(noticed);
+    expect(left).toMatchObject({ state: "purging", purgeId: "purge-1" });
+    expect(clock.now().getTime() - began).toBeLessThanOrEqual(1_001);
+    expect(await ledger.open()).toMatchObject([{ state: "purging", purgeId: "purge-1" }]);
+
+    synapse.status = "complete";
+    expect(await executor.drive(left as PurgeRecord)).toMatchObject({ state: "complete", eventCount: 1 });
+    expect(synapse.purges).toHaveLength(1);
   });
 });

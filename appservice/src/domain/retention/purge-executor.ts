@@ -111,6 +111,8 @@ export class PurgeExecutor {
       const next = await (this.deps.pacer ? this.deps.pacer.run(() => this.step(current)) : this.step(current));
       if (next === null) return null;
       if (next === record) return record;
+      // A step that leaves a purge running waited pollTimeoutMs for it: the next sweep polls it.
+      if (next.state === "purging") return next;
       record = next;
       if (record.state === "complete" || record.state === "failed" || record.state === "stopped") return record;
     }
