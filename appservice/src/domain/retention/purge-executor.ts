@@ -95,9 +95,6 @@ export class PurgeExecutor {
 
   private readonly slices: PurgeSlicer;
 
-  /** When each purge call this process made was started (how long it kept Synapse busy is the pacer's business). */
-  private readonly purgeStarted = new Map<string, number>();
-
   constructor(private readonly deps: PurgeExecutorDeps) {
     this.sleep = deps.sleep ?? defaultSleep;
     this.slices = new PurgeSlicer(deps.history, deps.botUserId, deps.sliceEvents ?? Number.POSITIVE_INFINITY);
@@ -130,12 +127,8 @@ export class PurgeExecutor {
         return this.enumerate(record);
       case "enumerated":
         return this.notice(record);
-      case "noticed": {
-        // The slice's purge is waited for in the same step: with the pacer's one step at a time,
-        // no other room's history is read while Synapse purges.
-        const started = await this.nextSlice(record);
-        return started.state === "purging" ? this.poll(started) : started;
-      }
+      case "noticed":
+        return this.nextSlice(record);
       case "purging":
         return this.poll(record);
       case "purged":
@@ -163,8 +156,7 @@ export class PurgeExecutor {
       await this.deps.pacer?.rested();
       const startedAt = this.deps.clock.now().getTime();
       const purgeId = await this.deps.purger.startPurge(record.roomId, slice.keepFrom);
-      this.purgeStarted.set(purgeId, startedAt);
-      return { kind: "started" as const, counted, purgeId };
+      return { kind: "started" as const, counted, purgeId, startedAt };
     });
     if (!started.allowed) return this.stopAt(record, started.reason);
     const value = started.value;
@@ -174,7 +166,10 @@ export class PurgeExecutor {
     }
     if (value.kind === "intruder")
       return this.stopAt(record, `message ${value.eventId} now sits among the planned messages (sent since they were counted): the deletion is planned again`);
-    return this.save(value.counted, { state: "purging", purgeId: value.purgeId });
+    const purging = await this.save(value.counted, { state: "purging", purgeId: value.purgeId });
+    // The slice's purge is waited for in the same step: with the pacer's one step at a time, no
+    // other room's history is read while Synapse purges.
+    return this.poll(purging, value.startedAt);
   }
 
   /**
@@ -308,7 +303,12 @@ export class PurgeExecutor {
     });
   }
 
-  private async poll(record: PurgeRecord): Promise<PurgeRecord> {
+  /**
+   * Waits for the record's purge call, then reports to the pacer how long it kept Synapse busy:
+   * from `startedAt` when this step made the call, else from when this wait began (a purge
+   * resumed from an earlier sweep or process is not charged for the time between them).
+   */
+  private async poll(record: PurgeRecord, startedAt = this.deps.clock.now().getTime()): Promise<PurgeRecord> {
     if (!record.purgeId) return this.save(record, { state: "noticed" });
     const deadline = this.deps.clock.now().getTime() + this.deps.pollTimeoutMs;
     // A slice is often done in a few tens of milliseconds: ask soon, then less and less often,
@@ -319,19 +319,13 @@ export class PurgeExecutor {
       await this.sleep(wait);
       wait = Math.min(this.deps.pollIntervalMs, wait * 2);
       const status = await this.deps.purger.purgeStatus(record.purgeId);
-      if (status !== "active") this.finishedPurge(record.purgeId);
+      const timedOut = this.deps.clock.now().getTime() > deadline;
+      if (status !== "active" || timedOut) this.deps.pacer?.worked(this.deps.clock.now().getTime() - startedAt);
       // Done, or forgotten by Synapse (e.g. it restarted): the next slice reads what is left.
       if (status === "complete" || status === "unknown") return this.save(record, { state: "noticed" });
       if (status === "failed") return this.save(record, { state: "noticed", error: `purge ${record.purgeId} failed in Synapse` });
-      if (this.deps.clock.now().getTime() > deadline) return record;
+      if (timedOut) return record;
     }
-  }
-
-  /** A purge call is over: it kept Synapse busy from its start until now, and the pacer rests in proportion. */
-  private finishedPurge(purgeId: string): void {
-    const startedAt = this.purgeStarted.get(purgeId);
-    this.purgeStarted.delete(purgeId);
-    if (startedAt !== undefined) this.deps.pacer?.worked(this.deps.clock.now().getTime() - startedAt);
   }
 
   private async finish(record: PurgeRecord): Promise<PurgeRecord> {
