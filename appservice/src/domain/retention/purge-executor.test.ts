@@ -94,6 +94,8 @@ interface SetupOptions {
   /** Pauses take their time on the fake clock (a poll can time out). */
   timedPauses?: boolean;
   pacer?: (clock: FakeClock) => PurgePacer;
+  /** Each read of history goes through the pacer, as the Synapse adapter's pages do, and takes this long. */
+  pacedReadMs?: number;
 }
 
 function setup(captured: ReadonlySet<string> = new Set<string>(), sliceEvents?: number, options: SetupOptions = {}) {
@@ -108,9 +110,21 @@ function setup(captured: ReadonlySet<string> = new Set<string>(), sliceEvents?: 
   const gate = new ScriptedGate();
   /** Messages that reach the room while the bot posts its notice (sent after the history was read). */
   const arrivingDuringNotice: MatrixEvent[] = [];
+  const pacer = options.pacer?.(clock);
+  const read = async <T>(history: () => Promise<T>) => {
+    clock.advance(options.pacedReadMs ?? 0);
+    return history();
+  };
+  const history: RoomHistoryReader =
+    options.pacedReadMs !== undefined && pacer
+      ? {
+          eventsOldestFirst: (roomId, stop) => pacer.paced(() => read(() => synapse.eventsOldestFirst(roomId, stop))),
+          eventsNewestFirst: (roomId, stop) => pacer.paced(() => read(() => synapse.eventsNewestFirst(roomId, stop))),
+        }
+      : synapse;
   const executor = new PurgeExecutor({
     ledger,
-    history: synapse,
+    history,
     purger: synapse,
     media: {
       deleteMedia: async (uri) => {
@@ -145,7 +159,7 @@ function setup(captured: ReadonlySet<string> = new Set<string>(), sliceEvents?: 
     pollIntervalMs: 1,
     pollTimeoutMs: 1_000,
     ...(sliceEvents ? { sliceEvents } : {}),
-    ...(options.pacer ? { pacer: options.pacer(clock) } : {}),
+    ...(pacer ? { pacer } : {}),
     sleep: async (ms) => {
       if (options.timedPauses) clock.advance(ms);
     },
@@ -321,8 +335,8 @@ describe("purge executor", () => {
     await ledger.create(record);
     const done = await executor.drive(record);
     expect(synapse.purges).toEqual(["$4", "$7", "$10", "$new"]);
-    // The notice, each of the four slices and the last read that found nothing planned left.
-    expect(gate.asked).toBe(6);
+    // The notice and each of the four slices (the last read, which found nothing planned left, deletes nothing).
+    expect(gate.asked).toBe(5);
     expect(done).toMatchObject({ state: "complete", eventCount: 10, plannedCount: 10, purgeRequests: 4 });
     expect(synapse.events.map((event) => event.event_id)).toEqual(["$new", "$notice1"]);
     expect(notices).toHaveLength(1);
@@ -419,5 +433,34 @@ describe("purge executor", () => {
     pauses.length = 0;
     expect(await executor.drive(left as PurgeRecord)).toMatchObject({ state: "complete" });
     expect(Math.max(0, ...pauses)).toBeLessThanOrEqual(1_000);
+  });
+
+  it("rests between slices outside the room's lock: a legal hold being placed never waits for a rest, only for the purge call", async () => {
+    const pausesInsideLock: number[] = [];
+    let insideLock = false;
+    const { synapse, executor, ledger, record, gate } = setup(new Set(), 3, {
+      timedPauses: true,
+      pacedReadMs: 40,
+      pacer: (clock) =>
+        new PurgePacer(DEFAULT_PACER_SETTINGS, clock, async (ms) => {
+          if (insideLock) pausesInsideLock.push(ms);
+          clock.advance(ms);
+        }),
+    });
+    const whileAllowed = gate.whileAllowed.bind(gate);
+    gate.whileAllowed = async (purge, step) =>
+      whileAllowed(purge, async () => {
+        insideLock = true;
+        try {
+          return await step();
+        } finally {
+          insideLock = false;
+        }
+      });
+    synapse.events = [...Array.from({ length: 10 }, (_, i) => message(`$${i + 1}`, 1_000 + i)), message("$new", 3_000)];
+    await ledger.create(record);
+    expect(await executor.drive(record)).toMatchObject({ state: "complete", eventCount: 10 });
+    expect(synapse.purges).toEqual(["$4", "$7", "$10", "$new"]);
+    expect(pausesInsideLock).toEqual([]);
   });
 });

@@ -139,33 +139,34 @@ export class PurgeExecutor {
   }
 
   /**
-   * One slice: under the room's lock, with the hold and policy read again, the history left
-   * before the purge's end is read again and the next purge call made. Each call takes at most
-   * `sliceEvents` planned messages, and only planned ones: a message not planned before the
-   * slice's end stops the deletion, as for a purge in one call.
+   * One slice. The history left before the purge's end is read again (paced: a rest after each
+   * page), then, under the room's lock with the hold and policy read again, the next purge call is
+   * made. Each call takes at most `sliceEvents` planned messages, and only planned ones: a message
+   * not planned before the slice's end stops the deletion, as for a purge in one call. The reading
+   * and its rests stay outside the lock, so a legal hold being placed waits for a purge call at
+   * most, never for a rest; it stops whatever slice comes after it.
    */
   private async nextSlice(record: PurgeRecord): Promise<PurgeRecord> {
     const finalKeepFrom = record.keepFromEventId;
     if (!finalKeepFrom) throw new Error(`purge ${record.id} has no event to keep from`);
-    // The rest owed for the last slice or page comes before the room's lock is taken.
+    await this.deps.pacer?.rested();
+    const slice = await this.slices.next(record, finalKeepFrom);
+    if (slice.kind === "done") {
+      this.slices.forget(record.id);
+      return slice.left.length === 0 ? this.save(record, { state: "purged" }) : this.keptAtBoundary(record, slice.left);
+    }
+    if (slice.kind === "intruder")
+      return this.stopAt(record, `message ${slice.eventId} now sits among the planned messages (sent since they were counted): the deletion is planned again`);
+    // The rest owed for the last page comes before the lock, too.
     await this.deps.pacer?.rested();
     const started = await this.deps.gate.whileAllowed(record, async () => {
-      const slice = await this.slices.next(record, finalKeepFrom);
-      if (slice.kind !== "purge") return slice;
       const counted = await this.save(record, { purgeRequests: record.purgeRequests + 1 });
-      await this.deps.pacer?.rested();
       const startedAt = this.deps.clock.now().getTime();
       const purgeId = await this.deps.purger.startPurge(record.roomId, slice.keepFrom);
-      return { kind: "started" as const, counted, purgeId, startedAt };
+      return { counted, purgeId, startedAt };
     });
     if (!started.allowed) return this.stopAt(record, started.reason);
     const value = started.value;
-    if (value.kind === "done") {
-      this.slices.forget(record.id);
-      return value.left.length === 0 ? this.save(record, { state: "purged" }) : this.keptAtBoundary(record, value.left);
-    }
-    if (value.kind === "intruder")
-      return this.stopAt(record, `message ${value.eventId} now sits among the planned messages (sent since they were counted): the deletion is planned again`);
     const purging = await this.save(value.counted, { state: "purging", purgeId: value.purgeId });
     // The slice's purge is waited for in the same step: with the pacer's one step at a time, no
     // other room's history is read while Synapse purges.
