@@ -61,7 +61,7 @@ export const retentionSchema = z
       .int()
       .min(10)
       .max(1000)
-      .default(100)
+      .default(50)
       .describe("Events per page when retention reads a room's history: Synapse builds a page in one go, and clinicians' requests wait behind it."),
     warningGranularity: duration()
       .prefault("1d")

@@ -19,7 +19,7 @@ import { PostgresPurgeLedger } from "../storage/retention-purge-store.js";
 import { SynapseRetentionAdapter } from "../synapse/retention-history.js";
 import { retentionHandlers } from "./handlers.js";
 import { MessageIndexBuffer } from "./message-index-buffer.js";
-import { registerRetentionMetrics } from "./metrics.js";
+import { registerPaceMetrics, registerRetentionMetrics } from "./metrics.js";
 
 export const SWEEP_JOB = "retention-sweep";
 /** The account data the purge pacer's probe overwrites (Handover's admin account's own). */
@@ -61,18 +61,26 @@ export const retentionCapability: CapabilityFactory = (platform: Platform): Capa
     maxPurgesPerSweep: config.maxPurgesPerSweep,
     purgeConcurrency: config.purgeConcurrency,
   };
+  let probeTimed: (seconds: number) => void = () => undefined;
   const pacer = new PurgePacer(
     { ...DEFAULT_PACER_SETTINGS, maxConcurrency: config.purgeConcurrency, probeIntervalMs: config.purgeProbeInterval },
     clock,
     (wait) => new Promise((resolve) => setTimeout(resolve, wait)),
-    () => platform.admin.touchAccountData(PACE_PROBE_TYPE),
+    async () => {
+      const asked = performance.now();
+      await platform.admin.touchAccountData(PACE_PROBE_TYPE);
+      probeTimed((performance.now() - asked) / 1000);
+    },
   );
   const facts = new PostgresRetentionFacts(db);
   const policies = new PostgresPolicyStore(db);
   const holds = new PostgresHoldStore(db);
   const references = new PostgresMediaReferences(db);
   const ledger = new PostgresPurgeLedger(db);
-  if (enabled) registerRetentionMetrics(platform.metrics.registry, new PostgresOperationalCounts(db));
+  if (enabled) {
+    registerRetentionMetrics(platform.metrics.registry, new PostgresOperationalCounts(db));
+    probeTimed = registerPaceMetrics(platform.metrics.registry, pacer);
+  }
   const synapse = new SynapseRetentionAdapter(platform.admin, platform.config.homeserver.serverName, {
     pageSize: config.historyPageSize,
     pace: (read) => pacer.paced(read),

@@ -38,9 +38,9 @@ describe("retention's history reading", () => {
     expect(paced).toBe(3);
   });
 
-  it("reads pages of 100 by default, never growing them", async () => {
+  it("reads pages of 50 by default, never growing them", async () => {
     const { admin, limits } = roomOf(1_000);
     await new SynapseRetentionAdapter(admin, "x").eventsOldestFirst("!r:x", () => false);
-    expect(new Set(limits)).toEqual(new Set([100]));
+    expect(new Set(limits)).toEqual(new Set([50]));
   });
 });

@@ -24,7 +24,7 @@ export class SynapseRetentionAdapter implements RoomHistoryReader, HistoryPurger
     private readonly serverName: string,
     options: RetentionAdapterOptions = {},
   ) {
-    this.pageSize = options.pageSize ?? 100;
+    this.pageSize = options.pageSize ?? 50;
     this.pace = options.pace ?? ((read) => read());
   }
 

@@ -6,7 +6,7 @@ function pacer(settings: Partial<PacerSettings> = {}, probe?: () => Promise<unkn
   const clock = new FakeClock();
   const pauses: number[] = [];
   const paced = new PurgePacer(
-    { ...DEFAULT_PACER_SETTINGS, ...settings },
+    { ...DEFAULT_PACER_SETTINGS, initialRest: 1, minRest: 1, ...settings },
     clock,
     async (ms) => {
       pauses.push(ms);
@@ -34,7 +34,7 @@ describe("purge pacer", () => {
   });
 
   it("doubles the rest and halves the steps in flight on a slow probe answer; quick answers take the rest down, and only at the least rest does another step run", async () => {
-    const { paced } = pacer({ maxConcurrency: 3, minRest: 0.25 });
+    const { paced } = pacer({ maxConcurrency: 3, minRest: 0.25, restStep: 0.125 });
     paced.observe(10);
     expect(paced.restFactor).toBe(0.875);
     for (let i = 0; i < 5; i++) paced.observe(10);
@@ -148,7 +148,7 @@ describe("purge pacer's rests", () => {
   function guarded(settings: Partial<PacerSettings> = {}) {
     const clock = new FakeClock();
     const pauses: number[] = [];
-    const paced = new PurgePacer({ ...DEFAULT_PACER_SETTINGS, ...settings }, clock, async (ms) => {
+    const paced = new PurgePacer({ ...DEFAULT_PACER_SETTINGS, initialRest: 1, minRest: 1, ...settings }, clock, async (ms) => {
       pauses.push(ms);
       if (pauses.length > 20) throw new Error(`still resting after ${pauses.join(", ")}`);
       clock.advance(ms);
