@@ -8,7 +8,7 @@
  * Each run's ratio is its sweep p99 over its own idle p99, measured on the same homeserver start.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import pg from "pg";
 import { startPostgres } from "../../tests/harness/postgres.js";
@@ -108,6 +108,8 @@ interface Phase {
   cpu: { synapse: number; postgres: number; handover: number };
   slices?: number;
   tasks: ReturnType<typeof purgeTaskTotals>;
+  /** Handover's pacer, from its metrics: probe answers (slow ones), Synapse busy vs rested seconds. */
+  pace?: Awaited<ReturnType<typeof paceOf>>;
   /** Purges Synapse reported failed: the room's size and the error its log gives. */
   failed?: { messages: number; why: string }[];
 }
@@ -119,6 +121,27 @@ function purgeFailure(logPath: string, purgeId: string): string {
   if (at === -1) return "no error logged for this purge";
   const exception = lines.slice(at, at + 80).find((line) => /^\w+(\.\w+)*(Error|Exception|Cancelled)\b/.test(line.trim()));
   return (exception ?? lines[at] ?? "").trim().slice(0, 300);
+}
+
+/** The pacer's account of the sweep, from Handover's own metrics. */
+async function paceOf(handover: Awaited<ReturnType<typeof startHandover>>) {
+  const metrics = await handover.metrics.registry.getMetricsAsJSON();
+  const value = (name: string) => Number((metrics.find((metric) => metric.name === name)?.values[0]?.value as number | undefined) ?? Number.NaN);
+  const histogram = metrics.find((metric) => metric.name === "handover_retention_pace_probe_seconds");
+  // The probe's median and 99th percentile, to the bucket (upper bound, ms).
+  const buckets = (histogram?.values ?? [])
+    .filter((entry) => (entry as { metricName?: string }).metricName?.endsWith("_bucket"))
+    .map((entry) => ({ le: Number(entry.labels.le), n: entry.value }));
+  const total = buckets.at(-1)?.n ?? 0;
+  const upTo = (share: number) => (buckets.find((bucket) => bucket.n >= share * total)?.le ?? Number.NaN) * 1000;
+  return {
+    answers: value("handover_retention_pace_answers"),
+    slow: value("handover_retention_pace_slow_answers"),
+    busyS: value("handover_retention_pace_busy_seconds"),
+    restedS: value("handover_retention_pace_rested_seconds"),
+    probeP50UpToMs: upTo(0.5),
+    probeP99UpToMs: upTo(0.99),
+  };
 }
 
 /** The room's latest event: purging up to it deletes everything older (it is kept). */
@@ -264,6 +287,7 @@ async function slicedRun(postgres: Awaited<ReturnType<typeof startPostgres>>, me
         if (Date.now() > deadline) throw new Error(`the sweep did not finish: ${JSON.stringify(rows[0])}`);
         await sleep(500);
       }
+      const pace = await paceOf(handover);
       const used = process.cpuUsage(cpuBefore.handover);
       const cpu = {
         synapse: cpuSeconds(synapse.pid) - cpuBefore.synapse,
@@ -287,6 +311,10 @@ async function slicedRun(postgres: Awaited<ReturnType<typeof startPostgres>>, me
       if (left.rows[0].n !== 0) throw new Error(`${left.rows[0].n} of the fixture's messages are still in Synapse after the sweep`);
       await sleep(1_000);
       await probe.stop();
+      // The clinician's round trips beside each room's deletion, to see which work the slow ones met.
+      const purges = await db.query("SELECT room_id, event_count, purge_requests, created_at, completed_at FROM retention_purges ORDER BY created_at");
+      mkdirSync("bench/results", { recursive: true });
+      writeFileSync("bench/results/purge-timeline.json", JSON.stringify({ samples: probe.samples, purges: purges.rows }));
       return {
         seconds: (finished - started) / 1000,
         deleted: rows[0].deleted as number,
@@ -295,6 +323,7 @@ async function slicedRun(postgres: Awaited<ReturnType<typeof startPostgres>>, me
         cpu,
         slices: rows[0].slices as number,
         tasks: purgeTaskTotals(synapse.synapseLogPath),
+        pace,
       };
     } finally {
       await db.end();
@@ -320,7 +349,8 @@ export async function purgeBench(notes: string[]): Promise<Record<string, number
         `a clinician sends into the biggest room every ${PROBE_MS} ms (idle ${IDLE_MS / 1000} s first, on the same homeserver start). ` +
         `Sliced (Handover, ${SLICE_EVENTS} messages a slice, ${sliced.slices} purge calls): ${round(sliced.seconds)} s, p50/p99 idle ${round(sliced.idle.p50)}/${round(sliced.idle.p99)} ms (n=${sliced.idle.n}), during ${round(sliced.sweep.p50)}/${round(sliced.sweep.p99)} ms (n=${sliced.sweep.n}); ` +
         `CPU s synapse ${round(sliced.cpu.synapse)}, postgres ${round(sliced.cpu.postgres)}, handover (bench process) ${round(sliced.cpu.handover)}; ` +
-        `Synapse purge tasks ${sliced.tasks.tasks}: ${round(sliced.tasks.wallS)} s wall, ${round(sliced.tasks.cpuS)} s CPU, ${round(sliced.tasks.dbS)} s in database transactions. ` +
+        `Synapse purge tasks ${sliced.tasks.tasks}: ${round(sliced.tasks.wallS)} s wall, ${round(sliced.tasks.cpuS)} s CPU, ${round(sliced.tasks.dbS)} s in database transactions; ` +
+        `pacer: Synapse busy ${round(sliced.pace?.busyS ?? Number.NaN)} s, rested ${round(sliced.pace?.restedS ?? Number.NaN)} s, probe answers ${sliced.pace?.answers} (${sliced.pace?.slow} slow), probe p50/p99 up to ${sliced.pace?.probeP50UpToMs}/${sliced.pace?.probeP99UpToMs} ms. ` +
         `Naive (one purge_history per room, all at once): ${round(naive.seconds)} s, ${naive.failed?.length ?? 0} purge(s) failed in Synapse${(naive.failed ?? []).map((failure) => ` (a room of ${failure.messages} messages: ${failure.why})`).join("")}${naive.failed?.length ? ", its log kept in bench/results/purge-naive-homeserver.log" : ""}, p50/p99 idle ${round(naive.idle.p50)}/${round(naive.idle.p99)} ms (n=${naive.idle.n}), during ${round(naive.sweep.p50)}/${round(naive.sweep.p99)} ms (n=${naive.sweep.n}); ` +
         `CPU s synapse ${round(naive.cpu.synapse)}, postgres ${round(naive.cpu.postgres)}; ` +
         `Synapse purge tasks ${naive.tasks.tasks}: ${round(naive.tasks.wallS)} s wall, ${round(naive.tasks.cpuS)} s CPU, ${round(naive.tasks.dbS)} s in database transactions`,

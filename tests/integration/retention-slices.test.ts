@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Handover } from "../../appservice/src/app.js";
 import { stoppedPartWayNotice } from "../../appservice/src/domain/retention/purge-executor.js";
 import type { PolicyDraftInput, RetentionPolicyView } from "../../appservice/src/http/contract.js";
-import { SWEEP_JOB } from "../../appservice/src/retention/capability.js";
+import { PACE_PROBE_TYPE, SWEEP_JOB } from "../../appservice/src/retention/capability.js";
 import { createDataSource } from "../../appservice/src/storage/data-source.js";
 import { PostgresRoomDeletionLock } from "../../appservice/src/storage/retention-policy-store.js";
 import { freshDatabase } from "../support/fresh-database.js";
@@ -103,6 +103,22 @@ describe("sliced purges", () => {
 
     expect(await bodies(roomId)).toEqual(["later"]);
     expect(await purgeRecord(roomId)).toEqual([{ state: "complete", event_count: 7, planned_count: 7, purge_requests: 4, error: null, ids: 7 }]);
+  }, 120_000);
+
+  it("paces itself by a probe the homeserver answers: while it deletes, it times writes of its admin account's own account data", async () => {
+    const roomId = await roomWithOldMessages("Paced");
+    const sweepStarted = Date.now();
+    expect(await handover.jobs.runNow(SWEEP_JOB)).toBe(true);
+    expect(await bodies(roomId)).toEqual(["later"]);
+
+    const whoami = await fetch(`${trust.clientUrl}/_matrix/client/v3/account/whoami`, { headers: { authorization: `Bearer ${trust.admin.accessToken}` } });
+    const adminUserId = ((await whoami.json()) as { user_id: string }).user_id;
+    const answer = await fetch(`${trust.clientUrl}/_matrix/client/v3/user/${encodeURIComponent(adminUserId)}/account_data/${PACE_PROBE_TYPE}`, {
+      headers: { authorization: `Bearer ${trust.admin.accessToken}` },
+    });
+    expect(answer.status).toBe(200);
+    const probed = (await answer.json()) as { at: number };
+    expect(probed.at).toBeGreaterThanOrEqual(sweepStarted);
   }, 120_000);
 
   it("sliced purges stop at a legal hold placed mid-way: the deletion record counts what was really deleted", async () => {

@@ -47,8 +47,22 @@ export const retentionSchema = z
       .int()
       .min(1)
       .max(32)
-      .default(4)
-      .describe("Deletion steps sent to Synapse at once at most; fewer (down to one, then with pauses) while Synapse answers slowly."),
+      .default(1)
+      .describe(
+        "Deletion steps (a page of history, a purge call and its wait) sent to Synapse at once at most. Each is followed by a rest as long as it kept Synapse busy, longer while the pace probe is slow; above 1, more steps run at once only while the probe stays quick.",
+      ),
+    purgeProbeInterval: duration()
+      .prefault("250ms")
+      .describe(
+        "While a sweep deletes, a small write of Handover's admin account (its account data) is timed this often: when it slows, the sweep rests longer between slices, so clinicians' messages do not wait behind deletions.",
+      ),
+    historyPageSize: z
+      .number()
+      .int()
+      .min(10)
+      .max(1000)
+      .default(50)
+      .describe("Events per page when retention reads a room's history: Synapse builds a page in one go, and clinicians' requests wait behind it."),
     warningGranularity: duration()
       .prefault("1d")
       .describe("Deletion dates in warnings are rounded up to this, so a room gets one warning per date rather than one per message."),

@@ -19,9 +19,11 @@ import { PostgresPurgeLedger } from "../storage/retention-purge-store.js";
 import { SynapseRetentionAdapter } from "../synapse/retention-history.js";
 import { retentionHandlers } from "./handlers.js";
 import { MessageIndexBuffer } from "./message-index-buffer.js";
-import { registerRetentionMetrics } from "./metrics.js";
+import { registerPaceMetrics, registerRetentionMetrics } from "./metrics.js";
 
 export const SWEEP_JOB = "retention-sweep";
+/** The account data the purge pacer's probe overwrites (Handover's admin account's own). */
+export const PACE_PROBE_TYPE = "org.handover.retention.pace";
 
 /** The dry run over a database, for the CLI (`handover retention plan`) and the bench. */
 export function retentionPlanner(db: Platform["db"], config: RetentionConfig | undefined, clock: Clock = systemClock): RetentionPlanner {
@@ -59,18 +61,30 @@ export const retentionCapability: CapabilityFactory = (platform: Platform): Capa
     maxPurgesPerSweep: config.maxPurgesPerSweep,
     purgeConcurrency: config.purgeConcurrency,
   };
+  let probeTimed: (seconds: number) => void = () => undefined;
   const pacer = new PurgePacer(
-    { ...DEFAULT_PACER_SETTINGS, maxConcurrency: config.purgeConcurrency },
+    { ...DEFAULT_PACER_SETTINGS, maxConcurrency: config.purgeConcurrency, probeIntervalMs: config.purgeProbeInterval },
     clock,
     (wait) => new Promise((resolve) => setTimeout(resolve, wait)),
+    async () => {
+      const asked = performance.now();
+      await platform.admin.touchAccountData(PACE_PROBE_TYPE);
+      probeTimed((performance.now() - asked) / 1000);
+    },
   );
   const facts = new PostgresRetentionFacts(db);
   const policies = new PostgresPolicyStore(db);
   const holds = new PostgresHoldStore(db);
   const references = new PostgresMediaReferences(db);
   const ledger = new PostgresPurgeLedger(db);
-  if (enabled) registerRetentionMetrics(platform.metrics.registry, new PostgresOperationalCounts(db));
-  const synapse = new SynapseRetentionAdapter(platform.admin, platform.config.homeserver.serverName);
+  if (enabled) {
+    registerRetentionMetrics(platform.metrics.registry, new PostgresOperationalCounts(db));
+    probeTimed = registerPaceMetrics(platform.metrics.registry, pacer);
+  }
+  const synapse = new SynapseRetentionAdapter(platform.admin, platform.config.homeserver.serverName, {
+    pageSize: config.historyPageSize,
+    pace: (read) => pacer.paced(read),
+  });
   const notifier = { postNotice: (roomId: string, text: string, key: string) => bot.postNotice(roomId, text, key) };
   const index = new MessageIndexBuffer(facts, (error) => logger.error({ err: error }, "retention: could not index messages"));
   const executor = new PurgeExecutor({

@@ -6,6 +6,8 @@ import type { MatrixEvent } from "../domain/matrix-event.js";
  * admin's access token. Failures become HandoverErrors naming the call.
  */
 export class SynapseAdminClient {
+  private userId: string | undefined;
+
   constructor(
     private readonly baseUrl: string,
     private readonly accessToken: string,
@@ -60,6 +62,16 @@ export class SynapseAdminClient {
   /** The admin account's own user ID (the join API acts through it). */
   async whoami(): Promise<string> {
     return (await this.call<{ user_id: string }>("GET", "/_matrix/client/v3/account/whoami")).user_id;
+  }
+
+  /**
+   * A small write through the homeserver, the way a clinician's message goes (the main process,
+   * then a database transaction): the admin account's own account data, overwritten each time.
+   * Retention times it to pace its deletions.
+   */
+  async touchAccountData(type: string): Promise<void> {
+    this.userId ??= await this.whoami();
+    await this.call("PUT", `/_matrix/client/v3/user/${encodeURIComponent(this.userId)}/account_data/${encodeURIComponent(type)}`, { at: Date.now() });
   }
 
   /** The admin account joins a room it was invited to (client-server API, its own token). */

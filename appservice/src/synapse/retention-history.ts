@@ -3,20 +3,40 @@ import { parseMxc } from "../domain/retention/media.js";
 import type { HistoryPurger, MediaDeleter, PurgeStatus, RoomHistoryReader } from "../domain/retention/ports.js";
 import type { SynapseAdminClient } from "./admin-client.js";
 
-const PAGE = 500;
+export interface RetentionAdapterOptions {
+  /**
+   * Events per page of history. Synapse builds a page in its main process in one go, and every
+   * clinician's request waits behind it: a page of 500 events held their messages up ~200 ms,
+   * one of 100 about 100 ms (docs/performance.md).
+   */
+  pageSize?: number;
+  /** Each page read goes through this (the purge pacer: a rest after each, in proportion). */
+  pace?: <T>(read: () => Promise<T>) => Promise<T>;
+}
 
 /** Retention's view of Synapse's admin API: history reading, purges and media deletion. */
 export class SynapseRetentionAdapter implements RoomHistoryReader, HistoryPurger, MediaDeleter {
+  private readonly pageSize: number;
+  private readonly pace: <T>(read: () => Promise<T>) => Promise<T>;
+
   constructor(
     private readonly admin: SynapseAdminClient,
     private readonly serverName: string,
-  ) {}
+    options: RetentionAdapterOptions = {},
+  ) {
+    this.pageSize = options.pageSize ?? 50;
+    this.pace = options.pace ?? ((read) => read());
+  }
+
+  private page(roomId: string, dir: "b" | "f", from: string | undefined, limit: number) {
+    return this.pace(() => this.admin.roomMessages(roomId, { dir, from, limit }));
+  }
 
   async eventsNewestFirst(roomId: string, stop: (event: MatrixEvent) => boolean): Promise<MatrixEvent[]> {
     const events: MatrixEvent[] = [];
     let from: string | undefined;
     for (;;) {
-      const page = await this.admin.roomMessages(roomId, { dir: "b", from, limit: PAGE });
+      const page = await this.page(roomId, "b", from, this.pageSize);
       for (const event of page.chunk) {
         events.push(event);
         if (stop(event)) return events;
@@ -29,17 +49,14 @@ export class SynapseRetentionAdapter implements RoomHistoryReader, HistoryPurger
   async eventsOldestFirst(roomId: string, stop: (event: MatrixEvent) => boolean): Promise<MatrixEvent[]> {
     const events: MatrixEvent[] = [];
     let from: string | undefined;
-    // Pages grow as the reading goes on: a slice's check usually needs only a few hundred events.
-    let limit = 100;
     for (;;) {
-      const page = await this.admin.roomMessages(roomId, { dir: "f", from, limit });
+      const page = await this.page(roomId, "f", from, this.pageSize);
       for (const event of page.chunk) {
         events.push(event);
         if (stop(event)) return events;
       }
       if (page.chunk.length === 0 || !page.end || page.end === from) return events;
       from = page.end;
-      limit = Math.min(PAGE, limit * 2);
     }
   }
 

@@ -6,12 +6,14 @@ import type { MediaReference } from "./media.js";
 import type { DeletionGate, HistoryPurger, MediaReferenceIndex, PurgeRecord, PurgeStatus, RoomHistoryReader } from "./ports.js";
 import { plannedPurge } from "./ports.js";
 import { CALLED_OFF_NOTICE, PurgeExecutor, stoppedPartWayNotice } from "./purge-executor.js";
+import { DEFAULT_PACER_SETTINGS, PurgePacer } from "./purge-pacer.js";
 
 /** A room's history on a pretend homeserver; purging drops message events before the kept one. */
 class FakeSynapse implements RoomHistoryReader, HistoryPurger {
   events: MatrixEvent[] = [];
   purges: string[] = [];
   status: PurgeStatus = "complete";
+  statusAsked = 0;
   crashOnStart = false;
   /** Synapse deletes only events of a lower depth than the one kept; events sent at once share one. */
   depths = new Map<string, number>();
@@ -42,6 +44,7 @@ class FakeSynapse implements RoomHistoryReader, HistoryPurger {
     return `purge-${this.purges.length}`;
   }
   async purgeStatus() {
+    this.statusAsked++;
     return this.status;
   }
 }
@@ -87,7 +90,16 @@ const message = (id: string, ts: number, content: Record<string, unknown> = { bo
   content,
 });
 
-function setup(captured: ReadonlySet<string> = new Set<string>(), sliceEvents?: number) {
+interface SetupOptions {
+  /** Pauses take their time on the fake clock (a poll can time out). */
+  timedPauses?: boolean;
+  pacer?: (clock: FakeClock) => PurgePacer;
+  /** Each read of history goes through the pacer, as the Synapse adapter's pages do, and takes this long. */
+  pacedReadMs?: number;
+}
+
+function setup(captured: ReadonlySet<string> = new Set<string>(), sliceEvents?: number, options: SetupOptions = {}) {
+  const clock = new FakeClock();
   const ledger = new MemoryPurgeLedger();
   const synapse = new FakeSynapse();
   const audit = new RecordingAudit();
@@ -98,9 +110,21 @@ function setup(captured: ReadonlySet<string> = new Set<string>(), sliceEvents?: 
   const gate = new ScriptedGate();
   /** Messages that reach the room while the bot posts its notice (sent after the history was read). */
   const arrivingDuringNotice: MatrixEvent[] = [];
+  const pacer = options.pacer?.(clock);
+  const read = async <T>(history: () => Promise<T>) => {
+    clock.advance(options.pacedReadMs ?? 0);
+    return history();
+  };
+  const history: RoomHistoryReader =
+    options.pacedReadMs !== undefined && pacer
+      ? {
+          eventsOldestFirst: (roomId, stop) => pacer.paced(() => read(() => synapse.eventsOldestFirst(roomId, stop))),
+          eventsNewestFirst: (roomId, stop) => pacer.paced(() => read(() => synapse.eventsNewestFirst(roomId, stop))),
+        }
+      : synapse;
   const executor = new PurgeExecutor({
     ledger,
-    history: synapse,
+    history,
     purger: synapse,
     media: {
       deleteMedia: async (uri) => {
@@ -130,12 +154,15 @@ function setup(captured: ReadonlySet<string> = new Set<string>(), sliceEvents?: 
     },
     captured: { capturedAmong: async () => captured },
     audit,
-    clock: new FakeClock(),
+    clock,
     botUserId: "@handover:t",
     pollIntervalMs: 1,
     pollTimeoutMs: 1_000,
     ...(sliceEvents ? { sliceEvents } : {}),
-    sleep: async () => {},
+    ...(pacer ? { pacer } : {}),
+    sleep: async (ms) => {
+      if (options.timedPauses) clock.advance(ms);
+    },
   });
   const record = plannedPurge({
     id: "11111111-1111-1111-1111-111111111111",
@@ -150,7 +177,7 @@ function setup(captured: ReadonlySet<string> = new Set<string>(), sliceEvents?: 
     includesUnfiled: false,
     createdAt: new Date(0),
   });
-  return { ledger, synapse, audit, deleted, notices, executor, record, references, gate, arrivingDuringNotice, forgotten };
+  return { ledger, synapse, audit, deleted, notices, executor, record, references, gate, arrivingDuringNotice, forgotten, clock };
 }
 
 describe("purge executor", () => {
@@ -308,8 +335,8 @@ describe("purge executor", () => {
     await ledger.create(record);
     const done = await executor.drive(record);
     expect(synapse.purges).toEqual(["$4", "$7", "$10", "$new"]);
-    // The notice, each of the four slices and the last read that found nothing planned left.
-    expect(gate.asked).toBe(6);
+    // The notice and each of the four slices (the last read, which found nothing planned left, deletes nothing).
+    expect(gate.asked).toBe(5);
     expect(done).toMatchObject({ state: "complete", eventCount: 10, plannedCount: 10, purgeRequests: 4 });
     expect(synapse.events.map((event) => event.event_id)).toEqual(["$new", "$notice1"]);
     expect(notices).toHaveLength(1);
@@ -365,5 +392,75 @@ describe("purge executor", () => {
     expect(synapse.events.map((event) => event.event_id)).toEqual(["$5", "$new", "$notice1"]);
     expect(done).toMatchObject({ state: "complete", eventCount: 4, plannedCount: 5, eventIds: ["$1", "$2", "$3", "$4"] });
     expect(done?.error).toMatch(/1 planned message\(s\) .* kept/);
+  });
+
+  it("a purge still running after pollTimeoutMs is left open for the next sweep after one wait, not two, and polled there rather than started again", async () => {
+    const { synapse, executor, ledger, record, clock } = setup(new Set(), undefined, { timedPauses: true });
+    synapse.events = [message("$1", 1_000), message("$3", 3_000)];
+    synapse.status = "active";
+    const noticed = { ...record, state: "noticed" as const, eventCount: 1, eventIds: ["$1"], keepFromEventId: "$3", noticeEventId: "$n" };
+    await ledger.create(noticed);
+    const began = clock.now().getTime();
+    const left = await executor.drive(noticed);
+    expect(left).toMatchObject({ state: "purging", purgeId: "purge-1" });
+    expect(clock.now().getTime() - began).toBeLessThanOrEqual(1_001);
+    expect(await ledger.open()).toMatchObject([{ state: "purging", purgeId: "purge-1" }]);
+
+    synapse.status = "complete";
+    expect(await executor.drive(left as PurgeRecord)).toMatchObject({ state: "complete", eventCount: 1 });
+    expect(synapse.purges).toHaveLength(1);
+  });
+
+  it("a purge finished in a later sweep rests for what that sweep waited on it, not for the hour between the sweeps", async () => {
+    const pauses: number[] = [];
+    const { synapse, executor, ledger, record, clock } = setup(new Set(), undefined, {
+      timedPauses: true,
+      pacer: (clock) =>
+        new PurgePacer(DEFAULT_PACER_SETTINGS, clock, async (ms) => {
+          pauses.push(ms);
+          clock.advance(ms);
+        }),
+    });
+    synapse.events = [message("$1", 1_000), message("$3", 3_000)];
+    synapse.status = "active";
+    const noticed = { ...record, state: "noticed" as const, eventCount: 1, eventIds: ["$1"], keepFromEventId: "$3", noticeEventId: "$n" };
+    await ledger.create(noticed);
+    const left = await executor.drive(noticed);
+    expect(left?.state).toBe("purging");
+
+    clock.advance(3_600_000);
+    synapse.status = "complete";
+    pauses.length = 0;
+    expect(await executor.drive(left as PurgeRecord)).toMatchObject({ state: "complete" });
+    expect(Math.max(0, ...pauses)).toBeLessThanOrEqual(1_000);
+  });
+
+  it("rests between slices outside the room's lock: a legal hold being placed never waits for a rest, only for the purge call", async () => {
+    const pausesInsideLock: number[] = [];
+    let insideLock = false;
+    const { synapse, executor, ledger, record, gate } = setup(new Set(), 3, {
+      timedPauses: true,
+      pacedReadMs: 40,
+      pacer: (clock) =>
+        new PurgePacer(DEFAULT_PACER_SETTINGS, clock, async (ms) => {
+          if (insideLock) pausesInsideLock.push(ms);
+          clock.advance(ms);
+        }),
+    });
+    const whileAllowed = gate.whileAllowed.bind(gate);
+    gate.whileAllowed = async (purge, step) =>
+      whileAllowed(purge, async () => {
+        insideLock = true;
+        try {
+          return await step();
+        } finally {
+          insideLock = false;
+        }
+      });
+    synapse.events = [...Array.from({ length: 10 }, (_, i) => message(`$${i + 1}`, 1_000 + i)), message("$new", 3_000)];
+    await ledger.create(record);
+    expect(await executor.drive(record)).toMatchObject({ state: "complete", eventCount: 10 });
+    expect(synapse.purges).toEqual(["$4", "$7", "$10", "$new"]);
+    expect(pausesInsideLock).toEqual([]);
   });
 });

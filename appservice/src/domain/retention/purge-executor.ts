@@ -108,6 +108,8 @@ export class PurgeExecutor {
       const next = await (this.deps.pacer ? this.deps.pacer.run(() => this.step(current)) : this.step(current));
       if (next === null) return null;
       if (next === record) return record;
+      // A step that leaves a purge running waited pollTimeoutMs for it: the next sweep polls it.
+      if (next.state === "purging") return next;
       record = next;
       if (record.state === "complete" || record.state === "failed" || record.state === "stopped") return record;
     }
@@ -137,29 +139,38 @@ export class PurgeExecutor {
   }
 
   /**
-   * One slice: under the room's lock, with the hold and policy read again, the history left
-   * before the purge's end is read again and the next purge call made. Each call takes at most
-   * `sliceEvents` planned messages, and only planned ones: a message not planned before the
-   * slice's end stops the deletion, as for a purge in one call.
+   * One slice. The history left before the purge's end is read again (paced: a rest after each
+   * page), then, under the room's lock with the hold and policy read again, the next purge call is
+   * made. Each call takes at most `sliceEvents` planned messages, and only planned ones: a message
+   * not planned before the slice's end stops the deletion, as for a purge in one call. The reading
+   * and its rests stay outside the lock, so a legal hold being placed waits for a purge call at
+   * most, never for a rest; it stops whatever slice comes after it.
    */
   private async nextSlice(record: PurgeRecord): Promise<PurgeRecord> {
     const finalKeepFrom = record.keepFromEventId;
     if (!finalKeepFrom) throw new Error(`purge ${record.id} has no event to keep from`);
+    await this.deps.pacer?.rested();
+    const slice = await this.slices.next(record, finalKeepFrom);
+    if (slice.kind === "done") {
+      this.slices.forget(record.id);
+      return slice.left.length === 0 ? this.save(record, { state: "purged" }) : this.keptAtBoundary(record, slice.left);
+    }
+    if (slice.kind === "intruder")
+      return this.stopAt(record, `message ${slice.eventId} now sits among the planned messages (sent since they were counted): the deletion is planned again`);
+    // The rest owed for the last page comes before the lock, too.
+    await this.deps.pacer?.rested();
     const started = await this.deps.gate.whileAllowed(record, async () => {
-      const slice = await this.slices.next(record, finalKeepFrom);
-      if (slice.kind !== "purge") return slice;
       const counted = await this.save(record, { purgeRequests: record.purgeRequests + 1 });
-      return { kind: "started" as const, counted, purgeId: await this.deps.purger.startPurge(record.roomId, slice.keepFrom) };
+      const startedAt = this.deps.clock.now().getTime();
+      const purgeId = await this.deps.purger.startPurge(record.roomId, slice.keepFrom);
+      return { counted, purgeId, startedAt };
     });
     if (!started.allowed) return this.stopAt(record, started.reason);
     const value = started.value;
-    if (value.kind === "done") {
-      this.slices.forget(record.id);
-      return value.left.length === 0 ? this.save(record, { state: "purged" }) : this.keptAtBoundary(record, value.left);
-    }
-    if (value.kind === "intruder")
-      return this.stopAt(record, `message ${value.eventId} now sits among the planned messages (sent since they were counted): the deletion is planned again`);
-    return this.save(value.counted, { state: "purging", purgeId: value.purgeId });
+    const purging = await this.save(value.counted, { state: "purging", purgeId: value.purgeId });
+    // The slice's purge is waited for in the same step: with the pacer's one step at a time, no
+    // other room's history is read while Synapse purges.
+    return this.poll(purging, value.startedAt);
   }
 
   /**
@@ -293,7 +304,12 @@ export class PurgeExecutor {
     });
   }
 
-  private async poll(record: PurgeRecord): Promise<PurgeRecord> {
+  /**
+   * Waits for the record's purge call, then reports to the pacer how long it kept Synapse busy:
+   * from `startedAt` when this step made the call, else from when this wait began (a purge
+   * resumed from an earlier sweep or process is not charged for the time between them).
+   */
+  private async poll(record: PurgeRecord, startedAt = this.deps.clock.now().getTime()): Promise<PurgeRecord> {
     if (!record.purgeId) return this.save(record, { state: "noticed" });
     const deadline = this.deps.clock.now().getTime() + this.deps.pollTimeoutMs;
     // A slice is often done in a few tens of milliseconds: ask soon, then less and less often,
@@ -303,15 +319,13 @@ export class PurgeExecutor {
       // A purge is never finished the instant it starts: wait before asking.
       await this.sleep(wait);
       wait = Math.min(this.deps.pollIntervalMs, wait * 2);
-      const asked = this.deps.clock.now().getTime();
       const status = await this.deps.purger.purgeStatus(record.purgeId);
-      // A status poll is a small database read through Synapse's main process: how long it
-      // takes is how long a clinician's request waits behind the purges.
-      this.deps.pacer?.observe(this.deps.clock.now().getTime() - asked);
+      const timedOut = this.deps.clock.now().getTime() > deadline;
+      if (status !== "active" || timedOut) this.deps.pacer?.worked(this.deps.clock.now().getTime() - startedAt);
       // Done, or forgotten by Synapse (e.g. it restarted): the next slice reads what is left.
       if (status === "complete" || status === "unknown") return this.save(record, { state: "noticed" });
       if (status === "failed") return this.save(record, { state: "noticed", error: `purge ${record.purgeId} failed in Synapse` });
-      if (this.deps.clock.now().getTime() > deadline) return record;
+      if (timedOut) return record;
     }
   }
 
