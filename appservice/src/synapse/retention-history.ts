@@ -6,8 +6,8 @@ import type { SynapseAdminClient } from "./admin-client.js";
 export interface RetentionAdapterOptions {
   /**
    * Events per page of history. Synapse builds a page in its main process in one go, and every
-   * clinician's request waits behind it: a page of 500 events held their messages up ~200 ms,
-   * one of 100 about 100 ms (docs/performance.md).
+   * clinician's request waits behind it: read back to back, pages of 500 events held their
+   * messages up ~200 ms, pages of 100 about 100 ms; 50 with rests is felt least (docs/performance.md).
    */
   pageSize?: number;
   /** Each page read goes through this (the purge pacer: a rest after each, in proportion). */

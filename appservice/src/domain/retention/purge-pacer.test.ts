@@ -20,7 +20,7 @@ function pacer(settings: Partial<PacerSettings> = {}, probe?: () => Promise<unkn
 }
 
 describe("purge pacer", () => {
-  it("rests after each piece of work as long as the work kept Synapse busy (rest factor 1 at first)", async () => {
+  it("rests after each piece of work in proportion to how long it kept Synapse busy (here a rest factor of 1)", async () => {
     const { paced, pauses, clock } = pacer();
     await paced.paced(async () => clock.advance(120));
     expect(pauses).toEqual([]);
