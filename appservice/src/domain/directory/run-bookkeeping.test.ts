@@ -4,7 +4,7 @@ import type { MembershipAction } from "./planner.js";
 import type { IdentityStore, RunStore } from "./ports.js";
 import { RunBookkeeping } from "./run-bookkeeping.js";
 
-const KICK: MembershipAction = { kind: "kick", roomId: "!ward:trust.test", userId: "@cat:trust.test", why: "not-in-group" };
+const KICK: MembershipAction = { kind: "kick", roomId: "!ward:trust.test", userId: "@cat:trust.test", why: "no-matching-rule" };
 
 describe("RunBookkeeping", () => {
   it("bookkeeping that fails past its own handling (a store rejecting with a value that cannot even be printed) is a problem of the run, never an unhandled rejection that would end the process", async () => {
