@@ -149,7 +149,7 @@ export class PurgeExecutor {
   private async nextSlice(record: PurgeRecord): Promise<PurgeRecord> {
     const finalKeepFrom = record.keepFromEventId;
     if (!finalKeepFrom) throw new Error(`purge ${record.id} has no event to keep from`);
-    await this.deps.pacer?.rested();
+    // Each page of history is paced where it is read (the Synapse adapter).
     const slice = await this.slices.next(record, finalKeepFrom);
     if (slice.kind === "done") {
       this.slices.forget(record.id);
@@ -157,7 +157,7 @@ export class PurgeExecutor {
     }
     if (slice.kind === "intruder")
       return this.stopAt(record, `message ${slice.eventId} now sits among the planned messages (sent since they were counted): the deletion is planned again`);
-    // The rest owed for the last page comes before the lock, too.
+    // The rest owed for the last page (or the last purge call) comes before the lock.
     await this.deps.pacer?.rested();
     const started = await this.deps.gate.whileAllowed(record, async () => {
       const counted = await this.save(record, { purgeRequests: record.purgeRequests + 1 });

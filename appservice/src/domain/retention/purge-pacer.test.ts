@@ -52,7 +52,7 @@ describe("purge pacer", () => {
     paced.observe(60);
     paced.observe(60);
     expect(paced.restFactor).toBe(2);
-    expect(paced.stats.backoffs).toBe(3);
+    expect(paced.stats.slowAnswers).toBe(3);
     for (let i = 0; i < 10; i++) paced.observe(60);
     expect(paced.restFactor).toBe(DEFAULT_PACER_SETTINGS.maxRest);
   });

@@ -77,7 +77,7 @@ export class PurgePacer {
   private probing: Promise<void> | null = null;
   private readonly waiting: (() => void)[] = [];
   /** For the bench and the logs: how the pace moved. */
-  readonly stats = { slowAnswers: 0, answers: 0, peakConcurrency: 1, backoffs: 0, restedMs: 0, busyMs: 0, peakRest: 0 };
+  readonly stats = { slowAnswers: 0, answers: 0, restedMs: 0, busyMs: 0, peakRest: 0 };
 
   constructor(
     private readonly settings: PacerSettings,
@@ -113,7 +113,6 @@ export class PurgePacer {
       this.rest = Math.max(this.settings.minRest, this.rest - this.settings.restStep);
       if (this.rest === this.settings.minRest && this.limit < this.settings.maxConcurrency) {
         this.limit++;
-        this.stats.peakConcurrency = Math.max(this.stats.peakConcurrency, this.limit);
         this.wake();
       }
       return;
@@ -123,7 +122,6 @@ export class PurgePacer {
 
   private slowAnswer(): void {
     this.stats.slowAnswers++;
-    this.stats.backoffs++;
     this.limit = Math.max(1, Math.floor(this.limit / 2));
     this.rest = Math.min(this.settings.maxRest, this.rest * 2);
     this.stats.peakRest = Math.max(this.stats.peakRest, this.rest);
